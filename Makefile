@@ -1,0 +1,44 @@
+# make run   installs what is missing (system packages, .venv), then starts `pyk8s server`
+# make test  installs test dependencies, then lint, types, import layers and the whole suite
+# make test-fast   unit tests only
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+SERVER_ARGS ?=
+
+.PHONY: run test test-fast lint deps system-deps bench clean
+
+deps: system-deps $(STAMP)
+
+system-deps:
+	@hack/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+run: deps
+	$(BIN)/pyk8s server $(SERVER_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check pyk8s tests bench
+	@$(BIN)/ruff format --check pyk8s tests bench
+	@$(BIN)/mypy
+	@$(BIN)/lint-imports
+
+test: deps lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/pytest tests/unit -q -x $(PYTEST_ARGS)
+
+bench: deps
+	$(BIN)/python bench/storage.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

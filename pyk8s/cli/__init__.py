@@ -1,0 +1,59 @@
+"""The ``pyk8s`` command: one binary, one subcommand per component (k3s ``cmd/``).
+
+Each subcommand module exposes ``add_parser(subparsers)`` and sets a coroutine
+function ``run(args)`` as the parser default; ``main`` runs it on uvloop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
+
+import pyk8s
+from pyk8s.cli import server
+
+Command = Callable[[argparse.Namespace], Awaitable[int | None]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyk8s", description=pyk8s.__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"pyk8s {pyk8s.__version__} (Kubernetes {pyk8s.KUBERNETES_VERSION})",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    server.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        sys.exit(2)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    command = cast(Command, args.func)
+    try:
+        code = _run(command(args))
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code or 0)
+
+
+def _run(coro: Awaitable[int | None]) -> int | None:
+    import uvloop
+
+    async def wrapper() -> int | None:
+        return await coro
+
+    return uvloop.run(wrapper())

@@ -1,0 +1,18 @@
+"""``pyk8s server``: the control plane (and, later, this machine's node agent)."""
+
+from __future__ import annotations
+
+import argparse
+
+from pyk8s.cluster import server, settings
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("server", help="run a server: storage, API server, controllers, agent")
+    settings.add_storage_flags(p)
+    p.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    await server.run(settings.ClusterSettings.from_args(args))
+    return 0

@@ -1,0 +1,32 @@
+"""``pyk8s server``: wires storage, then the control-plane components, in one process.
+
+Order as k3s ``pkg/daemons/control/server.go``: storage first, then the API
+server, then (once it is ready) the components that talk to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pyk8s.cluster.settings import ClusterSettings
+from pyk8s.storage import compactor, factory
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: ClusterSettings) -> None:
+    store = await factory.open_storage(settings.storage)
+    try:
+        log.info("storage ready: %s", factory.describe(settings.storage))
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(
+                compactor.run(
+                    store,
+                    interval=settings.storage.compaction_interval,
+                    min_revisions=settings.storage.compaction_min_revisions,
+                    min_age=settings.storage.compaction_min_age,
+                )
+            )
+    finally:
+        await store.close()
