@@ -7,7 +7,6 @@ function ``run(args)`` as the parser default; ``main`` runs it on uvloop.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
