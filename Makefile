@@ -18,16 +18,16 @@ system-deps:
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+		| { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
 run: deps
 	$(BIN)/pyk8s server $(SERVER_ARGS)
 
 lint: $(STAMP)
-	@$(BIN)/ruff check pyk8s tests bench
-	@$(BIN)/ruff format --check pyk8s tests bench
+	@$(BIN)/ruff check --quiet
+	@$(BIN)/ruff format --check --quiet
 	@$(BIN)/mypy
 	@$(BIN)/lint-imports
 
