@@ -29,7 +29,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff check --quiet
 	@$(BIN)/ruff format --check --quiet
 	@$(BIN)/mypy
-	@$(BIN)/lint-imports
+	@out=$$($(BIN)/lint-imports 2>&1) || { echo "$$out"; exit 1; }
 
 test: deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
