@@ -66,4 +66,12 @@ async def open_storage(config: StorageConfig) -> Interface:
         from pyk8s.storage.memory import MemoryStorage
 
         return MemoryStorage()
+    if kind == "sqlite":
+        import asyncio
+
+        from pyk8s.storage.sqlite.log import SqliteStorage
+
+        path = config.sqlite_path
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        return await SqliteStorage.open(path)
     raise NotImplementedError(f"the {kind} backend is not available yet")

@@ -15,6 +15,7 @@ import pytest
 
 from pyk8s.storage.interface import Interface
 from pyk8s.storage.memory import MemoryStorage
+from pyk8s.storage.sqlite.log import SqliteStorage
 
 Factory = Callable[..., contextlib.AbstractAsyncContextManager[Interface]]
 
@@ -28,7 +29,16 @@ async def memory_backend(tmp_path: Path, **options: Any) -> AsyncIterator[Interf
         await store.close()
 
 
-BACKENDS: dict[str, Factory] = {"memory": memory_backend}
+@contextlib.asynccontextmanager
+async def sqlite_backend(tmp_path: Path, **options: Any) -> AsyncIterator[Interface]:
+    store = await SqliteStorage.open(tmp_path / "state.db", **options)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+BACKENDS: dict[str, Factory] = {"memory": memory_backend, "sqlite": sqlite_backend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
