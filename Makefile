@@ -39,6 +39,7 @@ test-fast: $(STAMP)
 
 bench: deps
 	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/client_cache.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
