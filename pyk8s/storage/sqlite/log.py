@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import fcntl
 import functools
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,7 @@ from pyk8s.storage.interface import (
     TryUpdate,
     ValidateDeletion,
 )
-from pyk8s.storage.sqlite import reader, schema
+from pyk8s.storage.sqlite import reader, schema, turns
 from pyk8s.storage.sqlite.writer import Kind, LostRace, Op, Outcome, Row, Writer
 
 log = logging.getLogger(__name__)
@@ -112,17 +111,6 @@ def _lock(path: Path) -> int:
     return fd
 
 
-class _KeyTurn:
-    """Whose turn it is to read-modify-write one key (see ``SqliteStorage._turn``)."""
-
-    __slots__ = ("lock", "owner", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.owner: asyncio.Task[Any] | None = None
-        self.users = 0
-
-
 class SqliteStorage:
     """Open with ``await SqliteStorage.open(path)``; ``close`` when done."""
 
@@ -133,7 +121,7 @@ class SqliteStorage:
         self._compacted = opened.compacted
         self._compact_done = opened.compact_done
         self._compact_lock = asyncio.Lock()
-        self._turns: dict[str, _KeyTurn] = {}
+        self._turns = turns.Turns()
         self._kv: dict[str, KeyValue] = {
             name: KeyValue(name, row.value, row.create_revision, row.id)
             for name, row in opened.state.items()
@@ -187,33 +175,6 @@ class SqliteStorage:
 
     def _op(self, kind: Kind, key: str, **fields: Any) -> Op:
         return Op(kind, key, asyncio.get_running_loop().create_future(), **fields)
-
-    @contextlib.asynccontextmanager
-    async def _turn(self, key: str) -> AsyncIterator[None]:
-        """Conditional writes to one key take turns (FIFO), so writers in this
-        process do not lose optimistic races to each other: under contention
-        each ``try_update`` runs once instead of being retried until some
-        writer starves. Re-entrant per task (a ``try_update`` may itself write
-        the key; that case is then a real lost race, retried as usual)."""
-        task = asyncio.current_task()
-        turn = self._turns.get(key)
-        if turn is not None and turn.owner is task:
-            yield
-            return
-        if turn is None:
-            turn = self._turns[key] = _KeyTurn()
-        turn.users += 1
-        try:
-            async with turn.lock:
-                turn.owner = task
-                try:
-                    yield
-                finally:
-                    turn.owner = None
-        finally:
-            turn.users -= 1
-            if not turn.users:
-                del self._turns[key]
 
     # -- reads
 
@@ -303,7 +264,7 @@ class SqliteStorage:
         ignore_not_found: bool = False,
     ) -> KeyValue:
         self._ensure_open()
-        async with self._turn(key):
+        async with self._turns.take(key):
             return await self._update(key, try_update, preconditions, ignore_not_found)
 
     async def _update(
@@ -345,7 +306,7 @@ class SqliteStorage:
         validate_deletion: ValidateDeletion | None = None,
     ) -> KeyValue:
         self._ensure_open()
-        async with self._turn(key):
+        async with self._turns.take(key):
             return await self._delete(key, preconditions, validate_deletion)
 
     async def _delete(

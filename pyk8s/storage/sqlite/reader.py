@@ -62,7 +62,10 @@ class Readers:
             except sqlite3.Error as e:
                 raise StorageUnavailableError(f"{self._path}: read failed ({e})") from e
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        except RuntimeError as e:  # the pool was shut down
+            raise StorageUnavailableError(f"{self._path}: storage is closed") from e
 
     def close(self) -> None:
         """Blocks: call in a thread."""

@@ -66,6 +66,15 @@ async def test_restart_keeps_data_revision_and_compaction(tmp_path: Path) -> Non
             await s.get("/registry/k/a", revision=a.mod_revision)
         with pytest.raises(TooOldError):
             s.watch("/registry/", from_revision=gone.mod_revision - 2)
+        # A watch from before the restart replays the log, previous values included.
+        w = s.watch("/registry/k/", from_revision=mid - 1)
+        it = w.__aiter__()
+        replay = [await asyncio.wait_for(it.__anext__(), 5) for _ in range(2)]
+        await w.close()
+        assert [(e.type, e.key, e.value, e.prev_value) for e in replay] == [
+            (EventType.DELETED, "/registry/k/b", b"x", b"x"),
+            (EventType.MODIFIED, "/registry/k/a", b"3", b"2"),
+        ]
         # The counter goes on from where it stopped.
         c = await s.create("/registry/k/c", b"new")
         assert c.mod_revision == last.mod_revision + 1
