@@ -7,6 +7,8 @@ as Go code does: ``from pyk8s.client import workqueue`` then
 - :mod:`workqueue` controller work queues (one worker per key, ``add_after``, rate limits)
 - :mod:`cache` the informer cache: ``cache.store``, ``cache.index``, ``cache.listers``,
   ``cache.frozen`` (read-only cached objects)
+- :mod:`rest` the REST client: ``rest.Client``, ``rest.ResourceRef``, ``rest.PatchType``
+- :mod:`kubeconfig` kubeconfig files and in-cluster service accounts
 - :mod:`clock` injectable time
 """
 
@@ -15,6 +17,6 @@ import pyk8s.client.cache.frozen
 import pyk8s.client.cache.index
 import pyk8s.client.cache.listers
 import pyk8s.client.cache.store  # noqa: F401
-from pyk8s.client import cache, clock, workqueue
+from pyk8s.client import cache, clock, kubeconfig, rest, workqueue
 
-__all__ = ["cache", "clock", "workqueue"]
+__all__ = ["cache", "clock", "kubeconfig", "rest", "workqueue"]
