@@ -1,0 +1,1 @@
+"""The kubelet: the node agent that runs pods (``pkg/kubelet``)."""

@@ -1,0 +1,1 @@
+"""The container runtime seam and its runc implementation (``pkg/kubelet/kuberuntime``)."""

@@ -1,0 +1,544 @@
+"""The container runtime on runc: OCI bundles, overlayfs root filesystems, one shim each.
+
+Plays the part of containerd's CRI plugin plus ``containerd-shim-runc-v2``
+(``internal/cri/server/container_create.go``, ``container_start.go``, ``container_stop.go``,
+``container_status.go``, ``sandbox_run.go``; ``cmd/containerd-shim-runc-v2``).
+
+How a container runs, and why it survives the kubelet:
+
+- ``create_container`` mounts an overlayfs (image layers below, a private ``upper``/``work``
+  above) at ``/run/pyk8s/<prefix>/containers/<id>/rootfs``, writes the OCI ``config.json``
+  (:mod:`.oci_spec`) into the bundle, and starts the container's shim (:mod:`.shim`), which
+  detaches and runs ``runc create`` with pipes as the container's stdout/stderr;
+- ``start_container`` is ``runc start``;
+- the shim, a subreaper, copies output into the CRI log file and writes ``exit.json`` (exit
+  code, finish time, OOM kill) when the container's init exits, whether or not the kubelet is
+  running. The alternative, ``runc run --detach`` with fifos and a separate log copier, loses
+  the exit code (only the parent or a subreaper can wait for the container's init) and needs a
+  second process per container anyway;
+- status comes from the records on disk (:mod:`.state`), ``exit.json`` and ``runc list``; a new
+  :class:`RuncRuntime` over the same data dir therefore adopts every container that still runs.
+
+Everything on the host carries the cluster's prefix (:mod:`.naming`); :mod:`.killall` removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pyk8s.kubelet.runtime import cgroups, command, oci_spec, state
+from pyk8s.kubelet.runtime.interface import (
+    ContainerConfig,
+    ContainerRuntimeError,
+    ContainerState,
+    ContainerStats,
+    ContainerStatus,
+    ExecResult,
+    ExecSession,
+    NotFoundError,
+    PodNetwork,
+    PodSandboxConfig,
+    PodSandboxStatus,
+    SandboxState,
+)
+from pyk8s.kubelet.runtime.naming import Naming
+from pyk8s.kubelet.runtime.sandbox import Sandbox
+
+POLL_MIN = 0.01
+POLL_MAX = 0.1
+KILL_WAIT = 10.0  # seconds to wait for an exit after SIGKILL
+
+
+class RuncRuntime:
+    """:class:`~.interface.ContainerRuntime` on runc, for the cluster whose data dir is given."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        runc: str = "runc",
+        network: PodNetwork | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        self.naming = Naming.for_data_dir(data_dir)
+        self.runc = runc
+        self.network = network
+        self.python = python
+        self._sandboxes = self.naming.state_dir / "sandboxes"
+        self._containers = self.naming.state_dir / "containers"
+        self._host_caps: frozenset[str] | None = None
+
+    # ----- paths
+
+    def _sandbox(self, sandbox_id: str) -> Sandbox:
+        return Sandbox(
+            sandbox_id,
+            run_dir=self.naming.run_dir / "sandboxes" / sandbox_id,
+            state_dir=self._sandboxes / sandbox_id,
+        )
+
+    def _cdir(self, container_id: str) -> Path:
+        return self._containers / container_id
+
+    def _rootfs(self, container_id: str) -> Path:
+        return self.naming.run_dir / "containers" / container_id / "rootfs"
+
+    def _runc(self, *args: str) -> list[str]:
+        return [self.runc, "--root", str(self.naming.runc_root), *args]
+
+    # ----- records
+
+    async def _sandbox_record(self, sandbox_id: str) -> state.SandboxRecord:
+        path = self._sandboxes / sandbox_id / "sandbox.json"
+        try:
+            return await asyncio.to_thread(state.load, path, state.SandboxRecord)
+        except FileNotFoundError:
+            raise NotFoundError(f"pod sandbox {sandbox_id!r} not found") from None
+
+    async def _container_record(self, container_id: str) -> state.ContainerRecord:
+        path = self._cdir(container_id) / "container.json"
+        try:
+            return await asyncio.to_thread(state.load, path, state.ContainerRecord)
+        except FileNotFoundError:
+            raise NotFoundError(f"container {container_id!r} not found") from None
+
+    async def _all_records(self) -> list[state.ContainerRecord]:
+        def load_all() -> list[state.ContainerRecord]:
+            out = []
+            for d in sorted(self._containers.glob("*/container.json")):
+                with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+                    out.append(state.load(d, state.ContainerRecord))
+            return out
+
+        return await asyncio.to_thread(load_all)
+
+    # ----- version
+
+    async def version(self) -> str:
+        out = await command.run(self.runc, "--version")
+        first = out.splitlines()[0] if out else "runc version unknown"
+        ver = first.split()[-1].split("+")[0]
+        return f"runc://{ver}"
+
+    # ----- sandboxes
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
+        sandbox_id = self.naming.new_id()
+        sb = self._sandbox(sandbox_id)
+        await sb.create(config)
+        ips: tuple[str, ...] = ()
+        try:
+            if self.network is not None and not config.host_network:
+                ips = tuple(await self.network.setup(sandbox_id, str(sb.netns_path), config))
+                await sb.update_ips(config, ips)
+            record = state.SandboxRecord(sandbox_id, config, time.time_ns(), True, ips)
+            await asyncio.to_thread(state.save, sb.state_dir / "sandbox.json", record)
+        except BaseException:
+            if self.network is not None and not config.host_network:
+                with contextlib.suppress(Exception):
+                    await self.network.teardown(sandbox_id, str(sb.netns_path), config)
+            await sb.destroy()
+            await sb.remove_state()
+            raise
+        return sandbox_id
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        try:
+            record = await self._sandbox_record(sandbox_id)
+        except NotFoundError:
+            return
+        for c in await self.list_containers(sandbox_id):
+            if c.state != ContainerState.EXITED:
+                await self.stop_container(c.id, 0)
+        if record.ready:
+            sb = self._sandbox(sandbox_id)
+            if self.network is not None and not record.config.host_network:
+                await self.network.teardown(sandbox_id, str(sb.netns_path), record.config)
+            new = state.SandboxRecord(record.id, record.config, record.created_at, False, ())
+            await asyncio.to_thread(state.save, sb.state_dir / "sandbox.json", new)
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        sb = self._sandbox(sandbox_id)
+        await self.stop_pod_sandbox(sandbox_id)
+        for c in await self._all_records():
+            if c.sandbox_id == sandbox_id:
+                await self.remove_container(c.id)
+        await sb.destroy()
+        await asyncio.to_thread(cgroups.remove, f"{self.naming.cgroup_parent}/{sandbox_id}")
+        await sb.remove_state()
+
+    async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
+        return self._sandbox_status(await self._sandbox_record(sandbox_id))
+
+    def _sandbox_status(self, r: state.SandboxRecord) -> PodSandboxStatus:
+        return PodSandboxStatus(
+            id=r.id,
+            metadata=r.config.metadata,
+            state=SandboxState.READY if r.ready else SandboxState.NOTREADY,
+            created_at=r.created_at,
+            ips=r.ips,
+            netns_path="" if r.config.host_network else str(self._sandbox(r.id).netns_path),
+            labels=r.config.labels,
+            annotations=r.config.annotations,
+        )
+
+    async def list_pod_sandboxes(self) -> list[PodSandboxStatus]:
+        def load_all() -> list[state.SandboxRecord]:
+            out = []
+            for p in sorted(self._sandboxes.glob("*/sandbox.json")):
+                with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+                    out.append(state.load(p, state.SandboxRecord))
+            return out
+
+        return [self._sandbox_status(r) for r in await asyncio.to_thread(load_all)]
+
+    # ----- containers
+
+    async def create_container(
+        self, sandbox_id: str, config: ContainerConfig, sandbox_config: PodSandboxConfig
+    ) -> str:
+        if not config.layers:
+            raise ContainerRuntimeError(f"container {config.metadata.name!r}: no image layers")
+        sb_record = await self._sandbox_record(sandbox_id)
+        if not sb_record.ready:
+            raise ContainerRuntimeError(f"pod sandbox {sandbox_id!r} is not ready")
+        container_id = self.naming.new_id()
+        cdir = self._cdir(container_id)
+        rootfs = self._rootfs(container_id)
+        cgroup = f"{self.naming.cgroup_parent}/{sandbox_id}/{container_id}"
+        log_dir = sandbox_config.log_directory or str(self.naming.state_dir / "logs" / sandbox_id)
+        log_rel = config.log_path or f"{config.metadata.name}/{config.metadata.attempt}.log"
+        log_path = os.path.join(log_dir, log_rel)
+        paths = self._sandbox(sandbox_id).paths(sandbox_config)
+        if self._host_caps is None:
+            self._host_caps = await asyncio.to_thread(_host_capabilities)
+        try:
+            spec = oci_spec.build(
+                config,
+                sandbox_config,
+                paths,
+                rootfs=str(rootfs),
+                cgroups_path=cgroup,
+                host_capabilities=self._host_caps,
+            )
+        except ValueError as e:
+            raise ContainerRuntimeError(str(e)) from e
+        record = state.ContainerRecord(
+            container_id, sandbox_id, config, time.time_ns(), log_path, cgroup
+        )
+        await asyncio.to_thread(self._prepare_dirs, cdir, rootfs, spec, record)
+        try:
+            lower = ":".join(reversed(config.layers))
+            opts = f"lowerdir={lower},upperdir={cdir / 'upper'},workdir={cdir / 'work'}"
+            await command.run("mount", "-t", "overlay", "overlay", "-o", opts, str(rootfs))
+            await self._start_shim(container_id, cdir, record)
+        except BaseException:
+            await self._cleanup_container(container_id)
+            raise
+        return container_id
+
+    def _prepare_dirs(
+        self, cdir: Path, rootfs: Path, spec: dict[str, Any], record: state.ContainerRecord
+    ) -> None:
+        for d in (cdir / "bundle", cdir / "upper", cdir / "work", rootfs):
+            d.mkdir(parents=True, exist_ok=True)
+        (cdir / "bundle" / "config.json").write_text(json.dumps(spec, indent=1))
+        Path(record.log_path).parent.mkdir(parents=True, exist_ok=True)
+        state.save(cdir / "container.json", record)
+
+    async def _start_shim(self, container_id: str, cdir: Path, r: state.ContainerRecord) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            self.python,
+            "-m",
+            "pyk8s.kubelet.runtime.shim",
+            "--id",
+            container_id,
+            "--runc",
+            self.runc,
+            "--root",
+            str(self.naming.runc_root),
+            "--bundle",
+            str(cdir / "bundle"),
+            "--log",
+            r.log_path,
+            "--state",
+            str(cdir),
+            "--cgroup",
+            r.cgroup,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        msg = out.decode(errors="replace").strip()
+        if proc.returncode != 0 or not msg.startswith("ok "):
+            detail = msg or err.decode(errors="replace").strip()
+            raise ContainerRuntimeError(f"create container {r.config.metadata.name!r}: {detail}")
+
+    async def start_container(self, container_id: str) -> None:
+        record = await self._container_record(container_id)
+        await command.run(*self._runc("start", container_id))
+        started = state.ContainerRecord(**{**record.__dict__, "started_at": time.time_ns()})
+        await asyncio.to_thread(state.save, self._cdir(container_id) / "container.json", started)
+
+    async def stop_container(self, container_id: str, timeout: float) -> None:
+        status = await self.container_status(container_id)
+        if status.state == ContainerState.EXITED:
+            return
+        if timeout > 0 and status.state == ContainerState.RUNNING:
+            await command.run(*self._runc("kill", container_id, "TERM"), check=False)
+            if await self._wait_exit(container_id, timeout):
+                return
+        await command.run(*self._runc("kill", "--all", container_id, "KILL"), check=False)
+        if not await self._wait_exit(container_id, KILL_WAIT):
+            raise ContainerRuntimeError(f"container {container_id} did not exit after SIGKILL")
+
+    async def _wait_exit(self, container_id: str, timeout: float) -> bool:
+        """Wait until the shim has recorded the exit (or is gone); False on timeout."""
+        deadline = time.monotonic() + timeout
+        delay = POLL_MIN
+        cdir = self._cdir(container_id)
+        while True:
+            done = await asyncio.to_thread(self._exited_on_disk, cdir)
+            if done:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, POLL_MAX)
+
+    def _exited_on_disk(self, cdir: Path) -> bool:
+        return (cdir / "exit.json").exists() or not _shim_alive(cdir)
+
+    async def remove_container(self, container_id: str) -> None:
+        try:
+            status = await self.container_status(container_id)
+        except NotFoundError:
+            await self._cleanup_container(container_id)
+            return
+        if status.state != ContainerState.EXITED:
+            await self.stop_container(container_id, 0)
+        await self._cleanup_container(container_id)
+
+    async def _cleanup_container(self, container_id: str) -> None:
+        await command.run(*self._runc("delete", "--force", container_id), check=False)
+        rootfs = self._rootfs(container_id)
+        await command.run("umount", str(rootfs), check=False)
+        record_path = self._cdir(container_id) / "container.json"
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            record = await asyncio.to_thread(state.load, record_path, state.ContainerRecord)
+            await asyncio.to_thread(cgroups.remove, record.cgroup)
+        await asyncio.to_thread(_rmdirs, rootfs, rootfs.parent)  # rmdir: never into a mount
+        await asyncio.to_thread(shutil.rmtree, self._cdir(container_id), True)
+
+    async def _runc_list(self) -> dict[str, dict[str, Any]]:
+        out = await command.run(*self._runc("list", "--format", "json"), check=False)
+        try:
+            entries = json.loads(out) or []
+        except ValueError:
+            entries = []
+        return {e["id"]: e for e in entries}
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        record = await self._container_record(container_id)
+        runc_states = await self._runc_list()
+        return await asyncio.to_thread(self._status, record, runc_states.get(container_id))
+
+    async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
+        records = [
+            r for r in await self._all_records() if sandbox_id is None or r.sandbox_id == sandbox_id
+        ]
+        if not records:
+            return []
+        runc_states = await self._runc_list()
+
+        def statuses() -> list[ContainerStatus]:
+            return [self._status(r, runc_states.get(r.id)) for r in records]
+
+        return await asyncio.to_thread(statuses)
+
+    def _status(
+        self, r: state.ContainerRecord, runc_state: dict[str, Any] | None
+    ) -> ContainerStatus:
+        cdir = self._cdir(r.id)
+        base: dict[str, Any] = {
+            "id": r.id,
+            "sandbox_id": r.sandbox_id,
+            "metadata": r.config.metadata,
+            "created_at": r.created_at,
+            "started_at": r.started_at,
+            "image": r.config.image,
+            "image_ref": r.config.image_ref,
+            "log_path": r.log_path,
+            "labels": r.config.labels,
+            "annotations": r.config.annotations,
+        }
+        try:
+            exit_info = json.loads((cdir / "exit.json").read_text())
+        except (FileNotFoundError, ValueError):
+            exit_info = None
+        if exit_info is not None:
+            code = int(exit_info["exit_code"])
+            if exit_info.get("oom_killed"):
+                reason = "OOMKilled"
+            else:
+                reason = "Completed" if code == 0 else "Error"
+            return ContainerStatus(
+                **base,
+                state=ContainerState.EXITED,
+                finished_at=int(exit_info["finished_at"]),
+                exit_code=code,
+                reason=reason,
+            )
+        runc_status = runc_state.get("status") if runc_state else None
+        pid = int(runc_state.get("pid", 0)) if runc_state else 0
+        if runc_status == "created":
+            return ContainerStatus(**base, state=ContainerState.CREATED, pid=pid)
+        if runc_status in ("running", "paused") or _shim_alive(cdir):
+            return ContainerStatus(**base, state=ContainerState.RUNNING, pid=pid)
+        # Neither runc nor a shim knows it: the host rebooted or someone killed the shim.
+        return ContainerStatus(
+            **base,
+            state=ContainerState.EXITED,
+            finished_at=r.started_at or r.created_at,
+            exit_code=255,
+            reason="Unknown",
+            message="the container's exit was not recorded (shim gone)",
+        )
+
+    # ----- exec
+
+    async def exec_sync(
+        self, container_id: str, cmd: list[str], timeout: float | None = None
+    ) -> ExecResult:
+        session = await self.exec(container_id, cmd)
+        assert session.stderr is not None
+        reads = asyncio.gather(session.stdout.read(), session.stderr.read(), session.wait())
+        try:
+            out, err, code = await asyncio.wait_for(reads, timeout)
+        except TimeoutError:
+            await session.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.wait(), KILL_WAIT)
+            raise
+        return ExecResult(code, out, err)
+
+    async def exec(
+        self, container_id: str, cmd: list[str], *, stdin: bool = False, tty: bool = False
+    ) -> ExecSession:
+        if tty:
+            raise ContainerRuntimeError("exec with a tty is not supported yet")
+        if not cmd:
+            raise ContainerRuntimeError("exec: empty command")
+        status = await self.container_status(container_id)
+        if status.state != ContainerState.RUNNING:
+            raise ContainerRuntimeError(
+                f"container {container_id} is not running ({status.state.value})"
+            )
+        pid_file = self._cdir(container_id) / f"exec-{os.urandom(6).hex()}.pid"
+        proc = await asyncio.create_subprocess_exec(
+            *self._runc("exec", "--pid-file", str(pid_file), container_id, *cmd),
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        return _RuncExec(proc, pid_file)
+
+    # ----- logs and stats
+
+    async def reopen_container_log(self, container_id: str) -> None:
+        await self._container_record(container_id)
+        pid = await asyncio.to_thread(_shim_pid, self._cdir(container_id))
+        if pid is None:
+            raise ContainerRuntimeError(f"container {container_id} is not running")
+        os.kill(pid, signal.SIGUSR1)
+
+    async def container_stats(self, container_id: str) -> ContainerStats:
+        record = await self._container_record(container_id)
+        u = await asyncio.to_thread(cgroups.usage, record.cgroup)
+        return ContainerStats(
+            id=container_id,
+            timestamp=time.time_ns(),
+            cpu_usage_core_nanoseconds=u.cpu_ns,
+            memory_usage_bytes=u.memory_usage,
+            memory_working_set_bytes=u.memory_working_set,
+            pids=u.pids,
+        )
+
+
+class _RuncExec:
+    def __init__(self, proc: asyncio.subprocess.Process, pid_file: Path) -> None:
+        self._proc = proc
+        self._pid_file = pid_file
+        self.stdin = proc.stdin
+        assert proc.stdout is not None
+        self.stdout: asyncio.StreamReader = proc.stdout
+        self.stderr: asyncio.StreamReader | None = proc.stderr
+
+    async def wait(self) -> int:
+        code = await self._proc.wait()
+        await asyncio.to_thread(_unlink, self._pid_file)
+        return code
+
+    async def kill(self) -> None:
+        """SIGKILL the exec'd process itself (``runc exec`` cannot forward SIGKILL)."""
+        pid = await asyncio.to_thread(_read_pid, self._pid_file)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+
+
+def _host_capabilities() -> frozenset[str]:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            return oci_spec.bounding_set(line.split()[1])
+    return frozenset(oci_spec.ALL_CAPABILITIES)
+
+
+def _rmdirs(*dirs: Path) -> None:
+    for d in dirs:
+        with contextlib.suppress(FileNotFoundError):
+            d.rmdir()
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _shim_pid(cdir: Path) -> int | None:
+    """The shim's pid if that process is alive and still our shim (not a reused pid)."""
+    pid = _read_pid(cdir / "shim.pid")
+    if pid is None:
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    if cdir.name.encode() not in cmdline or b"pyk8s.kubelet.runtime.shim" not in cmdline:
+        return None
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    if stat.rpartition(")")[2].split()[0] == "Z":
+        return None
+    return pid
+
+
+def _shim_alive(cdir: Path) -> bool:
+    return _shim_pid(cdir) is not None
