@@ -1,0 +1,60 @@
+"""Settings of the service proxy (kube-proxy's KubeProxyConfiguration, the iptables part).
+
+Mirrors ``pkg/proxy/apis/config/types.go``; one dataclass, passed in explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+# iptables chain names are at most 28 characters; the longest we build is
+# "<prefix>-SVC-" + a 16-character hash, so the prefix may have up to 7.
+_PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,6}$")
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """What the rules depend on besides Services and EndpointSlices.
+
+    ``chain_prefix`` names every chain we own (``KUBE`` gives kube-proxy's own names);
+    two clusters on one machine use two prefixes and two ``masquerade_bit`` values and
+    never touch each other's rules. ``node_ips`` empty means NodePorts answer on every
+    local address (and localhost); otherwise on those addresses and on localhost.
+    """
+
+    node_name: str = ""
+    chain_prefix: str = "KUBE"
+    cluster_cidr: str = "10.42.0.0/16"
+    node_ips: tuple[str, ...] = ()
+    masquerade_bit: int = 14
+    masquerade_all: bool = False
+    localhost_node_ports: bool = True
+    sync_period: float = 30.0
+    min_sync_period: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.match(self.chain_prefix):
+            raise ValueError(
+                f"chain prefix {self.chain_prefix!r}: want 1-7 upper-case letters or digits, "
+                "starting with a letter"
+            )
+        if self.cluster_cidr:
+            try:
+                net = ipaddress.ip_network(self.cluster_cidr, strict=False)
+            except ValueError as e:
+                raise ValueError(f"cluster CIDR {self.cluster_cidr!r}: {e}") from None
+            if net.version != 4:
+                raise ValueError(f"cluster CIDR {self.cluster_cidr!r}: only IPv4 is supported")
+        for ip in self.node_ips:
+            try:
+                ipaddress.IPv4Address(ip)
+            except ValueError:
+                raise ValueError(f"node IP {ip!r} is not an IPv4 address") from None
+        if not 0 <= self.masquerade_bit <= 31:
+            raise ValueError(f"masquerade bit {self.masquerade_bit} is not in 0..31")
+
+    @property
+    def masquerade_mark(self) -> str:
+        return f"{1 << self.masquerade_bit:#x}"

@@ -1,0 +1,165 @@
+"""Decisions of render_rules that the golden files do not spell out."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import pytest
+
+from pyk8s.proxy.config import ProxyConfig
+from pyk8s.proxy.endpoint import Endpoint
+from pyk8s.proxy.iptables import rules
+from pyk8s.proxy.serviceport import ServicePort
+
+
+def service(name: str, ip: str, **spec: object) -> dict[str, object]:
+    return {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"clusterIP": ip, "ports": [{"port": 80}], **spec},
+    }
+
+
+def slice_(name: str, ips: list[str]) -> dict[str, object]:
+    return {
+        "metadata": {
+            "name": name + "-x",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": name},
+        },
+        "addressType": "IPv4",
+        "ports": [{"port": 8080}],
+        "endpoints": [{"addresses": [ip]} for ip in ips],
+    }
+
+
+def test_chain_names_match_kube_proxy() -> None:
+    # The names kube-proxy's own tests expect for ns1/svc1:p80 and endpoint 10.180.0.1:80.
+    svc = ServicePort("ns1", "svc1", "p80", "TCP", 80, "172.30.0.41")
+    assert rules.chain_name("KUBE", "SVC", svc) == "KUBE-SVC-XPGD46QRK7WJZT7O"
+    assert rules.chain_name("KUBE", "SEP", svc, Endpoint("10.180.0.1", 80)) == (
+        "KUBE-SEP-SXIVWICOYRO3J4NJ"
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7])
+def test_random_split_is_even(n: int) -> None:
+    ips = [f"10.42.0.{i + 1}" for i in range(n)]
+    text = rules.render_rules([service("s", "10.43.0.1")], [slice_("s", ips)], ProxyConfig())
+    lines = [line for line in text.splitlines() if "-> 10.42.0." in line]
+    assert len(lines) == n
+    left = Fraction(1)
+    for line in lines:
+        m = re.search(r"--probability (\S+)", line)
+        p = Fraction(m.group(1)).limit_denominator(1000) if m else Fraction(1)
+        assert left * p == Fraction(1, n)
+        left *= 1 - p
+    assert left == 0
+
+
+def test_every_chain_fits_the_iptables_limit() -> None:
+    config = ProxyConfig(chain_prefix="ABCDEFG")
+    text = rules.render_rules(
+        [
+            service(
+                "s",
+                "10.43.0.1",
+                type="NodePort",
+                externalTrafficPolicy="Local",
+                ports=[{"port": 80, "nodePort": 30000}],
+            )
+        ],
+        [slice_("s", ["10.42.0.1"])],
+        config,
+    )
+    chains = [line[1:].split()[0] for line in text.splitlines() if line.startswith(":")]
+    assert chains and max(len(c) for c in chains) <= 28
+    assert all(rules.is_ours(c, "ABCDEFG") for c in chains)
+
+
+def test_bad_service_does_not_lose_the_others() -> None:
+    text = rules.render_rules(
+        [service("bad", "nope"), service("good", "10.43.0.2")],
+        [slice_("good", ["10.42.0.1"])],
+        ProxyConfig(),
+    )
+    assert "default/good cluster IP" in text
+    assert "default/bad" not in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"chain_prefix": "kube"}, "chain prefix", id="lowercase-prefix"),
+        pytest.param({"chain_prefix": "TOOLONGX"}, "chain prefix", id="long-prefix"),
+        pytest.param({"cluster_cidr": "10.42.0.0/33"}, "cluster CIDR", id="cidr"),
+        pytest.param({"cluster_cidr": "fd00::/64"}, "only IPv4", id="ipv6-cidr"),
+        pytest.param({"node_ips": ("x",)}, "node IP", id="node-ip"),
+        pytest.param({"masquerade_bit": 32}, "masquerade bit", id="mark"),
+    ],
+)
+def test_config_errors(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ProxyConfig(**kwargs)  # type: ignore[arg-type]
+
+
+SAVED = """\
+*filter
+:INPUT ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-FIREWALL - [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
+:KUBEX-SERVICES - [0:0]
+-A INPUT -m comment --comment "KUBE firewall" -j KUBE-FIREWALL
+-A INPUT -j KUBEX-SERVICES
+-A KUBE-SERVICES -d 10.43.0.1/32 -j REJECT
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+-A PREROUTING -m comment --comment "KUBE services" -j KUBE-SERVICES
+-A KUBE-SERVICES -j KUBE-SVC-XPGD46QRK7WJZT7O
+COMMIT
+"""
+
+
+def test_parse_save_sees_only_our_chains() -> None:
+    cur = rules.parse_save(SAVED, "KUBE")
+    assert cur.chains["filter"] == {"KUBE-SERVICES", "KUBE-FIREWALL"}
+    assert cur.chains["nat"] == {"KUBE-SERVICES", "KUBE-SVC-XPGD46QRK7WJZT7O"}
+    assert cur.jumps == {
+        ("filter", "INPUT", "KUBE-FIREWALL"),
+        ("nat", "PREROUTING", "KUBE-SERVICES"),
+    }
+
+
+def test_cleanup_removes_jumps_then_chains() -> None:
+    text = rules.render_cleanup(rules.parse_save(SAVED, "KUBE"))
+    assert text.splitlines() == [
+        "*filter",
+        ":KUBE-FIREWALL - [0:0]",
+        ":KUBE-SERVICES - [0:0]",
+        '-D INPUT -m comment --comment "KUBE firewall" -j KUBE-FIREWALL',
+        "-X KUBE-FIREWALL",
+        "-X KUBE-SERVICES",
+        "COMMIT",
+        "*nat",
+        ":KUBE-SERVICES - [0:0]",
+        ":KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]",
+        '-D PREROUTING -m comment --comment "KUBE services" -j KUBE-SERVICES',
+        "-X KUBE-SERVICES",
+        "-X KUBE-SVC-XPGD46QRK7WJZT7O",
+        "COMMIT",
+    ]
+    assert rules.render_cleanup(rules.parse_save(SAVED, "NONE")) == ""
+
+
+def test_resync_inserts_no_jump_twice() -> None:
+    first = rules.render_rules([], [], ProxyConfig())
+    inserted = [line for line in first.splitlines() if line.startswith("-I ")]
+    assert len(inserted) == len(rules.JUMPS)
+    # What iptables-save prints after applying ``first``: the jumps as -A lines.
+    saved = first.replace("-I ", "-A ")
+    again = rules.render_rules([], [], ProxyConfig(), rules.parse_save(saved, "KUBE"))
+    assert not [line for line in again.splitlines() if line.startswith("-I ")]
