@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 import pyk8s
-from pyk8s.cli import server
+from pyk8s.cli import image, server
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server.add_parser(sub)
+    image.add_parser(sub)
     return parser
 
 
