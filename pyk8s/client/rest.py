@@ -22,7 +22,7 @@ import enum
 import os
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -444,7 +444,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         send_initial_events: bool | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Events after ``resource_version`` until the server ends the stream.
 
         ``ERROR`` frames are raised (``Gone`` when the version is too old). With

@@ -111,6 +111,10 @@ class Store:
             self._indices.update(key, None, obj)
         self.resource_version = resource_version
 
+    def update_resource_version(self, resource_version: str) -> None:
+        """A bookmark or event moved the version the store reflects (``ResourceVersionUpdater``)."""
+        self.resource_version = resource_version
+
     # -- reads ------------------------------------------------------------------
 
     def get(self, obj: Object) -> Object | None:
