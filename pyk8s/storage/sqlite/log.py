@@ -53,7 +53,7 @@ from pyk8s.storage.sqlite.writer import Kind, LostRace, Op, Outcome, Row, Writer
 
 log = logging.getLogger(__name__)
 
-COMPACT_STEP = 1000
+COMPACT_STEP = 200
 """Revisions scanned per compaction step (one short transaction each)."""
 
 
@@ -109,6 +109,18 @@ def _lock(path: Path) -> int:
             f"{path} is in use by another process (lock {lock_path} is held)"
         ) from None
     return fd
+
+
+def _check_input(key: str, value: bytes) -> None:
+    """Refuse what SQLite would store wrongly (a str comes back as str) or not at all."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"value for {key!r} must be bytes, not {type(value).__name__}")
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key must be a non-empty str, not {key!r}")
+    try:
+        key.encode()
+    except UnicodeEncodeError as e:
+        raise ValueError(f"key {key!r} is not valid UTF-8 text: {e}") from None
 
 
 class SqliteStorage:
@@ -250,6 +262,7 @@ class SqliteStorage:
 
     async def create(self, key: str, value: bytes) -> KeyValue:
         self._ensure_open()
+        _check_input(key, value)
         if key in self._kv:
             raise KeyExistsError(key)
         kv: KeyValue = await self._submit(self._op(Kind.CREATE, key, value=value))
@@ -290,6 +303,7 @@ class SqliteStorage:
                 if latest is None:
                     raise KeyNotFoundError(key)
                 return latest
+            _check_input(key, new)
             op = self._op(Kind.UPDATE, key, value=new, expected=current.mod_revision)
             try:
                 kv: KeyValue = await self._submit(op)

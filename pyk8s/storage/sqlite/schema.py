@@ -84,6 +84,8 @@ def verify(path: Path) -> bool:
         raise _corrupt(path, f"cannot be opened ({e})") from e
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == 0 and not conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+            return False  # holds nothing: a start-up that died before creating the schema
         if app_id != APPLICATION_ID:
             raise _corrupt(path, f"not a pyk8s store (application_id {app_id:#x})")
         rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())

@@ -176,6 +176,11 @@ class Writer:
                 except StorageError as e:
                     b.outcomes.append((op.future, e))
                     continue
+                except (sqlite3.InterfaceError, sqlite3.ProgrammingError, ValueError) as e:
+                    # Bad input (a value SQLite cannot bind): nothing was written.
+                    bad = StorageError(f"cannot store {op.key!r}: {e}")
+                    b.outcomes.append((op.future, bad))
+                    continue
                 except sqlite3.IntegrityError as e:
                     log.warning("%s: constraint failed for %s: %s", self._path, op.key, e)
                     lost: StorageError = (

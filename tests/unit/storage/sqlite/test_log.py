@@ -210,3 +210,51 @@ async def test_factory_opens_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     finally:
         await store.close()
     assert (tmp_path / "data" / "db" / "state.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error"),
+    [
+        pytest.param("/registry/k", "text", TypeError, id="str-value"),
+        pytest.param("/registry/\udc80", b"v", ValueError, id="lone-surrogate-key"),
+        pytest.param("", b"v", ValueError, id="empty-key"),
+    ],
+)
+async def test_bad_input_fails_alone(tmp_path: Path, key: str, value: object, error: type) -> None:
+    s = await SqliteStorage.open(tmp_path / "state.db")
+    try:
+        good = [s.create(f"/registry/ok/{i}", b"v") for i in range(5)]
+        results = await asyncio.gather(
+            *good,
+            s.create(key, value),
+            return_exceptions=True,  # type: ignore[arg-type]
+        )
+        assert isinstance(results[-1], error)
+        assert all(isinstance(r, KeyValue) for r in results[:-1])
+        assert await s.count("/registry/") == 5
+        if isinstance(value, str):
+            await s.create("/registry/k2", b"fine")
+            with pytest.raises(error):
+                await s.guaranteed_update("/registry/k2", setter(value))  # type: ignore[arg-type]
+            assert (await s.get("/registry/k2")).value == b"fine"
+    finally:
+        await s.close()
+
+
+async def test_half_created_file_is_taken_over(tmp_path: Path) -> None:
+    """A first start-up killed after SQLite wrote its header but before the
+    schema: the file holds nothing, so it becomes a store."""
+    path = tmp_path / "state.db"
+
+    def half() -> None:
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.close()
+
+    await asyncio.to_thread(half)
+    assert path.stat().st_size > 0
+    s = await SqliteStorage.open(path)
+    try:
+        await s.create("/registry/k", b"v")
+    finally:
+        await s.close()
