@@ -258,3 +258,48 @@ async def test_half_created_file_is_taken_over(tmp_path: Path) -> None:
         await s.create("/registry/k", b"v")
     finally:
         await s.close()
+
+
+async def test_interrupted_compaction_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_log, "COMPACT_STEP", 10)
+    path = tmp_path / "state.db"
+    s = await SqliteStorage.open(path)
+    for i in range(10):
+        await s.create(f"/registry/k/{i}", b"0")
+    for n in range(1, 6):
+        for i in range(10):
+            await s.guaranteed_update(f"/registry/k/{i}", setter(str(n).encode()))
+    target = await s.current_revision() - 5
+    real_submit = SqliteStorage._submit
+    steps = 0
+
+    async def dying_submit(self: SqliteStorage, op: sqlite_log.Op) -> object:
+        nonlocal steps
+        if op.kind is sqlite_log.Kind.COMPACT_STEP:
+            steps += 1
+            if steps > 2:
+                raise RuntimeError("process died")
+        return await real_submit(self, op)
+
+    monkeypatch.setattr(SqliteStorage, "_submit", dying_submit)
+    with pytest.raises(RuntimeError):
+        await s.compact(target)
+    monkeypatch.setattr(SqliteStorage, "_submit", real_submit)
+    await s.close()
+    assert len(await query(path, "SELECT id FROM kine")) < 60  # two steps ran
+
+    s = await SqliteStorage.open(path)
+    try:
+        # The compacted revision was recorded before any row went.
+        assert await s.compacted_revision() == target
+        with pytest.raises(TooOldError):
+            await s.get("/registry/k/0", revision=target - 1)
+        page = await s.list("/registry/k/", revision=target)
+        assert [kv.value for kv in page.items] == [b"5"] * 5 + [b"4"] * 5
+        # Compacting again finishes the job: only the state at the new target is left.
+        await s.compact(await s.current_revision())
+        assert len(await query(path, "SELECT id FROM kine")) == 10
+    finally:
+        await s.close()
