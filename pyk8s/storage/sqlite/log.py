@@ -71,9 +71,13 @@ class _Opened:
             except BaseException:
                 self.conn.close()
                 raise
-        except sqlite3.DatabaseError as e:
+        except sqlite3.Error as e:
             os.close(self.lock_fd)
-            raise CorruptStoreError(f"{path}: cannot be opened as a pyk8s store ({e})") from e
+            if getattr(e, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise CorruptStoreError(
+                    f"{path}: damaged ({e}); refusing to start (nothing was reset)"
+                ) from e
+            raise StorageUnavailableError(f"{path}: cannot open the store ({e})") from e
         except BaseException:
             os.close(self.lock_fd)
             raise

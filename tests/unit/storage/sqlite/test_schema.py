@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pyk8s.storage.interface import CorruptStoreError
+from pyk8s.storage.interface import CorruptStoreError, StorageUnavailableError
 from pyk8s.storage.sqlite.log import SqliteStorage
 
 
@@ -107,3 +107,13 @@ async def test_empty_file_becomes_a_store(tmp_path: Path) -> None:
         await s.create("/registry/k", b"v")
     finally:
         await s.close()
+
+
+async def test_unusable_place_is_unavailable_not_corrupt(tmp_path: Path) -> None:
+    missing = tmp_path / "missing-dir" / "state.db"
+    with pytest.raises(StorageUnavailableError, match=str(missing.parent)):
+        await SqliteStorage.open(missing)
+    a_dir = tmp_path / "state.db"
+    await asyncio.to_thread(a_dir.mkdir)
+    with pytest.raises(StorageUnavailableError, match=str(a_dir)):
+        await SqliteStorage.open(a_dir)
