@@ -490,11 +490,16 @@ class _RuncExec:
         return code
 
     async def kill(self) -> None:
-        """SIGKILL the exec'd process itself (``runc exec`` cannot forward SIGKILL)."""
+        """SIGKILL the exec'd process itself (``runc exec`` cannot forward SIGKILL).
+
+        ``runc exec`` is left to reap it and exit: killing ``runc exec`` first would orphan
+        the process to the host's init, and a zombie in the container's pid namespace holds
+        up the container's own exit until someone reaps it."""
         pid = await asyncio.to_thread(_read_pid, self._pid_file)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+            return
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
 
