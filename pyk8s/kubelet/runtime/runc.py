@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -286,9 +287,15 @@ class RuncRuntime:
 
     async def start_container(self, container_id: str) -> None:
         record = await self._container_record(container_id)
-        await command.run(*self._runc("start", container_id))
-        started = state.ContainerRecord(**{**record.__dict__, "started_at": time.time_ns()})
-        await asyncio.to_thread(state.save, self._cdir(container_id) / "container.json", started)
+        # Recorded before ``runc start``: a short-lived process may be gone when it returns.
+        path = self._cdir(container_id) / "container.json"
+        started = dataclasses.replace(record, started_at=time.time_ns())
+        await asyncio.to_thread(state.save, path, started)
+        try:
+            await command.run(*self._runc("start", container_id))
+        except BaseException:
+            await asyncio.to_thread(state.save, path, record)
+            raise
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         status = await self.container_status(container_id)
