@@ -11,6 +11,8 @@ as Go code does: ``from pyk8s.client import workqueue`` then
 - :mod:`cache` the informer cache: ``cache.store``, ``cache.index``, ``cache.listers``,
   ``cache.frozen`` (read-only cached objects)
 - :mod:`workqueue` controller work queues (one worker per key, ``add_after``, rate limits)
+- :mod:`leaderelection` leader election on a coordination.k8s.io Lease
+- :mod:`events` the event recorder (events.k8s.io/v1, series for repeats)
 - :mod:`backoff` exponential backoff with jitter; :mod:`clock` injectable time
 """
 
@@ -24,6 +26,26 @@ import pyk8s.client.informers.factory
 import pyk8s.client.informers.listwatch
 import pyk8s.client.informers.reflector
 import pyk8s.client.informers.shared_informer  # noqa: F401
-from pyk8s.client import backoff, cache, clock, informers, kubeconfig, rest, workqueue
+from pyk8s.client import (
+    backoff,
+    cache,
+    clock,
+    events,
+    informers,
+    kubeconfig,
+    leaderelection,
+    rest,
+    workqueue,
+)
 
-__all__ = ["backoff", "cache", "clock", "informers", "kubeconfig", "rest", "workqueue"]
+__all__ = [
+    "backoff",
+    "cache",
+    "clock",
+    "events",
+    "informers",
+    "kubeconfig",
+    "leaderelection",
+    "rest",
+    "workqueue",
+]

@@ -18,6 +18,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 
+def micro_time(t: datetime.datetime) -> str:
+    """``metav1.MicroTime`` text: RFC 3339 with microseconds, in UTC."""
+    return t.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class Timer(Protocol):
     def cancel(self) -> None: ...
 
