@@ -81,9 +81,10 @@ def _add_more(
     cmd: Callable[..., argparse.ArgumentParser],
 ) -> None:
     """Subcommands living in their own modules (bootstrap, pull/push, build)."""
-    from pyk8s.cli import image_bootstrap
+    from pyk8s.cli import image_bootstrap, image_pull
 
     image_bootstrap.add_parsers(cmd)
+    image_pull.add_parsers(cmd)
 
 
 def open_store(args: argparse.Namespace) -> store_mod.Store:

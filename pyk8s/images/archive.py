@@ -285,6 +285,7 @@ def export_archive(store: store_mod.Store, refs: list[str], out: Path) -> None:
             tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as tar,
         ):
             _write_export(store, tar, chosen)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -121,6 +121,20 @@ class Store:
         with self._flock("gc.lock", fcntl.LOCK_SH):
             yield
 
+    def acquire_lease(self) -> int:
+        """``writing`` for async callers: take it in a thread, ``release_lease`` when done."""
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def release_lease(fd: int) -> None:
+        os.close(fd)
+
     # -- references ----------------------------------------------------------------------
 
     def refs(self) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,154 @@
+"""``pyk8s image pull NAME`` and ``pyk8s image push NAME [DEST]`` (images/pull.py), with a
+``rich`` progress bar per layer when stdout is a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
+
+from pyk8s.images import distribution, pull, reference, registries
+from pyk8s.images import progress as progress_mod
+
+T = TypeVar("T")
+
+DEFAULT_REGISTRIES = Path("/etc/pyk8s/registries.yaml")
+
+
+def add_registry_flags(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "--insecure", action="store_true", help="allow plain HTTP (docker's insecure-registries)"
+    )
+    c.add_argument("--creds", default="", metavar="USER:PASSWORD", help="registry credentials")
+    c.add_argument(
+        "--registry-config",
+        default="",
+        metavar="FILE",
+        help=f"registries.yaml (mirrors, rewrites, auth, TLS; default {DEFAULT_REGISTRIES})",
+    )
+
+
+def add_parsers(cmd: Callable[..., argparse.ArgumentParser]) -> None:
+    c = cmd("pull", "pull an image from a registry", run_pull)
+    c.add_argument("name", metavar="NAME")
+    c.add_argument("-q", "--quiet", action="store_true")
+    add_registry_flags(c)
+    c = cmd("push", "push an image to a registry", run_push)
+    c.add_argument("name", metavar="NAME")
+    c.add_argument("dest", nargs="?", default="", metavar="DEST", help="push under this name")
+    c.add_argument("-q", "--quiet", action="store_true")
+    add_registry_flags(c)
+
+
+def make_client(args: argparse.Namespace, host_of: str) -> distribution.Client:
+    path = Path(args.registry_config) if args.registry_config else DEFAULT_REGISTRIES
+    config = registries.Registries.load(path, insecure=args.insecure)
+    creds = {}
+    if args.creds:
+        user, _, password = args.creds.partition(":")
+        creds[reference.parse(host_of).domain] = registries.Auth(user, password)
+    return distribution.Client(config, credentials=creds)
+
+
+class RichProgress:
+    """One bar per layer, like ``docker pull``."""
+
+    def __init__(self, console: Console) -> None:
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.bars.stop()
+
+    def _task(self, key: str, total: int = 0) -> TaskID:
+        if key not in self.tasks:
+            self.tasks[key] = self.bars.add_task(key, total=total or None, status="")
+        return self.tasks[key]
+
+    def start(self, key: str, description: str, total: int) -> None:
+        self.bars.update(self._task(key, total), total=total, status="downloading")
+
+    def advance(self, key: str, n: int) -> None:
+        if key:
+            self.bars.advance(self._task(key), n)
+
+    def finish(self, key: str, status: str) -> None:
+        self.bars.update(self._task(key), status=status)
+
+
+async def _with_progress(
+    args: argparse.Namespace, work: Callable[[progress_mod.Progress | None], Awaitable[T]]
+) -> T:
+    console = Console(file=sys.stdout)
+    if console.is_terminal and not args.quiet:
+        with RichProgress(console) as bars:
+            return await work(bars)
+    return await work(None)
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from pyk8s.cli import image
+
+    return (pull.PullError, registries.RegistriesError, *pull.FAILURES, *image.ERRORS)
+
+
+async def run_pull(args: argparse.Namespace) -> int:
+    from pyk8s.cli import image
+
+    try:
+        store = await asyncio.to_thread(image.open_store, args)
+        async with make_client(args, args.name) as client:
+            img = await _with_progress(
+                args, lambda p: pull.pull(store, client, args.name, progress=p)
+            )
+    except _errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"Digest: {img.target}")
+    print(f"Status: Downloaded newer image for {reference.parse(args.name).familiar()}")
+    return 0
+
+
+async def run_push(args: argparse.Namespace) -> int:
+    from pyk8s.cli import image
+
+    dest = args.dest or args.name
+    try:
+        store = await asyncio.to_thread(image.open_store, args)
+        async with make_client(args, dest) as client:
+            digest = await _with_progress(
+                args, lambda p: pull.push(store, client, args.name, args.dest, progress=p)
+            )
+    except _errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{reference.parse(dest).familiar()}: digest: {digest}")
+    return 0
