@@ -76,7 +76,7 @@ async def test_auth_failures_are_clear(
         with pytest.raises(pull.PullError, match="401"):
             await pull.pull(dest, c, f"{registry.host}/lib/none:1")
     async with client(registry) as c:
-        with pytest.raises(pull.PullError, match="MANIFEST_UNKNOWN|NAME_UNKNOWN"):
+        with pytest.raises(pull.PullError, match=r"MANIFEST_UNKNOWN|NAME_UNKNOWN"):
             await pull.pull(dest, c, f"{registry.host}/lib/none:1")
     assert dest.refs() == {}
 
