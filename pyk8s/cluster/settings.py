@@ -25,6 +25,9 @@ class ClusterSettings:
                 data_dir=data_dir,
                 datastore_endpoint=args.datastore_endpoint or "",
                 etcd_prefix=args.etcd_prefix,
+                datastore_cafile=_path(args.datastore_cafile),
+                datastore_certfile=_path(args.datastore_certfile),
+                datastore_keyfile=_path(args.datastore_keyfile),
             )
         )
 
@@ -37,5 +40,14 @@ def add_storage_flags(p: argparse.ArgumentParser) -> None:
         help="sqlite://PATH (default), http(s)://HOST:PORT[,...] for etcd v3, memory://",
     )
     p.add_argument(
-        "--etcd-prefix", default="/registry", help="key prefix in etcd (default /registry)"
+        "--etcd-prefix",
+        default="/registry",
+        help="what replaces the leading /registry of every key in etcd (default /registry)",
     )
+    p.add_argument("--datastore-cafile", default="", help="CA bundle for an https etcd")
+    p.add_argument("--datastore-certfile", default="", help="client certificate for etcd")
+    p.add_argument("--datastore-keyfile", default="", help="client key for etcd")
+
+
+def _path(value: str) -> Path | None:
+    return Path(value) if value else None

@@ -20,7 +20,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from pyk8s.storage.interface import Event, WatchClosedError
+from pyk8s.storage.interface import Event, StorageError, WatchClosedError
 
 Backlog = Callable[[int, int], Awaitable[Sequence[Event]]]
 """``backlog(after, upto)``: events with after < revision <= upto, in order."""
@@ -73,6 +73,15 @@ class Watcher:
         self._closed = True
         self._owner._unsubscribe(self)
         self._wakeup.set()
+
+    @property
+    def buffered(self) -> int:
+        """Events queued for this watcher and not read yet."""
+        return len(self._pending)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
@@ -129,8 +138,12 @@ class Broadcaster:
             w._offer(events)
 
     def close_all(self, reason: str) -> None:
+        self.fail_all(WatchClosedError(reason))
+
+    def fail_all(self, error: StorageError) -> None:
+        """End every watcher's iteration with ``error`` (after what it has buffered)."""
         for w in list(self._watchers):
-            w._fail(WatchClosedError(reason))
+            w._fail(error)
 
     def _unsubscribe(self, w: Watcher) -> None:
         self._watchers.discard(w)

@@ -25,6 +25,9 @@ class StorageConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     datastore_endpoint: str = ""
     etcd_prefix: str = "/registry"
+    datastore_cafile: Path | None = None
+    datastore_certfile: Path | None = None
+    datastore_keyfile: Path | None = None
     compaction_interval: float = 60.0
     compaction_min_revisions: int = 1000
     compaction_min_age: float = 300.0
@@ -74,4 +77,15 @@ async def open_storage(config: StorageConfig) -> Interface:
         path = config.sqlite_path
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         return await SqliteStorage.open(path)
+    if kind == "etcd":
+        from pyk8s.storage.etcd import client as etcd
+        from pyk8s.storage.etcd.backend import EtcdStorage
+
+        return await EtcdStorage.open(
+            etcd.Endpoints.parse(config.datastore_endpoint),
+            prefix=config.etcd_prefix,
+            tls=etcd.TLSFiles(
+                config.datastore_cafile, config.datastore_certfile, config.datastore_keyfile
+            ),
+        )
     raise NotImplementedError(f"the {kind} backend is not available yet")
