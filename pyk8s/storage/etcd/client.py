@@ -7,6 +7,24 @@ client (go.etcd.io/etcd/client/v3 ``kv.go``, ``watch.go``) returns as structs
 comes back here as frozen dataclasses, and gRPC failures come back as storage
 errors (or the two internal revision errors below, which the backend turns
 into ``TooOldError`` / ``FutureRevisionError`` with the right numbers).
+
+Why gRPC and not etcd's JSON gateway (``/v3/kv/txn`` etc. over aiohttp):
+measured on this project's 2-core machine against Debian's etcd 3.4.23 on
+loopback, 3 alternating runs each, same workload through both (create txns
+with a 256-byte value; a prefix watch with prev_kv while 16 writers write):
+
+    ==================  =================  ==================  =============
+    workload            gRPC (grpc.aio)    gateway (aiohttp)   gRPC/gateway
+    ==================  =================  ==================  =============
+    sequential creates  574-1278 ops/s     485-920 ops/s       1.1-1.5x
+    64 concurrent txns  1759-4815 ops/s    503-2342 ops/s      2.0-3.1x
+    watch delivery      1550-3657 ev/s     405-1598 ev/s       2.3-3.3x
+    ==================  =================  ==================  =============
+
+gRPC won every throughput figure (median: 1.3x sequential, 2.6x concurrent,
+3.3x watch events/s); the gateway only delivered watch events with a lower
+p99 (9-31 ms against 24-106 ms), at a third of the rate. gRPC also multiplexes
+every watch on one connection, and grpcio ships wheels for CPython 3.11+.
 """
 
 from __future__ import annotations
