@@ -86,7 +86,13 @@ def pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
 
-def container(name: str = "c", *, cpu: str | None = None, memory: str | None = None, restart: str | None = None) -> dict[str, Any]:
+def container(
+    name: str = "c",
+    *,
+    cpu: str | None = None,
+    memory: str | None = None,
+    restart: str | None = None,
+) -> dict[str, Any]:
     requests = {}
     if cpu:
         requests["cpu"] = cpu

@@ -24,7 +24,9 @@ class Harness:
     ) -> None:
         self.fakes = FakeSeams()
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
-        frameworks = config.build_frameworks(cfg or config.KubeSchedulerConfiguration(), IN_TREE, self.fakes.seams())
+        frameworks = config.build_frameworks(
+            cfg or config.KubeSchedulerConfiguration(), IN_TREE, self.fakes.seams()
+        )
         kwargs: dict[str, Any] = {"rand": random.Random(seed), "get_pod": self._get}
         if clock is not None:
             kwargs["clock"] = clock

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from pyk8s.scheduler import config
-from pyk8s.scheduler.scheduler import num_feasible_nodes_to_find, select_host, truncate_message
 from pyk8s.scheduler.framework.interface import NodePluginScores
+from pyk8s.scheduler.scheduler import num_feasible_nodes_to_find, select_host, truncate_message
 from tests.unit.scheduler.builders import node, pod, taint
 from tests.unit.scheduler.harness import Harness
 
@@ -81,7 +81,26 @@ async def test_schedules_and_records_scheduled_event() -> None:
         pytest.param(
             [node("n1"), node("n2")],
             [],
-            pod("ghost", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["gone"]}]}]}}}),
+            pod(
+                "ghost",
+                affinity={
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchFields": [
+                                        {
+                                            "key": "metadata.name",
+                                            "operator": "In",
+                                            "values": ["gone"],
+                                        }
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                },
+            ),
             "0/2 nodes are available: 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
             "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
             id="prefilter-names-a-missing-node",
@@ -89,7 +108,31 @@ async def test_schedules_and_records_scheduled_event() -> None:
         pytest.param(
             [node("n1"), node("n2")],
             [],
-            pod("conflict", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}, {"key": "metadata.name", "operator": "In", "values": ["n2"]}]}]}}}),
+            pod(
+                "conflict",
+                affinity={
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchFields": [
+                                        {
+                                            "key": "metadata.name",
+                                            "operator": "In",
+                                            "values": ["n1"],
+                                        },
+                                        {
+                                            "key": "metadata.name",
+                                            "operator": "In",
+                                            "values": ["n2"],
+                                        },
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                },
+            ),
             "0/2 nodes are available: pod affinity terms conflict. preemption: 0/2 nodes are "
             "available: 2 Preemption is not helpful for scheduling.",
             id="prefilter-rejects",
@@ -106,7 +149,21 @@ async def test_schedules_and_records_scheduled_event() -> None:
         pytest.param(
             [node("n1", labels={"zone": "a"}), node("n2", labels={"zone": "b"})],
             [pod("w1", labels={"app": "web"}, node="n1")],
-            pod("w2", labels={"app": "web"}, affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "zone"}]}}, node_selector={"zone": "a"}),
+            pod(
+                "w2",
+                labels={"app": "web"},
+                affinity={
+                    "podAntiAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": [
+                            {
+                                "labelSelector": {"matchLabels": {"app": "web"}},
+                                "topologyKey": "zone",
+                            }
+                        ]
+                    }
+                },
+                node_selector={"zone": "a"},
+            ),
             "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 "
             "node(s) didn't match pod anti-affinity rules. preemption: 0/2 nodes are available: "
             "1 No preemption victims found for incoming pod, 1 Preemption is not helpful for "
@@ -142,11 +199,15 @@ async def test_failed_scheduling_message(
 
 
 async def test_no_post_filter_means_no_preemption_message() -> None:
-    cfg = config.parse({
-        "apiVersion": config.API_VERSION,
-        "kind": config.KIND,
-        "profiles": [{"plugins": {"multiPoint": {"disabled": [{"name": "DefaultPreemption"}]}}}],
-    })
+    cfg = config.parse(
+        {
+            "apiVersion": config.API_VERSION,
+            "kind": config.KIND,
+            "profiles": [
+                {"plugins": {"multiPoint": {"disabled": [{"name": "DefaultPreemption"}]}}}
+            ],
+        }
+    )
     h = Harness(three_nodes("1"), [pod("big", cpu="2")], cfg=cfg)
     await h.schedule()
     assert h.failed_messages() == [
@@ -202,14 +263,19 @@ async def test_other_scheduler_name_is_not_ours() -> None:
 
 
 async def test_second_profile_schedules_its_own_pods() -> None:
-    cfg = config.parse({
-        "apiVersion": config.API_VERSION,
-        "kind": config.KIND,
-        "profiles": [
-            {"schedulerName": "default-scheduler"},
-            {"schedulerName": "no-scoring", "plugins": {"score": {"disabled": [{"name": "*"}]}}},
-        ],
-    })
+    cfg = config.parse(
+        {
+            "apiVersion": config.API_VERSION,
+            "kind": config.KIND,
+            "profiles": [
+                {"schedulerName": "default-scheduler"},
+                {
+                    "schedulerName": "no-scoring",
+                    "plugins": {"score": {"disabled": [{"name": "*"}]}},
+                },
+            ],
+        }
+    )
     h = Harness([node("n1")], [pod("a"), pod("b", scheduler_name="no-scoring")], cfg=cfg)
     await h.schedule(2)
     assert h.fakes.binder.bound() == {"default/a": "n1", "default/b": "n1"}
@@ -260,7 +326,11 @@ def test_num_feasible_nodes_to_find() -> None:
 def test_select_host_breaks_ties_uniformly() -> None:
     import random
 
-    scores = [NodePluginScores("a", total_score=5), NodePluginScores("b", total_score=9), NodePluginScores("c", total_score=9)]
+    scores = [
+        NodePluginScores("a", total_score=5),
+        NodePluginScores("b", total_score=9),
+        NodePluginScores("c", total_score=9),
+    ]
     rand = random.Random(7)
     picks = {select_host(scores, rand) for _ in range(50)}
     assert picks == {"b", "c"}

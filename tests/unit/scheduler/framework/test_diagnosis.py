@@ -20,18 +20,23 @@ def _d(statuses: dict[str, Status], **kw: str) -> Diagnosis:
     [
         pytest.param(
             3,
-            _d({
-                "a": Status(UU, "node(s) had untolerated taint {k: v}"),
-                "b": Status(U, "Insufficient cpu", "Insufficient memory"),
-                "c": Status(U, "Insufficient cpu"),
-            }),
+            _d(
+                {
+                    "a": Status(UU, "node(s) had untolerated taint {k: v}"),
+                    "b": Status(U, "Insufficient cpu", "Insufficient memory"),
+                    "c": Status(U, "Insufficient cpu"),
+                }
+            ),
             "0/3 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint "
             "{k: v}, 2 Insufficient cpu.",
             id="counts-sorted-as-strings",
         ),
         pytest.param(
             12,
-            _d({f"n{i}": Status(U, "Insufficient cpu") for i in range(10)} | {"x": Status(U, "Too many pods"), "y": Status(U, "Too many pods")}),
+            _d(
+                {f"n{i}": Status(U, "Insufficient cpu") for i in range(10)}
+                | {"x": Status(U, "Too many pods"), "y": Status(U, "Too many pods")}
+            ),
             "0/12 nodes are available: 10 Insufficient cpu, 2 Too many pods.",
             id="ten-sorts-before-two",
         ),
@@ -43,7 +48,11 @@ def _d(statuses: dict[str, Status], **kw: str) -> Diagnosis:
         ),
         pytest.param(
             2,
-            _d({"a": Status(U, "Insufficient cpu")}, post_filter_msg="preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."),
+            _d(
+                {"a": Status(U, "Insufficient cpu")},
+                post_filter_msg="preemption: 0/2 nodes are available: "
+                "2 Preemption is not helpful for scheduling.",
+            ),
             "0/2 nodes are available: 1 Insufficient cpu. preemption: 0/2 nodes are available: "
             "2 Preemption is not helpful for scheduling.",
             id="nested-period-not-doubled",
@@ -58,7 +67,8 @@ def test_absent_nodes_count_with_the_absent_status() -> None:
     nts = NodeToStatus({"a": Status(U, "Insufficient cpu")})
     nts.set_absent_nodes_status(Status(UU, "node(s) didn't satisfy plugin(s) [NodeAffinity]"))
     assert str(FitError("p", 4, Diagnosis(nts))) == (
-        "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+        "0/4 nodes are available: 1 Insufficient cpu, "
+        "3 node(s) didn't satisfy plugin(s) [NodeAffinity]."
     )
 
 

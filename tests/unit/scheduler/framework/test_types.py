@@ -46,7 +46,10 @@ from tests.unit.scheduler.builders import container, node, pod
         ),
         pytest.param(
             pod(
-                init_containers=[container("init", cpu="1"), container("sidecar", cpu="2", restart="Always")],
+                init_containers=[
+                    container("init", cpu="1"),
+                    container("sidecar", cpu="2", restart="Always"),
+                ],
                 containers=[container(cpu="1")],
             ),
             False,
@@ -93,7 +96,13 @@ def test_node_info_accounts_pods_and_ports() -> None:
 
 
 def test_node_info_tracks_affinity_pods() -> None:
-    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {}, "topologyKey": "zone"}]}}
+    anti = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {}, "topologyKey": "zone"}
+            ]
+        }
+    }
     info = NodeInfo(node("n1"), [pod("plain"), pod("anti", affinity=anti)])
     assert [p.pod["metadata"]["name"] for p in info.pods_with_affinity] == ["anti"]
     assert [p.pod["metadata"]["name"] for p in info.pods_with_required_anti_affinity] == ["anti"]
@@ -108,9 +117,15 @@ def test_node_info_tracks_affinity_pods() -> None:
     [
         pytest.param([("0.0.0.0", "TCP", 80)], ("0.0.0.0", "TCP", 80), True, id="same-port"),
         pytest.param([("0.0.0.0", "TCP", 80)], ("0.0.0.0", "UDP", 80), False, id="other-protocol"),
-        pytest.param([("0.0.0.0", "TCP", 80)], ("127.0.0.1", "TCP", 80), True, id="all-vs-specific"),
-        pytest.param([("127.0.0.1", "TCP", 80)], ("0.0.0.0", "TCP", 80), True, id="specific-vs-all"),
-        pytest.param([("127.0.0.1", "TCP", 80)], ("127.0.0.2", "TCP", 80), False, id="two-addresses"),
+        pytest.param(
+            [("0.0.0.0", "TCP", 80)], ("127.0.0.1", "TCP", 80), True, id="all-vs-specific"
+        ),
+        pytest.param(
+            [("127.0.0.1", "TCP", 80)], ("0.0.0.0", "TCP", 80), True, id="specific-vs-all"
+        ),
+        pytest.param(
+            [("127.0.0.1", "TCP", 80)], ("127.0.0.2", "TCP", 80), False, id="two-addresses"
+        ),
         pytest.param([("127.0.0.1", "TCP", 80)], ("127.0.0.1", "TCP", 81), False, id="other-port"),
     ],
 )
@@ -122,11 +137,27 @@ def test_host_port_conflicts(used: list, wanted: tuple, conflict: bool) -> None:
 
 
 def test_affinity_term_namespaces() -> None:
-    p = pod("x", namespace="ns1", affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"},
-        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone", "namespaces": ["ns2"]},
-        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone", "namespaceSelector": {}},
-    ]}})
+    p = pod(
+        "x",
+        namespace="ns1",
+        affinity={
+            "podAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"},
+                    {
+                        "labelSelector": {"matchLabels": {"app": "db"}},
+                        "topologyKey": "zone",
+                        "namespaces": ["ns2"],
+                    },
+                    {
+                        "labelSelector": {"matchLabels": {"app": "db"}},
+                        "topologyKey": "zone",
+                        "namespaceSelector": {},
+                    },
+                ]
+            }
+        },
+    )
     own, listed, selected = PodInfo(p).required_affinity_terms
     db1 = pod("db", namespace="ns1", labels={"app": "db"})
     db2 = pod("db", namespace="ns2", labels={"app": "db"})

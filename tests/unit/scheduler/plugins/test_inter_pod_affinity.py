@@ -14,7 +14,9 @@ DB = {"app": "db"}
 WEB = {"app": "web"}
 AFFINITY = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, "node(s) didn't match pod affinity rules")
 ANTI = Status(Code.UNSCHEDULABLE, "node(s) didn't match pod anti-affinity rules")
-EXISTING_ANTI = Status(Code.UNSCHEDULABLE, "node(s) didn't satisfy existing pods anti-affinity rules")
+EXISTING_ANTI = Status(
+    Code.UNSCHEDULABLE, "node(s) didn't satisfy existing pods anti-affinity rules"
+)
 
 
 def term(labels: dict[str, str], key: str) -> dict[str, Any]:
@@ -23,7 +25,13 @@ def term(labels: dict[str, str], key: str) -> dict[str, Any]:
 
 def affinity(kind: str, *terms: dict[str, Any], preferred: bool = False) -> dict[str, Any]:
     if preferred:
-        return {kind: {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5, "podAffinityTerm": t} for t in terms]}}
+        return {
+            kind: {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 5, "podAffinityTerm": t} for t in terms
+                ]
+            }
+        }
     return {kind: {"requiredDuringSchedulingIgnoredDuringExecution": list(terms)}}
 
 
@@ -74,9 +82,14 @@ def test_first_pod_of_a_self_affine_group_may_go_anywhere() -> None:
 
 def test_required_anti_affinity() -> None:
     infos = zones([pod("w", labels=WEB)], [], [])
-    got = run_filter(pod(labels=WEB, affinity=affinity("podAntiAffinity", term(WEB, "kubernetes.io/hostname"))), infos)
+    got = run_filter(
+        pod(labels=WEB, affinity=affinity("podAntiAffinity", term(WEB, "kubernetes.io/hostname"))),
+        infos,
+    )
     assert got == {"n1": ANTI, "n2": None, "n3": None}
-    got = run_filter(pod(labels=WEB, affinity=affinity("podAntiAffinity", term(WEB, "zone"))), infos)
+    got = run_filter(
+        pod(labels=WEB, affinity=affinity("podAntiAffinity", term(WEB, "zone"))), infos
+    )
     assert got == {"n1": ANTI, "n2": ANTI, "n3": None}
 
 
@@ -120,12 +133,18 @@ def _scores(p: dict, infos: list, args: dict | None = None) -> list[int]:
 
 def test_preferred_affinity_and_anti_affinity() -> None:
     infos = zones([pod("db", labels=DB)], [], [])
-    assert _scores(pod(affinity=affinity("podAffinity", term(DB, "zone"), preferred=True)), infos) == [100, 100, 0]
-    assert _scores(pod(affinity=affinity("podAntiAffinity", term(DB, "zone"), preferred=True)), infos) == [0, 0, 100]
+    assert _scores(
+        pod(affinity=affinity("podAffinity", term(DB, "zone"), preferred=True)), infos
+    ) == [100, 100, 0]
+    assert _scores(
+        pod(affinity=affinity("podAntiAffinity", term(DB, "zone"), preferred=True)), infos
+    ) == [0, 0, 100]
 
 
 def test_existing_pods_required_affinity_attracts_with_hard_weight() -> None:
-    friend = pod("friend", labels=DB, affinity=affinity("podAffinity", term(WEB, "kubernetes.io/hostname")))
+    friend = pod(
+        "friend", labels=DB, affinity=affinity("podAffinity", term(WEB, "kubernetes.io/hostname"))
+    )
     infos = zones([], [friend], [])
     assert _scores(pod(labels=WEB), infos) == [0, 100, 0]
     assert _scores(pod(labels=WEB), infos, {"hardPodAffinityWeight": 0}) == []

@@ -35,8 +35,12 @@ UU = Code.UNSCHEDULABLE_AND_UNRESOLVABLE
     ("p", "existing", "expected"),
     [
         pytest.param(pod(), [], None, id="no-requests"),
-        pytest.param(pod(cpu="1", memory="1Gi"), [pod("e", cpu="2", memory="2Gi")], None, id="fits"),
-        pytest.param(pod(cpu="3"), [pod("e", cpu="2")], Status(U, "Insufficient cpu"), id="insufficient-cpu"),
+        pytest.param(
+            pod(cpu="1", memory="1Gi"), [pod("e", cpu="2", memory="2Gi")], None, id="fits"
+        ),
+        pytest.param(
+            pod(cpu="3"), [pod("e", cpu="2")], Status(U, "Insufficient cpu"), id="insufficient-cpu"
+        ),
         pytest.param(
             pod(cpu="3", memory="7Gi"),
             [pod("e", cpu="2", memory="2Gi")],
@@ -92,12 +96,24 @@ NODE = node("n", cpu="4", memory="10000")
         pytest.param(None, 77, id="least-allocated-default"),
         pytest.param({"scoringStrategy": {"type": "MostAllocated"}}, 22, id="most-allocated"),
         pytest.param(
-            {"scoringStrategy": {"type": "RequestedToCapacityRatio", "requestedToCapacityRatio": {"shape": [{"utilization": 0, "score": 10}, {"utilization": 100, "score": 0}]}}},
+            {
+                "scoringStrategy": {
+                    "type": "RequestedToCapacityRatio",
+                    "requestedToCapacityRatio": {
+                        "shape": [{"utilization": 0, "score": 10}, {"utilization": 100, "score": 0}]
+                    },
+                }
+            },
             78,
             id="requested-to-capacity-ratio-rounds-half-up",
         ),
         pytest.param(
-            {"scoringStrategy": {"type": "LeastAllocated", "resources": [{"name": "cpu", "weight": 3}, {"name": "memory", "weight": 1}]}},
+            {
+                "scoringStrategy": {
+                    "type": "LeastAllocated",
+                    "resources": [{"name": "cpu", "weight": 3}, {"name": "memory", "weight": 1}],
+                }
+            },
             76,
             id="weighted-resources",
         ),

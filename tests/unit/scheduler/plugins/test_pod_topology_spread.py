@@ -21,8 +21,16 @@ MISSING = Status(
 )
 
 
-def constraint(key: str, skew: int = 1, when: str = "DoNotSchedule", **extra: Any) -> dict[str, Any]:
-    return {"maxSkew": skew, "topologyKey": key, "whenUnsatisfiable": when, "labelSelector": {"matchLabels": WEB}, **extra}
+def constraint(
+    key: str, skew: int = 1, when: str = "DoNotSchedule", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "maxSkew": skew,
+        "topologyKey": key,
+        "whenUnsatisfiable": when,
+        "labelSelector": {"matchLabels": WEB},
+        **extra,
+    }
 
 
 def cluster(zone_pods: dict[str, int]) -> list:
@@ -83,7 +91,11 @@ def test_node_affinity_policy_honor_excludes_nodes() -> None:
     infos = cluster({"n3": 3})
     p = pod(labels=WEB, spread=[constraint("zone")], node_selector={"zone": "a"})
     assert _filter_all(p, infos)["n1"] is None
-    p_ignore = pod(labels=WEB, spread=[constraint("zone", nodeAffinityPolicy="Ignore")], node_selector={"zone": "a"})
+    p_ignore = pod(
+        labels=WEB,
+        spread=[constraint("zone", nodeAffinityPolicy="Ignore")],
+        node_selector={"zone": "a"},
+    )
     assert _filter_all(p_ignore, infos)["n1"] is None  # a: 0+1 - min(0) = 1
     assert _filter_all(p_ignore, infos)["n3"] == NOT_MATCH
 
@@ -121,12 +133,25 @@ def test_score_prefers_nodes_with_fewer_matching_pods() -> None:
 
 def test_system_default_constraints_use_the_service_selector() -> None:
     infos = [
-        node_info(node("n1", labels={"topology.kubernetes.io/zone": "a"}), pod("a", labels=WEB), pod("b", labels=WEB)),
+        node_info(
+            node("n1", labels={"topology.kubernetes.io/zone": "a"}),
+            pod("a", labels=WEB),
+            pod("b", labels=WEB),
+        ),
         node_info(node("n2", labels={"topology.kubernetes.io/zone": "a"})),
     ]
-    fakes = FakeSeams(listers={"services": StaticLister([
-        {"metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": WEB}},
-    ])})
+    fakes = FakeSeams(
+        listers={
+            "services": StaticLister(
+                [
+                    {
+                        "metadata": {"name": "web", "namespace": "default"},
+                        "spec": {"selector": WEB},
+                    },
+                ]
+            )
+        }
+    )
     plugin = PodTopologySpread(None, handle_over(infos, fakes))
     p = pod(labels=WEB)
     state = CycleState()
@@ -140,11 +165,20 @@ def test_system_default_constraints_use_the_service_selector() -> None:
 
 
 def test_default_selector_from_replica_set_owner() -> None:
-    rs = {"metadata": {"name": "web-1", "namespace": "default"}, "spec": {"selector": {"matchLabels": WEB}}}
+    rs = {
+        "metadata": {"name": "web-1", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": WEB}},
+    }
     fakes = FakeSeams(listers={"replicasets": StaticLister([rs])})
     infos = [node_info(node("n1"), pod("a", labels=WEB)), node_info(node("n2"))]
     plugin = PodTopologySpread(None, handle_over(infos, fakes))
-    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "controller": True, "uid": "x"}
+    owner = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": "web-1",
+        "controller": True,
+        "uid": "x",
+    }
     state = CycleState()
     assert plugin.pre_score(state, pod(labels=WEB, owner=owner), infos) is None
 
@@ -152,8 +186,16 @@ def test_default_selector_from_replica_set_owner() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param({"defaultingType": "System", "defaultConstraints": [constraint("zone")]}, "must be empty", id="system-with-list"),
-        pytest.param({"defaultingType": "List", "defaultConstraints": [constraint("zone")]}, "must not define a selector", id="selector-in-default"),
+        pytest.param(
+            {"defaultingType": "System", "defaultConstraints": [constraint("zone")]},
+            "must be empty",
+            id="system-with-list",
+        ),
+        pytest.param(
+            {"defaultingType": "List", "defaultConstraints": [constraint("zone")]},
+            "must not define a selector",
+            id="selector-in-default",
+        ),
         pytest.param({"defaultingType": "Sometimes"}, "Unsupported value", id="unknown-type"),
     ],
 )

@@ -7,7 +7,13 @@ import pytest
 from pyk8s.scheduler.framework import interface as fw
 from pyk8s.scheduler.framework.interface import Code, CycleState, Status
 from pyk8s.scheduler.framework.types import PodInfo, QueuedPodInfo
-from pyk8s.scheduler.plugins import node_name, node_ports, node_unschedulable, queue_sort, scheduling_gates
+from pyk8s.scheduler.plugins import (
+    node_name,
+    node_ports,
+    node_unschedulable,
+    queue_sort,
+    scheduling_gates,
+)
 from tests.unit.scheduler.builders import node, node_info, pod
 
 UNRESOLVABLE = Code.UNSCHEDULABLE_AND_UNRESOLVABLE
@@ -47,7 +53,15 @@ REASON_UNSCHEDULABLE = Status(UNRESOLVABLE, "node(s) were unschedulable")
         pytest.param(pod(), False, None, id="schedulable-node"),
         pytest.param(pod(), True, REASON_UNSCHEDULABLE, id="cordoned-node"),
         pytest.param(
-            pod(tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}]),
+            pod(
+                tolerations=[
+                    {
+                        "key": "node.kubernetes.io/unschedulable",
+                        "operator": "Exists",
+                        "effect": "NoSchedule",
+                    }
+                ]
+            ),
             True,
             None,
             id="tolerates-the-unschedulable-taint",
@@ -56,7 +70,15 @@ REASON_UNSCHEDULABLE = Status(UNRESOLVABLE, "node(s) were unschedulable")
             pod(tolerations=[{"operator": "Exists"}]), True, None, id="tolerates-everything"
         ),
         pytest.param(
-            pod(tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoExecute"}]),
+            pod(
+                tolerations=[
+                    {
+                        "key": "node.kubernetes.io/unschedulable",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                    }
+                ]
+            ),
             True,
             REASON_UNSCHEDULABLE,
             id="wrong-effect",
@@ -68,12 +90,16 @@ def test_node_unschedulable(p: dict, unschedulable: bool, expected: Status | Non
     assert node_unschedulable.NodeUnschedulable().filter(CycleState(), p, n) == expected
 
 
-PORTS_REASON = Status(Code.UNSCHEDULABLE, "node(s) didn't have free ports for the requested pod ports")
+PORTS_REASON = Status(
+    Code.UNSCHEDULABLE, "node(s) didn't have free ports for the requested pod ports"
+)
 
 
 def _ported(ip: str, port: int, proto: str = "TCP") -> dict:
     p = pod()
-    p["spec"]["containers"][0]["ports"] = [{"containerPort": port, "hostPort": port, "hostIP": ip, "protocol": proto}]
+    p["spec"]["containers"][0]["ports"] = [
+        {"containerPort": port, "hostPort": port, "hostIP": ip, "protocol": proto}
+    ]
     return p
 
 
@@ -84,14 +110,21 @@ def _ported(ip: str, port: int, proto: str = "TCP") -> dict:
         pytest.param(_ported("", 8080), [_ported("", 8080)], PORTS_REASON, id="same-port"),
         pytest.param(_ported("", 8080, "UDP"), [_ported("", 8080)], None, id="other-protocol"),
         pytest.param(_ported("127.0.0.1", 8080), [_ported("127.0.0.2", 8080)], None, id="other-ip"),
-        pytest.param(_ported("127.0.0.1", 8080), [_ported("0.0.0.0", 8080)], PORTS_REASON, id="all-ips-used"),
-        pytest.param(_ported("0.0.0.0", 8080), [_ported("127.0.0.1", 8080)], PORTS_REASON, id="wants-all-ips"),
+        pytest.param(
+            _ported("127.0.0.1", 8080), [_ported("0.0.0.0", 8080)], PORTS_REASON, id="all-ips-used"
+        ),
+        pytest.param(
+            _ported("0.0.0.0", 8080), [_ported("127.0.0.1", 8080)], PORTS_REASON, id="wants-all-ips"
+        ),
     ],
 )
 def test_node_ports(p: dict, existing: list[dict], expected: Status | None) -> None:
     plugin = node_ports.NodePorts()
     state = CycleState()
-    others = [dict(e, metadata={**e["metadata"], "name": f"e{i}", "uid": f"e{i}"}) for i, e in enumerate(existing)]
+    others = [
+        dict(e, metadata={**e["metadata"], "name": f"e{i}", "uid": f"e{i}"})
+        for i, e in enumerate(existing)
+    ]
     info = node_info(node("n"), *others)
     _, s = plugin.pre_filter(state, p, [info])
     assert s is None
@@ -108,7 +141,9 @@ def test_node_ports_skips_pods_without_host_ports() -> None:
     [
         pytest.param(None, None, id="no-gates"),
         pytest.param(["a"], Status(UNRESOLVABLE, "waiting for scheduling gates: [a]"), id="one"),
-        pytest.param(["a", "b"], Status(UNRESOLVABLE, "waiting for scheduling gates: [a b]"), id="two"),
+        pytest.param(
+            ["a", "b"], Status(UNRESOLVABLE, "waiting for scheduling gates: [a b]"), id="two"
+        ),
     ],
 )
 def test_scheduling_gates(gates: list[str] | None, expected: Status | None) -> None:

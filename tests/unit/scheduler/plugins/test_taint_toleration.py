@@ -16,14 +16,21 @@ def test_protocols() -> None:
 
 
 def _untolerated(key: str, value: str = "") -> Status:
-    return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, f"node(s) had untolerated taint {{{key}: {value}}}")
+    return Status(
+        Code.UNSCHEDULABLE_AND_UNRESOLVABLE, f"node(s) had untolerated taint {{{key}: {value}}}"
+    )
 
 
 @pytest.mark.parametrize(
     ("tolerations", "taints", "expected"),
     [
         pytest.param(None, None, None, id="no-taints"),
-        pytest.param(None, [taint("dedicated", "user1")], _untolerated("dedicated", "user1"), id="untolerated"),
+        pytest.param(
+            None,
+            [taint("dedicated", "user1")],
+            _untolerated("dedicated", "user1"),
+            id="untolerated",
+        ),
         pytest.param(
             None,
             [taint("node-role.kubernetes.io/control-plane")],
@@ -54,7 +61,9 @@ def _untolerated(key: str, value: str = "") -> Status:
             _untolerated("foo", "bar"),
             id="effect-must-match",
         ),
-        pytest.param(None, [taint("soft", "x", "PreferNoSchedule")], None, id="prefer-is-not-filtered"),
+        pytest.param(
+            None, [taint("soft", "x", "PreferNoSchedule")], None, id="prefer-is-not-filtered"
+        ),
         pytest.param(
             [{"key": "a", "operator": "Exists"}],
             [taint("a"), taint("b", "2")],
@@ -74,7 +83,12 @@ def test_score_prefers_fewer_intolerable_prefer_no_schedule_taints() -> None:
     infos = [
         node_info(node("n0", taints=[taint("ok", "", "PreferNoSchedule")])),
         node_info(node("n1", taints=[taint("a", "", "PreferNoSchedule")])),
-        node_info(node("n2", taints=[taint("a", "", "PreferNoSchedule"), taint("b", "", "PreferNoSchedule")])),
+        node_info(
+            node(
+                "n2",
+                taints=[taint("a", "", "PreferNoSchedule"), taint("b", "", "PreferNoSchedule")],
+            )
+        ),
     ]
     state = CycleState()
     assert plugin.pre_score(state, p, infos) is None
