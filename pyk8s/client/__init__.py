@@ -6,6 +6,7 @@ as Go code does: ``from pyk8s.client import workqueue`` then
 
 - :mod:`rest` the REST client: ``rest.Client``, ``rest.ResourceRef``, ``rest.PatchType``
 - :mod:`kubeconfig` kubeconfig files and in-cluster service accounts
+- :mod:`fake` an in-memory client recording actions, for components' unit tests
 - :mod:`informers` ``informers.factory.SharedInformerFactory``,
   ``informers.shared_informer``, ``informers.reflector``, ``informers.listwatch``
 - :mod:`cache` the informer cache: ``cache.store``, ``cache.index``, ``cache.listers``,
@@ -31,6 +32,7 @@ from pyk8s.client import (
     cache,
     clock,
     events,
+    fake,
     informers,
     kubeconfig,
     leaderelection,
@@ -43,6 +45,7 @@ __all__ = [
     "cache",
     "clock",
     "events",
+    "fake",
     "informers",
     "kubeconfig",
     "leaderelection",

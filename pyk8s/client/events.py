@@ -78,7 +78,7 @@ class _Cached:
 class EventRecorder:
     def __init__(
         self,
-        client: rest.Client,
+        client: rest.Interface,
         reporting_controller: str,
         reporting_instance: str | None = None,
         *,

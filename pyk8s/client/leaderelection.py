@@ -69,7 +69,7 @@ class Record:
 class LeaseLock:
     """The Lease ``namespace/name`` as a lock held by ``identity`` (``resourcelock.LeaseLock``)."""
 
-    def __init__(self, client: rest.Client, namespace: str, name: str, identity: str) -> None:
+    def __init__(self, client: rest.Interface, namespace: str, name: str, identity: str) -> None:
         self.client = client
         self.namespace = namespace
         self.name = name

@@ -24,7 +24,7 @@ import ssl
 import tempfile
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import orjson
@@ -89,6 +89,108 @@ class WatchEvent(NamedTuple):
 
 class DecodeError(ValueError):
     """The server sent something that is not the JSON it should have."""
+
+
+class Interface(Protocol):
+    """What components need from a client: :class:`Client`, or ``fake.Client`` in tests."""
+
+    async def get(
+        self,
+        ref: ResourceRef,
+        name: str,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def list(
+        self,
+        ref: ResourceRef,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def create(
+        self,
+        ref: ResourceRef,
+        body: Mapping[str, Any],
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        field_validation: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def update(
+        self,
+        ref: ResourceRef,
+        body: Mapping[str, Any],
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        field_validation: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def patch(
+        self,
+        ref: ResourceRef,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        force: bool | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def delete(
+        self,
+        ref: ResourceRef,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        preconditions: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]: ...
+
+    async def delete_collection(
+        self,
+        ref: ResourceRef,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        propagation_policy: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    def watch(
+        self,
+        ref: ResourceRef,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        allow_bookmarks: bool = True,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        send_initial_events: bool | None = None,
+    ) -> AsyncGenerator[WatchEvent, None]: ...
 
 
 _GENERIC_REASON = {
@@ -570,3 +672,7 @@ def _decode_event(line: bytes) -> WatchEvent:
     if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
         raise DecodeError(f"got invalid watch event type: {kind!r}")
     return WatchEvent(kind, frame["object"])
+
+
+def _implements_interface(client: Client) -> Interface:
+    return client  # mypy checks here that Client satisfies Interface

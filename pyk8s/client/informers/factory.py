@@ -34,7 +34,7 @@ Key = tuple[rest.ResourceRef, str | None, str | None, str | None]
 class SharedInformerFactory:
     def __init__(
         self,
-        client: rest.Client,
+        client: rest.Interface,
         *,
         resync_period: float = 0.0,
         namespace: str | None = None,

@@ -1,9 +1,9 @@
 """What a reflector lists and watches: one resource, optionally one namespace and selectors.
 
 Mirrors k8s.io/client-go/tools/cache/listwatch.go (``ListerWatcher``,
-``NewFilteredListWatchFromClient``). :class:`ListWatch` binds a
-:class:`~pyk8s.client.rest.Client` to a resource; tests may pass any object with
-the same two methods.
+``NewFilteredListWatchFromClient``). :class:`ListWatch` binds a client (the
+REST client or the fake) to a resource; tests may pass any object with the same
+two methods.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ListerWatcher(Protocol):
 class ListWatch:
     def __init__(
         self,
-        client: rest.Client,
+        client: rest.Interface,
         ref: rest.ResourceRef,
         namespace: str | None = None,
         *,
