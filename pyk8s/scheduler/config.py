@@ -411,6 +411,8 @@ def _queue_sort_of(prof: Profile) -> list[tuple[str, int]]:
         return [(n, 0) for n, _ in explicit.enabled]
     multi = prof.plugins.get("multiPoint", PluginSet())
     disabled = set(explicit.disabled) if explicit else set()
+    if "*" in disabled:
+        return []
     return [(n, 0) for n, _ in multi.enabled if n == "PrioritySort" and n not in disabled]
 
 

@@ -1,0 +1,245 @@
+"""KubeSchedulerConfiguration v1: defaults, plugin merging, pluginConfig, errors naming fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyk8s.scheduler import config
+from pyk8s.scheduler.fake import FakeSeams
+from pyk8s.scheduler.framework.runtime import PluginSet
+from pyk8s.scheduler.plugins.registry import IN_TREE
+
+HEAD = {"apiVersion": config.API_VERSION, "kind": config.KIND}
+
+
+def test_defaults() -> None:
+    cfg = config.parse(dict(HEAD))
+    [prof] = cfg.profiles
+    assert prof.scheduler_name == "default-scheduler"
+    assert cfg.pod_initial_backoff_seconds == 1 and cfg.pod_max_backoff_seconds == 10
+    frameworks = config.build_frameworks(cfg, IN_TREE, FakeSeams().seams())
+    f = frameworks["default-scheduler"]
+    assert [p.name for p in f.points["filter"]] == [
+        "NodeUnschedulable",
+        "NodeName",
+        "TaintToleration",
+        "NodeAffinity",
+        "NodePorts",
+        "NodeResourcesFit",
+        "PodTopologySpread",
+        "InterPodAffinity",
+    ]
+    assert f.weights == {
+        "TaintToleration": 3,
+        "NodeAffinity": 2,
+        "NodeResourcesFit": 1,
+        "PodTopologySpread": 2,
+        "InterPodAffinity": 2,
+        "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
+    }
+    assert [p.name for p in f.points["postFilter"]] == ["DefaultPreemption"]
+    assert [p.name for p in f.points["preEnqueue"]] == ["SchedulingGates"]
+    assert [p.name for p in f.points["bind"]] == ["DefaultBinder"]
+
+
+def test_merge_plugin_set() -> None:
+    default = PluginSet([("A", 1), ("B", 2), ("C", 3)])
+    assert config.merge_plugin_set(default, PluginSet([("B", 9), ("D", 4)], ["C"])).enabled == [
+        ("A", 1),
+        ("B", 9),
+        ("D", 4),
+    ]
+    assert config.merge_plugin_set(default, PluginSet([("D", 4)], ["*"])).enabled == [("D", 4)]
+
+
+def test_profiles_weights_and_plugin_config() -> None:
+    cfg = config.parse(
+        {
+            **HEAD,
+            "percentageOfNodesToScore": 30,
+            "profiles": [
+                {
+                    "schedulerName": "default-scheduler",
+                    "plugins": {
+                        "multiPoint": {"enabled": [{"name": "NodeAffinity", "weight": 7}]},
+                        "score": {"disabled": [{"name": "ImageLocality"}]},
+                    },
+                    "pluginConfig": [
+                        {
+                            "name": "NodeResourcesFit",
+                            "args": {"scoringStrategy": {"type": "MostAllocated"}},
+                        },
+                        {
+                            "name": "NodeAffinity",
+                            "args": {
+                                "addedAffinity": {
+                                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                                        "nodeSelectorTerms": [
+                                            {
+                                                "matchExpressions": [
+                                                    {
+                                                        "key": "pool",
+                                                        "operator": "In",
+                                                        "values": ["a"],
+                                                    }
+                                                ]
+                                            }
+                                        ]
+                                    }
+                                }
+                            },
+                        },
+                    ],
+                },
+                {"schedulerName": "bin-packer", "percentageOfNodesToScore": 100},
+            ],
+        }
+    )
+    assert cfg.percentage_of_nodes_to_score == 30
+    frameworks = config.build_frameworks(cfg, IN_TREE, FakeSeams().seams())
+    f = frameworks["default-scheduler"]
+    assert f.weights["NodeAffinity"] == 7
+    assert "ImageLocality" not in [p.name for p in f.points["score"]]
+    assert f.plugins["NodeResourcesFit"].strategy == "MostAllocated"
+    assert f.plugins["NodeAffinity"].added_node_selector is not None
+    assert frameworks["bin-packer"].percentage_of_nodes_to_score == 100
+
+
+@pytest.mark.parametrize(
+    ("doc", "error"),
+    [
+        pytest.param(
+            {"apiVersion": "v1", "kind": config.KIND},
+            'apiVersion: Invalid value: "v1"',
+            id="api-version",
+        ),
+        pytest.param({**HEAD, "parallelism": 0}, "parallelism: Invalid value: 0", id="parallelism"),
+        pytest.param(
+            {**HEAD, "percentageOfNodesToScore": 110},
+            "percentageOfNodesToScore: Invalid value: 110: not in valid range [0-100]",
+            id="percentage",
+        ),
+        pytest.param(
+            {**HEAD, "podInitialBackoffSeconds": 0},
+            "podInitialBackoffSeconds: Invalid value: 0",
+            id="initial-backoff",
+        ),
+        pytest.param(
+            {**HEAD, "podMaxBackoffSeconds": 0},
+            "podMaxBackoffSeconds: Invalid value: 0: must be greater than or equal to "
+            "PodInitialBackoffSeconds",
+            id="max-backoff",
+        ),
+        pytest.param(
+            {**HEAD, "profilez": []},
+            'strict decoding error: unknown field "profilez"',
+            id="unknown-top-field",
+        ),
+        pytest.param(
+            {**HEAD, "profiles": [{"schedulerName": "a"}, {"schedulerName": "a"}]},
+            'profiles[1].schedulerName: Duplicate value: "a"',
+            id="duplicate-profile",
+        ),
+        pytest.param(
+            {**HEAD, "profiles": [{"plugins": {"filter": {"enabled": [{"weight": 1}]}}}]},
+            "profiles[0].plugins.filter.enabled[0].name: Required value",
+            id="plugin-without-name",
+        ),
+        pytest.param(
+            {
+                **HEAD,
+                "profiles": [
+                    {"plugins": {"score": {"enabled": [{"name": "ImageLocality", "weight": -2}]}}}
+                ],
+            },
+            "profiles[0].plugins.score.enabled[0].weight: Invalid value: -2",
+            id="negative-weight",
+        ),
+        pytest.param(
+            {**HEAD, "profiles": [{"plugins": {"filtr": {}}}]},
+            'unknown field "profiles[0].plugins.filtr"',
+            id="unknown-extension-point",
+        ),
+        pytest.param(
+            {
+                **HEAD,
+                "profiles": [
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "NodeResourcesFit",
+                                "args": {"scoringStrategy": {"type": "Fancy"}},
+                            }
+                        ]
+                    }
+                ],
+            },
+            'profiles[0].pluginConfig[0].args.scoringStrategy.type: Unsupported value: "Fancy"',
+            id="bad-strategy",
+        ),
+        pytest.param(
+            {
+                **HEAD,
+                "profiles": [
+                    {
+                        "pluginConfig": [
+                            {"name": "InterPodAffinity", "args": {}},
+                            {"name": "InterPodAffinity", "args": {}},
+                        ]
+                    }
+                ],
+            },
+            "profiles[0].pluginConfig[1].name: Duplicate value",
+            id="duplicate-plugin-config",
+        ),
+        pytest.param(
+            {
+                **HEAD,
+                "profiles": [
+                    {"schedulerName": "a"},
+                    {"schedulerName": "b", "plugins": {"queueSort": {"disabled": [{"name": "*"}]}}},
+                ],
+            },
+            "profiles[1].plugins.queueSort: Invalid value",
+            id="queue-sort-differs",
+        ),
+        pytest.param(
+            {**HEAD, "leaderElection": {"leaseDuration": "soon"}},
+            "leaderElection.leaseDuration: Invalid value",
+            id="duration",
+        ),
+    ],
+)
+def test_errors_name_the_field(doc: dict, error: str) -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(doc)
+    assert any(error in m for m in e.value.errors), e.value.errors
+
+
+def test_unknown_plugin_fails_when_building() -> None:
+    cfg = config.parse(
+        {**HEAD, "profiles": [{"plugins": {"filter": {"enabled": [{"name": "Nope"}]}}}]}
+    )
+    with pytest.raises(config.ConfigError, match='profiles\\[0\\]: plugin "Nope" does not exist'):
+        config.build_frameworks(cfg, IN_TREE, FakeSeams().seams())
+
+
+def test_load_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "sched.yaml"
+    path.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "leaderElection:\n  leaderElect: false\n  leaseDuration: 1m30s\n"
+        "profiles:\n- schedulerName: my-scheduler\n"
+    )
+    cfg = config.load(path)
+    assert cfg.profiles[0].scheduler_name == "my-scheduler"
+    assert cfg.leader_election.leader_elect is False and cfg.leader_election.lease_duration == 90
+    with pytest.raises(config.ConfigError, match="reading"):
+        config.load(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_text("profiles: [\n")
+    with pytest.raises(config.ConfigError, match="decoding"):
+        config.load(tmp_path / "bad.yaml")
