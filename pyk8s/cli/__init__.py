@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 import pyk8s
-from pyk8s.cli import image, server
+from pyk8s.cli import image, killall, server
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server.add_parser(sub)
     image.add_parser(sub)
+    killall.add_parser(sub)
     return parser
 
 
