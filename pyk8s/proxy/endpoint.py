@@ -9,6 +9,7 @@ Topology hints are not implemented.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def endpoints_by_port(
             bucket = result.setdefault(key, {})
             for ep in es.get("endpoints") or []:
                 addresses = ep.get("addresses") or []
-                if not addresses or not _is_ipv4(addresses[0]):
+                if not addresses or not isinstance(addresses[0], str) or not _is_ipv4(addresses[0]):
                     continue
                 cond = ep.get("conditions") or {}
                 ready = cond.get("ready") is not False  # unset means ready
@@ -87,7 +88,8 @@ def endpoints_by_port(
     return {k: sorted(v.values(), key=_order) for k, v in result.items()}
 
 
-def _is_ipv4(value: Any) -> bool:
+@functools.lru_cache(maxsize=1 << 16)
+def _is_ipv4(value: str) -> bool:
     try:
         ipaddress.IPv4Address(value)
     except ValueError:

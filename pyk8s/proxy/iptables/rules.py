@@ -18,6 +18,7 @@ that ``current`` lists but this rendering no longer uses are flushed and deleted
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -120,6 +121,7 @@ def render_cleanup(current: Current) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _hash(text: str) -> str:
     return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
 
@@ -136,12 +138,11 @@ def _q(text: str) -> str:
 
 class _Writer:
     def __init__(self) -> None:
-        self.chains: dict[str, list[str]] = {t: [] for t in TABLES}
+        self.chains: dict[str, dict[str, None]] = {t: {} for t in TABLES}  # ordered sets
         self.rules: dict[str, list[str]] = {t: [] for t in TABLES}
 
     def chain(self, table: str, name: str) -> None:
-        if name not in self.chains[table]:
-            self.chains[table].append(name)
+        self.chains[table].setdefault(name)
 
     def add(self, table: str, chain: str, *parts: str) -> None:
         self.rules[table].append(" ".join(["-A", chain, *(p for p in parts if p)]))

@@ -18,7 +18,6 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +30,22 @@ pytestmark = pytest.mark.e2e
 CLUSTER_IP = "10.43.0.10"
 NODE_PORT = 30080
 PODS = {"pa": "10.42.0.2", "pb": "10.42.0.3", "pc": "10.42.0.4"}
+
+
+# A tiny HTTP/1.0 server answering its name. (http.server looks its own address up in DNS
+# at start, which in a namespace without a resolver takes seconds.)
+SERVER = """
+import socketserver, sys
+body = sys.argv[3].encode()
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        while self.rfile.readline() not in (b"\\r\\n", b"\\n", b""):
+            pass
+        head = b"HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body)
+        self.wfile.write(head + body)
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+"""
 
 
 def _missing() -> str | None:
@@ -47,10 +62,9 @@ def sh(*argv: str) -> None:
 
 
 class Topology:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self) -> None:
         tag = secrets.token_hex(3)
         self.ns = {name: f"pyk8s-t{tag}-{name}" for name in ("node", "ext", *PODS)}
-        self.tmp = tmp
         self.servers: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -113,9 +127,6 @@ class Topology:
         sh("ip", "-n", node, "route", "add", "default", "via", "192.168.77.2")
         sh("ip", "netns", "exec", node, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
         for pod in ("pa", "pb"):
-            root = self.tmp / pod
-            root.mkdir()
-            (root / "index.html").write_text(pod)
             self.servers.append(
                 subprocess.Popen(
                     [
@@ -124,13 +135,13 @@ class Topology:
                         "exec",
                         self.ns[pod],
                         sys.executable,
-                        "-m",
-                        "http.server",
-                        "8080",
-                        "--bind",
+                        "-I",
+                        "-S",
+                        "-c",
+                        SERVER,
                         PODS[pod],
-                        "--directory",
-                        str(root),
+                        "8080",
+                        pod,
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -146,10 +157,10 @@ class Topology:
 
 
 @pytest.fixture(scope="module")
-def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+def topo() -> Iterator[Topology]:
     if (why := _missing()) is not None:
         pytest.skip(why)
-    t = Topology(tmp_path_factory.mktemp("backends"))
+    t = Topology()
     try:
         t.up()
         yield t
@@ -160,40 +171,36 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
 # A minimal HTTP/1.0 GET over a raw socket: starts fast, prints the body or the error.
 CLIENT = """
 import socket, sys
-host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-try:
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(b"GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    print(data.split(b"\\r\\n\\r\\n", 1)[1].decode())
-except OSError as e:
-    print(f"error: {e}")
+host, port, timeout, count = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+for _ in range(count):
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(b"GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        print(data.split(b"\\r\\n\\r\\n", 1)[1].decode(), flush=True)
+    except OSError as e:
+        print(f"error: {e}", flush=True)
 """
 
 
-async def fetch(ns: str, url: str, timeout: float = 3) -> str:
-    """GET ``http://host:port/`` from inside ``ns``; the body, or ``error: ...``."""
-    hostport = url.removeprefix("http://").rstrip("/")
-    host, _, port = hostport.partition(":")
+async def fetch_many(ns: str, url: str, count: int, timeout: float = 3) -> list[str]:
+    """GET ``http://host[:port]/`` ``count`` times, a new connection each, from inside ``ns``."""
+    host, _, port = url.removeprefix("http://").rstrip("/").partition(":")
     proc = await asyncio.create_subprocess_exec(
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        sys.executable,
-        "-I",
-        "-S",
-        "-c",
-        CLIENT,
-        host,
-        port or "80",
-        str(timeout),
+        *("ip", "netns", "exec", ns, sys.executable, "-I", "-S", "-c", CLIENT),
+        *(host, port or "80", str(timeout), str(count)),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
-    return out.decode().strip()
+    return out.decode().splitlines()
+
+
+async def fetch(ns: str, url: str, timeout: float = 3) -> str:
+    """GET ``url`` once from inside ``ns``: the body, or ``error: ...``."""
+    (body,) = await fetch_many(ns, url, 1, timeout)
+    return body
 
 
 async def wait_for_backends(t: Topology) -> None:
@@ -255,10 +262,10 @@ async def test_cluster_ip_from_node_pod_and_itself(topo: Topology, proxy: proxie
 async def test_load_balancing_and_endpoint_changes(topo: Topology, proxy: proxier.Proxier) -> None:
     await proxy.sync([service("web", CLUSTER_IP)], [endpoints("web", ["pa", "pb"])])
     url = f"http://{CLUSTER_IP}/"
-    seen = Counter([await fetch(topo.ns["pc"], url) for _ in range(30)])
+    seen = Counter(await fetch_many(topo.ns["pc"], url, 30))
     assert set(seen) == {"pa", "pb"}, seen  # P(one backend only) = 2**-29
     await proxy.sync([service("web", CLUSTER_IP)], [endpoints("web", ["pb"])])
-    assert {await fetch(topo.ns["pc"], url) for _ in range(10)} == {"pb"}
+    assert set(await fetch_many(topo.ns["pc"], url, 10)) == {"pb"}
     # The chains of the endpoint that went away were deleted.
     assert (await saved(topo)).count(":PKA-SEP-") == 1
 
@@ -269,7 +276,7 @@ async def test_session_affinity_pins_a_client(topo: Topology, proxy: proxier.Pro
     url = f"http://{CLUSTER_IP}/"
     first = await fetch(topo.ns["pc"], url)
     assert first in ("pa", "pb")
-    assert {await fetch(topo.ns["pc"], url) for _ in range(15)} == {first}
+    assert set(await fetch_many(topo.ns["pc"], url, 15)) == {first}
 
 
 async def test_node_port_from_outside_and_localhost(topo: Topology, proxy: proxier.Proxier) -> None:
@@ -313,3 +320,59 @@ async def test_two_prefixes_do_not_touch_each_other(topo: Topology, proxy: proxi
     await proxy.cleanup()
     assert "PKA" not in await saved(topo)
     assert not await proxier.cleanup("PKA", netns=topo.node)
+
+
+async def test_component_puts_api_changes_in_the_kernel_within_a_second(
+    topo: Topology,
+) -> None:
+    """Informers on the wire-format fake API drive the real proxier in the node namespace."""
+    from pyk8s.client import kubeconfig, rest
+    from pyk8s.client.informers import factory
+    from pyk8s.proxy import server
+    from tests.unit.client.fakeapi import FakeApi, serving
+
+    await wait_for_backends(topo)
+    config = ProxyConfig(
+        node_name="node", chain_prefix="PKC", cluster_cidr="10.42.0.0/16", min_sync_period=0.1
+    )
+    provider = proxier.Proxier(config, netns=topo.node)
+    await provider.setup()
+    api = FakeApi()
+    svc_path, es_path = "/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices"
+    url = f"http://{CLUSTER_IP}/"
+
+    async def within_a_second(expected: str) -> float:
+        started = asyncio.get_running_loop().time()
+        while (got := await fetch(topo.ns["pc"], url, timeout=0.5)) != expected:
+            assert asyncio.get_running_loop().time() - started < 1.0, got
+        return asyncio.get_running_loop().time() - started
+
+    async with (
+        serving(api) as base,
+        rest.Client(kubeconfig.Config(base)) as client,
+        factory.SharedInformerFactory(client) as informers,
+    ):
+        ps = server.ProxyServer(
+            provider,
+            informers.for_resource(server.SERVICES),
+            informers.for_resource(server.ENDPOINT_SLICES),
+            config,
+        )
+        informers.start()
+        ready = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(ps.run(ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            api.put(svc_path, service("web", CLUSTER_IP))
+            api.put(es_path, endpoints("web", ["pa"]))
+            await within_a_second("pa")
+            api.put(es_path, endpoints("web", ["pb"]), event="MODIFIED")
+            await within_a_second("pb")
+            api.remove(es_path, "default", "web-1")
+            await within_a_second("error: [Errno 111] Connection refused")
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await provider.cleanup()
+    assert "PKC" not in await saved(topo)
