@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 import pyk8s
-from pyk8s.cli import image, killall, server
+from pyk8s.cli import image, killall, registry, server
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_parser(sub)
     image.add_parser(sub)
     killall.add_parser(sub)
+    registry.add_parser(sub)
     return parser
 
 

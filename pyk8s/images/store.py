@@ -161,9 +161,16 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def set_refs(self, names: list[str], target: str, media_type: str) -> None:
-        """Point every name at ``target`` (which must load as an image for this platform)."""
-        self.load(target)
+    def set_refs(
+        self, names: list[str], target: str, media_type: str, *, any_platform: bool = False
+    ) -> None:
+        """Point every name at ``target``, which must load as an image for this platform
+        (or, with ``any_platform``, as the registry stores them, merely be complete)."""
+        if any_platform:
+            if missing := self.missing(target):
+                raise blobs.BlobNotFound(missing[0])
+        else:
+            self.load(target)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with self._flock("refs.lock", fcntl.LOCK_EX):
             refs = self.refs()
@@ -185,9 +192,13 @@ class Store:
 
     # -- loading -------------------------------------------------------------------------
 
-    def read_json_blob(self, digest: str) -> bytes:
-        data = self.blobs.read(digest)
-        return data
+    def missing(self, target: str) -> list[str]:
+        """Blobs that manifest or index ``target`` names but the store lacks."""
+        doc = manifest.parse(self.blobs.read(target))
+        if isinstance(doc, manifest.Index):
+            return [m.digest for m in doc.manifests if not self.blobs.has(m.digest)]
+        wanted = [doc.config.digest, *(layer.digest for layer in doc.layers)]
+        return [d for d in wanted if not self.blobs.has(d)]
 
     def load(self, target: str, names: tuple[str, ...] = ()) -> Image:
         """The image ``target`` (manifest or index digest) is for this machine's platform."""
@@ -319,6 +330,10 @@ class Store:
                                 cfg = manifest.parse_config(self.blobs.read(m.config.digest))
                                 keep_layers.update(cfg["rootfs"]["diff_ids"])
         return keep_blobs, keep_layers
+
+    def reachable(self) -> set[str]:
+        """Every blob some reference reaches (what ``gc`` keeps)."""
+        return self._mark()[0]
 
     def gc(self, *, dry_run: bool = False) -> GcResult:
         """Remove blobs and unpacked layers no reference reaches, and stale temp files."""
