@@ -14,6 +14,7 @@ from typing import cast
 
 import pyk8s
 from pyk8s.cli import image, killall, registry, server
+from pyk8s.cli import apiserver as apiserver_cmd
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server.add_parser(sub)
+    apiserver_cmd.add_parser(sub)
     image.add_parser(sub)
     killall.add_parser(sub)
     registry.add_parser(sub)

@@ -1,7 +1,8 @@
 """``pyk8s server``: wires storage, then the control-plane components, in one process.
 
 Order as k3s ``pkg/daemons/control/server.go``: storage first, then the API
-server, then (once it is ready) the components that talk to it.
+server; once it is ready, the components that talk to it (as their issues land).
+Any component that exits stops the process (the task group cancels the rest).
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pyk8s.apiserver import server as apiserver
 from pyk8s.cluster.settings import ClusterSettings
 from pyk8s.storage import compactor, factory
 
 log = logging.getLogger(__name__)
 
 
-async def run(settings: ClusterSettings) -> None:
+async def run(settings: ClusterSettings, *, with_apiserver: bool = True) -> None:
     store = await factory.open_storage(settings.storage)
     try:
         log.info("storage ready: %s", factory.describe(settings.storage))
@@ -28,5 +30,14 @@ async def run(settings: ClusterSettings) -> None:
                     min_age=settings.storage.compaction_min_age,
                 )
             )
+            if with_apiserver:
+                api_ready = asyncio.Event()
+                tg.create_task(apiserver.run(settings.apiserver, store, api_ready))
+                await api_ready.wait()
+                print(
+                    f"pyk8s: API server ready at {settings.apiserver.url}; "
+                    f"kubeconfig: {settings.apiserver.kubeconfig_path}",
+                    flush=True,
+                )
     finally:
         await store.close()

@@ -10,16 +10,32 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
 
 @dataclass
 class ClusterSettings:
     storage: StorageConfig = field(default_factory=StorageConfig)
+    apiserver: APIServerConfig = field(
+        default_factory=lambda: APIServerConfig(data_dir=default_data_dir())
+    )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:
         data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+        api = APIServerConfig(data_dir=data_dir)
+        if hasattr(args, "https_port"):
+            api = APIServerConfig(
+                data_dir=data_dir,
+                https_port=args.https_port,
+                bind_address=args.bind_address,
+                write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig else None,
+                token_auth_file=Path(args.token_auth_file) if args.token_auth_file else None,
+                service_cidr=args.service_cidr,
+                cluster_domain=args.cluster_domain,
+                extra_sans=list(args.tls_san or []),
+            )
         return cls(
             storage=StorageConfig(
                 data_dir=data_dir,
@@ -28,8 +44,33 @@ class ClusterSettings:
                 datastore_cafile=_path(args.datastore_cafile),
                 datastore_certfile=_path(args.datastore_certfile),
                 datastore_keyfile=_path(args.datastore_keyfile),
-            )
+            ),
+            apiserver=api,
         )
+
+
+def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--https-port", type=int, default=6443, help="HTTPS port (default 6443)")
+    p.add_argument(
+        "--bind-address", default="0.0.0.0", help="address to listen on (default 0.0.0.0)"
+    )
+    p.add_argument(
+        "--write-kubeconfig",
+        default="",
+        help="where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)",
+    )
+    p.add_argument(
+        "--token-auth-file",
+        default="",
+        help='static bearer tokens, CSV: token,user,uid[,"group1,group2"]',
+    )
+    p.add_argument(
+        "--service-cidr", default="10.43.0.0/16", help="service IP range (default 10.43.0.0/16)"
+    )
+    p.add_argument("--cluster-domain", default="cluster.local", help="cluster DNS domain")
+    p.add_argument(
+        "--tls-san", action="append", help="extra name or IP for the serving certificate"
+    )
 
 
 def add_storage_flags(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,194 @@
+"""What every resource handler shares: the request scope, query options and rendering.
+
+Mirrors k8s.io/apiserver ``pkg/endpoints/handlers/rest.go`` (``RequestScope``)
+and ``response.go`` (``transformResponseObject``: Table, PartialObjectMetadata
+or the object itself, in the encoding the client accepts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from pyk8s.api import errors, scheme, selectors
+from pyk8s.apiserver import negotiation
+from pyk8s.apiserver.authn import User
+from pyk8s.apiserver.printers import columns, table
+from pyk8s.apiserver.registry.generic import store as generic
+from pyk8s.apiserver.registry.rest import REST
+from pyk8s.apiserver.requestinfo import RequestInfo
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Scope:
+    request: web.Request
+    info: RequestInfo
+    resource: scheme.Resource
+    rest: REST
+    user: User
+    max_body: int
+
+    @property
+    def store(self) -> generic.Store:
+        return self.rest.store
+
+    @property
+    def query(self) -> Any:
+        return self.request.query
+
+    @property
+    def namespace(self) -> str:
+        return self.info.namespace if self.resource.namespaced else ""
+
+    def printer(self) -> table.Printer:
+        return columns.lookup(self.resource.group, self.resource.plural) or table.DEFAULT
+
+    def target(self) -> negotiation.Target:
+        return negotiation.choose(self.request.headers.get("Accept"), allow_table=True)
+
+    async def body(self) -> Any:
+        try:
+            raw = await self.request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise errors.RequestEntityTooLarge(
+                f"Request entity too large: limit is {self.max_body}"
+            ) from None
+        if len(raw) > self.max_body:
+            raise errors.RequestEntityTooLarge(
+                f"Request entity too large: limit is {self.max_body}"
+            )
+        if not raw.strip():
+            raise errors.BadRequest("the request body is empty")
+        return negotiation.decode(raw, self.request.headers.get("Content-Type"))
+
+    def write_options(self) -> generic.WriteOptions:
+        manager = self.query.get("fieldManager", "")
+        if not manager:
+            from pyk8s.apiserver import fieldmanager
+
+            manager = fieldmanager.default_manager(self.request.headers.get("User-Agent", ""))
+        if len(manager) > 128:
+            raise errors.BadRequest("fieldManager: Too long: must have at most 128 bytes")
+        return generic.WriteOptions(
+            dry_run=dry_run(self.query),
+            field_manager=manager,
+            subresource=self.info.subresource,
+        )
+
+    def list_options(self) -> generic.ListOptions:
+        q = self.query
+        try:
+            label = selectors.parse_labels(q.get("labelSelector", ""))
+            fields = selectors.parse_fields(q.get("fieldSelector", ""))
+        except selectors.SelectorError as e:
+            raise errors.BadRequest(str(e)) from e
+        self.store.check_field_selector(fields)
+        limit = 0
+        if q.get("limit"):
+            try:
+                limit = max(int(q["limit"]), 0)
+            except ValueError:
+                raise errors.BadRequest(f"invalid limit: {q['limit']!r}") from None
+        match = q.get("resourceVersionMatch", "")
+        if match not in ("", "Exact", "NotOlderThan"):
+            raise errors.BadRequest(
+                f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
+                '"Exact", "NotOlderThan"'
+            )
+        return generic.ListOptions(
+            label_selector=label,
+            field_selector=fields,
+            limit=limit,
+            continue_token=q.get("continue", ""),
+            resource_version=q.get("resourceVersion", ""),
+            resource_version_match=match,
+        )
+
+    # -- rendering
+
+    def render(self, obj: Obj, status: int = 200, *, is_list: bool = False) -> web.Response:
+        target = self.target()
+        if target.output is negotiation.Output.TABLE:
+            include = self.query.get("includeObject", "Metadata")
+            if include not in ("None", "Metadata", "Object"):
+                raise errors.BadRequest(
+                    f'includeObject: Unsupported value: "{include}": supported values: '
+                    '"Metadata", "None", "Object"'
+                )
+            items = obj["items"] if is_list else [obj]
+            list_md = (
+                dict(obj.get("metadata") or {})
+                if is_list
+                else {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
+            )
+            body = table.to_table(
+                self.printer(),
+                items,
+                meta_version=target.version,
+                include_object=include,
+                list_metadata=list_md,
+                api_version=self.resource.api_version,
+                kind=self.resource.kind,
+            )
+            return json_response(body, status)
+        if target.output is negotiation.Output.PARTIAL:
+            if is_list:
+                body = {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": f"meta.k8s.io/{target.version}",
+                    "metadata": obj.get("metadata") or {},
+                    "items": [table.partial_metadata(i, target.version) for i in obj["items"]],
+                }
+            else:
+                body = table.partial_metadata(obj, target.version)
+            return json_response(body, status)
+        if target.output is negotiation.Output.YAML:
+            return web.Response(
+                body=negotiation.encode_yaml(obj), status=status, content_type="application/yaml"
+            )
+        return json_response(obj, status)
+
+
+def dry_run(query: Any) -> bool:
+    values = query.getall("dryRun", []) if hasattr(query, "getall") else []
+    for v in values:
+        if v != "All":
+            raise errors.BadRequest(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def status_response(err: errors.ApiError) -> web.Response:
+    return json_response(err.status(), err.code)
+
+
+def success_status(resource: scheme.Resource, obj: Obj) -> Obj:
+    md = obj.get("metadata") or {}
+    details: Obj = {"name": md.get("name", "")}
+    if resource.group:
+        details["group"] = resource.group
+    details["kind"] = resource.plural
+    if md.get("uid"):
+        details["uid"] = md["uid"]
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }

@@ -1,0 +1,167 @@
+"""Watch (``handlers/watch.go`` ``serveWatch``): a chunked stream of JSON events.
+
+One ``{"type": ..., "object": ...}`` per line. ``timeoutSeconds`` ends the
+stream (default: a random time in [min-request-timeout, 2x)); bookmarks go out
+every ``bookmark_interval`` when ``allowWatchBookmarks=true``, and after the
+initial events with ``sendInitialEvents=true`` (annotation
+``k8s.io/initial-events-end``); a compacted start revision gives an ERROR event
+carrying a 410 Expired Status. In Table form every event carries a one-row
+Table and only the first one has column definitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from pyk8s.api import errors
+from pyk8s.apiserver import negotiation
+from pyk8s.apiserver.handlers.scope import Scope
+from pyk8s.apiserver.printers import table
+from pyk8s.apiserver.registry.generic.store import WatchEvent
+
+Obj = dict[str, Any]
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+_DONE = object()
+
+
+def _truthy(v: str | None) -> bool:
+    return v is not None and v.lower() in ("1", "true")
+
+
+async def watch(
+    scope: Scope,
+    *,
+    min_request_timeout: float,
+    bookmark_interval: float,
+    stopping: asyncio.Event,
+    on_event: Callable[[], None] | None = None,
+) -> web.StreamResponse:
+    q = scope.query
+    opts = scope.list_options()
+    if opts.continue_token:
+        raise errors.BadRequest("a watch may not use continue")
+    target = scope.target()
+    timeout: float
+    if q.get("timeoutSeconds"):
+        try:
+            timeout = max(float(q["timeoutSeconds"]), 0.0)
+        except ValueError:
+            raise errors.BadRequest(f"invalid timeoutSeconds: {q['timeoutSeconds']!r}") from None
+    else:
+        timeout = min_request_timeout * (1 + random.random())
+    bookmarks = _truthy(q.get("allowWatchBookmarks"))
+    send_initial: bool | None = None
+    if "sendInitialEvents" in q:
+        send_initial = _truthy(q.get("sendInitialEvents"))
+        if send_initial and opts.resource_version_match != "NotOlderThan":
+            raise errors.Invalid.for_object(
+                "ListOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    errors.forbidden(
+                        "resourceVersionMatch",
+                        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                    )
+                ],
+            )
+    if send_initial and opts.resource_version not in ("", "0"):
+        # NotOlderThan N: the current state (which is not older) then changes.
+        opts.resource_version = ""
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+
+    async def produce() -> None:
+        try:
+            async for ev in scope.store.watch(scope.namespace, opts, send_initial=send_initial):
+                await queue.put(ev)
+        except errors.ApiError as e:
+            await queue.put(WatchEvent("ERROR", e.status()))
+        finally:
+            await queue.put(_DONE)
+
+    resp = web.StreamResponse(status=200)
+    resp.content_type = "application/json"
+    resp.enable_chunked_encoding()
+    await resp.prepare(scope.request)
+    producer = asyncio.create_task(produce())
+    first_table = True
+    last_rv = 0
+    next_bookmark = loop.time() + bookmark_interval
+    try:
+        while not stopping.is_set():
+            now = loop.time()
+            if now >= deadline:
+                break
+            wait = min(deadline - now, 2.0)
+            if bookmarks:
+                wait = min(wait, max(next_bookmark - now, 0.0))
+            try:
+                ev = await asyncio.wait_for(queue.get(), timeout=wait)
+            except TimeoutError:
+                transport = scope.request.transport
+                if transport is None or transport.is_closing():
+                    break
+                if bookmarks and loop.time() >= next_bookmark and last_rv:
+                    await _send(resp, "BOOKMARK", _bookmark(scope, last_rv, initial_end=False))
+                    next_bookmark = loop.time() + bookmark_interval
+                continue
+            if ev is _DONE:
+                break
+            assert isinstance(ev, WatchEvent)
+            if ev.type == "BOOKMARK_INITIAL":
+                last_rv = max(last_rv, ev.revision)
+                if send_initial and bookmarks:
+                    await _send(resp, "BOOKMARK", _bookmark(scope, ev.revision, initial_end=True))
+                continue
+            if ev.type == "ERROR":
+                await _send(resp, "ERROR", ev.object)
+                break
+            last_rv = max(last_rv, ev.revision)
+            obj = ev.object
+            if target.output is negotiation.Output.TABLE:
+                obj = table.to_table(
+                    scope.printer(),
+                    [obj],
+                    meta_version=target.version,
+                    include_object=q.get("includeObject", "Metadata"),
+                    include_headers=first_table,
+                    list_metadata={"resourceVersion": str(ev.revision)},
+                    api_version=scope.resource.api_version,
+                    kind=scope.resource.kind,
+                )
+                first_table = False
+            elif target.output is negotiation.Output.PARTIAL:
+                obj = table.partial_metadata(obj, target.version)
+            await _send(resp, ev.type, obj)
+            if on_event is not None:
+                on_event()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        await resp.write_eof()
+    return resp
+
+
+def _bookmark(scope: Scope, revision: int, *, initial_end: bool) -> Obj:
+    md: Obj = {"resourceVersion": str(revision), "creationTimestamp": None}
+    if initial_end:
+        md["annotations"] = {INITIAL_EVENTS_END: "true"}
+    return {"kind": scope.resource.kind, "apiVersion": scope.resource.api_version, "metadata": md}
+
+
+async def _send(resp: web.StreamResponse, type_: str, obj: Obj) -> None:
+    await resp.write(orjson.dumps({"type": type_, "object": obj}) + b"\n")

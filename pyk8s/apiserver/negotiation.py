@@ -1,0 +1,140 @@
+"""Content negotiation: which encoding a client accepts, and decoding request bodies.
+
+Mirrors k8s.io/apiserver ``pkg/endpoints/handlers/negotiation`` (``Accept``
+entries with ``as=``, ``g=``, ``v=`` parameters choose Table,
+PartialObjectMetadata or aggregated discovery) and ``runtime/serializer``
+(JSON, YAML; protobuf bodies go to ``apiserver.protobuf``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+
+from pyk8s.api import errors
+
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+class Output(enum.Enum):
+    JSON = "json"
+    YAML = "yaml"
+    TABLE = "table"
+    PARTIAL = "partial"
+    DISCOVERY = "discovery"
+
+
+@dataclass(frozen=True)
+class MediaType:
+    type: str
+    params: dict[str, str]
+
+    @property
+    def as_(self) -> str:
+        return self.params.get("as", "")
+
+
+@dataclass(frozen=True)
+class Target:
+    output: Output
+    version: str = "v1"
+    """meta.k8s.io version for Table/PartialObjectMetadata, apidiscovery version for discovery."""
+
+
+def parse_accept(header: str | None) -> list[MediaType]:
+    if not header:
+        return [MediaType("*/*", {})]
+    out: list[MediaType] = []
+    for raw in header.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        parts = [p.strip() for p in item.split(";")]
+        params: dict[str, str] = {}
+        for p in parts[1:]:
+            k, _, v = p.partition("=")
+            params[k.strip().lower()] = v.strip().strip('"')
+        if params.get("q") == "0":
+            continue
+        out.append(MediaType(parts[0].lower(), params))
+    return out
+
+
+def _is_json(t: str) -> bool:
+    return t in (JSON, "*/*", "application/*")
+
+
+def choose(header: str | None, *, allow_table: bool, discovery: bool = False) -> Target:
+    """The first Accept entry we can produce; 406 NotAcceptable when none."""
+    for mt in parse_accept(header):
+        as_ = mt.as_
+        if as_:
+            group = mt.params.get("g", "")
+            version = mt.params.get("v", "")
+            if not _is_json(mt.type):
+                continue
+            if as_ == "APIGroupDiscoveryList" and discovery and group == "apidiscovery.k8s.io":
+                if version in ("v2", "v2beta1"):
+                    return Target(Output.DISCOVERY, version)
+                continue
+            if group != "meta.k8s.io" or version not in ("v1", "v1beta1"):
+                continue
+            if as_ == "Table":
+                if allow_table:
+                    return Target(Output.TABLE, version)
+                continue
+            if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+                return Target(Output.PARTIAL, version)
+            continue
+        if _is_json(mt.type):
+            return Target(Output.JSON)
+        if mt.type in (YAML, "application/*+yaml", "text/yaml"):
+            return Target(Output.YAML)
+    raise errors.NotAcceptable(
+        "only the following media types are accepted: application/json, application/yaml, "
+        "application/json;as=Table;v=v1;g=meta.k8s.io"
+    )
+
+
+def decode(body: bytes, content_type: str | None) -> Any:
+    """The request body as JSON-shaped data; 400 for garbage, 415 for unknown encodings."""
+    media = (content_type or JSON).split(";")[0].strip().lower()
+    if media in (
+        JSON,
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+        "*/*",
+        "",
+    ):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise errors.BadRequest(f"couldn't get version/kind; json parse error: {e}") from e
+    if media in (YAML, "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
+        try:
+            return yaml.load(body, Loader=_Loader)
+        except yaml.YAMLError as e:
+            raise errors.BadRequest(f"error converting YAML to JSON: {e}") from e
+    if media == PROTOBUF:
+        from pyk8s.apiserver import protobuf
+
+        return protobuf.decode(body)
+    raise errors.UnsupportedMediaType(
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"{JSON}, {YAML}, {PROTOBUF}"
+    )
+
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def encode_yaml(obj: Any) -> bytes:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()

@@ -1,0 +1,1034 @@
+"""The Table columns of each built-in kind, as ``kubectl get`` prints them in 1.33.
+
+Mirrors ``pkg/printers/internalversion/printers.go`` (``AddHandlers``: the
+column definitions, priority 1 for ``-o wide``, and the ``print<Kind>`` row
+functions). Kinds not listed here use the default Name / Created At table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyk8s.apiserver.printers.table import AGE, NAME, Column, Printer, age, name_of
+
+Obj = dict[str, Any]
+NONE = "<none>"
+
+
+def _md(o: Obj) -> Obj:
+    return o.get("metadata") or {}
+
+
+def _spec(o: Obj) -> Obj:
+    return o.get("spec") or {}
+
+
+def _status(o: Obj) -> Obj:
+    return o.get("status") or {}
+
+
+def _age(o: Obj) -> str:
+    return age(_md(o).get("creationTimestamp"))
+
+
+def _wide(name: str, desc: str = "") -> Column:
+    return Column(name, description=desc, priority=1)
+
+
+def _selector_string(sel: Obj | None) -> str:
+    if not sel:
+        return NONE
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op = e.get("operator", "")
+        key = e.get("key", "")
+        vals = ",".join(sorted(e.get("values") or []))
+        if op == "In":
+            parts.append(f"{key} in ({vals})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({vals})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts) if parts else NONE
+
+
+def _map_selector(sel: Obj | None) -> str:
+    if not sel:
+        return NONE
+    return ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+
+
+def _containers(template_spec: Obj) -> tuple[str, str]:
+    cs = template_spec.get("containers") or []
+    return (
+        ",".join(c.get("name", "") for c in cs),
+        ",".join(c.get("image", "") for c in cs),
+    )
+
+
+def _tmpl_spec(o: Obj) -> Obj:
+    return (_spec(o).get("template") or {}).get("spec") or {}
+
+
+_CONTAINERS = _wide("Containers", "Names of each container in the template.")
+_IMAGES = _wide("Images", "Images referenced by each container in the template.")
+_SELECTOR = _wide("Selector", "Label selector of the objects this one manages.")
+
+
+# -- pods
+
+
+def pod_status_reason(pod: Obj) -> str:
+    """The STATUS column: phase refined by init and container states (``printPod``)."""
+    status = _status(pod)
+    reason = status.get("phase") or "Unknown"
+    if status.get("reason"):
+        reason = status["reason"]
+    init_statuses = status.get("initContainerStatuses") or []
+    init_specs = _spec(pod).get("initContainers") or []
+    initializing = False
+    for i, cs in enumerate(init_statuses):
+        state = cs.get("state") or {}
+        term = state.get("terminated")
+        waiting = state.get("waiting")
+        restartable = i < len(init_specs) and init_specs[i].get("restartPolicy") == "Always"
+        if term and term.get("exitCode", 0) == 0:
+            continue
+        if restartable and cs.get("started"):
+            continue
+        if term:
+            if term.get("reason"):
+                reason = "Init:" + term["reason"]
+            elif term.get("signal"):
+                reason = f"Init:Signal:{term['signal']}"
+            else:
+                reason = f"Init:ExitCode:{term.get('exitCode', 0)}"
+        elif waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            reason = "Init:" + waiting["reason"]
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        initializing = True
+        break
+    if not initializing:
+        has_running = False
+        for cs in reversed(status.get("containerStatuses") or []):
+            state = cs.get("state") or {}
+            waiting = state.get("waiting")
+            term = state.get("terminated")
+            if waiting and waiting.get("reason"):
+                reason = waiting["reason"]
+            elif term and term.get("reason"):
+                reason = term["reason"]
+            elif term and term.get("signal"):
+                reason = f"Signal:{term['signal']}"
+            elif term:
+                reason = f"ExitCode:{term.get('exitCode', 0)}"
+            elif cs.get("ready") and state.get("running"):
+                has_running = True
+        if reason == "Completed" and has_running:
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            reason = "Running" if ready else "NotReady"
+    if _md(pod).get("deletionTimestamp"):
+        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    return str(reason)
+
+
+def _pod_row(pod: Obj) -> list[Any]:
+    status = _status(pod)
+    specs = _spec(pod).get("containers") or []
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    last_restart = ""
+    for c in statuses:
+        t = ((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
+        if t and t > last_restart:
+            last_restart = t
+    restarts_cell = str(restarts)
+    if restarts and last_restart:
+        restarts_cell = f"{restarts} ({age(last_restart)} ago)"
+    gates = _spec(pod).get("readinessGates") or []
+    gates_cell = NONE
+    if gates:
+        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        ok = sum(1 for g in gates if conds.get(g.get("conditionType")) == "True")
+        gates_cell = f"{ok}/{len(gates)}"
+    return [
+        name_of(pod),
+        f"{ready}/{len(specs)}",
+        pod_status_reason(pod),
+        restarts_cell,
+        _age(pod),
+        status.get("podIP") or NONE,
+        _spec(pod).get("nodeName") or NONE,
+        status.get("nominatedNodeName") or NONE,
+        gates_cell,
+    ]
+
+
+POD = Printer(
+    (
+        NAME,
+        Column("Ready", description="The aggregate readiness state of this pod for serving."),
+        Column("Status", description="The aggregate status of the containers in this pod."),
+        Column("Restarts", description="The number of times the containers have restarted."),
+        AGE,
+        _wide("IP", "IP address allocated to the pod."),
+        _wide("Node", "Name of the node the pod is assigned to."),
+        _wide("Nominated Node", "Node the scheduler nominated for a pending preemption."),
+        _wide("Readiness Gates", "Pod readiness gates."),
+    ),
+    _pod_row,
+)
+
+
+# -- workloads
+
+
+def _workload_wide(o: Obj) -> list[str]:
+    names, images = _containers(_tmpl_spec(o))
+    return [names, images, _selector_string(_spec(o).get("selector"))]
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+DEPLOYMENT = Printer(
+    (
+        NAME,
+        Column("Ready", description="Number of ready pods over desired replicas."),
+        Column(
+            "Up-to-date", "integer", "Total number of non-terminated pods with the newest template."
+        ),
+        Column("Available", "integer", "Total number of available pods."),
+        AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ),
+    lambda o: [
+        name_of(o),
+        f"{_int(_status(o).get('readyReplicas'))}/{_int(_spec(o).get('replicas'))}",
+        _int(_status(o).get("updatedReplicas")),
+        _int(_status(o).get("availableReplicas")),
+        _age(o),
+        *_workload_wide(o),
+    ],
+)
+
+
+def _rs_row(o: Obj) -> list[Any]:
+    return [
+        name_of(o),
+        _int(_spec(o).get("replicas")),
+        _int(_status(o).get("replicas")),
+        _int(_status(o).get("readyReplicas")),
+        _age(o),
+        *_workload_wide(o),
+    ]
+
+
+REPLICASET = Printer(
+    (
+        NAME,
+        Column("Desired", "integer", "Number of desired pods."),
+        Column("Current", "integer", "Number of actual replicas."),
+        Column("Ready", "integer", "The number of ready replicas."),
+        AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ),
+    _rs_row,
+)
+
+
+def _rc_row(o: Obj) -> list[Any]:
+    names, images = _containers(_tmpl_spec(o))
+    return [
+        name_of(o),
+        _int(_spec(o).get("replicas")),
+        _int(_status(o).get("replicas")),
+        _int(_status(o).get("readyReplicas")),
+        _age(o),
+        names,
+        images,
+        _map_selector(_spec(o).get("selector")),
+    ]
+
+
+REPLICATIONCONTROLLER = Printer(REPLICASET.columns, _rc_row)
+
+STATEFULSET = Printer(
+    (NAME, Column("Ready", description="Number of ready pods over desired replicas."), AGE,
+     _CONTAINERS, _IMAGES),
+    lambda o: [
+        name_of(o),
+        f"{_int(_status(o).get('readyReplicas'))}/{_int(_spec(o).get('replicas'))}",
+        _age(o),
+        *_workload_wide(o)[:2],
+    ],
+)  # fmt: skip
+
+DAEMONSET = Printer(
+    (
+        NAME,
+        Column("Desired", "integer", "The number of nodes that should run the daemon pod."),
+        Column("Current", "integer", "The number of nodes running at least one daemon pod."),
+        Column("Ready", "integer", "The number of nodes with a ready daemon pod."),
+        Column("Up-to-date", "integer", "The number of nodes running the updated daemon pod."),
+        Column("Available", "integer", "The number of nodes with an available daemon pod."),
+        Column("Node Selector", description="Nodes the daemon pod must run on."),
+        AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ),
+    lambda o: [
+        name_of(o),
+        _int(_status(o).get("desiredNumberScheduled")),
+        _int(_status(o).get("currentNumberScheduled")),
+        _int(_status(o).get("numberReady")),
+        _int(_status(o).get("updatedNumberScheduled")),
+        _int(_status(o).get("numberAvailable")),
+        _map_selector(_tmpl_spec(o).get("nodeSelector")),
+        _age(o),
+        *_workload_wide(o),
+    ],
+)
+
+
+def _job_status(o: Obj) -> str:
+    for c in _status(o).get("conditions") or []:
+        if c.get("status") != "True":
+            continue
+        t = c.get("type")
+        if t == "Complete":
+            return "Complete"
+        if t == "Failed":
+            return "Failed"
+        if t == "FailureTarget":
+            return "FailureTarget"
+        if t == "SuccessCriteriaMet":
+            return "SuccessCriteriaMet"
+        if t == "Suspended":
+            return "Suspended"
+    if _md(o).get("deletionTimestamp"):
+        return "Terminating"
+    return "Running"
+
+
+def _job_duration(o: Obj) -> str:
+    from pyk8s.api import meta as _meta
+
+    st = _status(o)
+    start = st.get("startTime")
+    if not start:
+        return ""
+    end = st.get("completionTime")
+    import datetime
+
+    t0 = _meta.parse_time(start)
+    t1 = _meta.parse_time(end) if end else datetime.datetime.now(datetime.UTC)
+    from pyk8s.apiserver.printers.table import human_duration
+
+    return human_duration(t1 - t0)
+
+
+def _job_completions(o: Obj) -> str:
+    spec = _spec(o)
+    succeeded = _int(_status(o).get("succeeded"))
+    completions = spec.get("completions")
+    if completions is not None:
+        return f"{succeeded}/{completions}"
+    parallelism = _int(spec.get("parallelism", 1))
+    if parallelism > 1:
+        return f"{succeeded}/1 of {parallelism}"
+    return f"{succeeded}/1"
+
+
+JOB = Printer(
+    (
+        NAME,
+        Column("Status", description="Status of the job."),
+        Column("Completions", description="The completion status of the job."),
+        Column("Duration", description="Time required to complete the job."),
+        AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ),
+    lambda o: [
+        name_of(o),
+        _job_status(o),
+        _job_completions(o),
+        _job_duration(o),
+        _age(o),
+        *_workload_wide(o),
+    ],
+)
+
+
+def _cronjob_row(o: Obj) -> list[Any]:
+    spec = _spec(o)
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    names, images = _containers((job_spec.get("template") or {}).get("spec") or {})
+    last = _status(o).get("lastScheduleTime")
+    return [
+        name_of(o),
+        spec.get("schedule", ""),
+        spec.get("timeZone") or NONE,
+        "True" if spec.get("suspend") else "False",
+        len(_status(o).get("active") or []),
+        age(last) if last else NONE,
+        _age(o),
+        names,
+        images,
+        _selector_string(job_spec.get("selector")),
+    ]
+
+
+CRONJOB = Printer(
+    (
+        NAME,
+        Column("Schedule", description="The schedule in Cron format."),
+        Column("Timezone", description="The time zone of the schedule."),
+        Column("Suspend", "boolean", "Whether subsequent executions are suspended."),
+        Column("Active", "integer", "The number of currently running jobs."),
+        Column("Last Schedule", description="When the job was last successfully scheduled."),
+        AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ),
+    _cronjob_row,
+)
+
+
+# -- core
+
+
+def _service_external_ip(o: Obj) -> str:
+    spec = _spec(o)
+    t = spec.get("type") or "ClusterIP"
+    ext = list(spec.get("externalIPs") or [])
+    if t in ("ClusterIP", "NodePort"):
+        return ",".join(ext) if ext else NONE
+    if t == "ExternalName":
+        return str(spec.get("externalName", ""))
+    if t == "LoadBalancer":
+        ing = (_status(o).get("loadBalancer") or {}).get("ingress") or []
+        addrs = [i.get("ip") or i.get("hostname") for i in ing if i.get("ip") or i.get("hostname")]
+        addrs += ext
+        return ",".join(addrs) if addrs else "<pending>"
+    return "<unknown>"
+
+
+def _service_ports(o: Obj) -> str:
+    out = []
+    for p in _spec(o).get("ports") or []:
+        proto = p.get("protocol") or "TCP"
+        if p.get("nodePort"):
+            out.append(f"{p.get('port')}:{p['nodePort']}/{proto}")
+        else:
+            out.append(f"{p.get('port')}/{proto}")
+    return ",".join(out) if out else NONE
+
+
+SERVICE = Printer(
+    (
+        NAME,
+        Column("Type", description="The type of the service."),
+        Column("Cluster-IP", description="The IP address of the service in the cluster."),
+        Column("External-IP", description="External addresses of the service."),
+        Column("Port(s)", description="The ports the service exposes."),
+        AGE,
+        _wide("Selector", "Pods with these labels receive the service's traffic."),
+    ),
+    lambda o: [
+        name_of(o),
+        _spec(o).get("type") or "ClusterIP",
+        _spec(o).get("clusterIP") or NONE,
+        _service_external_ip(o),
+        _service_ports(o),
+        _age(o),
+        _map_selector(_spec(o).get("selector")),
+    ],
+)
+
+
+def _endpoints_cell(o: Obj) -> str:
+    addrs: list[str] = []
+    total = 0
+    for subset in o.get("subsets") or []:
+        ports = subset.get("ports") or [{}]
+        for a in subset.get("addresses") or []:
+            for p in ports:
+                total += 1
+                if len(addrs) < 3:
+                    ip = a.get("ip", "")
+                    addrs.append(f"{ip}:{p['port']}" if p.get("port") else ip)
+    if not addrs:
+        return NONE
+    more = f" + {total - 3} more..." if total > 3 else ""
+    return ",".join(addrs) + more
+
+
+ENDPOINTS = Printer(
+    (NAME, Column("Endpoints", description="Endpoints of the service."), AGE),
+    lambda o: [name_of(o), _endpoints_cell(o), _age(o)],
+)
+
+NAMESPACE = Printer(
+    (NAME, Column("Status", description="The phase of the namespace."), AGE),
+    lambda o: [name_of(o), _status(o).get("phase", ""), _age(o)],
+)
+
+CONFIGMAP = Printer(
+    (NAME, Column("Data", "integer", "Number of keys in the config map."), AGE),
+    lambda o: [name_of(o), len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)],
+)
+
+SECRET = Printer(
+    (
+        NAME,
+        Column("Type", description="The type of the secret."),
+        Column("Data", "integer", "Number of keys in the secret."),
+        AGE,
+    ),
+    lambda o: [name_of(o), o.get("type", ""), len(o.get("data") or {}), _age(o)],
+)
+
+SERVICEACCOUNT = Printer(
+    (NAME, Column("Secrets", "integer", "Number of secrets of the service account."), AGE),
+    lambda o: [name_of(o), len(o.get("secrets") or []), _age(o)],
+)
+
+
+def _node_status(o: Obj) -> str:
+    conds = {c.get("type"): c.get("status") for c in _status(o).get("conditions") or []}
+    ready = conds.get("Ready")
+    s = "Ready" if ready == "True" else ("NotReady" if ready == "False" else "Unknown")
+    if _spec(o).get("unschedulable"):
+        s += ",SchedulingDisabled"
+    return s
+
+
+def _node_roles(o: Obj) -> str:
+    roles = set()
+    for k, v in (_md(o).get("labels") or {}).items():
+        if k.startswith("node-role.kubernetes.io/"):
+            roles.add(k.split("/", 1)[1])
+        elif k == "kubernetes.io/role":
+            roles.add(v)
+    roles.discard("")
+    return ",".join(sorted(roles)) if roles else NONE
+
+
+def _node_address(o: Obj, kind: str) -> str:
+    for a in _status(o).get("addresses") or []:
+        if a.get("type") == kind:
+            return str(a.get("address", ""))
+    return NONE
+
+
+def _node_row(o: Obj) -> list[Any]:
+    info = _status(o).get("nodeInfo") or {}
+    return [
+        name_of(o),
+        _node_status(o),
+        _node_roles(o),
+        _age(o),
+        info.get("kubeletVersion", ""),
+        _node_address(o, "InternalIP"),
+        _node_address(o, "ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
+
+
+NODE = Printer(
+    (
+        NAME,
+        Column("Status", description="The status of the node."),
+        Column("Roles", description="The roles of the node."),
+        AGE,
+        Column("Version", description="Kubelet version."),
+        _wide("Internal-IP", "Internal IP of the node."),
+        _wide("External-IP", "External IP of the node."),
+        _wide("OS-Image", "OS image reported by the node."),
+        _wide("Kernel-Version", "Kernel version reported by the node."),
+        _wide("Container-Runtime", "Container runtime reported by the node."),
+    ),
+    _node_row,
+)
+
+
+def _event_row(o: Obj) -> list[Any]:
+    inv = o.get("involvedObject") or {}
+    first = o.get("firstTimestamp") or o.get("eventTime") or _md(o).get("creationTimestamp")
+    last = o.get("lastTimestamp") or (o.get("series") or {}).get("lastObservedTime") or first
+    src = o.get("source") or {}
+    source = src.get("component") or o.get("reportingComponent", "")
+    if src.get("host"):
+        source += ", " + src["host"]
+    count = _int(o.get("count")) or _int((o.get("series") or {}).get("count")) or 1
+    last_seen = age(last)
+    if count > 1 and first:
+        last_seen = f"{age(last)} (x{count} over {age(first)})"
+    return [
+        last_seen,
+        o.get("type", ""),
+        o.get("reason", ""),
+        f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+        inv.get("fieldPath", ""),
+        source,
+        str(o.get("message", "")).strip(),
+        age(first),
+        count,
+        name_of(o),
+    ]
+
+
+EVENT = Printer(
+    (
+        Column("Last Seen", description="Time since the event was last observed."),
+        Column("Type", description="Type of the event (Normal, Warning)."),
+        Column("Reason", description="Why the event happened."),
+        Column("Object", description="The object the event is about."),
+        _wide("Subobject", "The part of the object the event is about."),
+        _wide("Source", "The component that reported the event."),
+        Column("Message", description="A human-readable description of the event."),
+        _wide("First Seen", "Time since the event was first observed."),
+        Column("Count", "integer", "How many times the event occurred.", priority=1),
+        Column("Name", format="name", description="Name of the event.", priority=1),
+    ),
+    _event_row,
+)
+
+
+def _access_modes(modes: list[str] | None) -> str:
+    short = {
+        "ReadWriteOnce": "RWO",
+        "ReadOnlyMany": "ROX",
+        "ReadWriteMany": "RWX",
+        "ReadWriteOncePod": "RWOP",
+    }
+    return ",".join(short.get(m, m) for m in modes or [])
+
+
+def _pvc_row(o: Obj) -> list[Any]:
+    spec = _spec(o)
+    st = _status(o)
+    phase = st.get("phase", "")
+    if _md(o).get("deletionTimestamp"):
+        phase = "Terminating"
+    bound = bool(spec.get("volumeName"))
+    return [
+        name_of(o),
+        phase,
+        spec.get("volumeName", ""),
+        ((st.get("capacity") or {}).get("storage", "")) if bound else "",
+        _access_modes(st.get("accessModes")) if bound else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _age(o),
+        spec.get("volumeMode") or "Filesystem",
+    ]
+
+
+PVC = Printer(
+    (
+        NAME,
+        Column("Status"),
+        Column("Volume"),
+        Column("Capacity"),
+        Column("Access Modes"),
+        Column("StorageClass"),
+        Column("VolumeAttributesClass"),
+        AGE,
+        _wide("VolumeMode"),
+    ),
+    _pvc_row,
+)
+
+
+def _pv_row(o: Obj) -> list[Any]:
+    spec = _spec(o)
+    ref = spec.get("claimRef") or {}
+    claim = f"{ref.get('namespace')}/{ref.get('name')}" if ref else ""
+    phase = _status(o).get("phase", "")
+    if _md(o).get("deletionTimestamp"):
+        phase = "Terminating"
+    return [
+        name_of(o),
+        (spec.get("capacity") or {}).get("storage", ""),
+        _access_modes(spec.get("accessModes")),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        phase,
+        claim,
+        spec.get("storageClassName", ""),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _status(o).get("reason", ""),
+        _age(o),
+        spec.get("volumeMode") or "Filesystem",
+    ]
+
+
+PV = Printer(
+    (
+        NAME,
+        Column("Capacity"),
+        Column("Access Modes"),
+        Column("Reclaim Policy"),
+        Column("Status"),
+        Column("Claim"),
+        Column("StorageClass"),
+        Column("VolumeAttributesClass"),
+        Column("Reason"),
+        AGE,
+        _wide("VolumeMode"),
+    ),
+    _pv_row,
+)
+
+RESOURCEQUOTA = Printer(
+    (NAME, AGE, Column("Request"), Column("Limit")),
+    lambda o: [
+        name_of(o),
+        _age(o),
+        ", ".join(
+            f"{k}: {(_status(o).get('used') or {}).get(k, '0')}/{v}"
+            for k, v in sorted((_spec(o).get("hard") or {}).items())
+            if not k.startswith("limits.")
+        ),
+        ", ".join(
+            f"{k}: {(_status(o).get('used') or {}).get(k, '0')}/{v}"
+            for k, v in sorted((_spec(o).get("hard") or {}).items())
+            if k.startswith("limits.")
+        ),
+    ],
+)
+
+# -- other groups
+
+LEASE = Printer(
+    (NAME, Column("Holder", description="The holder of the lease."), AGE),
+    lambda o: [name_of(o), _spec(o).get("holderIdentity", ""), _age(o)],
+)
+
+PRIORITYCLASS = Printer(
+    (
+        NAME,
+        Column("Value", "integer"),
+        Column("Global-Default", "boolean"),
+        AGE,
+        _wide("PreemptionPolicy"),
+    ),
+    lambda o: [
+        name_of(o),
+        _int(o.get("value")),
+        bool(o.get("globalDefault")),
+        _age(o),
+        o.get("preemptionPolicy") or "PreemptLowerPriority",
+    ],
+)
+
+STORAGECLASS = Printer(
+    (
+        NAME,
+        Column("Provisioner"),
+        Column("ReclaimPolicy"),
+        Column("VolumeBindingMode"),
+        Column("AllowVolumeExpansion", "boolean"),
+        AGE,
+    ),
+    lambda o: [
+        name_of(o)
+        + (
+            " (default)"
+            if (_md(o).get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
+            == "true"
+            else ""
+        ),
+        o.get("provisioner", ""),
+        o.get("reclaimPolicy") or "Delete",
+        o.get("volumeBindingMode") or "Immediate",
+        bool(o.get("allowVolumeExpansion")),
+        _age(o),
+    ],
+)
+
+
+def _ingress_row(o: Obj) -> list[Any]:
+    spec = _spec(o)
+    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
+    ing = (_status(o).get("loadBalancer") or {}).get("ingress") or []
+    addrs = [i.get("ip") or i.get("hostname") for i in ing if i.get("ip") or i.get("hostname")]
+    return [
+        name_of(o),
+        spec.get("ingressClassName") or NONE,
+        ",".join(hosts) if hosts else "*",
+        ",".join(addrs),
+        "80, 443" if spec.get("tls") else "80",
+        _age(o),
+    ]
+
+
+INGRESS = Printer(
+    (NAME, Column("Class"), Column("Hosts"), Column("Address"), Column("Ports"), AGE),
+    _ingress_row,
+)
+
+INGRESSCLASS = Printer(
+    (NAME, Column("Controller"), Column("Parameters"), AGE),
+    lambda o: [name_of(o), _spec(o).get("controller", ""), NONE, _age(o)],
+)
+
+
+def _slice_row(o: Obj) -> list[Any]:
+    ports = [str(p.get("port")) for p in o.get("ports") or [] if p.get("port") is not None]
+    addrs: list[str] = []
+    total = 0
+    for ep in o.get("endpoints") or []:
+        for a in ep.get("addresses") or []:
+            total += 1
+            if len(addrs) < 3:
+                addrs.append(a)
+    cell = ",".join(addrs) + (f" + {total - 3} more..." if total > 3 else "")
+    return [
+        name_of(o),
+        o.get("addressType", ""),
+        ",".join(ports) if ports else "<unset>",
+        cell or "<unset>",
+        _age(o),
+    ]
+
+
+ENDPOINTSLICE = Printer(
+    (NAME, Column("AddressType"), Column("Ports"), Column("Endpoints"), AGE),
+    _slice_row,
+)
+
+
+def _binding_row(o: Obj) -> list[Any]:
+    ref = o.get("roleRef") or {}
+    subjects = o.get("subjects") or []
+
+    def names(kind: str) -> str:
+        out = []
+        for s in subjects:
+            if s.get("kind") != kind:
+                continue
+            if kind == "ServiceAccount":
+                out.append(f"{s.get('namespace', '')}/{s.get('name', '')}")
+            else:
+                out.append(str(s.get("name", "")))
+        return ", ".join(out)
+
+    return [
+        name_of(o),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(o),
+        names("User"),
+        names("Group"),
+        names("ServiceAccount"),
+    ]
+
+
+BINDING = Printer(
+    (NAME, Column("Role"), AGE, _wide("Users"), _wide("Groups"), _wide("ServiceAccounts")),
+    _binding_row,
+)
+
+HPA = Printer(
+    (
+        NAME,
+        Column("Reference"),
+        Column("Targets"),
+        Column("MinPods", "integer"),
+        Column("MaxPods", "integer"),
+        Column("Replicas", "integer"),
+        AGE,
+    ),
+    lambda o: [
+        name_of(o),
+        f"{(_spec(o).get('scaleTargetRef') or {}).get('kind', '')}/"
+        f"{(_spec(o).get('scaleTargetRef') or {}).get('name', '')}",
+        "<unknown>" if _spec(o).get("metrics") else NONE,
+        _int(_spec(o).get("minReplicas") or 1),
+        _int(_spec(o).get("maxReplicas")),
+        _int(_status(o).get("currentReplicas")),
+        _age(o),
+    ],
+)
+
+PDB = Printer(
+    (
+        NAME,
+        Column("Min Available"),
+        Column("Max Unavailable"),
+        Column("Allowed Disruptions", "integer"),
+        AGE,
+    ),
+    lambda o: [
+        name_of(o),
+        str(_spec(o).get("minAvailable", "N/A")),
+        str(_spec(o).get("maxUnavailable", "N/A")),
+        _int(_status(o).get("disruptionsAllowed")),
+        _age(o),
+    ],
+)
+
+NETWORKPOLICY = Printer(
+    (NAME, Column("Pod-Selector"), AGE),
+    lambda o: [
+        name_of(o),
+        "" if not _spec(o).get("podSelector") else _selector_string(_spec(o).get("podSelector")),
+        _age(o),
+    ],
+)
+
+
+def _csr_condition(o: Obj) -> str:
+    out = []
+    for c in _status(o).get("conditions") or []:
+        if c.get("type") in ("Approved", "Denied", "Failed"):
+            out.append(c["type"])
+    if _status(o).get("certificate") and "Approved" in out:
+        out.append("Issued")
+    return ",".join(out) if out else "Pending"
+
+
+CSR = Printer(
+    (
+        NAME,
+        AGE,
+        Column("SignerName"),
+        Column("Requestor"),
+        Column("RequestedDuration"),
+        Column("Condition"),
+    ),
+    lambda o: [
+        name_of(o),
+        _age(o),
+        _spec(o).get("signerName", ""),
+        _spec(o).get("username", ""),
+        NONE
+        if _spec(o).get("expirationSeconds") is None
+        else f"{_int(_spec(o).get('expirationSeconds')) // 60}m",
+        _csr_condition(o),
+    ],
+)
+
+RUNTIMECLASS = Printer(
+    (NAME, Column("Handler"), AGE), lambda o: [name_of(o), o.get("handler", ""), _age(o)]
+)
+
+CONTROLLERREVISION = Printer(
+    (NAME, Column("Controller"), Column("Revision", "integer"), AGE),
+    lambda o: [
+        name_of(o),
+        next(
+            (
+                f"{str(r.get('kind', '')).lower()}.{str(r.get('apiVersion', '')).split('/')[0]}"
+                f"/{r.get('name', '')}"
+                for r in _md(o).get("ownerReferences") or []
+                if r.get("controller")
+            ),
+            NONE,
+        ),
+        _int(o.get("revision")),
+        _age(o),
+    ],
+)
+
+WEBHOOKS = Printer(
+    (NAME, Column("Webhooks", "integer"), AGE),
+    lambda o: [name_of(o), len(o.get("webhooks") or []), _age(o)],
+)
+
+PODTEMPLATE = Printer(
+    (NAME, Column("Containers"), Column("Images"), Column("Pod Labels")),
+    lambda o: [
+        name_of(o),
+        *_containers((o.get("template") or {}).get("spec") or {}),
+        _map_selector(((o.get("template") or {}).get("metadata") or {}).get("labels")),
+    ],
+)
+
+APISERVICE = Printer(
+    (NAME, Column("Service"), Column("Available"), AGE),
+    lambda o: [
+        name_of(o),
+        "Local"
+        if not _spec(o).get("service")
+        else f"{_spec(o)['service'].get('namespace')}/{_spec(o)['service'].get('name')}",
+        next(
+            (
+                c.get("status", "Unknown")
+                for c in _status(o).get("conditions") or []
+                if c.get("type") == "Available"
+            ),
+            "Unknown",
+        ),
+        _age(o),
+    ],
+)
+
+PRINTERS: dict[tuple[str, str], Printer] = {
+    ("", "pods"): POD,
+    ("", "podtemplates"): PODTEMPLATE,
+    ("", "replicationcontrollers"): REPLICATIONCONTROLLER,
+    ("", "services"): SERVICE,
+    ("", "endpoints"): ENDPOINTS,
+    ("", "namespaces"): NAMESPACE,
+    ("", "configmaps"): CONFIGMAP,
+    ("", "secrets"): SECRET,
+    ("", "serviceaccounts"): SERVICEACCOUNT,
+    ("", "nodes"): NODE,
+    ("", "events"): EVENT,
+    ("", "persistentvolumeclaims"): PVC,
+    ("", "persistentvolumes"): PV,
+    ("", "resourcequotas"): RESOURCEQUOTA,
+    ("apps", "deployments"): DEPLOYMENT,
+    ("apps", "replicasets"): REPLICASET,
+    ("apps", "statefulsets"): STATEFULSET,
+    ("apps", "daemonsets"): DAEMONSET,
+    ("apps", "controllerrevisions"): CONTROLLERREVISION,
+    ("batch", "jobs"): JOB,
+    ("batch", "cronjobs"): CRONJOB,
+    ("coordination.k8s.io", "leases"): LEASE,
+    ("scheduling.k8s.io", "priorityclasses"): PRIORITYCLASS,
+    ("storage.k8s.io", "storageclasses"): STORAGECLASS,
+    ("networking.k8s.io", "ingresses"): INGRESS,
+    ("networking.k8s.io", "ingressclasses"): INGRESSCLASS,
+    ("networking.k8s.io", "networkpolicies"): NETWORKPOLICY,
+    ("discovery.k8s.io", "endpointslices"): ENDPOINTSLICE,
+    ("rbac.authorization.k8s.io", "rolebindings"): BINDING,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): BINDING,
+    ("autoscaling", "horizontalpodautoscalers"): HPA,
+    ("policy", "poddisruptionbudgets"): PDB,
+    ("certificates.k8s.io", "certificatesigningrequests"): CSR,
+    ("node.k8s.io", "runtimeclasses"): RUNTIMECLASS,
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): WEBHOOKS,
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): WEBHOOKS,
+    ("apiregistration.k8s.io", "apiservices"): APISERVICE,
+}
+
+PrinterLookup = Callable[[str, str], Printer | None]
+
+
+def lookup(group: str, plural: str) -> Printer | None:
+    return PRINTERS.get((group, plural))

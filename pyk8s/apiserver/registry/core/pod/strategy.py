@@ -1,0 +1,73 @@
+"""Pod strategy: status starts Pending, graceful deletion by grace period.
+
+Mirrors ``pkg/registry/core/pod/strategy.go`` (``podStrategy``:
+``PrepareForCreate`` sets phase Pending and QOS class, ``CheckGracefulDelete``
+takes the pod's ``terminationGracePeriodSeconds`` unless the request names
+one, and deletes unscheduled or finished pods at once; ``podStatusStrategy``).
+Defaulting and full validation are issue [openapi]'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyk8s.api.errors import FieldError, required
+from pyk8s.apiserver.registry.generic.strategy import Obj, StatusStrategy, Strategy
+
+DEFAULT_GRACE_PERIOD = 30
+
+
+def qos_class(pod: Obj) -> str:
+    """``GetPodQOS``: Guaranteed when every container's requests equal limits for cpu and
+    memory, BestEffort when none sets any, Burstable otherwise."""
+    spec = pod.get("spec") or {}
+    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req = dict(res.get("limits") or {}) | dict(res.get("requests") or {})
+        lim = res.get("limits") or {}
+        if any(k in ("cpu", "memory") for k in req):
+            any_set = True
+        for k in ("cpu", "memory"):
+            if k not in lim or str(req.get(k)) != str(lim.get(k)):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+class PodStrategy(Strategy):
+    def initial_status(self, obj: Obj) -> Any:
+        return {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        obj["status"] = {}
+        super().prepare_for_create(obj)
+        obj.setdefault("status", self.initial_status(obj))
+        obj["metadata"].pop("generation", None)
+        obj["metadata"]["generation"] = 1
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        errs = super().validate(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or not spec.get("containers"):
+            errs.append(required("spec.containers"))
+        return errs
+
+    def check_graceful_delete(self, obj: Obj, grace_period: int | None) -> int | None:
+        spec = obj.get("spec") or {}
+        period = grace_period
+        if period is None:
+            period = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
+        if not spec.get("nodeName"):
+            return 0
+        phase = (obj.get("status") or {}).get("phase")
+        if phase in ("Failed", "Succeeded"):
+            return 0
+        return max(int(period or 0), 0)
+
+
+class PodStatusStrategy(StatusStrategy):
+    pass

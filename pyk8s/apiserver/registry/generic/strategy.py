@@ -1,0 +1,142 @@
+"""The per-resource strategy: the hooks the generic store calls in a fixed order.
+
+Mirrors k8s.io/apiserver ``pkg/registry/rest/create.go`` (``RESTCreateStrategy``,
+``BeforeCreate``), ``update.go`` (``RESTUpdateStrategy``, ``BeforeUpdate``) and
+``delete.go`` (``RESTDeleteStrategy``, ``RESTGracefulDeleteStrategy``), with
+upstream's ``pkg/registry/apps/replicaset/strategy.go`` as the model for a
+concrete strategy (``rsStrategy``) and its status variant (``rsStatusStrategy``).
+
+Hook order on create: ``prepare_for_create`` -> ``validate`` -> ``warnings_on_create``
+-> ``canonicalize``. On update: ``prepare_for_update`` -> ``validate_update`` ->
+``warnings_on_update`` -> ``canonicalize``. Strategies are stateless; objects
+are dicts and hooks mutate them in place.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pyk8s.api import meta, scheme
+from pyk8s.api.errors import FieldError
+
+Obj = dict[str, Any]
+
+_SPEC_SKIP = ("apiVersion", "kind", "metadata", "status")
+
+
+def _spec_part(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in _SPEC_SKIP}
+
+
+class Strategy:
+    """Defaults that suit most resources; subclasses override what differs."""
+
+    name_validator: meta.NameValidator = staticmethod(meta.dns1123_subdomain)
+    allow_create_on_update: bool = False
+    allow_unconditional_update: bool = True
+
+    def __init__(self, resource: scheme.Resource) -> None:
+        self.resource = resource
+
+    @property
+    def namespace_scoped(self) -> bool:
+        return self.resource.namespaced
+
+    # -- create
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        """Clear what a client may not set on create (status, when it is a subresource)."""
+        if self.resource.has_status and "status" in obj:
+            obj["status"] = self.initial_status(obj)
+            if obj["status"] is None:
+                del obj["status"]
+        meta.metadata(obj)["generation"] = 1
+
+    def initial_status(self, obj: Obj) -> Any:
+        """The status a new object starts with (None: none)."""
+        return None
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        return meta.validate_object_meta(
+            obj, namespaced=self.namespace_scoped, name_validator=type(self).name_validator
+        )
+
+    def warnings_on_create(self, obj: Obj) -> list[str]:
+        return []
+
+    def canonicalize(self, obj: Obj) -> None:
+        pass
+
+    # -- update
+
+    def prepare_for_update(self, obj: Obj, old: Obj) -> None:
+        """Keep the old status (it has its own endpoint); bump generation when the spec moved."""
+        if self.resource.has_status:
+            if "status" in old:
+                obj["status"] = copy.deepcopy(old["status"])
+            else:
+                obj.pop("status", None)
+        if _spec_part(obj) != _spec_part(old):
+            md = meta.metadata(obj)
+            md["generation"] = int(md.get("generation") or 0) + 1
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        return self.validate_meta_update(obj, old)
+
+    def validate_meta_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        errs = meta.validate_labels(obj.get("metadata", {}).get("labels"), "metadata.labels")
+        errs += meta.validate_annotations(
+            obj.get("metadata", {}).get("annotations"), "metadata.annotations"
+        )
+        return errs
+
+    def warnings_on_update(self, obj: Obj, old: Obj) -> list[str]:
+        return []
+
+    # -- delete
+
+    def check_graceful_delete(self, obj: Obj, grace_period: int | None) -> int | None:
+        """The grace period to wait before removing ``obj`` (None: delete now)."""
+        return None
+
+    # -- reads
+
+    def field_set(self, obj: Obj) -> dict[str, str]:
+        """The fields a field selector may test (``GetAttrs``)."""
+        md = obj.get("metadata") or {}
+        fields = {"metadata.name": md.get("name", "")}
+        if self.namespace_scoped:
+            fields["metadata.namespace"] = md.get("namespace", "")
+        from pyk8s.api.selectors import field_value
+
+        for f in self.resource.field_selectors:
+            fields[f] = field_value(obj, f)
+        return fields
+
+
+class StatusStrategy(Strategy):
+    """For ``<resource>/status``: the update keeps the old spec and takes the new status."""
+
+    def prepare_for_update(self, obj: Obj, old: Obj) -> None:
+        new_status = obj.get("status")
+        keep = copy.deepcopy(old)
+        keep_md = keep.setdefault("metadata", {})
+        md = obj.get("metadata") or {}
+        # Labels, annotations and finalizers are not changed through status either,
+        # except that an update may set them when the old object has none (upstream
+        # resets the whole metadata to the old one, bar managedFields).
+        if "managedFields" in md:
+            keep_md["managedFields"] = md["managedFields"]
+        else:
+            keep_md.pop("managedFields", None)
+        keep_md["resourceVersion"] = md.get("resourceVersion", keep_md.get("resourceVersion"))
+        obj.clear()
+        obj.update(keep)
+        if new_status is None:
+            obj.pop("status", None)
+        else:
+            obj["status"] = new_status
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        return []

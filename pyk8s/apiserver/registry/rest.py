@@ -1,0 +1,66 @@
+"""Builds the REST storage of every stored resource from the scheme table.
+
+Mirrors the ``NewREST`` constructors collected by
+``pkg/controlplane/apis/*/rest/storage_*.go``: one generic store per resource,
+with its strategy, its subresource strategies and its admission steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyk8s.api import scheme
+from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
+from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
+from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
+from pyk8s.apiserver.registry.core.pod import strategy as pod_strategy
+from pyk8s.apiserver.registry.core.service import strategy as service_strategy
+from pyk8s.apiserver.registry.generic.store import Store
+from pyk8s.apiserver.registry.generic.strategy import StatusStrategy, Strategy
+from pyk8s.apiserver.registry.rbac.strategy import RBACStrategy
+from pyk8s.storage import interface as storage
+
+_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
+    ("", "pods"): pod_strategy.PodStrategy,
+    ("", "namespaces"): namespace_strategy.NamespaceStrategy,
+    ("", "services"): service_strategy.ServiceStrategy,
+    ("rbac.authorization.k8s.io", "roles"): RBACStrategy,
+    ("rbac.authorization.k8s.io", "rolebindings"): RBACStrategy,
+    ("rbac.authorization.k8s.io", "clusterroles"): RBACStrategy,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): RBACStrategy,
+}
+
+_SUB_STRATEGIES: dict[tuple[str, str, str], type[Strategy]] = {
+    ("", "namespaces", "finalize"): namespace_strategy.NamespaceFinalizeStrategy,
+    ("", "namespaces", "status"): namespace_strategy.NamespaceStatusStrategy,
+    ("", "pods", "status"): pod_strategy.PodStatusStrategy,
+}
+
+
+@dataclass
+class REST:
+    store: Store
+    subresources: dict[str, Strategy] = field(default_factory=dict)
+    """Strategies of the subresources that are plain updates of the object (status ...)."""
+
+
+def build(
+    backend: storage.Interface, table: scheme.Scheme = scheme.DEFAULT
+) -> dict[tuple[str, str, str], REST]:
+    """REST storage keyed by (group, version, plural), for every stored resource."""
+    out: dict[tuple[str, str, str], REST] = {}
+    for res in table.resources:
+        if not res.stored:
+            continue
+        strat_cls = _STRATEGIES.get((res.group, res.plural), Strategy)
+        store_cls = NamespaceStore if (res.group, res.plural) == ("", "namespaces") else Store
+        store = store_cls(res, backend, strat_cls(res), admit=[NamespaceLifecycle(backend, res)])
+        subs: dict[str, Strategy] = {}
+        for sub in res.subresources:
+            cls = _SUB_STRATEGIES.get((res.group, res.plural, sub.name))
+            if cls is None and sub.name == "status":
+                cls = StatusStrategy
+            if cls is not None:
+                subs[sub.name] = cls(res)
+        out[(res.group, res.version, res.plural)] = REST(store, subs)
+    return out

@@ -1,0 +1,428 @@
+"""The API server: HTTPS, the handler chain, and ``run(config, storage, ready)``.
+
+The chain follows k8s.io/apiserver ``pkg/server/config.go``
+``DefaultBuildHandlerChain``: request info -> authentication -> authorization
+-> the handler (discovery, health, or the resource's REST verb). Every
+:class:`~pyk8s.api.errors.ApiError` becomes a ``Status`` body here, in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+import pyk8s
+from pyk8s.api import errors, scheme
+from pyk8s.apiserver import (
+    authn,
+    authz,
+    bootstrap,
+    discovery,
+    health,
+    kubeconfig,
+    metrics,
+    negotiation,
+    pki,
+    requestinfo,
+)
+from pyk8s.apiserver.handlers import create, delete, get, review, scale, update, watch
+from pyk8s.apiserver.handlers import list as list_handler
+from pyk8s.apiserver.handlers import patch as patch_handler
+from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
+from pyk8s.apiserver.registry import rest
+from pyk8s.apiserver.settings import APIServerConfig
+from pyk8s.storage import interface as storage
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+
+
+def version_info() -> dict[str, str]:
+    git_version = pyk8s.KUBERNETES_VERSION + "+pyk8s"
+    major, minor = pyk8s.KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    return {
+        "major": major,
+        "minor": minor,
+        "emulationMajor": major,
+        "emulationMinor": minor,
+        "minCompatibilityMajor": major,
+        "minCompatibilityMinor": str(int(minor) - 1),
+        "gitVersion": git_version,
+        "gitCommit": "pyk8s-" + pyk8s.__version__,
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "python" + platform.python_version(),
+        "compiler": "cpython",
+        "platform": f"linux/{_arch()}",
+    }
+
+
+def _arch() -> str:
+    m = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+@dataclass
+class APIServer:
+    """The aiohttp application and what its handlers share."""
+
+    config: APIServerConfig
+    backend: storage.Interface
+    table: scheme.Scheme = field(default_factory=lambda: scheme.DEFAULT)
+    authenticator: authn.Authenticator = field(default_factory=authn.Authenticator)
+    authorizer: authz.Authorizer = field(default_factory=authz.AlwaysAllow)
+    metrics: metrics.Registry = field(default_factory=metrics.Registry)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: bool = False
+
+    def __post_init__(self) -> None:
+        self.rest = rest.build(self.backend, self.table)
+        self.health_checks = [
+            health.NamedCheck("ping", health.ping),
+            health.NamedCheck("log", health.ping),
+            health.NamedCheck("etcd", self._check_storage),
+        ]
+        self.ready_checks = [
+            *self.health_checks,
+            health.NamedCheck("informer-sync", health.ping),
+            health.NamedCheck("poststarthook/bootstrap-controller", self._check_ready),
+            health.NamedCheck("shutdown", self._check_not_stopping),
+        ]
+
+    async def _check_storage(self) -> None:
+        await self.backend.current_revision()
+
+    async def _check_ready(self) -> None:
+        if not self.ready:
+            raise RuntimeError("bootstrap not done")
+
+    async def _check_not_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise RuntimeError("shutting down")
+
+    def app(self) -> web.Application:
+        app = web.Application(
+            client_max_size=self.config.max_body_bytes + 1024,
+            handler_args={"max_field_size": 65536},
+        )
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # -- the chain
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        info = requestinfo.parse(request.method, request.path, request.query)
+        code = 500
+        try:
+            resp = await self._handle(request, info)
+            code = resp.status
+            return resp
+        except errors.ApiError as e:
+            code = e.code
+            return status_response(e)
+        except Exception as e:
+            log.exception("%s %s failed", request.method, request.path_qs)
+            err = errors.InternalError(f"Internal error occurred: {e}")
+            return status_response(err)
+        finally:
+            if info.is_resource_request:
+                scope_label = (
+                    "namespace" if info.namespace else ("resource" if info.name else "cluster")
+                )
+                self.metrics.observe(
+                    verb=metrics.canonical_verb(info.verb, request.method),
+                    group=info.api_group,
+                    version=info.api_version,
+                    resource=info.resource,
+                    subresource=info.subresource,
+                    scope=scope_label,
+                    code=code,
+                    seconds=time.monotonic() - started,
+                )
+
+    async def _handle(
+        self, request: web.Request, info: requestinfo.RequestInfo
+    ) -> web.StreamResponse:
+        user = self._authenticate(request)
+        if user is None:
+            if not any(
+                request.path == p or request.path.startswith(p + "/") for p in ANONYMOUS_PATHS
+            ):
+                raise errors.Unauthorized("Unauthorized")
+            user = authn.ANONYMOUS_USER
+        attrs = authz.Attributes(
+            user=user,
+            verb=info.verb,
+            resource_request=info.is_resource_request,
+            api_group=info.api_group,
+            api_version=info.api_version,
+            namespace=info.namespace,
+            resource=info.resource,
+            subresource=info.subresource,
+            name=info.name,
+            path=request.path,
+        )
+        decision, reason = self.authorizer.authorize(attrs)
+        if decision is not authz.Decision.ALLOW:
+            raise _forbidden(attrs, reason)
+        request["user"] = user
+        if not info.is_resource_request:
+            return await self._non_resource(request, info)
+        return await self._resource(request, info, user)
+
+    def _authenticate(self, request: web.Request) -> authn.User | None:
+        peercert = None
+        transport = request.transport
+        if transport is not None:
+            peercert = transport.get_extra_info("peercert")
+        try:
+            return self.authenticator.authenticate(request.headers.get("Authorization"), peercert)
+        except authn.AuthenticationError:
+            raise errors.Unauthorized("Unauthorized") from None
+
+    # -- non-resource paths
+
+    async def _non_resource(
+        self, request: web.Request, info: requestinfo.RequestInfo
+    ) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if request.method not in ("GET", "HEAD"):
+            if path in ("/", "/version", "/healthz", "/livez", "/readyz", "/metrics", "/api",
+                        "/apis"):  # fmt: skip
+                raise errors.MethodNotAllowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            raise errors.NotFound.no_resource()
+        if path == "/version":
+            return json_response(version_info())
+        for endpoint, checks in (
+            ("/healthz", self.health_checks),
+            ("/livez", self.health_checks),
+            ("/readyz", self.ready_checks),
+        ):
+            if path == endpoint or path.startswith(endpoint + "/"):
+                return await health.serve(request, endpoint, checks)
+        if path == "/metrics":
+            return web.Response(
+                text=self.metrics.render(),
+                content_type="text/plain",
+                charset="utf-8",
+                headers={"X-Content-Type-Options": "nosniff"},
+            )
+        if path == "/":
+            return json_response({"paths": self._paths()})
+        if path == "/api":
+            return self._discovery(request, legacy=True)
+        if path == "/apis":
+            return self._discovery(request, legacy=False)
+        if info.api_prefix == "api" and info.api_version:
+            doc = discovery.api_resource_list(self.table, "", info.api_version)
+            if doc is None:
+                raise errors.NotFound.no_resource()
+            return json_response(doc)
+        if info.api_prefix == "apis" and info.api_group:
+            if info.api_version:
+                doc = discovery.api_resource_list(self.table, info.api_group, info.api_version)
+            else:
+                doc = discovery.api_group(self.table, info.api_group)
+            if doc is None:
+                raise errors.NotFound.no_resource()
+            return json_response(doc)
+        raise errors.NotFound.no_resource()
+
+    def _discovery(self, request: web.Request, *, legacy: bool) -> web.Response:
+        target = negotiation.choose(
+            request.headers.get("Accept"), allow_table=False, discovery=True
+        )
+        if target.output is negotiation.Output.DISCOVERY:
+            body = discovery.aggregated(self.table, legacy=legacy, version=target.version)
+            resp = json_response(body)
+            resp.headers["Content-Type"] = discovery.AGGREGATED_CONTENT_TYPE.format(
+                v=target.version
+            )
+            resp.headers["Vary"] = "Accept"
+            return resp
+        if legacy:
+            host = request.host or f"{self.config.client_host}:{self.config.https_port}"
+            return json_response(discovery.api_versions(host))
+        return json_response(discovery.api_group_list(self.table))
+
+    def _paths(self) -> list[str]:
+        paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/metrics",
+                 "/version", "/healthz/ping", "/livez/ping", "/readyz/ping"}  # fmt: skip
+        for gv in self.table.group_versions():
+            if gv.group:
+                paths.add(f"/apis/{gv.group}")
+                paths.add(f"/apis/{gv.group}/{gv.version}")
+        return sorted(paths)
+
+    # -- resources
+
+    async def _resource(
+        self, request: web.Request, info: requestinfo.RequestInfo, user: authn.User
+    ) -> web.StreamResponse:
+        res = self.table.lookup(info.api_group, info.api_version, info.resource)
+        if res is None:
+            raise errors.NotFound.no_resource()
+        verb = info.verb
+        if info.subresource:
+            sub = res.subresource(info.subresource)
+            if sub is None:
+                raise errors.NotFound.no_resource()
+            allowed = sub.verbs
+        else:
+            allowed = res.verbs
+        if verb not in allowed and not (verb == "watch" and "watch" in allowed):
+            raise errors.MethodNotAllowed(
+                f"the server does not allow this method on the requested resource"
+                f" ({res.plural}{'/' + info.subresource if info.subresource else ''})"
+            )
+        if not res.stored:
+            return await review.handle(request, res, user, self.authorizer)
+        r = self.rest[(res.group, res.version, res.plural)]
+        scope = Scope(request, info, res, r, user, self.config.max_body_bytes)
+        if res.namespaced and not info.namespace and verb not in ("list", "watch"):
+            # Only list and watch exist across all namespaces.
+            raise errors.NotFound.no_resource()
+        if not res.namespaced and info.namespace:
+            raise errors.NotFound.no_resource()
+        if info.subresource == "scale":
+            return await scale.scale(scope)
+        if info.subresource and info.subresource not in r.subresources:
+            raise errors.MethodNotAllowed(
+                f"the server does not support {info.subresource} on {res.plural} yet"
+            )
+        if info.subresource and verb == "get":
+            return await get.get(scope)
+        handler: Callable[[Scope], Awaitable[web.StreamResponse]] | None = {
+            "get": get.get,
+            "list": list_handler.list_,
+            "create": create.create,
+            "update": update.update,
+            "patch": patch_handler.patch,
+            "delete": delete.delete,
+            "deletecollection": delete.delete_collection,
+        }.get(verb)
+        if verb == "watch":
+            return await watch.watch(
+                scope,
+                min_request_timeout=self.config.min_request_timeout,
+                bookmark_interval=self.config.bookmark_interval,
+                stopping=self.stopping,
+            )
+        if handler is None:
+            raise errors.MethodNotAllowed(
+                "the server does not allow this method on the requested resource"
+            )
+        return await handler(scope)
+
+
+def _forbidden(attrs: authz.Attributes, reason: str) -> errors.Forbidden:
+    user = attrs.user.name
+    if not attrs.resource_request:
+        msg = f'forbidden: User "{user}" cannot {attrs.verb} path "{attrs.path}"'
+        return errors.Forbidden(msg, details={})
+    what = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
+    group = attrs.api_group
+    scope = f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
+    msg = (
+        f"{attrs.resource}{'.' + group if group else ''}"
+        f"{' ' + repr(attrs.name).replace(chr(39), chr(34)) if attrs.name else ''} is forbidden: "
+        f'User "{user}" cannot {attrs.verb} resource "{what}" in API group "{group}"{scope}'
+    )
+    if reason:
+        msg += f": {reason}"
+    details: dict[str, Any] = {"kind": attrs.resource}
+    if attrs.name:
+        details["name"] = attrs.name
+    if group:
+        details["group"] = group
+    return errors.Forbidden(msg, details=details)
+
+
+def tls_context(bundle: pki.Bundle) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(bundle.serving.cert_path, bundle.serving.key_path)
+    ctx.load_verify_locations(cafile=str(bundle.ca.cert_path))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+async def prepare(config: APIServerConfig) -> tuple[pki.Bundle, authn.Authenticator]:
+    """PKI, kubeconfig and authenticators (blocking work in a thread)."""
+
+    def work() -> tuple[pki.Bundle, authn.Authenticator]:
+        bundle = pki.ensure(
+            config.pki_dir,
+            service_ip=config.kubernetes_service_ip,
+            cluster_domain=config.cluster_domain,
+            bind_address=config.bind_address,
+            extra_sans=config.extra_sans,
+        )
+        token_file = (
+            authn.TokenFile.load(config.token_auth_file) if config.token_auth_file else None
+        )
+        return bundle, authn.Authenticator(token_file=token_file)
+
+    return await asyncio.to_thread(work)
+
+
+async def run(
+    config: APIServerConfig,
+    backend: storage.Interface,
+    ready: asyncio.Event | None = None,
+    *,
+    started: Callable[[APIServer, int], None] | None = None,
+) -> None:
+    """Serve until cancelled. ``ready`` is set once the port listens and the
+    bootstrap objects exist; ``started`` gets the server and the bound port."""
+    bundle, authenticator = await prepare(config)
+    server = APIServer(config, backend, authenticator=authenticator)
+    runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
+                           shutdown_timeout=1.0)  # fmt: skip
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        host=config.bind_address or None,
+        port=config.https_port,
+        ssl_context=tls_context(bundle),
+        reuse_address=True,
+    )
+    try:
+        await site.start()
+        port = config.https_port
+        sockets = getattr(site._server, "sockets", None) or []
+        if sockets:
+            port = sockets[0].getsockname()[1]
+        url = config.url.rsplit(":", 1)[0] + f":{port}"
+        await asyncio.to_thread(kubeconfig.write, config.kubeconfig_path, url, bundle)
+        await bootstrap.ensure_defaults(server.rest, config)
+        server.ready = True
+        log.info(
+            "API server listening on https://%s:%d; admin kubeconfig: %s",
+            config.bind_address,
+            port,
+            config.kubeconfig_path,
+        )
+        if started is not None:
+            started(server, port)
+        if ready is not None:
+            ready.set()
+        await asyncio.Event().wait()
+    finally:
+        server.stopping.set()
+        with contextlib.suppress(Exception):
+            await runner.cleanup()

@@ -1,0 +1,56 @@
+"""Settings of the API server (kube-apiserver's flags that pyk8s supports).
+
+One dataclass, nested in ``cluster.settings.ClusterSettings``; passed to
+``apiserver.server.run`` explicitly (k3s ``pkg/daemons/config/types.go`` Control).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class APIServerConfig:
+    data_dir: Path
+    https_port: int = 6443
+    bind_address: str = "0.0.0.0"
+    write_kubeconfig: Path | None = None
+    """Where to write the admin kubeconfig; None: ``<data-dir>/kubeconfig.yaml``."""
+    token_auth_file: Path | None = None
+    service_cidr: str = "10.43.0.0/16"
+    cluster_domain: str = "cluster.local"
+    extra_sans: list[str] = field(default_factory=list)
+    min_request_timeout: float = 1800.0
+    """Watches without ``timeoutSeconds`` last a random time in [this, 2x this)."""
+    bookmark_interval: float = 60.0
+    max_body_bytes: int = 3 * 1024 * 1024
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "server" / "tls"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.write_kubeconfig or (self.data_dir / "kubeconfig.yaml")
+
+    @property
+    def kubernetes_service_ip(self) -> str:
+        """The first address of the service range (``kubernetes.default``)."""
+        net = ipaddress.ip_network(self.service_cidr, strict=False)
+        return str(net.network_address + 1)
+
+    @property
+    def client_host(self) -> str:
+        """The address clients on this machine use to reach the server."""
+        if self.bind_address in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return self.bind_address
+
+    @property
+    def url(self) -> str:
+        host = self.client_host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"https://{host}:{self.https_port}"
