@@ -176,7 +176,6 @@ class APIServer:
         decision, reason = self.authorizer.authorize(attrs)
         if decision is not authz.Decision.ALLOW:
             raise _forbidden(attrs, reason)
-        request["user"] = user
         if not info.is_resource_request:
             return await self._non_resource(request, info)
         return await self._resource(request, info, user)

@@ -12,8 +12,8 @@ runs between them and storage. Every object handed out is a fresh dict.
 
 from __future__ import annotations
 
-import contextlib
 import builtins
+import contextlib
 import copy
 import datetime
 from collections.abc import AsyncIterator, Awaitable, Callable

@@ -1,0 +1,435 @@
+"""CRUD, list, watch, Tables and Status errors over HTTPS, as clients see them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from tests.integration.apiserver.conftest import Client, Cluster
+
+CMS = "/api/v1/namespaces/default/configmaps"
+PODS = "/api/v1/namespaces/default/pods"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+def cm(name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels},
+        "data": {"k": "v"},
+    }
+
+
+def pod(name: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    body["spec"].update(extra)
+    return body
+
+
+async def test_bootstrap_objects(client: Client) -> None:
+    status, body = await client.get("/api/v1/namespaces")
+    names = {i["metadata"]["name"] for i in body["items"]}
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
+    status, svc = await client.get("/api/v1/namespaces/default/services/kubernetes")
+    assert status == 200
+    assert svc["spec"]["clusterIP"] == "10.43.0.1" and svc["spec"]["ports"][0]["port"] == 443
+    status, _ = await client.get("/api/v1/namespaces/default/endpoints/kubernetes")
+    assert status == 200
+    status, pc = await client.get("/apis/scheduling.k8s.io/v1/priorityclasses/system-node-critical")
+    assert (status, pc["value"]) == (200, 2000001000)
+    status, ns = await client.get("/api/v1/namespaces/kube-system")
+    assert ns["status"]["phase"] == "Active"
+    assert ns["spec"]["finalizers"] == ["kubernetes"]
+    assert ns["metadata"]["labels"]["kubernetes.io/metadata.name"] == "kube-system"
+
+
+async def test_create_get_update_delete(client: Client) -> None:
+    status, created = await client.post(CMS + "?fieldManager=tester", cm("a"))
+    assert status == 201
+    md = created["metadata"]
+    assert md["uid"] and md["creationTimestamp"] and md["resourceVersion"]
+    assert md["managedFields"][0]["manager"] == "tester"
+    assert md["managedFields"][0]["fieldsV1"] == {
+        "f:data": {"f:k": {}},
+        "f:metadata": {"f:labels": {}},
+    }
+    status, got = await client.get(CMS + "/a")
+    assert (status, got["data"]) == (200, {"k": "v"})
+    assert got["kind"] == "ConfigMap" and got["apiVersion"] == "v1"
+
+    got["data"] = {"k": "w"}
+    status, updated = await client.put(CMS + "/a", got)
+    assert status == 200
+    assert int(updated["metadata"]["resourceVersion"]) > int(md["resourceVersion"])
+
+    # A stale resourceVersion loses.
+    status, err = await client.put(CMS + "/a", got)
+    assert status == 409
+    assert err["reason"] == "Conflict"
+    assert err["message"] == (
+        'Operation cannot be fulfilled on configmaps "a": the object has been modified; please '
+        "apply your changes to the latest version and try again"
+    )
+
+    status, body = await client.delete(CMS + "/a")
+    assert status == 200
+    assert body["kind"] == "Status" and body["status"] == "Success"
+    assert body["details"] == {"name": "a", "kind": "configmaps", "uid": md["uid"]}
+    status, err = await client.get(CMS + "/a")
+    assert status == 404
+    assert err == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "a" not found',
+        "reason": "NotFound",
+        "details": {"name": "a", "kind": "configmaps"},
+        "code": 404,
+    }
+
+
+async def test_errors_have_upstream_text(client: Client) -> None:
+    await client.post(CMS, cm("dup"))
+    status, err = await client.post(CMS, cm("dup"))
+    assert (status, err["reason"], err["message"]) == (
+        409, "AlreadyExists", 'configmaps "dup" already exists'
+    )  # fmt: skip
+    status, err = await client.post("/api/v1/namespaces/missing/configmaps", cm("x"))
+    assert (status, err["message"]) == (404, 'namespaces "missing" not found')
+    status, err = await client.post(CMS, {**cm("x"), "metadata": {"name": "x", "namespace": "o"}})
+    assert status == 400 and "does not match the namespace" in err["message"]
+    status, err = await client.post(CMS, cm("Bad_Name"))
+    assert (status, err["reason"]) == (422, "Invalid")
+    assert err["message"].startswith('ConfigMap "Bad_Name" is invalid: metadata.name: Invalid')
+    assert err["details"]["causes"][0]["field"] == "metadata.name"
+    status, err = await client.request("POST", CMS, raw=b"{not json")
+    assert (status, err["reason"]) == (400, "BadRequest")
+    status, err = await client.request("POST", CMS, raw=b"x" * (3 * 1024 * 1024 + 10))
+    assert (status, err["reason"]) == (413, "RequestEntityTooLarge")
+    status, err = await client.request(
+        "POST",
+        CMS,
+        raw=b"k8s\x00garbage",
+        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+    )
+    assert (status, err["reason"]) == (415, "UnsupportedMediaType")
+    status, err = await client.get(PODS + "?labelSelector=a%20in%20(")
+    assert status == 400
+
+
+async def test_generate_name_and_yaml_body(client: Client) -> None:
+    yaml_body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: gen-\n"
+    status, body = await client.request(
+        "POST", CMS, raw=yaml_body, headers={"Content-Type": "application/yaml"}
+    )
+    assert status == 201
+    name = body["metadata"]["name"]
+    assert name.startswith("gen-") and len(name) == len("gen-") + 5
+
+
+async def test_dry_run_creates_nothing(client: Client) -> None:
+    status, body = await client.post(CMS + "?dryRun=All", cm("dry"))
+    assert status == 201 and body["metadata"]["name"] == "dry"
+    status, _ = await client.get(CMS + "/dry")
+    assert status == 404
+
+
+async def test_list_selectors_and_paging(client: Client) -> None:
+    for i in range(7):
+        await client.post(CMS, cm(f"p{i}", tier="a" if i % 2 else "b", idx=str(i)))
+    status, body = await client.get(CMS + "?labelSelector=tier%3Da")
+    assert sorted(i["metadata"]["name"] for i in body["items"]) == ["p1", "p3", "p5"]
+    status, body = await client.get(CMS + "?labelSelector=tier%20notin%20(a),idx!=0")
+    assert sorted(i["metadata"]["name"] for i in body["items"]) == ["p2", "p4", "p6"]
+    status, body = await client.get(CMS + "?fieldSelector=metadata.name%3Dp3")
+    assert [i["metadata"]["name"] for i in body["items"]] == ["p3"]
+    status, body = await client.get(CMS + "?fieldSelector=data.k%3Dv")
+    assert status == 400
+    assert "is not a known field selector" in body["message"]
+
+    seen: list[str] = []
+    token = ""
+    pages = 0
+    while True:
+        q = "?limit=3" + (f"&continue={token}" if token else "")
+        status, body = await client.get(CMS + q)
+        assert status == 200
+        assert all("kind" not in i for i in body["items"])
+        seen += [i["metadata"]["name"] for i in body["items"]]
+        pages += 1
+        token = body["metadata"].get("continue", "")
+        if not token:
+            break
+    assert seen == [f"p{i}" for i in range(7)] and pages == 3
+
+    # Paging with a selector still fills pages.
+    status, body = await client.get(CMS + "?limit=2&labelSelector=tier%3Db")
+    assert [i["metadata"]["name"] for i in body["items"]] == ["p0", "p2"]
+    assert body["metadata"]["continue"]
+
+
+async def test_list_resource_version_semantics(client: Client) -> None:
+    _, first = await client.post(CMS, cm("v1"))
+    rv = first["metadata"]["resourceVersion"]
+    await client.post(CMS, cm("v2"))
+    status, body = await client.get(CMS + f"?resourceVersion={rv}&resourceVersionMatch=Exact")
+    assert status == 200
+    assert [i["metadata"]["name"] for i in body["items"]] == ["v1"]
+    status, body = await client.get(CMS + "?resourceVersion=999999")
+    assert (status, body["reason"]) == (504, "Timeout")
+
+
+async def test_table_output(client: Client) -> None:
+    await client.post(PODS, pod("t1"))
+    status, table = await client.get(PODS, headers={"Accept": TABLE})
+    assert status == 200 and table["kind"] == "Table"
+    names = [c["name"] for c in table["columnDefinitions"]]
+    assert names == ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node",
+                     "Nominated Node", "Readiness Gates"]  # fmt: skip
+    assert [c["priority"] for c in table["columnDefinitions"]][:5] == [0, 0, 0, 0, 0]
+    row = table["rows"][0]
+    assert row["cells"][:4] == ["t1", "0/1", "Pending", "0"]
+    assert row["object"]["kind"] == "PartialObjectMetadata"
+    assert row["object"]["metadata"]["name"] == "t1"
+    status, table = await client.get(PODS + "/t1?includeObject=Object", headers={"Accept": TABLE})
+    assert table["rows"][0]["object"]["kind"] == "Pod"
+    status, table = await client.get(
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases", headers={"Accept": TABLE}
+    )
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Holder", "Age"]
+
+
+async def test_partial_object_metadata_and_406(client: Client) -> None:
+    await client.post(CMS, cm("pm"))
+    status, body = await client.get(
+        CMS, headers={"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"}
+    )
+    assert status == 200 and body["kind"] == "PartialObjectMetadataList"
+    assert body["items"][0]["kind"] == "PartialObjectMetadata"
+    status, body = await client.get(CMS, headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    assert (status, body["reason"]) == (406, "NotAcceptable")
+
+
+async def test_status_subresource_splits_spec_and_status(client: Client) -> None:
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
+        "status": {"replicas": 9},
+    }
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    status, d = await client.post(path, deploy)
+    assert status == 201 and "status" not in d and d["metadata"]["generation"] == 1
+    d["status"] = {"replicas": 3}
+    d["spec"]["replicas"] = 5
+    status, d2 = await client.put(path + "/d/status", d)
+    assert status == 200
+    assert d2["status"] == {"replicas": 3} and d2["spec"]["replicas"] == 1
+    d2["spec"]["replicas"] = 4
+    status, d3 = await client.put(path + "/d", d2)
+    assert d3["metadata"]["generation"] == 2 and d3["status"] == {"replicas": 3}
+    status, sc = await client.get(path + "/d/scale")
+    assert sc["kind"] == "Scale" and sc["spec"]["replicas"] == 4
+    assert sc["status"]["selector"] == "app=d"
+    status, sc = await client.request(
+        "PATCH",
+        path + "/d/scale",
+        {"spec": {"replicas": 7}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert status == 200 and sc["spec"]["replicas"] == 7
+
+
+async def test_patch_types(client: Client) -> None:
+    await client.post(CMS, cm("pt", a="1"))
+    status, body = await client.request(
+        "PATCH",
+        CMS + "/pt",
+        {"metadata": {"labels": {"a": None, "b": "2"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert status == 200 and body["metadata"]["labels"] == {"b": "2"}
+    status, body = await client.request(
+        "PATCH",
+        CMS + "/pt",
+        [{"op": "add", "path": "/data/x", "value": "y"}],
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    assert status == 200 and body["data"] == {"k": "v", "x": "y"}
+    status, body = await client.request(
+        "PATCH",
+        CMS + "/nope",
+        {"data": {}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert status == 404
+
+
+async def test_finalizers_hold_deletion(client: Client) -> None:
+    obj = cm("fin")
+    obj["metadata"]["finalizers"] = ["example.com/hold"]
+    await client.post(CMS, obj)
+    status, body = await client.delete(CMS + "/fin")
+    assert status == 200 and body["metadata"]["deletionTimestamp"]
+    status, got = await client.get(CMS + "/fin")
+    assert status == 200
+    got["metadata"]["finalizers"] = []
+    status, _ = await client.put(CMS + "/fin", got)
+    assert status == 200
+    status, _ = await client.get(CMS + "/fin")
+    assert status == 404
+
+
+async def test_pod_graceful_deletion(client: Client) -> None:
+    await client.post(PODS, pod("unscheduled"))
+    status, body = await client.delete(PODS + "/unscheduled")
+    assert status == 200 and body["kind"] == "Pod"  # pods return the deleted object
+    assert (await client.get(PODS + "/unscheduled"))[0] == 404
+    await client.post(PODS, pod("bound", nodeName="n1"))
+    status, body = await client.delete(PODS + "/bound")
+    assert body["metadata"]["deletionGracePeriodSeconds"] == 30
+    status, got = await client.get(PODS + "/bound")
+    assert status == 200 and got["metadata"]["deletionTimestamp"]
+    status, body = await client.delete(PODS + "/bound?gracePeriodSeconds=0")
+    assert (await client.get(PODS + "/bound"))[0] == 404
+
+
+async def test_delete_precondition(client: Client) -> None:
+    await client.post(CMS, cm("pre"))
+    status, body = await client.request("DELETE", CMS + "/pre", {"preconditions": {"uid": "nope"}})
+    assert status == 409 and "Precondition failed: UID in precondition: nope" in body["message"]
+
+
+async def test_namespace_terminating(client: Client) -> None:
+    await client.post("/api/v1/namespaces", {"metadata": {"name": "gone"}})
+    status, body = await client.delete("/api/v1/namespaces/gone")
+    assert status == 200 and body["status"]["phase"] == "Terminating"
+    status, err = await client.post("/api/v1/namespaces/gone/configmaps", cm("x"))
+    assert (status, err["reason"]) == (403, "Forbidden")
+    assert "because it is being terminated" in err["message"]
+    ns = body
+    ns["spec"]["finalizers"] = []
+    status, _ = await client.put("/api/v1/namespaces/gone/finalize", ns)
+    assert status == 200
+    assert (await client.get("/api/v1/namespaces/gone"))[0] == 404
+
+
+async def _events(cluster: Cluster, path: str, want: int, timeout: float = 10) -> list[Any]:
+    ctx = await asyncio.to_thread(cluster.ssl_context)
+    import aiohttp
+
+    out: list[Any] = []
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s,
+        s.get(cluster.base + path, timeout=aiohttp.ClientTimeout(total=timeout)) as resp,
+    ):
+        assert resp.status == 200
+        async for line in resp.content:
+            out.append(orjson.loads(line))
+            if len(out) >= want:
+                break
+    return out
+
+
+async def test_watch_events(cluster: Cluster, client: Client) -> None:
+    await client.post(CMS, cm("w0"))
+    watcher = asyncio.create_task(_events(cluster, CMS + "?watch=true", 4))
+    await asyncio.sleep(0.3)
+    _, obj = await client.post(CMS, cm("w1"))
+    obj["data"] = {"k": "changed"}
+    await client.put(CMS + "/w1", obj)
+    await client.delete(CMS + "/w1")
+    events = await watcher
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "w0"), ("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1"),
+    ]  # fmt: skip
+    assert events[2]["object"]["data"] == {"k": "changed"}
+    assert events[1]["object"]["kind"] == "ConfigMap"
+
+
+async def test_watch_from_resource_version_with_selector(cluster: Cluster, client: Client) -> None:
+    _, a = await client.post(CMS, cm("s0", app="x"))
+    rv = a["metadata"]["resourceVersion"]
+    await client.post(CMS, cm("s1", app="y"))
+    _, b = await client.post(CMS, cm("s2", app="x"))
+    # s2 leaves the selection: the watcher sees it deleted.
+    b["metadata"]["labels"] = {"app": "z"}
+    await client.put(CMS + "/s2", b)
+    events = await _events(cluster, CMS + f"?watch=1&resourceVersion={rv}&labelSelector=app%3Dx", 2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "s2"), ("DELETED", "s2"),
+    ]  # fmt: skip
+
+
+async def test_watch_expired_and_bookmarks(cluster: Cluster, client: Client) -> None:
+    for i in range(3):
+        await client.post(CMS, cm(f"e{i}"))
+    current = await cluster.storage.current_revision()
+    await cluster.storage.compact(current)
+    events = await _events(cluster, CMS + "?watch=1&resourceVersion=1", 1)
+    assert events[0]["type"] == "ERROR"
+    assert events[0]["object"]["code"] == 410
+    assert events[0]["object"]["reason"] == "Expired"
+    events = await _events(
+        cluster, CMS + f"?watch=1&resourceVersion={current}&allowWatchBookmarks=true", 1
+    )
+    assert events[0]["type"] == "BOOKMARK"
+    assert events[0]["object"]["kind"] == "ConfigMap"
+    assert int(events[0]["object"]["metadata"]["resourceVersion"]) >= current
+
+
+async def test_watch_send_initial_events(cluster: Cluster, client: Client) -> None:
+    await client.post(CMS, cm("i0"))
+    events = await _events(
+        cluster,
+        CMS + "?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+        "&allowWatchBookmarks=true",
+        2,
+    )
+    assert events[0]["type"] == "ADDED"
+    assert events[1]["type"] == "BOOKMARK"
+    annotations = events[1]["object"]["metadata"]["annotations"]
+    assert annotations == {"k8s.io/initial-events-end": "true"}
+
+
+async def test_watch_timeout_ends_stream(cluster: Cluster) -> None:
+    events = await _events(cluster, CMS + "?watch=1&timeoutSeconds=1&resourceVersion=0", 100)
+    assert events == []
+
+
+async def test_watch_as_table(cluster: Cluster, client: Client) -> None:
+    await client.post(PODS, pod("tw0"))
+    await client.post(PODS, pod("tw1"))
+    ctx = await asyncio.to_thread(cluster.ssl_context)
+    import aiohttp
+
+    lines = []
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s,
+        s.get(cluster.base + PODS + "?watch=1", headers={"Accept": TABLE}) as resp,
+    ):
+        async for line in resp.content:
+            lines.append(orjson.loads(line))
+            if len(lines) == 2:
+                break
+    assert lines[0]["object"]["kind"] == "Table"
+    assert len(lines[0]["object"]["columnDefinitions"]) == 9
+    assert lines[1]["object"]["columnDefinitions"] is None
+    assert lines[1]["object"]["rows"][0]["cells"][0] == "tw1"
