@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 import pyk8s
-from pyk8s.cli import image, killall, registry, server
 from pyk8s.cli import apiserver as apiserver_cmd
+from pyk8s.cli import image, killall, registry, server
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
