@@ -54,6 +54,7 @@ class Snapshot:
     def __init__(self, nodes: Sequence[NodeInfo] = ()) -> None:
         self.node_info_map: dict[str, NodeInfo] = {}
         self.node_info_list: list[NodeInfo] = []
+        self.index: dict[str, int] = {}
         self._with_affinity: list[NodeInfo] = []
         self._with_required_anti_affinity: list[NodeInfo] = []
         self.generation = 0
@@ -64,6 +65,7 @@ class Snapshot:
     def rebuild_lists(self, order: Sequence[str] | None = None) -> None:
         names = order if order is not None else list(self.node_info_map)
         self.node_info_list = [self.node_info_map[n] for n in names if n in self.node_info_map]
+        self.index = {n.name: i for i, n in enumerate(self.node_info_list)}
         self.rebuild_affinity_lists()
 
     def rebuild_affinity_lists(self) -> None:
@@ -304,7 +306,7 @@ class Cache:
         if self._order_changed:
             snapshot.rebuild_lists([n for n in self.nodes if n in snapshot.node_info_map])
         else:
-            index = {n.name: i for i, n in enumerate(snapshot.node_info_list)}
+            index = snapshot.index
             for name in self._dirty:
                 i = index.get(name)
                 if i is not None:

@@ -5,6 +5,8 @@ can schedule pods without an API server (convention 15: fakes ship with the pack
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +28,19 @@ class FakeBinder:
     def __init__(self, error: Exception | None = None) -> None:
         self.bindings: list[Obj] = []
         self.error = error
+        self._changed = asyncio.Condition()
 
     async def bind(self, binding: Obj) -> None:
         if self.error is not None:
             raise self.error
         self.bindings.append(binding)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, count: int) -> None:
+        """Wait until ``count`` bindings were made (no sleeping)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self.bindings) >= count)
 
     def bound(self) -> dict[str, str]:
         """namespace/name → node for every binding made."""

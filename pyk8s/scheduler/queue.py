@@ -87,7 +87,8 @@ class _Nominator:
             self.by_node.pop(node, None)
 
     def for_node(self, node: str) -> list[Obj]:
-        return list(self.by_node.get(node, {}).values())
+        pods = self.by_node.get(node)
+        return list(pods.values()) if pods else []
 
 
 class SchedulingQueue:
@@ -402,6 +403,10 @@ class SchedulingQueue:
         if key in self._in_flight:
             return "in-flight"
         return None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         self._closed = True

@@ -15,11 +15,13 @@ may nominate a node first.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from pyk8s.scheduler import cache as cache_mod
@@ -162,7 +164,7 @@ class Scheduler:
 
     # --- one pod ----------------------------------------------------------------------------
 
-    async def schedule_one(self) -> Awaitable[None] | None:
+    async def schedule_one(self) -> Coroutine[Any, Any, None] | None:
         """Schedule the next pod; returns its binding cycle to run, or None."""
         qpi = await self.queue.pop()
         if qpi is None:
@@ -182,6 +184,34 @@ class Scheduler:
             await self.handle_scheduling_failure(fwk, assumed, status, result.nominated_node_name)
             return None
         return self._binding_cycle_guarded(fwk, state, result, assumed, start)
+
+    async def run(self, sleep: Callable[[float], Awaitable[object]] | None = None) -> None:
+        """Schedule pods until ``stop``; binding cycles run beside the next scheduling cycles.
+
+        Every task lives in this TaskGroup: the queue's flush loop, the assumed-pod
+        cleanup and each binding cycle (which never raise: failures are handled).
+        """
+        nap = sleep or asyncio.sleep
+        async with asyncio.TaskGroup() as tg:
+            helpers = [tg.create_task(self.queue.run(nap)), tg.create_task(self._cleanup(nap))]
+            try:
+                while not self.queue.closed:
+                    binding = await self.schedule_one()
+                    if binding is not None:
+                        tg.create_task(binding)
+                    await asyncio.sleep(0)  # let informers and bindings run
+            finally:
+                for t in helpers:
+                    t.cancel()
+
+    def stop(self) -> None:
+        self.queue.close()
+
+    async def _cleanup(self, nap: Callable[[float], Awaitable[object]]) -> None:
+        while True:
+            await nap(1.0)
+            for pod in self.cache.cleanup_assumed_pods():
+                log.warning("assumed pod %s expired before it was confirmed", namespaced_name(pod))
 
     async def schedule_one_and_bind(self) -> None:
         """``schedule_one`` with its binding cycle awaited (tests, simple loops)."""

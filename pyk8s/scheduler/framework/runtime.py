@@ -146,6 +146,7 @@ class Framework:
     ) -> None:
         self.profile_name = profile_name
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self.keep_plugin_scores = False
         self.seams = seams
         self._snapshot: fw.NodeInfoLister = _EmptySnapshot()
         self.waiting_pods: dict[str, WaitingPod] = {}
@@ -386,11 +387,13 @@ class Framework:
         Like upstream, the node must pass both with and without those pods (some
         filters, such as anti-affinity, can only get stricter when pods are removed).
         """
-        nominated = [
-            p
-            for p in self.nominated_pods_for_node(node_info.name)
-            if pod_priority(p) >= pod_priority(pod) and pod_key(p) != pod_key(pod)
-        ]
+        nominated = self.nominated_pods_for_node(node_info.name)
+        if nominated:
+            nominated = [
+                p
+                for p in nominated
+                if pod_priority(p) >= pod_priority(pod) and pod_key(p) != pod_key(pod)
+            ]
         if nominated:
             state_with = state.clone()
             info_with = node_info.clone()
@@ -444,37 +447,50 @@ class Framework:
         self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
     ) -> tuple[list[fw.NodePluginScores], Status | None]:
         plugins = [p for p in self.points["score"] if p.name not in state.skip_score_plugins]
-        all_scores = [fw.NodePluginScores(n.name) for n in nodes]
-        if not plugins:
-            return all_scores, None
+        totals = [0] * len(nodes)
+        per_plugin: list[tuple[str, list[int]]] = []
         for pl in plugins:
-            plugin_scores: list[fw.NodeScore] = []
+            raw: list[int] = []
+            score_fn = pl.score
             for n in nodes:
-                score, s = pl.score(state, pod, n)
+                score, s = score_fn(state, pod, n)
                 if s is not None and not s.is_success():
                     return [], Status(
                         Code.ERROR, f'running Score plugin "{pl.name}": {s.message()}'
                     ).with_plugin(pl.name)
-                plugin_scores.append(fw.NodeScore(n.name, score))
+                raw.append(score)
             ext = pl.score_extensions()
             if ext is not None:
-                s = ext.normalize_score(state, pod, plugin_scores)
+                ns_list = [fw.NodeScore(n.name, v) for n, v in zip(nodes, raw, strict=True)]
+                s = ext.normalize_score(state, pod, ns_list)
                 if s is not None and not s.is_success():
                     return [], Status(
                         Code.ERROR, f'running Normalize on Score plugin "{pl.name}": {s.message()}'
                     ).with_plugin(pl.name)
+                raw = [x.score for x in ns_list]
             weight = self.weights[pl.name]
-            for i, ns in enumerate(plugin_scores):
-                if ns.score > MAX_NODE_SCORE or ns.score < MIN_NODE_SCORE:
+            for i, v in enumerate(raw):
+                if v > MAX_NODE_SCORE or v < MIN_NODE_SCORE:
                     return [], Status(
                         Code.ERROR,
-                        f'plugin "{pl.name}" returns an invalid score {ns.score}, it should in '
+                        f'plugin "{pl.name}" returns an invalid score {v}, it should in '
                         f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
                     ).with_plugin(pl.name)
-                weighted = ns.score * weight
-                all_scores[i].scores.append(fw.PluginScore(pl.name, weighted))
-                all_scores[i].total_score += weighted
-        return all_scores, None
+                totals[i] += v * weight
+            per_plugin.append((pl.name, raw))
+        # per-plugin scores are kept for debugging only when asked: they cost a list per node
+        if self.keep_plugin_scores:
+            return [
+                fw.NodePluginScores(
+                    n.name,
+                    [fw.PluginScore(name, raw[i] * self.weights[name]) for name, raw in per_plugin],
+                    totals[i],
+                )
+                for i, n in enumerate(nodes)
+            ], None
+        return [
+            fw.NodePluginScores(n.name, [], t) for n, t in zip(nodes, totals, strict=True)
+        ], None
 
     # --- reserve and permit -----------------------------------------------------------------
 

@@ -442,6 +442,8 @@ class NodeInfo:
         "allocatable",
         "generation",
         "image_states",
+        "labels",
+        "name",
         "non_zero_requested",
         "pods",
         "pods_with_affinity",
@@ -452,6 +454,8 @@ class NodeInfo:
 
     def __init__(self, node: Obj | None = None, pods: Iterable[Obj | PodInfo] = ()) -> None:
         self._node: Obj | None = None
+        self.name = ""
+        self.labels: Mapping[str, str] = {}
         self.pods: list[PodInfo] = []
         self.pods_with_affinity: list[PodInfo] = []
         self.pods_with_required_anti_affinity: list[PodInfo] = []
@@ -476,25 +480,17 @@ class NodeInfo:
     def has_node(self) -> bool:
         return self._node is not None
 
-    @property
-    def name(self) -> str:
-        return str(meta(self._node).get("name", "")) if self._node is not None else ""
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        if self._node is None:
-            return {}
-        labels: Mapping[str, str] = meta(self._node).get("labels") or {}
-        return labels
-
     def set_node(self, node: Obj) -> None:
         self._node = node
+        self.name = str(meta(node).get("name", ""))
+        self.labels = meta(node).get("labels") or {}
         status = node.get("status") or {}
         self.allocatable = Resource.from_quantities(status.get("allocatable"))
         self.generation = next_generation()
 
     def remove_node(self) -> None:
         self._node = None
+        self.labels = {}
         self.generation = next_generation()
 
     def add_pod(self, pod: Obj | PodInfo) -> None:
@@ -536,6 +532,8 @@ class NodeInfo:
     def clone(self) -> NodeInfo:
         c = NodeInfo.__new__(NodeInfo)
         c._node = self._node
+        c.name = self.name
+        c.labels = self.labels
         c.pods = list(self.pods)
         c.pods_with_affinity = list(self.pods_with_affinity)
         c.pods_with_required_anti_affinity = list(self.pods_with_required_anti_affinity)

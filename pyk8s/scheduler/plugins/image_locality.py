@@ -7,7 +7,7 @@ node adds ``size * (nodes having it / all nodes)``; the sum is clamped between
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyk8s.scheduler.framework import interface as fw
@@ -15,6 +15,7 @@ from pyk8s.scheduler.framework.interface import CycleState, Status
 from pyk8s.scheduler.framework.types import MAX_NODE_SCORE, NodeInfo, Obj
 
 NAME = "ImageLocality"
+_PRE_SCORE_KEY = "PreScore" + NAME
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB
 MAX_CONTAINER_THRESHOLD = 1000 * MB
@@ -55,10 +56,18 @@ class ImageLocality:
     def __init__(self, handle: fw.Handle) -> None:
         self.handle = handle
 
+    def pre_score(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> Status | None:
+        # computed once per cycle rather than per node; the values are upstream's
+        state.write(_PRE_SCORE_KEY, (len(self.handle.snapshot().list()), len(_containers(pod))))
+        return None
+
     def score(self, state: CycleState, pod: Obj, node_info: NodeInfo) -> tuple[int, Status | None]:
-        total = len(self.handle.snapshot().list())
+        pre = state.get(_PRE_SCORE_KEY)
+        total, containers = pre or (len(self.handle.snapshot().list()), len(_containers(pod)))
+        if not node_info.image_states:
+            return calculate_priority(0, containers), None
         score = sum_image_scores(node_info, pod, total)
-        return calculate_priority(score, len(_containers(pod))), None
+        return calculate_priority(score, containers), None
 
     def score_extensions(self) -> None:
         return None

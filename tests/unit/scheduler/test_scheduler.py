@@ -339,3 +339,23 @@ def test_select_host_breaks_ties_uniformly() -> None:
 def test_truncate_message() -> None:
     assert truncate_message("x" * 10, 8) == "xxxx ..."
     assert truncate_message("short", 8) == "short"
+
+
+async def test_run_schedules_until_stopped() -> None:
+    import asyncio
+
+    h = Harness([node("n1"), node("n2")])
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+        await asyncio.Event().wait()  # helpers sleep forever; they are cancelled on stop
+
+    runner = asyncio.ensure_future(h.scheduler.run(nap))
+    for i in range(5):
+        h.add_pod(pod(f"p{i}", cpu="100m"))
+    await asyncio.wait_for(h.fakes.binder.wait_for(5), 5)
+    h.scheduler.stop()
+    await asyncio.wait_for(runner, 5)
+    assert sorted(h.fakes.binder.bound()) == [f"default/p{i}" for i in range(5)]
+    assert naps == [1.0, 1.0]
