@@ -6,7 +6,6 @@ can schedule pods without an API server (convention 15: fakes ship with the pack
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -21,8 +21,8 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from pyk8s.scheduler import cache as cache_mod
 from pyk8s.scheduler import queue as queue_mod
