@@ -52,6 +52,18 @@ _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 ]
 
 
+_runtime_guard: list[grpc.aio.Channel] = []
+"""One idle channel, never used, kept for the life of the process: grpc frees
+its asyncio runtime when the last channel object is garbage-collected, and that
+joins grpc's poller thread wherever the collection happens, which may be on the
+event loop. With this one alive, opening and closing stores never does that."""
+
+
+def _keep_grpc_runtime() -> None:
+    if not _runtime_guard:
+        _runtime_guard.append(grpc.aio.insecure_channel("unix:/nonexistent/pyk8s-grpc-guard"))
+
+
 class CompactedError(Exception):
     """etcd: the revision asked for is older than the compacted one."""
 
@@ -204,6 +216,7 @@ class Client:
     ) -> Client:
         """Open a channel and wait (up to ``connect_timeout``) until etcd answers."""
         target = endpoints.target()
+        _keep_grpc_runtime()
         if endpoints.secure:
             tls = tls or TLSFiles()
             creds = grpc.ssl_channel_credentials(
