@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import clock as clock_
 from pyk8s.client import rest
 
@@ -234,7 +234,10 @@ class EventRecorder:
                         event["metadata"]["name"],
                         {"series": series},
                         namespace,
-                        patch_type=rest.PatchType.STRATEGIC,
+                        # Upstream sends this as a strategic merge patch; for a body that only
+                        # sets the ``series`` struct a JSON merge patch does the same, and
+                        # every server accepts it.
+                        patch_type=rest.PatchType.MERGE,
                     )
                     return False
                 except errors.NotFound:

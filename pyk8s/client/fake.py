@@ -23,14 +23,13 @@ import builtins
 import copy
 import itertools
 import random
-import re
 import string
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors, selectors
 from pyk8s.client import clock as clock_
 from pyk8s.client import rest
 
@@ -572,72 +571,24 @@ def json_patch(target: Object, ops: Any) -> Object:
     return doc
 
 
-# -- selectors (a subset: what controllers send) --------------------------------------
-
-_SET = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-
-
-def _split(selector: str) -> builtins.list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in selector:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        parts.append(cur)
-    return parts
+# -- selectors ----------------------------------------------------------------------
 
 
 def _labels_match(selector: str | None, labels: Mapping[str, str]) -> bool:
-    for raw in _split(selector or ""):
-        term = raw.strip()
-        if m := _SET.match(term):
-            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            if op == "in" and labels.get(key) not in values:
-                return False
-            if op == "notin" and key in labels and labels[key] in values:
-                return False
-        elif "!=" in term:
-            key, value = (s.strip() for s in term.split("!=", 1))
-            if labels.get(key) == value:
-                return False
-        elif "=" in term:
-            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            if labels.get(key) != value:
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def _field(obj: Mapping[str, Any], path: str) -> str:
-    value: Any = obj
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    if not selector:
+        return True
+    try:
+        return selectors.parse_labels(selector).matches(labels)
+    except selectors.SelectorError as e:
+        raise errors.BadRequest(str(e)) from e
 
 
 def _fields_match(selector: str | None, obj: Mapping[str, Any]) -> bool:
-    for term in _split(selector or ""):
-        if "!=" in term:
-            path, value = (s.strip() for s in term.split("!=", 1))
-            if _field(obj, path) == value:
-                return False
-        elif "=" in term:
-            path, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            if _field(obj, path) != value:
-                return False
-    return True
+    if not selector:
+        return True
+    try:
+        parsed = selectors.parse_fields(selector)
+    except selectors.SelectorError as e:
+        raise errors.BadRequest(str(e)) from e
+    fields = {r.field: selectors.field_value(obj, r.field) for r in parsed.requirements}
+    return parsed.matches(fields)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import clock as clock_
 from pyk8s.client import rest
 

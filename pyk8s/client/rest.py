@@ -30,7 +30,7 @@ import aiohttp
 import orjson
 
 import pyk8s
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors, scheme
 from pyk8s.client import clock as clock_
 from pyk8s.client import kubeconfig
 
@@ -47,6 +47,13 @@ class ResourceRef:
     plural: str
     namespaced: bool = True
     kind: str = ""
+
+    @classmethod
+    def from_resource(cls, resource: scheme.Resource) -> ResourceRef:
+        """The reference to a row of the built-in resource table."""
+        return cls(
+            resource.group, resource.version, resource.plural, resource.namespaced, resource.kind
+        )
 
     @property
     def api_version(self) -> str:
@@ -72,6 +79,19 @@ class ResourceRef:
         elif subresource:
             raise ValueError("a subresource needs an object name")
         return "/".join(parts)
+
+
+def for_kind(api_version: str, kind: str) -> ResourceRef:
+    """The built-in resource serving ``kind`` (``for_kind("apps/v1", "Deployment")``).
+
+    For kinds outside the built-in table (custom resources) ask the server:
+    :meth:`Client.resource_for`.
+    """
+    group, _, version = api_version.rpartition("/")
+    resource = scheme.DEFAULT.for_kind(group, version, kind)
+    if resource is None:
+        raise LookupError(f"no built-in resource serves {kind} in {api_version}")
+    return ResourceRef.from_resource(resource)
 
 
 class PatchType(enum.StrEnum):

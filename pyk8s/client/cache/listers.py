@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client.cache import index as index_
 from pyk8s.client.cache import store as store_
 

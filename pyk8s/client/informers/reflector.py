@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import backoff as backoff_
 from pyk8s.client import clock as clock_
 from pyk8s.client.informers import listwatch

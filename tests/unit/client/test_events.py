@@ -108,7 +108,7 @@ async def test_repeats_become_a_series(
     assert ev["series"] == {"count": 2, "lastObservedTime": "2026-01-01T00:00:10.000000Z"}
     patch = api.requests[-1]
     assert patch.method == "PATCH"
-    assert patch.headers["Content-Type"] == "application/strategic-merge-patch+json"
+    assert patch.headers["Content-Type"] == "application/merge-patch+json"
     assert orjson.loads(patch.body) == {"series": ev["series"]}
     writes = len(api.requests)
     for _ in range(5):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import clock, events, fake, leaderelection, rest
 from pyk8s.client.informers import factory, shared_informer
 
@@ -279,3 +279,10 @@ async def test_leader_election_and_events_on_the_fake() -> None:
     await rec.flush()
     [ev] = c.objects(events.EVENTS)
     assert ev["series"]["count"] == 2
+
+
+async def test_bad_selector_is_a_bad_request() -> None:
+    c = fake.Client()
+    c.add(PODS, pod("a"))
+    with pytest.raises(errors.BadRequest):
+        await c.list(PODS, label_selector="a in (")

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import clock, kubeconfig, rest
 
 from . import certs
@@ -505,3 +505,11 @@ async def test_tls_with_client_certificate(api: FakeApi) -> None:
         )
         async with rest.Client(insecure) as c:
             await c.list(PODS)
+
+
+def test_for_kind_reads_the_builtin_table() -> None:
+    assert rest.for_kind("apps/v1", "Deployment") == DEPLOYMENTS
+    assert rest.for_kind("v1", "Node") == NODES
+    assert rest.for_kind("v1", "Pod") == PODS
+    with pytest.raises(LookupError, match="Widget"):
+        rest.for_kind("example.com/v1", "Widget")

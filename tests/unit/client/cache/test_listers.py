@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client.cache import index, listers, store
 
 
@@ -73,3 +73,16 @@ def test_cluster_scoped_get() -> None:
         listers.Lister(s, "deployments", "apps").get("x")
     assert str(info.value) == 'deployments.apps "x" not found'
     assert info.value.code == 404
+
+
+def test_structured_selectors_from_the_api_package(lister: listers.Lister) -> None:
+    from pyk8s.api import selectors
+
+    sel = selectors.from_label_selector(
+        {
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}],
+        }
+    )
+    assert names(lister.list(sel)) == ["web-1"]
+    assert names(lister.namespace("b").list(selectors.parse_labels("app"))) == ["web-2"]

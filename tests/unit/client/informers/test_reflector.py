@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import clock, rest
 from pyk8s.client.cache import store
 from pyk8s.client.informers import reflector

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pyk8s.client import _errors as errors
+from pyk8s.api import errors
 from pyk8s.client import clock, rest
 from pyk8s.client.cache import store
 from pyk8s.client.informers import shared_informer
