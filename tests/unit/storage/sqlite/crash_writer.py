@@ -1,6 +1,8 @@
 """Run as a script by test_crash.py: write to a SQLite store forever from
 several concurrent writers, printing each acknowledged write as
-``OP REVISION KEY VALUE`` (OP: C create, U update, D delete) until killed."""
+``OP REVISION KEY VALUE`` (OP: C create, U update, D delete) until killed.
+With a third argument ``compact`` it also compacts, in many tiny steps, to
+100 revisions behind the newest one, over and over."""
 
 from __future__ import annotations
 
@@ -9,10 +11,20 @@ import sys
 from pathlib import Path
 
 from pyk8s.storage.interface import KeyValue
+from pyk8s.storage.sqlite import log as sqlite_log
 from pyk8s.storage.sqlite.log import SqliteStorage
 
 
-async def main(path: Path, round_: str) -> None:
+async def compact_forever(store: SqliteStorage) -> None:
+    sqlite_log.COMPACT_STEP = 7
+    while True:
+        target = await store.current_revision() - 100
+        if target > await store.compacted_revision():
+            await store.compact(target)
+        await asyncio.sleep(0.005)
+
+
+async def main(path: Path, round_: str, compact: bool) -> None:
     store = await SqliteStorage.open(path)
     out = sys.stdout
 
@@ -37,8 +49,11 @@ async def main(path: Path, round_: str) -> None:
             n += 1
 
     print("ready", flush=True)
-    await asyncio.gather(*(writer(w) for w in range(8)))
+    tasks = [writer(w) for w in range(8)]
+    if compact:
+        tasks.append(compact_forever(store))
+    await asyncio.gather(*tasks)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2], sys.argv[3:] == ["compact"]))
