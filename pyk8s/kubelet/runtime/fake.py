@@ -201,6 +201,12 @@ class FakeRuntime:
             raise ContainerRuntimeError(f"container {container_id} is not running")
         return _FakeExec(self.exec_handler(container_id, cmd))
 
+    async def attach(self, container_id: str, *, stdin: bool = False) -> ExecSession:
+        self._call("attach", container_id, stdin)
+        if self._get(container_id).state != ContainerState.RUNNING:
+            raise ContainerRuntimeError(f"container {container_id} is not running")
+        return _FakeExec(ExecResult(-1, b"", b""))
+
     async def reopen_container_log(self, container_id: str) -> None:
         self._call("reopen_container_log", container_id)
         self._get(container_id)
@@ -226,4 +232,7 @@ class _FakeExec:
         return self._result.exit_code
 
     async def kill(self) -> None:
+        return None
+
+    async def resize(self, cols: int, rows: int) -> None:
         return None

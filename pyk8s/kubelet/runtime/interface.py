@@ -154,6 +154,7 @@ class ContainerConfig:
     image_ref: str = ""
     log_path: str = ""
     stdin: bool = False
+    stdin_once: bool = False
     tty: bool = False
     resources: Resources = field(default_factory=Resources)
     security: SecurityContext = field(default_factory=SecurityContext)
@@ -212,17 +213,36 @@ class ExecResult:
     stderr: bytes
 
 
-class ExecSession(Protocol):
-    """A running ``exec``: write to ``stdin`` (``None`` unless asked for), read the outputs,
-    then ``wait()`` for the exit code. ``kill()`` ends it early."""
+class Input(Protocol):
+    """Where a session's stdin goes (an ``asyncio.StreamWriter`` is one)."""
 
-    stdin: asyncio.StreamWriter | None
-    stdout: asyncio.StreamReader
-    stderr: asyncio.StreamReader | None  # None with a tty (merged into stdout)
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ExecSession(Protocol):
+    """A running ``exec`` or ``attach``: write to ``stdin`` (``None`` unless asked for), read
+    the outputs, then ``wait()`` for the exit code. ``kill()`` ends an exec early; ``resize``
+    changes a tty's window size (ignored without a tty)."""
+
+    @property
+    def stdin(self) -> Input | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None:
+        """``None`` with a tty (its output is all on stdout)."""
 
     async def wait(self) -> int: ...
 
     async def kill(self) -> None: ...
+
+    async def resize(self, cols: int, rows: int) -> None: ...
 
 
 class PodNetwork(Protocol):
@@ -286,6 +306,11 @@ class ContainerRuntime(Protocol):
         self, container_id: str, cmd: list[str], *, stdin: bool = False, tty: bool = False
     ) -> ExecSession:
         """Start ``cmd`` in the container with streams (``kubectl exec``)."""
+
+    async def attach(self, container_id: str, *, stdin: bool = False) -> ExecSession:
+        """Connect to a running container's stdio (``kubectl attach``, ``kubectl run -it``):
+        its output from now on, and its stdin if the container was created with ``stdin``.
+        ``wait()`` returns the container's exit code, or -1 if the client detached first."""
 
     async def reopen_container_log(self, container_id: str) -> None:
         """Make the log writer reopen its file after the kubelet rotated it."""

@@ -269,7 +269,7 @@ def build(
     if sec.supplemental_groups:
         user["additionalGids"] = list(sec.supplemental_groups)
     process: dict[str, Any] = {
-        "terminal": False,
+        "terminal": config.tty,
         "user": user,
         "args": argv,
         "env": environment(config, hostname or sandbox.hostname),

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyk8s.kubelet.runtime import cgroups, command, oci_spec, state
+from pyk8s.kubelet.runtime import cgroups, command, oci_spec, sessions, state
 from pyk8s.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerRuntimeError,
@@ -92,6 +92,9 @@ class RuncRuntime:
 
     def _rootfs(self, container_id: str) -> Path:
         return self.naming.run_dir / "containers" / container_id / "rootfs"
+
+    def _attach_socket(self, container_id: str) -> Path:
+        return self._rootfs(container_id).parent / "attach.sock"
 
     def _runc(self, *args: str) -> list[str]:
         return [self.runc, "--root", str(self.naming.runc_root), *args]
@@ -275,6 +278,11 @@ class RuncRuntime:
             str(cdir),
             "--cgroup",
             r.cgroup,
+            "--attach-socket",
+            str(self._attach_socket(container_id)),
+            *(["--stdin"] if r.config.stdin else []),
+            *(["--stdin-once"] if r.config.stdin_once else []),
+            *(["--tty"] if r.config.tty else []),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -344,6 +352,7 @@ class RuncRuntime:
         with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
             record = await asyncio.to_thread(state.load, record_path, state.ContainerRecord)
             await asyncio.to_thread(cgroups.remove, record.cgroup)
+        await asyncio.to_thread(_remove_sockets, rootfs.parent)
         await asyncio.to_thread(_rmdirs, rootfs, rootfs.parent)  # rmdir: never into a mount
         await asyncio.to_thread(shutil.rmtree, self._cdir(container_id), True)
 
@@ -442,8 +451,6 @@ class RuncRuntime:
     async def exec(
         self, container_id: str, cmd: list[str], *, stdin: bool = False, tty: bool = False
     ) -> ExecSession:
-        if tty:
-            raise ContainerRuntimeError("exec with a tty is not supported yet")
         if not cmd:
             raise ContainerRuntimeError("exec: empty command")
         status = await self.container_status(container_id)
@@ -451,14 +458,51 @@ class RuncRuntime:
             raise ContainerRuntimeError(
                 f"container {container_id} is not running ({status.state.value})"
             )
-        pid_file = self._cdir(container_id) / f"exec-{os.urandom(6).hex()}.pid"
-        proc = await asyncio.create_subprocess_exec(
-            *self._runc("exec", "--pid-file", str(pid_file), container_id, *cmd),
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        tag = os.urandom(6).hex()
+        pid_file = self._cdir(container_id) / f"exec-{tag}.pid"
+        if not tty:
+            proc = await asyncio.create_subprocess_exec(
+                *self._runc("exec", "--pid-file", str(pid_file), container_id, *cmd),
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            return sessions.PipeExec(proc, pid_file)
+        # runc only takes a console socket when it detaches, and a detached exec's exit code
+        # is lost; so runc gets a pty of ours as its terminal and proxies it to the container's.
+        master, slave = await asyncio.to_thread(os.openpty)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._runc("exec", "--tty", "--pid-file", str(pid_file), container_id, *cmd),
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return sessions.PtyExec(proc, pid_file, master)
+
+    async def attach(self, container_id: str, *, stdin: bool = False) -> ExecSession:
+        record = await self._container_record(container_id)
+        status = await self.container_status(container_id)
+        if status.state != ContainerState.RUNNING:
+            raise ContainerRuntimeError(
+                f"container {container_id} is not running ({status.state.value})"
+            )
+        if stdin and not record.config.stdin:
+            raise ContainerRuntimeError(f"container {container_id} was created without stdin")
+        reader, writer = await asyncio.open_unix_connection(str(self._attach_socket(container_id)))
+
+        async def exit_code() -> int:
+            st = await self.container_status(container_id)
+            return st.exit_code if st.state == ContainerState.EXITED else -1
+
+        return sessions.AttachSession(
+            reader, writer, stdin=stdin, tty=record.config.tty, exit_code=exit_code
         )
-        return _RuncExec(proc, pid_file)
 
     # ----- logs and stats
 
@@ -482,40 +526,16 @@ class RuncRuntime:
         )
 
 
-class _RuncExec:
-    def __init__(self, proc: asyncio.subprocess.Process, pid_file: Path) -> None:
-        self._proc = proc
-        self._pid_file = pid_file
-        self.stdin = proc.stdin
-        assert proc.stdout is not None
-        self.stdout: asyncio.StreamReader = proc.stdout
-        self.stderr: asyncio.StreamReader | None = proc.stderr
-
-    async def wait(self) -> int:
-        code = await self._proc.wait()
-        await asyncio.to_thread(_unlink, self._pid_file)
-        return code
-
-    async def kill(self) -> None:
-        """SIGKILL the exec'd process itself (``runc exec`` cannot forward SIGKILL).
-
-        ``runc exec`` is left to reap it and exit: killing ``runc exec`` first would orphan
-        the process to the host's init, and a zombie in the container's pid namespace holds
-        up the container's own exit until someone reaps it."""
-        pid = await asyncio.to_thread(_read_pid, self._pid_file)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.kill()
-
-
 def _host_capabilities() -> frozenset[str]:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("CapBnd:"):
             return oci_spec.bounding_set(line.split()[1])
     return frozenset(oci_spec.ALL_CAPABILITIES)
+
+
+def _remove_sockets(d: Path) -> None:
+    for sock in d.glob("*.sock"):
+        sock.unlink(missing_ok=True)
 
 
 def _rmdirs(*dirs: Path) -> None:
@@ -524,20 +544,9 @@ def _rmdirs(*dirs: Path) -> None:
             d.rmdir()
 
 
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def _shim_pid(cdir: Path) -> int | None:
     """The shim's pid if that process is alive and still our shim (not a reused pid)."""
-    pid = _read_pid(cdir / "shim.pid")
+    pid = sessions.read_pid(cdir / "shim.pid")
     if pid is None:
         return None
     try:

@@ -2,12 +2,15 @@
 
 ``python -m pyk8s.kubelet.runtime.shim --id ID ...`` is started by :mod:`.runc` for every
 container. It detaches (double fork, new session), becomes a child subreaper, and runs
-``runc create`` with pipes as the container's stdout and stderr. When ``runc create`` returns,
-the container's init process (blocked until ``runc start``) is re-parented to the shim, which
-reports ``ok <pid>`` to whoever started it and then:
+``runc create`` with pipes as the container's stdout and stderr (or, for a tty, receives the
+pty master through ``--console-socket``). When ``runc create`` returns, the container's init
+process (blocked until ``runc start``) is re-parented to the shim, which reports ``ok <pid>``
+to whoever started it and then:
 
-- copies both pipes into the container's log file in the CRI format (:mod:`.logs`), reopening
+- copies the output into the container's log file in the CRI format (:mod:`.logs`), reopening
   the file on SIGUSR1 (after the kubelet rotated it);
+- serves attach clients on a unix socket (:mod:`.attach`): output is copied to them, their
+  input goes to the container's stdin (a pipe, or the pty), and resizes to the pty;
 - reaps the container's init process, reads the OOM-kill counter of its cgroup, and writes
   ``exit.json`` (exit code, finish time, ``oom_killed``) atomically next to the bundle.
 
@@ -15,8 +18,8 @@ Why a shim: it is what containerd (``containerd-shim-runc-v2``) and CRI-O (``con
 it is the only way to get all of: the exit code of a detached container (only its parent, or a
 subreaper above it, can ``wait`` for it), log capture with timestamps, and containers that keep
 running, keep logging and get their exit recorded while the kubelet is down or restarting. The
-shim imports only the standard library and two small modules of this package; it costs one
-small process per running container (about 3 MB private memory).
+shim imports only the standard library and small stdlib-only modules of this package; it costs
+one small process per running container (about 3 MB private memory).
 
 A shim never talks to the kubelet after ``ok``: everything else goes through files in the
 container's state directory, which a restarted kubelet reads back (adoption).
@@ -27,18 +30,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 
-from pyk8s.kubelet.runtime import cgroups, logs
+from pyk8s.kubelet.runtime import attach, cgroups, logs
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_AFTER_EXIT = 2.0  # seconds to wait for EOF once the container's init has exited
+CLIENT_SEND_TIMEOUT = 2.0  # an attach client slower than this is dropped
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +58,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log", required=True, help="CRI log file")
     p.add_argument("--state", required=True, help="directory for exit.json and shim.pid")
     p.add_argument("--cgroup", required=True)
+    p.add_argument("--attach-socket", default="", help="unix socket for attach clients")
+    p.add_argument("--stdin", action="store_true", help="keep the container's stdin open")
+    p.add_argument("--stdin-once", action="store_true", help="close stdin after one attach")
+    p.add_argument("--tty", action="store_true", help="give the container a pty")
     return p.parse_args(argv)
 
 
@@ -67,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if msg.startswith("ok ") else 1
     os.close(report_r)
     try:
-        _run_shim(args, report_w)
+        Shim(args).run(report_w)
     except BaseException as e:  # the report pipe is the only way to tell anyone
         with contextlib.suppress(OSError):
             os.write(report_w, f"error shim: {e!r}".encode())
@@ -75,40 +87,236 @@ def main(argv: list[str] | None = None) -> int:
     os._exit(0)
 
 
-def _run_shim(args: argparse.Namespace, report_w: int) -> None:
-    os.setsid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-    with open(os.path.join(args.state, "shim.pid"), "w") as f:
-        f.write(str(os.getpid()))
+class Shim:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stdin_w: int | None = None  # where attach input goes (pipe or pty master)
+        self.master: int | None = None
+        self.outputs: dict[int, str] = {}  # fd -> stream name
+        self.clients: dict[int, tuple[socket.socket, attach.Decoder, bool]] = {}
+        self.listener: socket.socket | None = None
+        self.log_fd = -1
+        self.splitters: dict[int, logs.LineSplitter] = {}
+        self.reopen = False
 
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    devnull = os.open(os.devnull, os.O_RDWR)
-    pid_file = os.path.join(args.state, "init.pid")
-    runc_log = os.path.join(args.state, "runc.log")
-    cmd = [args.runc, "--root", args.root, "--log", runc_log, "--log-format", "json"]
-    cmd += ["create", "--bundle", args.bundle, "--pid-file", pid_file, args.id]
-    proc = subprocess.Popen(cmd, stdin=devnull, stdout=out_w, stderr=err_w, close_fds=True)
-    os.close(out_w)
-    os.close(err_w)
-    code = proc.wait()
-    if code != 0:
-        os.write(report_w, f"error runc create: {_runc_error(runc_log)}".encode())
+    # ----- start-up
+
+    def run(self, report_w: int) -> None:
+        args = self.args
+        os.setsid()
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        with open(os.path.join(args.state, "shim.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        if args.attach_socket:
+            self.listener = _listen(args.attach_socket)
+
+        devnull = os.open(os.devnull, os.O_RDWR)
+        pid_file = os.path.join(args.state, "init.pid")
+        runc_log = os.path.join(args.state, "runc.log")
+        cmd = [args.runc, "--root", args.root, "--log", runc_log, "--log-format", "json"]
+        cmd += ["create", "--bundle", args.bundle, "--pid-file", pid_file]
+        console: socket.socket | None = None
+        child_fds: list[int] = []
+        if args.tty:
+            console_path = os.path.join(os.path.dirname(args.attach_socket), "console.sock")
+            console = _listen(console_path)
+            cmd += ["--console-socket", console_path]
+            stdio = (devnull, devnull, devnull)
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            self.outputs = {out_r: logs.STDOUT, err_r: logs.STDERR}
+            in_fd = devnull
+            if args.stdin:
+                in_fd, self.stdin_w = os.pipe()
+                child_fds.append(in_fd)
+            stdio = (in_fd, out_w, err_w)
+            child_fds += [out_w, err_w]
+        proc = subprocess.Popen(
+            [*cmd, args.id], stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], close_fds=True
+        )
+        for fd in child_fds:
+            os.close(fd)
+        code = proc.wait()
+        if code != 0:
+            os.write(report_w, f"error runc create: {_runc_error(runc_log)}".encode())
+            os.close(report_w)
+            return
+        if console is not None:
+            self.master = _receive_master(console)
+            console.close()
+            os.unlink(console_path)
+            self.outputs = {self.master: logs.STDOUT}
+            self.stdin_w = self.master
+        with open(pid_file) as f:
+            init_pid = int(f.read().strip())
+
+        # Detach from the starter's stdio for good; keep our own errors in the state dir.
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        shim_log = os.open(os.path.join(args.state, "shim.log"), os.O_WRONLY | os.O_CREAT, 0o640)
+        os.dup2(shim_log, 2)
+        os.write(report_w, f"ok {init_pid}".encode())
         os.close(report_w)
-        return
-    with open(pid_file) as f:
-        init_pid = int(f.read().strip())
+        self.serve(init_pid)
 
-    # Detach from the starter's stdio for good; keep our own errors in the state dir.
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    shim_log = os.open(os.path.join(args.state, "shim.log"), os.O_WRONLY | os.O_CREAT, 0o640)
-    os.dup2(shim_log, 2)
-    os.write(report_w, f"ok {init_pid}".encode())
-    os.close(report_w)
-    _copy_and_wait(args, init_pid, out_r, err_r)
+    # ----- main loop
+
+    def serve(self, init_pid: int) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+
+        def on_usr1(_sig: int, _frame: object) -> None:
+            self.reopen = True
+
+        signal.signal(signal.SIGUSR1, on_usr1)
+        signal.signal(signal.SIGCHLD, lambda _s, _f: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+        self.log_fd = logs.open_log(self.args.log)
+        self.splitters = {fd: logs.LineSplitter(name) for fd, name in self.outputs.items()}
+        poller = select.poll()
+        for fd in (*self.outputs, wake_r):
+            poller.register(fd, select.POLLIN)
+        if self.listener is not None:
+            poller.register(self.listener.fileno(), select.POLLIN)
+        status: int | None = None
+        exited_at = 0.0
+        finished_ns = 0
+        while self.outputs:
+            if status is None:
+                status = _reap(init_pid)
+                if status is not None:
+                    exited_at = time.monotonic()
+                    finished_ns = time.time_ns()
+            if status is not None and time.monotonic() - exited_at > DRAIN_AFTER_EXIT:
+                break
+            for fd, _ev in poller.poll(250):
+                if fd == wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_r, 512)
+                elif fd in self.outputs:
+                    self._on_output(fd, poller)
+                elif self.listener is not None and fd == self.listener.fileno():
+                    self._accept(poller)
+                elif fd in self.clients:
+                    self._on_client(fd, poller)
+            if self.reopen:
+                self.reopen = False
+                os.close(self.log_fd)
+                self.log_fd = logs.open_log(self.args.log)
+        for splitter in self.splitters.values():
+            _write(self.log_fd, b"".join(splitter.flush()))
+        while status is None:
+            status = _reap(init_pid, block=True)
+            finished_ns = time.time_ns()
+        os.close(self.log_fd)
+        _record_exit(self.args, status, finished_ns)
+        for sock, _, _ in self.clients.values():
+            sock.close()
+        if self.listener is not None:
+            self.listener.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.args.attach_socket)
+
+    def _on_output(self, fd: int, poller: select.poll) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the pty's other side is gone
+            data = b""
+        if data:
+            entries = self.splitters[fd].feed(data)
+            kind = attach.STDOUT if self.outputs[fd] == logs.STDOUT else attach.STDERR
+            self._broadcast(attach.frame(kind, data))
+        else:
+            entries = self.splitters.pop(fd).flush()
+            poller.unregister(fd)
+            del self.outputs[fd]
+            if fd != self.master:
+                os.close(fd)
+        if entries:
+            _write(self.log_fd, b"".join(entries))
+
+    def _broadcast(self, data: bytes) -> None:
+        for fd, (sock, _, _) in list(self.clients.items()):
+            try:
+                sock.sendall(data)
+            except OSError:
+                self._drop(fd, None)
+
+    def _accept(self, poller: select.poll) -> None:
+        assert self.listener is not None
+        try:
+            sock, _ = self.listener.accept()
+        except OSError:
+            return
+        sock.settimeout(CLIENT_SEND_TIMEOUT)
+        self.clients[sock.fileno()] = (sock, attach.Decoder(), False)
+        poller.register(sock.fileno(), select.POLLIN)
+
+    def _on_client(self, fd: int, poller: select.poll) -> None:
+        sock, decoder, sent_stdin = self.clients[fd]
+        try:
+            data = sock.recv(65536)
+            frames = decoder.feed(data) if data else []
+        except (OSError, ValueError):
+            data, frames = b"", []
+        for kind, payload in frames:
+            if kind == attach.STDIN and self.stdin_w is not None:
+                sent_stdin = True
+                with contextlib.suppress(OSError):
+                    _write(self.stdin_w, payload)
+            elif kind == attach.CLOSE_STDIN:
+                self._close_stdin()
+            elif kind == attach.RESIZE and self.master is not None:
+                cols, rows = (int(x) for x in payload.split())
+                winsize = struct.pack("HHHH", rows, cols, 0, 0)
+                with contextlib.suppress(OSError):
+                    fcntl.ioctl(self.master, termios.TIOCSWINSZ, winsize)
+        self.clients[fd] = (sock, decoder, sent_stdin)
+        if not data:
+            self._drop(fd, poller)
+
+    def _drop(self, fd: int, poller: select.poll | None) -> None:
+        sock, _, sent_stdin = self.clients.pop(fd)
+        if poller is not None:
+            poller.unregister(fd)
+        sock.close()
+        if self.args.stdin_once and sent_stdin:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin_w is None:
+            return
+        if self.stdin_w == self.master:
+            with contextlib.suppress(OSError):
+                _write(self.master, b"\x04")  # end of input for the tty's line discipline
+            return
+        os.close(self.stdin_w)
+        self.stdin_w = None
+
+
+def _listen(path: str) -> socket.socket:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o600)
+    sock.listen(16)
+    return sock
+
+
+def _receive_master(console: socket.socket) -> int:
+    """runc sends the pty master over ``--console-socket`` during ``runc create``."""
+    console.settimeout(10)
+    conn, _ = console.accept()
+    with conn:
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+    if not fds:
+        raise OSError("runc sent no console fd")
+    return fds[0]
 
 
 def _runc_error(runc_log: str) -> str:
@@ -120,61 +328,6 @@ def _runc_error(runc_log: str) -> str:
                 if entry.get("level") in ("error", "fatal"):
                     last = str(entry.get("msg", ""))
     return last or "unknown error (see runc.log)"
-
-
-def _copy_and_wait(args: argparse.Namespace, init_pid: int, out_r: int, err_r: int) -> None:
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    reopen = False
-
-    def on_usr1(_sig: int, _frame: object) -> None:
-        nonlocal reopen
-        reopen = True
-
-    signal.signal(signal.SIGUSR1, on_usr1)
-    signal.signal(signal.SIGCHLD, lambda _s, _f: None)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-
-    log_fd = logs.open_log(args.log)
-    splitters = {out_r: logs.LineSplitter(logs.STDOUT), err_r: logs.LineSplitter(logs.STDERR)}
-    poller = select.poll()
-    for fd in (*splitters, wake_r):
-        poller.register(fd, select.POLLIN)
-    status: int | None = None
-    exited_at = 0.0
-    while splitters:
-        if status is None:
-            status = _reap(init_pid)
-            if status is not None:
-                exited_at = time.monotonic()
-                finished_ns = time.time_ns()
-        if status is not None and time.monotonic() - exited_at > DRAIN_AFTER_EXIT:
-            break
-        for fd, _ev in poller.poll(250):
-            if fd == wake_r:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(wake_r, 512)
-                continue
-            data = os.read(fd, 65536)
-            if data:
-                entries = splitters[fd].feed(data)
-            else:
-                entries = splitters.pop(fd).flush()
-                poller.unregister(fd)
-                os.close(fd)
-            if entries:
-                _write(log_fd, b"".join(entries))
-        if reopen:
-            reopen = False
-            os.close(log_fd)
-            log_fd = logs.open_log(args.log)
-    for splitter in splitters.values():
-        _write(log_fd, b"".join(splitter.flush()))
-    while status is None:
-        status = _reap(init_pid, block=True)
-        finished_ns = time.time_ns()
-    os.close(log_fd)
-    _record_exit(args, status, finished_ns)
 
 
 def _reap(init_pid: int, block: bool = False) -> int | None:

@@ -1,0 +1,214 @@
+"""Streams of ``exec`` and ``attach`` sessions, as the runtime hands them to the kubelet.
+
+Three kinds: ``runc exec`` with pipes; ``runc exec --tty`` on a pty of ours; and an attach
+connection to the container's shim (:mod:`.attach`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import struct
+import termios
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from pyk8s.kubelet.runtime import attach
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class PipeExec:
+    """``runc exec`` without a tty: the subprocess's own pipes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, pid_file: Path) -> None:
+        self._proc = proc
+        self._pid_file = pid_file
+        self.stdin = proc.stdin
+        assert proc.stdout is not None
+        self.stdout: asyncio.StreamReader = proc.stdout
+        self.stderr: asyncio.StreamReader | None = proc.stderr
+
+    async def wait(self) -> int:
+        code = await self._proc.wait()
+        await asyncio.to_thread(self._pid_file.unlink, True)
+        return code
+
+    async def kill(self) -> None:
+        """SIGKILL the exec'd process itself (``runc exec`` cannot forward SIGKILL).
+
+        ``runc exec`` is left to reap it and exit: killing ``runc exec`` first would orphan
+        the process to the host's init, and a zombie in the container's pid namespace holds
+        up the container's own exit until someone reaps it."""
+        pid = await asyncio.to_thread(read_pid, self._pid_file)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+
+    async def resize(self, cols: int, rows: int) -> None:
+        return None
+
+
+class _FdInput:
+    """Writes to a non-blocking fd (a pty master) from the event loop."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buf = bytearray()
+        self._closed = False
+
+    def write(self, data: bytes) -> None:
+        self._buf += data
+
+    async def drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._buf and not self._closed:
+            try:
+                n = os.write(self._fd, self._buf)
+                del self._buf[:n]
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_writer(self._fd, ready.set_result, None)
+                try:
+                    await ready
+                finally:
+                    loop.remove_writer(self._fd)
+
+    def close(self) -> None:
+        # A tty has no half-close: end of input is ^D to its line discipline.
+        if not self._closed:
+            self._buf += b"\x04"
+            with contextlib.suppress(OSError):
+                n = os.write(self._fd, self._buf)
+                del self._buf[:n]
+
+
+def _pty_reader(fd: int) -> asyncio.StreamReader:
+    """A StreamReader fed from a pty master; EIO (the other side closed) is end of file."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+
+    def on_readable() -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            reader.feed_data(data)
+        else:
+            loop.remove_reader(fd)
+            reader.feed_eof()
+
+    loop.add_reader(fd, on_readable)
+    return reader
+
+
+class PtyExec(PipeExec):
+    """``runc exec --tty`` on a pty of ours: runc proxies it to the container's own pty and
+    forwards our window size to it on SIGWINCH."""
+
+    def __init__(  # no super().__init__: there are no pipes
+        self, proc: asyncio.subprocess.Process, pid_file: Path, master: int
+    ) -> None:
+        self._proc = proc
+        self._pid_file = pid_file
+        os.set_blocking(master, False)
+        self._master = master
+        self.stdin = _FdInput(master)  # type: ignore[assignment]
+        self.stdout = _pty_reader(master)
+        self.stderr = None
+
+    async def wait(self) -> int:
+        code = await super().wait()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.stdout.read(), 2)  # let the reader see EOF
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._master)
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+        return code
+
+    async def resize(self, cols: int, rows: int) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.send_signal(signal.SIGWINCH)
+
+
+class _AttachInput:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(attach.frame(attach.STDIN, data))
+
+    async def drain(self) -> None:
+        await self._writer.drain()
+
+    def close(self) -> None:
+        self._writer.write(attach.frame(attach.CLOSE_STDIN))
+
+
+class AttachSession:
+    """A connection to a container's shim; output demultiplexed into stdout/stderr."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        stdin: bool,
+        tty: bool,
+        exit_code: Callable[[], Awaitable[int]],
+    ) -> None:
+        self._writer = writer
+        self._exit_code = exit_code
+        self.stdin: _AttachInput | None = _AttachInput(writer) if stdin else None
+        self.stdout = asyncio.StreamReader()
+        self.stderr: asyncio.StreamReader | None = None if tty else asyncio.StreamReader()
+        self._pump = asyncio.ensure_future(self._demux(reader))
+
+    async def _demux(self, reader: asyncio.StreamReader) -> None:
+        decoder = attach.Decoder()
+        try:
+            while data := await reader.read(65536):
+                for kind, payload in decoder.feed(data):
+                    if kind == attach.STDERR and self.stderr is not None:
+                        self.stderr.feed_data(payload)
+                    else:
+                        self.stdout.feed_data(payload)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.stdout.feed_eof()
+            if self.stderr is not None:
+                self.stderr.feed_eof()
+
+    async def wait(self) -> int:
+        await self._pump
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+        return await self._exit_code()
+
+    async def kill(self) -> None:
+        """Detach (the container keeps running)."""
+        self._writer.close()
+        self._pump.cancel()
+
+    async def resize(self, cols: int, rows: int) -> None:
+        self._writer.write(attach.frame(attach.RESIZE, f"{cols} {rows}".encode()))
+        await self._writer.drain()
