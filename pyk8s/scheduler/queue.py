@@ -86,6 +86,9 @@ class _Nominator:
         if not pods:
             self.by_node.pop(node, None)
 
+    def __bool__(self) -> bool:
+        return bool(self.node_of)
+
     def for_node(self, node: str) -> list[Obj]:
         pods = self.by_node.get(node)
         return list(pods.values()) if pods else []

@@ -94,15 +94,9 @@ def select_host(scores: Sequence[fw.NodePluginScores], rand: random.Random) -> s
     if not scores:
         raise ValueError("empty priorityList")
     best = max(s.total_score for s in scores)
-    selected = ""
-    count = 0
-    for s in scores:
-        if s.total_score != best:
-            continue
-        count += 1
-        if count == 1 or rand.randrange(count) == 0:
-            selected = s.name
-    return selected
+    tied = [s.name for s in scores if s.total_score == best]
+    # upstream samples a reservoir among the tied nodes: each is equally likely
+    return tied[rand.randrange(len(tied))] if len(tied) > 1 else tied[0]
 
 
 class Scheduler:
@@ -144,6 +138,7 @@ class Scheduler:
         for f in self.profiles.values():
             f.set_snapshot(self.snapshot)
             f.seams.nominated_pods = self.queue.nominated_pods_for_node
+            f.seams.any_nominated = self.queue.nominator.__bool__
 
     # --- profiles ---------------------------------------------------------------------------
 
@@ -297,18 +292,24 @@ class Scheduler:
         if not fwk.has_filter_plugins():
             return [nodes[(start + i) % n] for i in range(to_find)]
         feasible: list[NodeInfo] = []
-        for i in range(n):
-            info = nodes[(start + i) % n]
-            s = fwk.run_filter_plugins_with_nominated_pods(state, pod, info)
-            if s is None or s.is_success():
-                feasible.append(info)
-                if len(feasible) >= to_find:
-                    break
-                continue
-            if s.code == Code.ERROR:
-                raise RuntimeError(s.message()) from s.error
-            diagnosis.node_to_status.set(info.name, s)
-            diagnosis.add_plugin_status(s)
+        pos = 0
+        while pos < n and len(feasible) < to_find:
+            # check a chunk at a time; statuses past the last node needed are not kept,
+            # so the outcome is that of checking node by node
+            size = min(max(to_find - len(feasible), 32), n - pos)
+            chunk = [nodes[(start + pos + i) % n] for i in range(size)]
+            statuses = fwk.run_filter_plugins_batch(state, pod, chunk)
+            for info, s in zip(chunk, statuses, strict=True):
+                pos += 1
+                if s is None or s.is_success():
+                    feasible.append(info)
+                    if len(feasible) >= to_find:
+                        break
+                    continue
+                if s.code == Code.ERROR:
+                    raise RuntimeError(s.message()) from s.error
+                diagnosis.node_to_status.set(info.name, s)
+                diagnosis.add_plugin_status(s)
         return feasible
 
     def prioritize_nodes(

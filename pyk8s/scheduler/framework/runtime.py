@@ -88,6 +88,7 @@ class Seams:
     recorder: fw.EventRecorder
     listers: Mapping[str, fw.ObjectLister] = field(default_factory=dict)
     nominated_pods: Callable[[str], Sequence[Obj]] = lambda _node: ()
+    any_nominated: Callable[[], bool] = lambda: False
 
 
 class _EmptyLister:
@@ -147,6 +148,8 @@ class Framework:
         self.profile_name = profile_name
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.keep_plugin_scores = False
+        self.use_batch = True
+        """Use plugins' optional ``filter_nodes``/``score_nodes``; tests compare both paths."""
         self.seams = seams
         self._snapshot: fw.NodeInfoLister = _EmptySnapshot()
         self.waiting_pods: dict[str, WaitingPod] = {}
@@ -379,6 +382,53 @@ class Framework:
                 return s.with_plugin(pl.name)
         return None
 
+    def run_filter_plugins_batch(
+        self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
+    ) -> list[Status | None]:
+        """``run_filter_plugins_with_nominated_pods`` for many nodes, plugin by plugin.
+
+        The result is the same as filtering node by node (each node gets the status
+        of the first plugin rejecting it); plugins with a ``filter_nodes`` method see
+        all still-feasible nodes at once, which is where Python spends less per node.
+        Nodes with nominated pods take the per-node path.
+        """
+        results: list[Status | None] = [None] * len(nodes)
+        if not self.seams.any_nominated():
+            alive = list(range(len(nodes)))
+        else:
+            alive = []
+            for i, info in enumerate(nodes):
+                if self.nominated_pods_for_node(info.name):
+                    results[i] = self.run_filter_plugins_with_nominated_pods(state, pod, info)
+                else:
+                    alive.append(i)
+        skip = state.skip_filter_plugins
+        for pl in self.points["filter"]:
+            if not alive:
+                break
+            if skip and pl.name in skip:
+                continue
+            batch = getattr(pl, "filter_nodes", None) if self.use_batch else None
+            if batch is not None:
+                statuses: list[Status | None] = batch(state, pod, [nodes[i] for i in alive])
+            else:
+                statuses = [pl.filter(state, pod, nodes[i]) for i in alive]
+            still: list[int] = []
+            for i, st in zip(alive, statuses, strict=True):
+                if st is None or st.code == Code.SUCCESS:
+                    still.append(i)
+                    continue
+                if not st.is_rejected():
+                    results[i] = Status(
+                        Code.ERROR,
+                        f'running "{pl.name}" filter plugin: {st.message()}',
+                        error=st.error,
+                    ).with_plugin(pl.name)
+                else:
+                    results[i] = st.with_plugin(pl.name)
+            alive = still
+        return results
+
     def run_filter_plugins_with_nominated_pods(
         self, state: CycleState, pod: Obj, node_info: NodeInfo
     ) -> Status | None:
@@ -451,14 +501,18 @@ class Framework:
         per_plugin: list[tuple[str, list[int]]] = []
         for pl in plugins:
             raw: list[int] = []
-            score_fn = pl.score
-            for n in nodes:
-                score, s = score_fn(state, pod, n)
-                if s is not None and not s.is_success():
-                    return [], Status(
-                        Code.ERROR, f'running Score plugin "{pl.name}": {s.message()}'
-                    ).with_plugin(pl.name)
-                raw.append(score)
+            batch = getattr(pl, "score_nodes", None) if self.use_batch else None
+            if batch is not None:
+                raw = batch(state, pod, nodes)
+            else:
+                score_fn = pl.score
+                for n in nodes:
+                    score, s = score_fn(state, pod, n)
+                    if s is not None and not s.is_success():
+                        return [], Status(
+                            Code.ERROR, f'running Score plugin "{pl.name}": {s.message()}'
+                        ).with_plugin(pl.name)
+                    raw.append(score)
             ext = pl.score_extensions()
             if ext is not None:
                 ns_list = [fw.NodeScore(n.name, v) for n, v in zip(nodes, raw, strict=True)]

@@ -69,6 +69,13 @@ class ImageLocality:
         score = sum_image_scores(node_info, pod, total)
         return calculate_priority(score, containers), None
 
+    def score_nodes(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> list[int]:
+        """``score`` for many nodes at once: nodes without images all score the minimum."""
+        pre = state.get(_PRE_SCORE_KEY)
+        _, containers = pre or (0, len(_containers(pod)))
+        empty = calculate_priority(0, containers)
+        return [self.score(state, pod, n)[0] if n.image_states else empty for n in nodes]
+
     def score_extensions(self) -> None:
         return None
 

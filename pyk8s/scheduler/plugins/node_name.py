@@ -5,7 +5,7 @@ Mirrors ``plugins/nodename/node_name.go``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyk8s.scheduler.framework import interface as fw
@@ -28,6 +28,14 @@ class NodeName:
         if not fits(pod, node_info):
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON)
         return None
+
+    def filter_nodes(
+        self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
+    ) -> list[Status | None]:
+        """``filter`` for many nodes at once."""
+        if not node_name(pod):
+            return [None] * len(nodes)
+        return [self.filter(state, pod, n) for n in nodes]
 
     def events_to_register(self) -> list[fw.ClusterEventWithHint]:
         return [

@@ -12,7 +12,7 @@ from typing import Any
 
 from pyk8s.scheduler.framework import interface as fw
 from pyk8s.scheduler.framework.interface import Code, CycleState, Status
-from pyk8s.scheduler.framework.types import NodeInfo, Obj
+from pyk8s.scheduler.framework.types import CPU, MAX_NODE_SCORE, MEMORY, NodeInfo, Obj
 from pyk8s.scheduler.plugins import resource_allocation as ra
 
 NAME = "NodeResourcesBalancedAllocation"
@@ -39,6 +39,25 @@ class BalancedAllocation:
         return ra.score_node(
             node_info, reqs, self.resources, ra.balanced_resource_scorer, True
         ), None
+
+    def score_nodes(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> list[int]:
+        """``score`` for many nodes at once; the cpu+memory case is inlined."""
+        reqs = state.get(_PRE_SCORE_KEY)
+        if reqs is None:
+            reqs = ra.pod_request_list(pod, self.resources, True)
+        if [r.name for r in self.resources] != [CPU, MEMORY]:
+            return [self.score(state, pod, n)[0] for n in nodes]
+        pc, pm = reqs
+        out: list[int] = []
+        for n in nodes:
+            ac, am = n.allocatable.milli_cpu, n.allocatable.memory
+            if ac and am:
+                fc = min((n.requested.milli_cpu + pc) / ac, 1.0)
+                fm = min((n.requested.memory + pm) / am, 1.0)
+                out.append(int((1 - abs((fc - fm) / 2)) * MAX_NODE_SCORE))
+            else:
+                out.append(self.score(state, pod, n)[0])
+        return out
 
     def score_extensions(self) -> None:
         return None

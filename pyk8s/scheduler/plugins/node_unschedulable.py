@@ -6,7 +6,7 @@ Mirrors ``plugins/nodeunschedulable/node_unschedulable.go``: a pod that tolerate
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyk8s.scheduler.framework import interface as fw
@@ -36,6 +36,19 @@ class NodeUnschedulable:
         if tolerates_unschedulable(pod):
             return None
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)
+
+    def filter_nodes(
+        self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
+    ) -> list[Status | None]:
+        """``filter`` for many nodes at once: tolerations are looked at once."""
+        if tolerates_unschedulable(pod):
+            return [None if n.has_node else self.filter(state, pod, n) for n in nodes]
+        return [
+            self.filter(state, pod, n)
+            if not n.has_node or (n.node.get("spec") or {}).get("unschedulable")
+            else None
+            for n in nodes
+        ]
 
     def events_to_register(self) -> list[fw.ClusterEventWithHint]:
         return [

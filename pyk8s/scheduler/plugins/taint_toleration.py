@@ -48,6 +48,22 @@ class TaintToleration:
             return None
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, untolerated_taint_reason(taint))
 
+    def filter_nodes(
+        self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
+    ) -> list[Status | None]:
+        """``filter`` for many nodes at once: untainted nodes are passed straight away."""
+        return [
+            self.filter(state, pod, n) if (n.node.get("spec") or {}).get("taints") else None
+            for n in nodes
+        ]
+
+    def score_nodes(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> list[int]:
+        """``score`` for many nodes at once."""
+        return [
+            self.score(state, pod, n)[0] if (n.node.get("spec") or {}).get("taints") else 0
+            for n in nodes
+        ]
+
     def pre_score(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> Status | None:
         prefer = [
             t
