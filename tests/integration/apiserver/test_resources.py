@@ -101,8 +101,10 @@ async def test_errors_have_upstream_text(client: Client) -> None:
     await client.post(CMS, cm("dup"))
     status, err = await client.post(CMS, cm("dup"))
     assert (status, err["reason"], err["message"]) == (
-        409, "AlreadyExists", 'configmaps "dup" already exists'
-    )  # fmt: skip
+        409,
+        "AlreadyExists",
+        'configmaps "dup" already exists',
+    )
     status, err = await client.post("/api/v1/namespaces/missing/configmaps", cm("x"))
     assert (status, err["message"]) == (404, 'namespaces "missing" not found')
     status, err = await client.post(CMS, {**cm("x"), "metadata": {"name": "x", "namespace": "o"}})
@@ -193,8 +195,17 @@ async def test_table_output(client: Client) -> None:
     status, table = await client.get(PODS, headers={"Accept": TABLE})
     assert status == 200 and table["kind"] == "Table"
     names = [c["name"] for c in table["columnDefinitions"]]
-    assert names == ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node",
-                     "Nominated Node", "Readiness Gates"]  # fmt: skip
+    assert names == [
+        "Name",
+        "Ready",
+        "Status",
+        "Restarts",
+        "Age",
+        "IP",
+        "Node",
+        "Nominated Node",
+        "Readiness Gates",
+    ]
     assert [c["priority"] for c in table["columnDefinitions"]][:5] == [0, 0, 0, 0, 0]
     row = table["rows"][0]
     assert row["cells"][:4] == ["t1", "0/1", "Pending", "0"]
@@ -358,8 +369,11 @@ async def test_watch_events(cluster: Cluster, client: Client) -> None:
     await client.delete(CMS + "/w1")
     events = await watcher
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "w0"), ("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1"),
-    ]  # fmt: skip
+        ("ADDED", "w0"),
+        ("ADDED", "w1"),
+        ("MODIFIED", "w1"),
+        ("DELETED", "w1"),
+    ]
     assert events[2]["object"]["data"] == {"k": "changed"}
     assert events[1]["object"]["kind"] == "ConfigMap"
 
@@ -374,8 +388,9 @@ async def test_watch_from_resource_version_with_selector(cluster: Cluster, clien
     await client.put(CMS + "/s2", b)
     events = await _events(cluster, CMS + f"?watch=1&resourceVersion={rv}&labelSelector=app%3Dx", 2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "s2"), ("DELETED", "s2"),
-    ]  # fmt: skip
+        ("ADDED", "s2"),
+        ("DELETED", "s2"),
+    ]
 
 
 async def test_watch_expired_and_bookmarks(cluster: Cluster, client: Client) -> None:

@@ -104,11 +104,19 @@ async def test_legacy_discovery(client: Client) -> None:
         "singularName": "configmap",
         "namespaced": True,
         "kind": "ConfigMap",
-        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update",
-                  "watch"],
+        "verbs": [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
         "shortNames": ["cm"],
         "storageVersionHash": "qFsyl6wFWjQ=",
-    }  # fmt: skip
+    }
     assert by_name["pods"]["categories"] == ["all"]
     assert by_name["pods/log"]["verbs"] == ["get"]
     status, body = await client.get("/apis/apps/v1")

@@ -1,0 +1,291 @@
+"""The real kubectl against a real ``pyk8s apiserver``: version, discovery, get in every
+output format, create, delete, label, scale, watch, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.apiserver.conftest import VERSIONS, Server, kubectl_binary, running
+
+pytestmark = pytest.mark.e2e
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{app: {app}}}
+spec:
+  containers:
+  - name: c
+    image: busybox
+"""
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: nginx}]
+"""
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_version(server: Server, version: str) -> None:
+    out = json.loads(server.kubectl(version, "version", "-o", "json").stdout)
+    git = out["serverVersion"]["gitVersion"]
+    assert git.startswith("v1.33.") and git.endswith("+pyk8s")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_api_resources_and_versions(server: Server, version: str) -> None:
+    out = server.kubectl(version, "api-resources").stdout
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert lines["pods"][1:] == ["po", "v1", "true", "Pod"]
+    assert lines["deployments"][1:] == ["deploy", "apps/v1", "true", "Deployment"]
+    assert lines["clusterroles"][1:] == ["rbac.authorization.k8s.io/v1", "false", "ClusterRole"]
+    assert "customresourcedefinitions" in lines and "leases" in lines
+    namespaced = server.kubectl(version, "api-resources", "--namespaced=false", "-o", "name")
+    assert "namespaces" in namespaced.stdout.split() and "pods" not in namespaced.stdout.split()
+    versions = server.kubectl(version, "api-versions").stdout.split()
+    assert {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1"} <= set(versions)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_get_output_formats(server: Server, version: str) -> None:
+    ns = f"fmt-{version.replace('.', '-')}"
+    server.kubectl(
+        version,
+        "create",
+        "-f",
+        "-",
+        "--validate=false",
+        input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+    )
+    for name, app in (("b", "bx"), ("a", "cy")):
+        server.kubectl(
+            version,
+            "-n",
+            ns,
+            "create",
+            "-f",
+            "-",
+            "--validate=false",
+            input=POD.format(name=name, app=app),
+        )
+    table = server.kubectl(version, "-n", ns, "get", "pods").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["a", "0/1", "Pending", "0"]
+    wide = server.kubectl(version, "-n", ns, "get", "pods", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[5:] == ["IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+    names = server.kubectl(version, "-n", ns, "get", "pods", "-o", "name").stdout.split()
+    assert names == ["pod/a", "pod/b"]
+    doc = json.loads(server.kubectl(version, "-n", ns, "get", "pod", "a", "-o", "json").stdout)
+    assert doc["kind"] == "Pod" and doc["metadata"]["namespace"] == ns
+    y = yaml.safe_load(server.kubectl(version, "-n", ns, "get", "pod", "b", "-o", "yaml").stdout)
+    assert y["metadata"]["labels"] == {"app": "bx"}
+    jp = server.kubectl(
+        version, "-n", ns, "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"
+    )
+    assert jp.stdout == "a b"
+    cc = server.kubectl(
+        version,
+        "-n",
+        ns,
+        "get",
+        "pods",
+        "-o",
+        "custom-columns=N:.metadata.name,APP:.metadata.labels.app",
+    ).stdout.splitlines()
+    assert [line.split() for line in cc] == [["N", "APP"], ["a", "cy"], ["b", "bx"]]
+    labels = server.kubectl(version, "-n", ns, "get", "pods", "--show-labels").stdout
+    assert "app=bx" in labels and "LABELS" in labels
+    sel = server.kubectl(version, "-n", ns, "get", "pods", "-l", "app=bx", "-o", "name").stdout
+    assert sel.split() == ["pod/b"]
+    fs = server.kubectl(
+        version, "-n", ns, "get", "pods", "--field-selector", "metadata.name=a", "-o", "name"
+    ).stdout
+    assert fs.split() == ["pod/a"]
+    by_label = server.kubectl(
+        version, "-n", ns, "get", "pods", "--sort-by", ".metadata.labels.app", "-o", "name"
+    ).stdout.split()
+    assert by_label == ["pod/b", "pod/a"]
+    every = server.kubectl(version, "get", "pods", "-A").stdout.splitlines()
+    assert every[0].split()[0] == "NAMESPACE"
+    assert any(line.split()[:2] == [ns, "a"] for line in every[1:])
+    chunked = server.kubectl(version, "-n", ns, "get", "pods", "--chunk-size=1", "-o", "name")
+    assert chunked.stdout.split() == ["pod/a", "pod/b"]
+    server.kubectl(version, "-n", ns, "delete", "pod", "a", "b")
+    gone = server.kubectl(version, "-n", ns, "get", "pods")
+    assert f"No resources found in {ns} namespace." in gone.stderr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_errors_from_server(server: Server, version: str) -> None:
+    res = server.kubectl(version, "get", "pod", "nope", check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
+    # kubectl looks the namespace up after a NotFound and names it when it is missing.
+    res = server.kubectl(version, "get", "pods", "-n", "ghost", "x", check=False)
+    assert 'namespaces "ghost" not found' in res.stderr
+    res = server.kubectl(
+        version,
+        "-n",
+        "ghost",
+        "create",
+        "-f",
+        "-",
+        "--validate=false",
+        input=POD.format(name="p", app="a"),
+        check=False,
+    )
+    assert 'namespaces "ghost" not found' in res.stderr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_label_annotate_scale_delete(server: Server, version: str) -> None:
+    ns = f"ops-{version.replace('.', '-')}"
+    server.kubectl(
+        version,
+        "create",
+        "-f",
+        "-",
+        "--validate=false",
+        input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+    )
+    server.kubectl(version, "-n", ns, "create", "-f", "-", "--validate=false", input=DEPLOYMENT)
+    server.kubectl(version, "-n", ns, "label", "deployment", "web", "tier=front")
+    server.kubectl(version, "-n", ns, "annotate", "deployment", "web", "note=hi")
+    server.kubectl(version, "-n", ns, "scale", "deployment", "web", "--replicas=5")
+    d = json.loads(
+        server.kubectl(
+            version, "-n", ns, "get", "deploy", "web", "-o", "json", "--show-managed-fields"
+        ).stdout
+    )
+    assert d["metadata"]["labels"] == {"tier": "front"}
+    assert d["metadata"]["annotations"]["note"] == "hi"
+    assert d["spec"]["replicas"] == 5
+    managers = {m["manager"] for m in d["metadata"]["managedFields"]}
+    assert {"kubectl-create", "kubectl-label", "kubectl-annotate"} <= managers
+    out = server.kubectl(version, "-n", ns, "get", "deploy").stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert out[1].split()[:2] == ["web", "0/5"]
+    raw = json.loads(
+        server.kubectl(
+            version, "get", "--raw", f"/apis/apps/v1/namespaces/{ns}/deployments/web/scale"
+        ).stdout
+    )
+    assert raw["spec"]["replicas"] == 5
+    server.kubectl(version, "-n", ns, "delete", "deployment", "web")
+    res = server.kubectl(version, "-n", ns, "get", "deploy", "web", check=False)
+    assert "NotFound" in res.stderr
+
+
+def test_apply_creates_then_reports_unchanged(server: Server) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied}\ndata: {a: '1'}\n"
+    out = server.kubectl("1.33", "apply", "--validate=false", "-f", "-", input=manifest).stdout
+    assert out.strip() == "configmap/applied created"
+    out = server.kubectl("1.33", "apply", "--validate=false", "-f", "-", input=manifest).stdout
+    assert out.strip() == "configmap/applied unchanged"
+    out = server.kubectl(
+        "1.33", "apply", "--validate=false", "-f", "-", input=manifest.replace("'1'", "'2'")
+    ).stdout
+    assert out.strip() == "configmap/applied configured"
+    got = json.loads(server.kubectl("1.33", "get", "cm", "applied", "-o", "json").stdout)
+    assert got["data"] == {"a": "2"}
+    assert "kubectl.kubernetes.io/last-applied-configuration" in got["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_get_pods_watch(server: Server, version: str) -> None:
+    ns = f"watch-{version.replace('.', '-')}"
+    server.kubectl(
+        version,
+        "create",
+        "-f",
+        "-",
+        "--validate=false",
+        input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+    )
+    binary = kubectl_binary(version)
+    assert binary is not None
+    watcher = subprocess.Popen(
+        [
+            binary,
+            "--kubeconfig",
+            str(server.kubeconfig),
+            "--cache-dir",
+            str(server.cache_dir / version),
+            "-n",
+            ns,
+            "get",
+            "pods",
+            "-w",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)
+        server.kubectl(
+            version,
+            "-n",
+            ns,
+            "create",
+            "-f",
+            "-",
+            "--validate=false",
+            input=POD.format(name="watched", app="w"),
+        )
+        server.kubectl(version, "-n", ns, "label", "pod", "watched", "x=y")
+        server.kubectl(version, "-n", ns, "delete", "pod", "watched")
+        time.sleep(1.0)
+    finally:
+        watcher.terminate()
+        out, err = watcher.communicate(timeout=10)
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], (out, err)
+    rows = [line.split()[:3] for line in lines[1:]]
+    assert rows[0] == ["watched", "0/1", "Pending"]
+    assert len(rows) >= 3  # added, modified, deleted
+
+
+def test_cluster_info_and_raw(server: Server) -> None:
+    out = server.kubectl("1.33", "cluster-info").stdout
+    assert f"https://127.0.0.1:{server.port}" in out
+    raw = json.loads(server.kubectl("1.33", "get", "--raw", "/version").stdout)
+    assert raw["gitVersion"].endswith("+pyk8s")
+    assert server.kubectl("1.33", "get", "--raw", "/readyz").stdout == "ok"
+
+
+def test_restart_keeps_pki_and_data(tmp_path: Path) -> None:
+    with running(tmp_path) as first:
+        ca_before = (tmp_path / "server" / "tls" / "ca.crt").read_bytes()
+        first.kubectl(
+            "1.33",
+            "create",
+            "-f",
+            "-",
+            "--validate=false",
+            input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\n",
+        )
+        kc = yaml.safe_load(first.kubeconfig.read_text())
+        assert kc["current-context"] == "kubernetes-admin@kubernetes"
+        assert kc["clusters"][0]["name"] == "kubernetes"
+        assert kc["users"][0]["name"] == "kubernetes-admin"
+    with running(tmp_path) as second:
+        assert (tmp_path / "server" / "tls" / "ca.crt").read_bytes() == ca_before
+        out = second.kubectl("1.33", "get", "cm", "kept", "-o", "name").stdout
+        assert out.strip() == "configmap/kept"

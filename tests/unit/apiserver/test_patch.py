@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from pyk8s.api import errors
+from pyk8s.apiserver.handlers import patch
+
+
+def test_merge_patch_rfc7386() -> None:
+    target = {"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]}
+    got = patch.merge_patch(target, {"a": "z", "c": {"f": None}, "l": [3]})
+    assert got == {"a": "z", "c": {"d": "e"}, "l": [3]}
+
+
+def test_strategic_without_lists_is_a_merge_patch() -> None:
+    out = patch.apply_patch(
+        "application/strategic-merge-patch+json",
+        {"metadata": {"labels": {"a": "1"}}},
+        b'{"metadata":{"labels":{"b":"2"}}}',
+    )
+    assert out == {"metadata": {"labels": {"a": "1", "b": "2"}}}
+    with pytest.raises(errors.UnsupportedMediaType):
+        patch.apply_patch(
+            "application/strategic-merge-patch+json", {}, b'{"spec":{"containers":[]}}'
+        )
+
+
+def test_json_patch() -> None:
+    out = patch.apply_patch(
+        "application/json-patch+json", {"a": [1]}, b'[{"op":"add","path":"/a/-","value":2}]'
+    )
+    assert out == {"a": [1, 2]}
+    with pytest.raises(errors.UnprocessableEntity):
+        patch.apply_patch("application/json-patch+json", {}, b'[{"op":"remove","path":"/missing"}]')

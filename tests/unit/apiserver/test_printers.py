@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from pyk8s.apiserver.printers import columns, table
+
+
+@pytest.mark.parametrize(
+    ("seconds", "want"),
+    [
+        (-5, "<invalid>"),
+        (5, "5s"),
+        (119, "119s"),
+        (150, "2m30s"),
+        (300, "5m"),
+        (3600, "60m"),
+        (4 * 3600 + 60, "4h1m"),
+        (30 * 3600, "30h"),
+        (3 * 86400 + 3600, "3d1h"),
+        (40 * 86400, "40d"),
+        (3 * 365 * 86400, "3y"),
+    ],
+)
+def test_human_duration(seconds: int, want: str) -> None:
+    assert table.human_duration(datetime.timedelta(seconds=seconds)) == want
+
+
+def test_pod_status_column() -> None:
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "c",
+                    "ready": False,
+                    "restartCount": 3,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                }
+            ],
+        },
+    }
+    assert columns.pod_status_reason(pod) == "CrashLoopBackOff"
+    pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert columns.pod_status_reason(pod) == "Terminating"
+    init = {
+        "spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]},
+        "status": {
+            "phase": "Pending",
+            "initContainerStatuses": [{"name": "i", "state": {"running": {}}}],
+        },
+    }
+    assert columns.pod_status_reason(init) == "Init:0/1"
+
+
+def test_service_row() -> None:
+    svc = {
+        "metadata": {"name": "s", "creationTimestamp": None},
+        "spec": {
+            "type": "NodePort",
+            "clusterIP": "10.43.0.5",
+            "selector": {"app": "x"},
+            "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}],
+        },
+    }
+    cells = columns.SERVICE.row(svc)
+    assert cells[:5] == ["s", "NodePort", "10.43.0.5", "<none>", "80:30080/TCP"]
+    assert cells[-1] == "app=x"
+
+
+def test_table_shape() -> None:
+    t = table.to_table(table.DEFAULT, [{"metadata": {"name": "a", "creationTimestamp": "x"}}])
+    assert t["kind"] == "Table" and t["apiVersion"] == "meta.k8s.io/v1"
+    assert [c["name"] for c in t["columnDefinitions"]] == ["Name", "Created At"]
+    assert t["rows"][0]["cells"] == ["a", "x"]
+    assert t["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
