@@ -167,8 +167,8 @@ class SqliteStorage:
     def _delivered(self, events: list[Event], outcomes: list[Outcome]) -> None:
         for ev in events:
             if ev.type is EventType.DELETED:
-                del self._kv[ev.key]
-                self._keys.pop(bisect.bisect_left(self._keys, ev.key))
+                if self._kv.pop(ev.key, None) is not None:
+                    self._keys.pop(bisect.bisect_left(self._keys, ev.key))
             else:
                 if ev.key not in self._kv:
                     bisect.insort(self._keys, ev.key)
