@@ -366,12 +366,14 @@ DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
 
 
 def container_host_ports(pod: Obj) -> list[tuple[str, str, int]]:
-    """(hostIP, protocol, hostPort) of every container port with a host port."""
+    """(hostIP, protocol, hostPort) of every container port with a host port.
+
+    Only regular containers count, as upstream's ``getContainerPorts`` has it
+    (sidecars' host ports are not considered by the 1.33 scheduler).
+    """
     spec = pod.get("spec") or {}
     out: list[tuple[str, str, int]] = []
-    containers = list(spec.get("containers") or ())
-    containers += [c for c in spec.get("initContainers") or () if is_restartable_init_container(c)]
-    for c in containers:
+    for c in spec.get("containers") or ():
         for p in c.get("ports") or ():
             hp = int(p.get("hostPort") or 0)
             if hp <= 0:
