@@ -11,7 +11,7 @@ file's ``pluginConfig``. Every error names the field, as upstream's field paths 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -432,9 +432,13 @@ def load(path: str | Path) -> KubeSchedulerConfiguration:
 def build_frameworks(
     cfg: KubeSchedulerConfiguration,
     registry: Mapping[str, PluginFactory],
-    seams: Seams,
+    seams: Seams | Callable[[str], Seams],
 ) -> dict[str, Framework]:
-    """One Framework per profile, by schedulerName; plugin errors name the profile."""
+    """One Framework per profile, by schedulerName; plugin errors name the profile.
+
+    ``seams`` may be a function of the profile name, so that each profile records
+    its events as its own scheduler name (``From: my-scheduler``), as upstream does.
+    """
     out: dict[str, Framework] = {}
     errors: list[str] = []
     for i, prof in enumerate(cfg.profiles):
@@ -444,7 +448,7 @@ def build_frameworks(
                 prof.plugins,
                 prof.plugin_args,
                 registry,
-                seams,
+                seams(prof.scheduler_name) if callable(seams) else seams,
                 percentage_of_nodes_to_score=prof.percentage_of_nodes_to_score,
             )
         except FrameworkError as e:

@@ -243,3 +243,17 @@ def test_load_yaml_file(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("profiles: [\n")
     with pytest.raises(config.ConfigError, match="decoding"):
         config.load(tmp_path / "bad.yaml")
+
+
+def test_seams_per_profile() -> None:
+    cfg = config.parse({**HEAD, "profiles": [{"schedulerName": "a"}, {"schedulerName": "b"}]})
+    made: dict[str, FakeSeams] = {}
+
+    def seams_for(name: str):
+        made[name] = FakeSeams()
+        return made[name].seams()
+
+    frameworks = config.build_frameworks(cfg, IN_TREE, seams_for)
+    assert sorted(made) == ["a", "b"]
+    assert frameworks["a"].recorder is made["a"].recorder
+    assert frameworks["b"].recorder is made["b"].recorder
