@@ -27,11 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
 import signal
+import struct
 import sys
+import termios
 import time
 from pathlib import Path
 from typing import Any
@@ -471,6 +474,8 @@ class RuncRuntime:
         # runc only takes a console socket when it detaches, and a detached exec's exit code
         # is lost; so runc gets a pty of ours as its terminal and proxies it to the container's.
         master, slave = await asyncio.to_thread(os.openpty)
+        # A sane size until the client sends its own (a 0x0 terminal confuses programs).
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self._runc("exec", "--tty", "--pid-file", str(pid_file), container_id, *cmd),

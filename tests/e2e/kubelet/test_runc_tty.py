@@ -37,11 +37,15 @@ async def test_exec_with_tty_and_resize(
     session = await runtime.exec(cid, ["sh"], stdin=True, tty=True)
     assert session.stderr is None and session.stdin is not None
     await session.resize(100, 30)
-    session.stdin.write(b"tty; stty size; exit 3\n")
+    # runc applies a resize asynchronously (on SIGWINCH): wait until the container sees it.
+    session.stdin.write(
+        b'tty; until [ "$(stty size)" = "30 100" ]; do sleep 0.05; done 2>/dev/null;'
+        b" echo size $(stty size); exit 3\n"
+    )
     await session.stdin.drain()
-    out = await read_until(session.stdout, b"30 100")
+    out = await read_until(session.stdout, b"size 30 100")
     assert b"/dev/pts/" in out
-    assert b"30 100" in out
+    assert b"size 30 100" in out
     assert await session.wait() == 3
 
 
