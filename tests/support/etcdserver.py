@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -40,10 +42,23 @@ def etcdctl() -> str | None:
     return shutil.which("etcdctl")
 
 
+@dataclass(frozen=True)
+class TLS:
+    """PEM files: etcd serves ``https`` with ``cert``/``key`` and requires client
+    certificates signed by ``ca``; ``client_cert``/``client_key`` are one such."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    client_cert: Path
+    client_key: Path
+
+
 class EtcdServer:
     """``with EtcdServer() as etcd: etcd.endpoint`` -> ``http://127.0.0.1:PORT``."""
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, *, tls: TLS | None = None) -> None:
+        self.tls = tls
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="pyk8s-etcd-"))
         self.client_port = 0
@@ -53,7 +68,8 @@ class EtcdServer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     def start(self, timeout: float = 30.0) -> EtcdServer:
         for _attempt in range(3):  # a free port can be taken between probe and bind
@@ -88,6 +104,7 @@ class EtcdServer:
                     "--initial-cluster-state=new",
                     "--logger=zap",
                     "--log-level=warn",
+                    *self._tls_flags(),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -98,6 +115,16 @@ class EtcdServer:
         self._kill()
         return False
 
+    def _tls_flags(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [
+            f"--cert-file={self.tls.cert}",
+            f"--key-file={self.tls.key}",
+            f"--trusted-ca-file={self.tls.ca}",
+            "--client-cert-auth",
+        ]
+
     def _wait_healthy(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         assert self.proc is not None
@@ -105,13 +132,22 @@ class EtcdServer:
             if self.proc.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(f"{self.endpoint}/health", timeout=1) as r:
+                with urllib.request.urlopen(
+                    f"{self.endpoint}/health", timeout=1, context=self._ssl_context()
+                ) as r:
                     if b'"true"' in r.read():
                         return True
             except OSError:
                 pass
             time.sleep(0.05)
         return False
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.tls.ca))
+        ctx.load_cert_chain(self.tls.client_cert, self.tls.client_key)
+        return ctx
 
     def _kill(self) -> None:
         if self.proc is None:
