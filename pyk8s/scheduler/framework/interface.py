@@ -473,7 +473,9 @@ class PodStatusUpdater(Protocol):
 class EventRecorder(Protocol):
     """Records a core/v1 Event about an object (``events.EventRecorder.Eventf``)."""
 
-    def event(self, obj: Obj, event_type: str, reason: str, action: str, message: str) -> None: ...
+    def event(
+        self, obj: Obj, event_type: str, reason: str, action: str, message: str, /
+    ) -> None: ...
 
 
 class Handle(Protocol):
