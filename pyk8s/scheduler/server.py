@@ -7,7 +7,9 @@ scheduler; ``Run``: start informers, wait for their caches, then schedule) and
 cache, unassigned pods of our profiles to the queue; terminated pods leave both, as
 upstream's informer field selector ``status.phase!=Succeeded,status.phase!=Failed``
 makes them do). Each profile records events under its own scheduler name.
-Leader election is left to the caller (``client.leaderelection``).
+With ``leaderElection.leaderElect`` (the default) the caches fill first, then only
+the holder of the ``kube-system/kube-scheduler`` Lease schedules; losing the lease
+ends ``run``, as it ends the upstream process.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import asyncio
 import contextlib
 import copy
 import logging
+import socket
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from pyk8s.api import errors
-from pyk8s.client import events, rest
+from pyk8s.client import events, leaderelection, rest
 from pyk8s.client.cache import listers, store
 from pyk8s.client.informers import factory, shared_informer
 from pyk8s.scheduler import config, eventhandlers
@@ -210,8 +214,11 @@ async def run(
     cfg: config.KubeSchedulerConfiguration,
     client: rest.Interface,
     ready: asyncio.Event | None = None,
+    *,
+    identity: str | None = None,
 ) -> None:
-    """Schedule the pods of ``cfg``'s profiles on ``client``'s cluster until cancelled."""
+    """Schedule the pods of ``cfg``'s profiles on ``client``'s cluster until cancelled
+    (or, when leader-elected, until the lease is lost)."""
     async with factory.SharedInformerFactory(client) as informers:
         pods = informers.for_resource(PODS)
         nodes = informers.for_resource(NODES)
@@ -247,10 +254,32 @@ async def run(
         log.info("scheduler caches synced; profiles: %s", ", ".join(frameworks))
         if ready is not None:
             ready.set()
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for recorder in recorders.values():
-                    tg.create_task(recorder.run())
-                tg.create_task(sched.run())
-        finally:
-            sched.stop()
+
+        async def lead() -> None:
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    for recorder in recorders.values():
+                        tg.create_task(recorder.run())
+                    tg.create_task(sched.run())
+            finally:
+                sched.stop()
+
+        le = cfg.leader_election
+        if not le.leader_elect:
+            await lead()
+            return
+        lock = leaderelection.LeaseLock(
+            client,
+            le.resource_namespace,
+            le.resource_name,
+            identity or f"{socket.gethostname()}_{uuid.uuid4()}",
+        )
+        elector = leaderelection.LeaderElector(
+            lock,
+            lead,
+            lease_duration=le.lease_duration,
+            renew_deadline=le.renew_deadline,
+            retry_period=le.retry_period,
+        )
+        await elector.run()
+        log.error("leader election lost: the scheduler stops")

@@ -147,3 +147,40 @@ def test_set_condition_keeps_transition_time_when_status_is_unchanged() -> None:
     ]
     server.set_condition(status, {"type": "Ready", "status": "True"})
     assert [c["type"] for c in status["conditions"]] == ["PodScheduled", "Ready"]
+
+
+async def test_only_the_lease_holder_schedules() -> None:
+    from pyk8s.client import leaderelection
+
+    client = fake.Client()
+    client.add(server.NODES, node("n1"))
+    client.add(server.PODS, pod("web"))
+    async with running(client):
+        await until(lambda: node_of(client, "web") == "n1")
+        [lease] = client.objects(leaderelection.LEASES)
+        assert (lease["metadata"]["namespace"], lease["metadata"]["name"]) == (
+            "kube-system",
+            "kube-scheduler",
+        )
+        assert lease["spec"]["holderIdentity"]
+    # cancelled: the lease is handed back for a successor
+    [lease] = client.objects(leaderelection.LEASES)
+    assert lease["spec"]["holderIdentity"] == ""
+
+
+async def test_without_leader_election_no_lease_is_taken() -> None:
+    from pyk8s.client import leaderelection
+
+    client = fake.Client()
+    client.add(server.NODES, node("n1"))
+    client.add(server.PODS, pod("web"))
+    cfg = config.parse(
+        {
+            "apiVersion": config.API_VERSION,
+            "kind": config.KIND,
+            "leaderElection": {"leaderElect": False},
+        }
+    )
+    async with running(client, cfg):
+        await until(lambda: node_of(client, "web") == "n1")
+    assert client.objects(leaderelection.LEASES) == []
