@@ -40,6 +40,7 @@ test-fast: $(STAMP)
 bench: deps
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/client_cache.py
+	$(BIN)/python bench/network.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

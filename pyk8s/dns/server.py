@@ -38,6 +38,7 @@ from pyk8s.dns import records
 log = logging.getLogger(__name__)
 
 UDP_LIMIT = 512  # without EDNS (RFC 1035)
+ANSWER_CACHE_SIZE = 10_000
 Upstream = tuple[str, int]
 
 
@@ -91,7 +92,10 @@ class Server:
     """One DNS server; ``zone`` may be replaced at any time (``server.zone = new``)."""
 
     def __init__(self, zone: records.Zone, config: ServerConfig) -> None:
-        self.zone = zone
+        self._zone = zone
+        # Local answers by the request bytes after the ID (flags, question, EDNS) and transport:
+        # a repeated question costs a dict lookup. Cleared when the zone changes.
+        self._answers: dict[tuple[bytes, bool], bytes] = {}
         self.config = config
         self.upstreams: list[Upstream] = list(config.upstreams or [])
         self._udp: asyncio.DatagramTransport | None = None
@@ -160,8 +164,25 @@ class Server:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
+    @property
+    def zone(self) -> records.Zone:
+        return self._zone
+
+    @zone.setter
+    def zone(self, zone: records.Zone) -> None:
+        self._zone = zone
+        self._answers = {}
+
+    def cached(self, data: bytes, *, tcp: bool = False) -> bytes | None:
+        """The reply to a question answered before from this zone, with this query's ID."""
+        tail = self._answers.get((bytes(data[2:]), tcp))
+        return None if tail is None else data[:2] + tail
+
     async def handle(self, data: bytes, *, tcp: bool = False) -> bytes | None:
         """The reply to one query message; None when it is not worth one (garbage)."""
+        if (hit := self.cached(data, tcp=tcp)) is not None:
+            return hit
+        answers = self._answers
         try:
             request = DNSRecord.parse(data)
         except (DNSError, struct.error, IndexError, ValueError):
@@ -182,7 +203,13 @@ class Server:
         reply = self._reply(request, answer)
         if answer.chase is not None and not answer.answers[1:]:
             await self._chase(reply, answer.chase, q.qtype, tcp=tcp)
-        return self._fit(reply, request, tcp=tcp)
+            return self._fit(reply, request, tcp=tcp)  # upstream data: not ours to keep
+        packed = self._fit(reply, request, tcp=tcp)
+        if answers is self._answers:  # the zone did not change meanwhile
+            if len(answers) >= ANSWER_CACHE_SIZE:
+                answers.clear()
+            answers[(bytes(data[2:]), tcp)] = packed[2:]
+        return packed
 
     def _reply(self, request: DNSRecord, answer: records.Answer) -> DNSRecord:
         reply = request.reply(ra=1, aa=1)
@@ -247,7 +274,11 @@ class _UDP(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.server._spawn(self._answer(data, addr))
+        hit = self.server.cached(data)
+        if hit is not None and self.transport is not None:
+            self.transport.sendto(hit, addr)
+        else:
+            self.server._spawn(self._answer(data, addr))
 
     async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = await self.server.handle(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -70,6 +71,12 @@ class Proxier:
         self.netns = netns
         self._lock = asyncio.Lock()
         self.last_rules = ""
+        # What the last successful restore left in the kernel; None: read it (iptables-save).
+        self._written: tuple[rules.RuleSet, rules.Current] | None = None
+        self._last_full = float("-inf")
+        self.full_syncs = 0
+        self._applied: rules.RuleSet | None = None  # the last rule set in the kernel
+        self._conntrack_missing = False
 
     async def setup(self) -> None:
         """Kernel settings the rules rely on (kube-proxy's ``NewProxier``)."""
@@ -89,18 +96,59 @@ class Proxier:
         services: Iterable[Mapping[str, Any]],
         endpoint_slices: Iterable[Mapping[str, Any]],
     ) -> str:
-        """Render the whole rule set and apply it with one ``iptables-restore``; returns it."""
+        """Render the whole rule set and apply it with one ``iptables-restore``; returns the input.
+
+        A full sync (read the kernel's state with ``iptables-save``, write every chain) runs
+        first, after a failure and every ``sync_period``; in between only the chains whose
+        rules changed since the last sync are written.
+        """
         async with self._lock:
-            saved = await run_command(["iptables-save"], netns=self.netns)
-            current = rules.parse_save(saved, self.config.chain_prefix)
-            text = rules.render_rules(services, endpoint_slices, self.config, current)
+            loop = asyncio.get_running_loop()
+            wanted = rules.render(services, endpoint_slices, self.config)
+            full = self._written is None or loop.time() - self._last_full >= self.config.sync_period
+            if full or self._written is None:
+                saved = await run_command(["iptables-save"], netns=self.netns)
+                current = rules.parse_save(saved, self.config.chain_prefix)
+                previous = None
+            else:
+                previous, current = self._written
+            text = rules.restore_input(wanted, self.config, current, previous)
+            self._written = None  # unknown until the restore succeeds
             await run_command(["iptables-restore", "--noflush"], stdin=text, netns=self.netns)
+            self._written = (wanted, rules.written(wanted, self.config))
+            if self._applied is not None:
+                await self._delete_stale_flows(rules.stale_udp_flows(self._applied, wanted))
+            self._applied = wanted
+            if full:
+                self._last_full = loop.time()
+                self.full_syncs += 1
             self.last_rules = text
             return text
+
+    async def _delete_stale_flows(self, stale: list[tuple[tuple[str, int], str | None]]) -> None:
+        if not stale or self._conntrack_missing:
+            return
+        if await asyncio.to_thread(shutil.which, "conntrack") is None:
+            log.warning("conntrack is not installed: stale UDP flows stay until they expire")
+            self._conntrack_missing = True
+            return
+        for (ip, port), endpoint in stale:
+            argv = ["conntrack", "-D", "-p", "udp", "--orig-port-dst", str(port)]
+            if ip:
+                argv += ["--orig-dst", ip]
+            if endpoint is not None:
+                argv += ["--dst-nat", endpoint]
+            try:
+                await run_command(argv, netns=self.netns)
+            except IptablesError as e:
+                # conntrack exits 1 when no entry matched: nothing was stale.
+                if "0 flow entries" not in str(e):
+                    log.warning("deleting stale UDP flows: %s", e)
 
     async def cleanup(self) -> None:
         """Remove every chain of this proxier's prefix and the jumps into them."""
         async with self._lock:
+            self._written = None
             await cleanup(self.config.chain_prefix, netns=self.netns)
 
 

@@ -136,16 +136,26 @@ def _q(text: str) -> str:
     return f'"{text}"'
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.chains: dict[str, dict[str, None]] = {t: {} for t in TABLES}  # ordered sets
-        self.rules: dict[str, list[str]] = {t: [] for t in TABLES}
+@dataclass
+class RuleSet:
+    """Every chain we want, per table, with its rules (``-A ...`` lines) in order.
 
+    ``udp`` maps each UDP destination a Service captures, ``(ip, port)`` (``("", port)`` for a
+    NodePort), to the endpoint IPs it is sent to: conntrack entries that outlive a change of
+    that set keep sending datagrams to the old endpoints, so the proxier deletes them.
+    """
+
+    chains: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    udp: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)
+
+
+class _Writer(RuleSet):
     def chain(self, table: str, name: str) -> None:
-        self.chains[table].setdefault(name)
+        self.chains[table].setdefault(name, [])
 
     def add(self, table: str, chain: str, *parts: str) -> None:
-        self.rules[table].append(" ".join(["-A", chain, *(p for p in parts if p)]))
+        line = " ".join(["-A", chain, *(p for p in parts if p)])
+        self.chains[table].setdefault(chain, []).append(line)
 
 
 def render_rules(
@@ -159,7 +169,78 @@ def render_rules(
     A Service the API server should have refused is skipped with a warning, never the whole
     rule set.
     """
+    return restore_input(render(services, endpoint_slices, config), config, current)
+
+
+def restore_input(
+    rules: RuleSet,
+    config: ProxyConfig,
+    current: Current | None = None,
+    previous: RuleSet | None = None,
+) -> str:
+    """``iptables-restore --noflush`` input for ``rules``, given what the kernel holds.
+
+    With ``previous`` (what the last successful restore wrote; ``current`` then says which
+    chains exist), only chains whose rules changed are written, as kube-proxy's partial syncs
+    do; unchanged chains stay as they are in the kernel.
+    """
     current = current or Current()
+    p = config.chain_prefix
+    out: list[str] = []
+    for table in TABLES:
+        wanted = rules.chains[table]
+        existing = current.chains.get(table, frozenset())
+        before = previous.chains[table] if previous is not None else None
+        changed = [
+            c for c in wanted if before is None or c not in existing or before.get(c) != wanted[c]
+        ]
+        stale = sorted(c for c in existing if c not in wanted)
+        out.append(f"*{table}")
+        out.extend(f":{c} - [0:0]" for c in [*changed, *stale])
+        for t, builtin, match, suffix in reversed(JUMPS):
+            target = f"{p}-{suffix}"
+            if t == table and (t, builtin, target) not in current.jumps:
+                comment = f"-m comment --comment {_q(f'{p} {suffix.lower()}')}"
+                out.append(" ".join(x for x in ("-I", builtin, match, comment, "-j", target) if x))
+        for c in changed:
+            out.extend(wanted[c])
+        out.extend(f"-X {c}" for c in stale)
+        out.append("COMMIT")
+    return "\n".join(out) + "\n"
+
+
+def written(rules: RuleSet, config: ProxyConfig) -> Current:
+    """What the kernel holds after ``rules`` were restored: their chains and every jump."""
+    p = config.chain_prefix
+    return Current(
+        {t: frozenset(rules.chains[t]) for t in TABLES},
+        frozenset((t, builtin, f"{p}-{suffix}") for t, builtin, _, suffix in JUMPS),
+    )
+
+
+def stale_udp_flows(before: RuleSet, after: RuleSet) -> list[tuple[tuple[str, int], str | None]]:
+    """Conntrack entries to delete after going from ``before`` to ``after``.
+
+    ``(destination, endpoint)``: flows to that Service destination DNATed to that endpoint,
+    which is gone; ``(destination, None)``: every flow to it, because it had no endpoint
+    (those flows were rejected and would stay rejected). Mirrors ``pkg/proxy/conntrack``.
+    """
+    stale: list[tuple[tuple[str, int], str | None]] = []
+    for dest, old in sorted(before.udp.items()):
+        new = after.udp.get(dest, frozenset())
+        stale.extend((dest, ip) for ip in sorted(old - new))
+    for dest, new in sorted(after.udp.items()):
+        if new and not before.udp.get(dest):
+            stale.append((dest, None))
+    return stale
+
+
+def render(
+    services: Iterable[Mapping[str, Any]],
+    endpoint_slices: Iterable[Mapping[str, Any]],
+    config: ProxyConfig,
+) -> RuleSet:
+    """The rule set these objects call for (pure); see ``restore_input`` for the text."""
     p = config.chain_prefix
     w = _Writer()
     for table in TABLES:
@@ -181,6 +262,12 @@ def render_rules(
     for port in ports:
         cat = endpoint.categorize(by_port.get(port.key, []), port)
         _write_service(w, config, port, cat, masq, cidr)
+        if port.protocol == "UDP":
+            ips = frozenset(e.ip for e in cat.all_reachable)
+            for ip in (port.cluster_ip, *port.external_ips, *port.load_balancer_ips):
+                w.udp[(ip, port.port)] = ips
+            if port.node_port:
+                w.udp[("", port.node_port)] = ips
 
     # The NodePort dispatch must be the last rule of the services chain.
     nodeport_comment = _q(
@@ -212,21 +299,7 @@ def render_rules(
             f"{p}-NODEPORTS",
         )
 
-    out: list[str] = []
-    for table in TABLES:
-        declared = w.chains[table]
-        stale = sorted(c for c in current.chains.get(table, ()) if c not in declared)
-        out.append(f"*{table}")
-        out.extend(f":{c} - [0:0]" for c in [*declared, *stale])
-        for t, builtin, match, suffix in reversed(JUMPS):
-            target = f"{p}-{suffix}"
-            if t == table and (t, builtin, target) not in current.jumps:
-                comment = f"-m comment --comment {_q(f'{p} {suffix.lower()}')}"
-                out.append(" ".join(x for x in ("-I", builtin, match, comment, "-j", target) if x))
-        out.extend(w.rules[table])
-        out.extend(f"-X {c}" for c in stale)
-        out.append("COMMIT")
-    return "\n".join(out) + "\n"
+    return w
 
 
 def _write_fixed_rules(w: _Writer, config: ProxyConfig) -> None:

@@ -1,21 +1,13 @@
 """The proxier routes real TCP packets, in network namespaces this test creates.
 
-Topology (all namespaces are the test's own; the host's tables are never touched):
-
-    ext (192.168.77.2) --veth-- node (192.168.77.1; br0 10.42.0.1/24) --bridge-- pa, pb, pc
-
-``node`` is where the rules are applied; ``pa`` and ``pb`` run an HTTP server each that answers
-its own name, ``pc`` is a client pod, ``ext`` a machine outside the cluster.
+The topology is ``tests/support/netns.py``: rules are applied in the ``node`` namespace, never
+in the host's tables; ``pa`` and ``pb`` answer their names over HTTP, ``pc`` is a client pod,
+``ext`` a machine outside the cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import shutil
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -24,141 +16,17 @@ import pytest
 
 from pyk8s.proxy.config import ProxyConfig
 from pyk8s.proxy.iptables import proxier
+from tests.support.netns import PODS, Topology, fetch, fetch_many, missing, wait_for_backends
 
 pytestmark = pytest.mark.e2e
 
 CLUSTER_IP = "10.43.0.10"
 NODE_PORT = 30080
-PODS = {"pa": "10.42.0.2", "pb": "10.42.0.3", "pc": "10.42.0.4"}
-
-
-# A tiny HTTP/1.0 server answering its name. (http.server looks its own address up in DNS
-# at start, which in a namespace without a resolver takes seconds.)
-SERVER = """
-import socketserver, sys
-body = sys.argv[3].encode()
-class Handler(socketserver.StreamRequestHandler):
-    def handle(self):
-        while self.rfile.readline() not in (b"\\r\\n", b"\\n", b""):
-            pass
-        head = b"HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body)
-        self.wfile.write(head + body)
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
-"""
-
-
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces and iptables)"
-    for tool in ("ip", "iptables-save", "iptables-restore"):
-        if shutil.which(tool) is None:
-            return f"needs {tool} (hack/system-packages.txt)"
-    return None
-
-
-def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True)
-
-
-class Topology:
-    def __init__(self) -> None:
-        tag = secrets.token_hex(3)
-        self.ns = {name: f"pyk8s-t{tag}-{name}" for name in ("node", "ext", *PODS)}
-        self.servers: list[subprocess.Popen[bytes]] = []
-
-    @property
-    def node(self) -> str:
-        return self.ns["node"]
-
-    def up(self) -> None:
-        for ns in self.ns.values():
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        node = self.node
-        sh("ip", "-n", node, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", node, "addr", "add", "10.42.0.1/24", "dev", "br0")
-        sh("ip", "-n", node, "link", "set", "br0", "up")
-        for pod, ip in PODS.items():
-            ns = self.ns[pod]
-            sh(
-                "ip",
-                "-n",
-                node,
-                "link",
-                "add",
-                f"v{pod}",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                ns,
-            )
-            sh("ip", "-n", node, "link", "set", f"v{pod}", "master", "br0", "up")
-            # As the kubelet does: a pod reaching itself through a Service comes back in
-            # through the port it left by.
-            sh("ip", "-n", node, "link", "set", f"v{pod}", "type", "bridge_slave", "hairpin", "on")
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            sh("ip", "-n", ns, "route", "add", "default", "via", "10.42.0.1")
-        ext = self.ns["ext"]
-        sh(
-            "ip",
-            "-n",
-            node,
-            "link",
-            "add",
-            "vext",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ext,
-        )
-        sh("ip", "-n", node, "addr", "add", "192.168.77.1/24", "dev", "vext")
-        sh("ip", "-n", node, "link", "set", "vext", "up")
-        sh("ip", "-n", ext, "addr", "add", "192.168.77.2/24", "dev", "eth0")
-        sh("ip", "-n", ext, "link", "set", "eth0", "up")
-        # A default route, as a real node has: service IPs are not on any link.
-        sh("ip", "-n", node, "route", "add", "default", "via", "192.168.77.2")
-        sh("ip", "netns", "exec", node, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
-        for pod in ("pa", "pb"):
-            self.servers.append(
-                subprocess.Popen(
-                    [
-                        "ip",
-                        "netns",
-                        "exec",
-                        self.ns[pod],
-                        sys.executable,
-                        "-I",
-                        "-S",
-                        "-c",
-                        SERVER,
-                        PODS[pod],
-                        "8080",
-                        pod,
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-
-    def down(self) -> None:
-        for server in self.servers:
-            server.kill()
-            server.wait()
-        for ns in self.ns.values():
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def topo() -> Iterator[Topology]:
-    if (why := _missing()) is not None:
+    if (why := missing()) is not None:
         pytest.skip(why)
     t = Topology()
     try:
@@ -166,51 +34,6 @@ def topo() -> Iterator[Topology]:
         yield t
     finally:
         t.down()
-
-
-# A minimal HTTP/1.0 GET over a raw socket: starts fast, prints the body or the error.
-CLIENT = """
-import socket, sys
-host, port, timeout, count = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-for _ in range(count):
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(b"GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        print(data.split(b"\\r\\n\\r\\n", 1)[1].decode(), flush=True)
-    except OSError as e:
-        print(f"error: {e}", flush=True)
-"""
-
-
-async def fetch_many(ns: str, url: str, count: int, timeout: float = 3) -> list[str]:
-    """GET ``http://host[:port]/`` ``count`` times, a new connection each, from inside ``ns``."""
-    host, _, port = url.removeprefix("http://").rstrip("/").partition(":")
-    proc = await asyncio.create_subprocess_exec(
-        *("ip", "netns", "exec", ns, sys.executable, "-I", "-S", "-c", CLIENT),
-        *(host, port or "80", str(timeout), str(count)),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate()
-    return out.decode().splitlines()
-
-
-async def fetch(ns: str, url: str, timeout: float = 3) -> str:
-    """GET ``url`` once from inside ``ns``: the body, or ``error: ...``."""
-    (body,) = await fetch_many(ns, url, 1, timeout)
-    return body
-
-
-async def wait_for_backends(t: Topology) -> None:
-    for pod in ("pa", "pb"):
-        for _ in range(100):
-            if await fetch(t.node, f"http://{PODS[pod]}:8080/", timeout=1) == pod:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail(f"backend {pod} never answered")
 
 
 def service(name: str, ip: str, **spec: Any) -> dict[str, Any]:
@@ -376,3 +199,58 @@ async def test_component_puts_api_changes_in_the_kernel_within_a_second(
                 await task
             await provider.cleanup()
     assert "PKC" not in await saved(topo)
+
+
+# One UDP socket (one source port, so one conntrack entry) asking once per line of input.
+UDP_CLIENT = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for _ in sys.stdin:
+    try:
+        s.send(b"?")
+        print(s.recv(100).decode(), flush=True)
+    except OSError as e:
+        print(f"error: {e}", flush=True)
+"""
+
+
+async def test_udp_flows_follow_endpoint_changes(topo: Topology, proxy: proxier.Proxier) -> None:
+    import sys
+
+    svc = service("dns", "10.43.0.53", ports=[{"name": "dns", "port": 53, "protocol": "UDP"}])
+
+    def udp_endpoints(pods: list[str]) -> dict[str, Any]:
+        es = endpoints("dns", pods)
+        es["ports"] = [{"name": "dns", "port": 8080, "protocol": "UDP"}]
+        return es
+
+    client = await asyncio.create_subprocess_exec(
+        *("ip", "netns", "exec", topo.ns["pc"], sys.executable, "-I", "-S", "-c", UDP_CLIENT),
+        *("10.43.0.53", "53"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert client.stdin is not None and client.stdout is not None
+
+    async def ask() -> str:
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write(b"\n")
+        await client.stdin.drain()
+        return (await client.stdout.readline()).decode().strip()
+
+    try:
+        await proxy.sync([svc], [udp_endpoints(["pa"])])
+        assert await ask() == "pa"
+        assert await ask() == "pa"
+        # Same socket, same conntrack entry: without deleting it, "pa" would go on answering.
+        await proxy.sync([svc], [udp_endpoints(["pb"])])
+        assert await ask() == "pb"
+        await proxy.sync([svc], [])
+        assert "refused" in (await ask()).lower()
+        await proxy.sync([svc], [udp_endpoints(["pa"])])
+        assert await ask() == "pa"
+    finally:
+        client.stdin.close()
+        await client.wait()

@@ -201,3 +201,21 @@ async def test_dig_retries_a_truncated_answer_over_tcp(dns: tuple[server.Server,
     _, port = dns
     out = await dig(port, "+short", "many.default.svc.cluster.local")
     assert len(out.split()) == 60
+
+
+async def test_repeated_questions_are_answered_from_the_cache_with_their_own_id(
+    dns: tuple[server.Server, int],
+) -> None:
+    s, _ = dns
+    q1 = DNSRecord.question("web.default.svc.cluster.local")
+    q2 = DNSRecord.question("web.default.svc.cluster.local")
+    q2.header.id = q1.header.id ^ 1
+    first = await s.handle(q1.pack())
+    assert s.cached(q2.pack()) is not None
+    second = DNSRecord.parse(await s.handle(q2.pack()))  # type: ignore[arg-type]
+    assert second.header.id == q2.header.id
+    assert rdata(second) == rdata(DNSRecord.parse(first))  # type: ignore[arg-type]
+    s.zone = cluster_zone([])
+    assert s.cached(q2.pack()) is None  # a new zone empties the cache
+    gone = DNSRecord.parse(await s.handle(q2.pack()))  # type: ignore[arg-type]
+    assert gone.header.rcode == RCODE.NXDOMAIN

@@ -163,3 +163,55 @@ def test_resync_inserts_no_jump_twice() -> None:
     saved = first.replace("-I ", "-A ")
     again = rules.render_rules([], [], ProxyConfig(), rules.parse_save(saved, "KUBE"))
     assert not [line for line in again.splitlines() if line.startswith("-I ")]
+
+
+def test_partial_restore_writes_only_changed_chains() -> None:
+    config = ProxyConfig()
+    svcs = [service("a", "10.43.0.1"), service("b", "10.43.0.2")]
+    before = rules.render(svcs, [slice_("a", ["10.42.0.1"]), slice_("b", ["10.42.0.2"])], config)
+    after = rules.render(svcs, [slice_("a", ["10.42.0.1"]), slice_("b", ["10.42.0.3"])], config)
+    text = rules.restore_input(after, config, rules.written(before, config), before)
+    declared = {line[1:].split()[0] for line in text.splitlines() if line.startswith(":")}
+    old_sep = {c for c in before.chains["nat"] if "-SEP-" in c} - set(after.chains["nat"])
+    new_sep = {c for c in after.chains["nat"] if "-SEP-" in c} - set(before.chains["nat"])
+    svc_b = next(
+        c
+        for c in after.chains["nat"]
+        if "-SVC-" in c and any("default/b" in r for r in after.chains["nat"][c])
+    )
+    # Only b's service chain, its new endpoint chain, and the old one (to delete) are written.
+    assert declared == {svc_b} | old_sep | new_sep
+    assert [line for line in text.splitlines() if line.startswith("-X")] == [
+        f"-X {c}" for c in sorted(old_sep)
+    ]
+    assert not [line for line in text.splitlines() if line.startswith("-I")]
+    # Nothing changed: nothing is written but the table frames.
+    same = rules.restore_input(after, config, rules.written(after, config), after)
+    assert same == "*filter\nCOMMIT\n*nat\nCOMMIT\n"
+
+
+def test_stale_udp_flows() -> None:
+    config = ProxyConfig()
+    udp = {"type": "NodePort", "ports": [{"port": 53, "protocol": "UDP", "nodePort": 30053}]}
+
+    def es(ips: list[str]) -> dict[str, object]:
+        s = slice_("dns", ips)
+        s["ports"] = [{"port": 53, "protocol": "UDP"}]
+        return s
+
+    def rs(ips: list[str]) -> rules.RuleSet:
+        return rules.render([service("dns", "10.43.0.10", **udp)], [es(ips)] if ips else [], config)
+
+    two, one, none = rs(["10.42.0.1", "10.42.0.2"]), rs(["10.42.0.2"]), rs([])
+    assert two.udp == {
+        ("10.43.0.10", 53): frozenset({"10.42.0.1", "10.42.0.2"}),
+        ("", 30053): frozenset({"10.42.0.1", "10.42.0.2"}),
+    }
+    assert rules.stale_udp_flows(two, one) == [
+        (("", 30053), "10.42.0.1"),
+        (("10.43.0.10", 53), "10.42.0.1"),
+    ]
+    assert rules.stale_udp_flows(one, one) == []
+    assert rules.stale_udp_flows(none, one) == [(("", 30053), None), (("10.43.0.10", 53), None)]
+    tcp = rules.render([service("web", "10.43.0.11")], [slice_("web", ["10.42.0.3"])], config)
+    assert tcp.udp == {}
