@@ -68,6 +68,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("-f", "--force", action="store_true", help="remove every name of an ID")
     c = cmd("prune", "remove blobs and layers no image uses", run_prune)
     c.add_argument("--dry-run", action="store_true")
+    c.add_argument("--build-cache", action="store_true", help="also drop the build cache")
     c = cmd("history", "show the history of an image", run_history)
     c.add_argument("name", metavar="NAME")
     c.add_argument("--no-trunc", action="store_true")
@@ -81,10 +82,11 @@ def _add_more(
     cmd: Callable[..., argparse.ArgumentParser],
 ) -> None:
     """Subcommands living in their own modules (bootstrap, pull/push, build)."""
-    from pyk8s.cli import image_bootstrap, image_pull
+    from pyk8s.cli import image_bootstrap, image_build, image_pull
 
     image_bootstrap.add_parsers(cmd)
     image_pull.add_parsers(cmd)
+    image_build.add_parsers(cmd)
 
 
 def open_store(args: argparse.Namespace) -> store_mod.Store:
@@ -284,6 +286,8 @@ async def run_rm(args: argparse.Namespace) -> int:
 @guarded
 async def run_prune(args: argparse.Namespace) -> int:
     store = await _t(open_store, args)
+    if args.build_cache and not args.dry_run:
+        await _t(store.clear_build_cache)
     result = await _t(store.gc, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for d in result.blobs:

@@ -54,9 +54,9 @@ def add_parsers(cmd: Callable[..., argparse.ArgumentParser]) -> None:
     add_registry_flags(c)
 
 
-def make_client(args: argparse.Namespace, host_of: str) -> distribution.Client:
+async def make_client(args: argparse.Namespace, host_of: str) -> distribution.Client:
     path = Path(args.registry_config) if args.registry_config else DEFAULT_REGISTRIES
-    config = registries.Registries.load(path, insecure=args.insecure)
+    config = await asyncio.to_thread(registries.Registries.load, path, insecure=args.insecure)
     creds = {}
     if args.creds:
         user, _, password = args.creds.partition(":")
@@ -125,7 +125,7 @@ async def run_pull(args: argparse.Namespace) -> int:
 
     try:
         store = await asyncio.to_thread(image.open_store, args)
-        async with make_client(args, args.name) as client:
+        async with await make_client(args, args.name) as client:
             img = await _with_progress(
                 args, lambda p: pull.pull(store, client, args.name, progress=p)
             )
@@ -143,7 +143,7 @@ async def run_push(args: argparse.Namespace) -> int:
     dest = args.dest or args.name
     try:
         store = await asyncio.to_thread(image.open_store, args)
-        async with make_client(args, dest) as client:
+        async with await make_client(args, dest) as client:
             digest = await _with_progress(
                 args, lambda p: pull.push(store, client, args.name, args.dest, progress=p)
             )

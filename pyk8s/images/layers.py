@@ -161,6 +161,55 @@ def unpack(src: Path, dest: Path, expected_diff_id: str, tmp_root: Path) -> Laye
             remove_tree(work)
 
 
+def adopt(tree: Path, dest: Path, info: LayerInfo, tmp_root: Path) -> None:
+    """Keep ``tree`` (already in unpacked form) as the unpacked layer ``dest``, moving it."""
+    if read_meta(dest) is not None:
+        remove_tree(tree)
+        return
+    work = Path(tempfile.mkdtemp(prefix="layer-", dir=tmp_root))
+    try:
+        os.rename(tree, work / "fs")
+        (work / "meta.json").write_bytes(
+            orjson.dumps({"diff_id": info.diff_id, "size": info.size, "whiteouts": info.whiteouts})
+        )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(work, dest)
+        except OSError:
+            if read_meta(dest) is None:
+                raise
+    finally:
+        if work.exists():
+            remove_tree(work)
+
+
+def lookup(lowers: list[Path], rel: str) -> Path | None:
+    """Where ``rel`` is in the merged view of ``lowers`` (bottom first), as overlayfs resolves
+    it: the top layer that has it, unless a whiteout or an opaque dir above hides it."""
+    parts = [p for p in rel.strip("/").split("/") if p]
+    if not parts:
+        return lowers[-1] if lowers else None
+    for layer in reversed(lowers):
+        cur = layer
+        opaque = False
+        for i, part in enumerate(parts):
+            cur = cur / part
+            try:
+                st = os.lstat(cur)
+            except FileNotFoundError:
+                if opaque:  # an opaque dir on the way hides the layers below
+                    return None
+                break
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None
+            if i == len(parts) - 1:
+                return cur
+            if not stat.S_ISDIR(st.st_mode):
+                return None
+            opaque = opaque or _is_opaque(str(cur))
+    return None
+
+
 def convert_whiteouts(fs: Path) -> None:
     """Turn docker's ``.wh.`` files into overlayfs whiteouts, in place (root only)."""
     for dirpath, dirnames, filenames in os.walk(fs):

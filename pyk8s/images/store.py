@@ -308,11 +308,31 @@ class Store:
 
     # -- garbage collection --------------------------------------------------------------
 
+    def _cache_roots(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """Images and layers the build cache (``build-cache.json``) keeps alive."""
+        try:
+            doc = orjson.loads((self.root / "build-cache.json").read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return [], []
+        lays = [
+            (str(e["layer"]["digest"]), str(e["layer"]["diffID"]))
+            for e in doc.get("entries", {}).values()
+            if e.get("layer")
+        ]
+        return [str(t) for t in doc.get("images", [])], lays
+
+    def clear_build_cache(self) -> None:
+        (self.root / "build-cache.json").unlink(missing_ok=True)
+
     def _mark(self) -> tuple[set[str], set[str]]:
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()
-        for r in self.refs().values():
-            target = r["digest"]
+        cache_images, cache_layers = self._cache_roots()
+        for digest, diff_id in cache_layers:
+            keep_blobs.add(digest)
+            keep_layers.add(diff_id)
+        roots = [r["digest"] for r in self.refs().values()] + cache_images
+        for target in roots:
             keep_blobs.add(target)
             with contextlib.suppress(LookupError, manifest.ManifestError):
                 doc = manifest.parse(self.blobs.read(target))
