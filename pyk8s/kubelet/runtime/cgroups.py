@@ -6,7 +6,8 @@ the parts of ``pkg/kubelet/cm/cgroup_manager_linux.go`` (``CgroupManager``: path
 hierarchy, ``Destroy``) and of cAdvisor/containerd's stats (``memory.events`` ``oom_kill``,
 working set = usage - inactive_file) that the runtime needs.
 
-Every function blocks (sysfs I/O): call it from a thread or from the shim.
+Every function blocks (sysfs I/O): call it from a thread or from the shim. The shim imports
+this module at every container start, so it keeps to cheap imports (no dataclasses, pathlib).
 """
 
 from __future__ import annotations
@@ -16,23 +17,21 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
-class Hierarchy:
-    mountpoint: Path
+class Hierarchy(NamedTuple):
+    mountpoint: str
     root: str  # the mount's root inside the hierarchy ("/" normally)
     controllers: frozenset[str]  # {"unified"} for cgroup2
 
-    def path(self, cgroup: str) -> Path:
+    def path(self, cgroup: str) -> str:
         rel = cgroup.lstrip("/")
         if self.root not in ("", "/") and cgroup.startswith(self.root):
             rel = cgroup[len(self.root) :].lstrip("/")
-        return self.mountpoint / rel
+        return os.path.join(self.mountpoint, rel)
 
 
 def hierarchies() -> list[Hierarchy]:
@@ -55,7 +54,7 @@ def hierarchies() -> list[Hierarchy]:
             if ctrls in seen:
                 continue
             seen.add(ctrls)
-            out.append(Hierarchy(Path(fields[4]), fields[3], ctrls))
+            out.append(Hierarchy(fields[4], fields[3], ctrls))
     return out
 
 
@@ -75,10 +74,15 @@ def _find(controller: str) -> Hierarchy | None:
     return None
 
 
-def _read_kv(path: Path) -> dict[str, int]:
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _read_kv(path: str) -> dict[str, int]:
     out: dict[str, int] = {}
     try:
-        text = path.read_text()
+        text = _read(path)
     except OSError:
         return out
     for line in text.splitlines():
@@ -88,9 +92,9 @@ def _read_kv(path: Path) -> dict[str, int]:
     return out
 
 
-def _read_int(path: Path) -> int:
+def _read_int(path: str) -> int:
     try:
-        return int(path.read_text().split()[0])
+        return int(_read(path).split()[0])
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -102,13 +106,11 @@ def oom_kill_count(cgroup: str) -> int:
     if h is None:
         return 0
     d = h.path(cgroup)
-    if "unified" in h.controllers:
-        return _read_kv(d / "memory.events").get("oom_kill", 0)
-    return _read_kv(d / "memory.oom_control").get("oom_kill", 0)
+    name = "memory.events" if "unified" in h.controllers else "memory.oom_control"
+    return _read_kv(os.path.join(d, name)).get("oom_kill", 0)
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     cpu_ns: int
     memory_usage: int
     memory_working_set: int
@@ -122,29 +124,31 @@ def usage(cgroup: str) -> Usage:
     cpu_ns = mem_usage = inactive = npids = 0
     if cpu is not None:
         if "unified" in cpu.controllers:
-            cpu_ns = _read_kv(cpu.path(cgroup) / "cpu.stat").get("usage_usec", 0) * 1000
+            stat = os.path.join(cpu.path(cgroup), "cpu.stat")
+            cpu_ns = _read_kv(stat).get("usage_usec", 0) * 1000
         else:
-            cpu_ns = _read_int(cpu.path(cgroup) / "cpuacct.usage")
+            cpu_ns = _read_int(os.path.join(cpu.path(cgroup), "cpuacct.usage"))
     if mem is not None:
         d = mem.path(cgroup)
         if "unified" in mem.controllers:
-            mem_usage = _read_int(d / "memory.current")
-            inactive = _read_kv(d / "memory.stat").get("inactive_file", 0)
+            mem_usage = _read_int(os.path.join(d, "memory.current"))
+            inactive = _read_kv(os.path.join(d, "memory.stat")).get("inactive_file", 0)
         else:
-            mem_usage = _read_int(d / "memory.usage_in_bytes")
-            inactive = _read_kv(d / "memory.stat").get("total_inactive_file", 0)
+            mem_usage = _read_int(os.path.join(d, "memory.usage_in_bytes"))
+            inactive = _read_kv(os.path.join(d, "memory.stat")).get("total_inactive_file", 0)
     if pids_h is not None:
-        npids = _read_int(pids_h.path(cgroup) / "pids.current")
+        npids = _read_int(os.path.join(pids_h.path(cgroup), "pids.current"))
     return Usage(cpu_ns, mem_usage, max(0, mem_usage - inactive), npids)
 
 
-def _kill_procs(d: Path) -> None:
-    if (d / "cgroup.kill").exists():
-        with contextlib.suppress(OSError):
-            (d / "cgroup.kill").write_text("1")
+def _kill_procs(d: str) -> None:
+    kill_file = os.path.join(d, "cgroup.kill")
+    if os.path.exists(kill_file):
+        with contextlib.suppress(OSError), open(kill_file, "w") as f:
+            f.write("1")
         return
     try:
-        pids = (d / "cgroup.procs").read_text().split()
+        pids = _read(os.path.join(d, "cgroup.procs")).split()
     except OSError:
         return
     for pid in pids:
@@ -159,14 +163,14 @@ def remove(cgroup: str, deadline: float = 5.0) -> None:
         raise ValueError("refusing to remove the root cgroup")
     for h in hierarchies():
         top = h.path(cgroup)
-        if not top.is_dir():
+        if not os.path.isdir(top):
             continue
-        dirs = [Path(root) for root, _, _ in os.walk(top)]
-        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        dirs = [root for root, _, _ in os.walk(top)]
+        for d in sorted(dirs, key=lambda p: p.count("/"), reverse=True):
             end = time.monotonic() + deadline
             while True:
                 try:
-                    d.rmdir()
+                    os.rmdir(d)
                     break
                 except FileNotFoundError:
                     break

@@ -66,9 +66,8 @@ def _shim_pids(prefix: str) -> list[int]:
 
 
 def _cgroup_dirs(prefix: str) -> list[str]:
-    return [
-        str(h.path("/" + prefix)) for h in cgroups.hierarchies() if h.path("/" + prefix).is_dir()
-    ]
+    dirs = [h.path("/" + prefix) for h in cgroups.hierarchies()]
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def leftovers(prefix: str, data_dir: Path | None = None) -> list[str]:

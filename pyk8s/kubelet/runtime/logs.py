@@ -3,7 +3,8 @@
 Mirrors containerd's ``internal/cri/io/logger.go`` (``redirectLogs``: one line per newline,
 lines longer than the buffer cut into partial ``P`` entries, the rest tagged ``F``) and the
 kubelet's reader ``pkg/kubelet/kuberuntime/logs/logs.go`` (``parseCRILog``). The writer is
-used by the per-container shim (:mod:`.shim`), so it must stay stdlib-only and cheap.
+used by the per-container shim (:mod:`.shim`), so it must stay stdlib-only and cheap to
+import (no dataclasses).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 STDOUT = "stdout"
 STDERR = "stderr"
@@ -33,8 +34,7 @@ def format_entry(stream: str, tag: str, content: bytes, ns: int | None = None) -
     return f"{timestamp(ns)} {stream} {tag} ".encode() + content + b"\n"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     time: datetime.datetime
     time_ns: int
     stream: str

@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyk8s
 from pyk8s.kubelet.runtime import cgroups, command, oci_spec, sessions, state
 from pyk8s.kubelet.runtime.interface import (
     ContainerConfig,
@@ -265,6 +266,7 @@ class RuncRuntime:
     async def _start_shim(self, container_id: str, cdir: Path, r: state.ContainerRecord) -> None:
         proc = await asyncio.create_subprocess_exec(
             self.python,
+            "-S",  # no site: the shim needs only the stdlib and this package (faster start)
             "-m",
             "pyk8s.kubelet.runtime.shim",
             "--id",
@@ -289,6 +291,7 @@ class RuncRuntime:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=_shim_env(),
         )
         out, err = await proc.communicate()
         msg = out.decode(errors="replace").strip()
@@ -529,6 +532,15 @@ class RuncRuntime:
             memory_working_set_bytes=u.memory_working_set,
             pids=u.pids,
         )
+
+
+def _shim_env() -> dict[str, str]:
+    """A small environment: where this package is (``-S`` skips site-packages), and PATH."""
+    package_root = os.path.dirname(os.path.dirname(pyk8s.__file__ or ""))  # absolute already
+    return {
+        "PYTHONPATH": package_root,
+        "PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"),
+    }
 
 
 def _host_capabilities() -> frozenset[str]:
