@@ -9,9 +9,13 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVER_ARGS ?=
 
-.PHONY: run test test-fast lint deps system-deps bench clean
+.PHONY: protos run test test-fast lint deps system-deps bench clean
 
-deps: system-deps $(STAMP)
+deps: system-deps $(STAMP) protos
+
+# Kubernetes' protobuf descriptors (for kubectl's protobuf bodies), built into a cache dir.
+protos: $(STAMP)
+	@hack/build-k8s-protos.sh $(BIN)/python
 
 system-deps:
 	@hack/install-system-deps.sh

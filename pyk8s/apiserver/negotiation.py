@@ -16,6 +16,7 @@ import orjson
 import yaml
 
 from pyk8s.api import errors
+from pyk8s.apiserver import protobuf
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -102,7 +103,7 @@ def choose(header: str | None, *, allow_table: bool, discovery: bool = False) ->
     )
 
 
-def decode(body: bytes, content_type: str | None) -> Any:
+def decode(body: bytes, content_type: str | None, codec: protobuf.Codec | None = None) -> Any:
     """The request body as JSON-shaped data; 400 for garbage, 415 for unknown encodings."""
     media = (content_type or JSON).split(";")[0].strip().lower()
     if media in (
@@ -123,9 +124,9 @@ def decode(body: bytes, content_type: str | None) -> Any:
         except yaml.YAMLError as e:
             raise errors.BadRequest(f"error converting YAML to JSON: {e}") from e
     if media == PROTOBUF:
-        from pyk8s.apiserver import protobuf
-
-        return protobuf.decode(body)
+        if codec is None:
+            raise protobuf.unavailable()
+        return codec.decode(body)
     raise errors.UnsupportedMediaType(
         f"the body of the request was in an unknown format - accepted media types include: "
         f"{JSON}, {YAML}, {PROTOBUF}"

@@ -32,6 +32,7 @@ from pyk8s.apiserver import (
     metrics,
     negotiation,
     pki,
+    protobuf,
     requestinfo,
 )
 from pyk8s.apiserver.handlers import create, delete, get, review, scale, update, watch
@@ -83,6 +84,7 @@ class APIServer:
     authorizer: authz.Authorizer = field(default_factory=authz.AlwaysAllow)
     metrics: metrics.Registry = field(default_factory=metrics.Registry)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    codec: protobuf.Codec | None = None
     ready: bool = False
 
     def __post_init__(self) -> None:
@@ -288,9 +290,9 @@ class APIServer:
                 f" ({res.plural}{'/' + info.subresource if info.subresource else ''})"
             )
         if not res.stored:
-            return await review.handle(request, res, user, self.authorizer)
+            return await review.handle(request, res, user, self.authorizer, self.codec)
         r = self.rest[(res.group, res.version, res.plural)]
-        scope = Scope(request, info, res, r, user, self.config.max_body_bytes)
+        scope = Scope(request, info, res, r, user, self.config.max_body_bytes, self.codec)
         if res.namespaced and not info.namespace and verb not in ("list", "watch"):
             # Only list and watch exist across all namespaces.
             raise errors.NotFound.no_resource()
@@ -360,10 +362,12 @@ def tls_context(bundle: pki.Bundle) -> ssl.SSLContext:
     return ctx
 
 
-async def prepare(config: APIServerConfig) -> tuple[pki.Bundle, authn.Authenticator]:
-    """PKI, kubeconfig and authenticators (blocking work in a thread)."""
+async def prepare(
+    config: APIServerConfig,
+) -> tuple[pki.Bundle, authn.Authenticator, protobuf.Codec | None]:
+    """PKI, authenticators and the protobuf codec (blocking work in a thread)."""
 
-    def work() -> tuple[pki.Bundle, authn.Authenticator]:
+    def work() -> tuple[pki.Bundle, authn.Authenticator, protobuf.Codec | None]:
         bundle = pki.ensure(
             config.pki_dir,
             service_ip=config.kubernetes_service_ip,
@@ -374,7 +378,10 @@ async def prepare(config: APIServerConfig) -> tuple[pki.Bundle, authn.Authentica
         token_file = (
             authn.TokenFile.load(config.token_auth_file) if config.token_auth_file else None
         )
-        return bundle, authn.Authenticator(token_file=token_file)
+        codec = protobuf.Codec.load()
+        if codec is None:
+            log.warning("%s", protobuf.unavailable().message)
+        return bundle, authn.Authenticator(token_file=token_file), codec
 
     return await asyncio.to_thread(work)
 
@@ -388,8 +395,8 @@ async def run(
 ) -> None:
     """Serve until cancelled. ``ready`` is set once the port listens and the
     bootstrap objects exist; ``started`` gets the server and the bound port."""
-    bundle, authenticator = await prepare(config)
-    server = APIServer(config, backend, authenticator=authenticator)
+    bundle, authenticator, codec = await prepare(config)
+    server = APIServer(config, backend, authenticator=authenticator, codec=codec)
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip
     await runner.setup()

@@ -21,7 +21,7 @@ async def _options(scope: Scope) -> generic.DeleteOptions:
     body: Any = {}
     raw = await scope.request.read()
     if raw.strip():
-        body = negotiation.decode(raw, scope.request.headers.get("Content-Type"))
+        body = negotiation.decode(raw, scope.request.headers.get("Content-Type"), scope.codec)
         if not isinstance(body, dict):
             raise errors.BadRequest("DeleteOptions must be a JSON object")
     q = scope.query

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from pyk8s.api import errors, scheme
-from pyk8s.apiserver import authz, negotiation
+from pyk8s.apiserver import authz, negotiation, protobuf
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.handlers.scope import json_response
 
@@ -31,10 +31,15 @@ def _user_info(user: User) -> dict[str, Any]:
 
 
 async def handle(
-    request: web.Request, res: scheme.Resource, user: User, authorizer: authz.Authorizer
+    request: web.Request,
+    res: scheme.Resource,
+    user: User,
+    authorizer: authz.Authorizer,
+    codec: protobuf.Codec | None = None,
 ) -> web.Response:
     raw = await request.read()
-    body = negotiation.decode(raw, request.headers.get("Content-Type")) if raw.strip() else {}
+    ctype = request.headers.get("Content-Type")
+    body = negotiation.decode(raw, ctype, codec) if raw.strip() else {}
     if not isinstance(body, dict):
         raise errors.BadRequest("the body of the request must be a JSON object")
     if res.plural == "selfsubjectreviews":

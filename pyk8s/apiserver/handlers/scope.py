@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 
 from pyk8s.api import errors, scheme, selectors
-from pyk8s.apiserver import negotiation
+from pyk8s.apiserver import negotiation, protobuf
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
 from pyk8s.apiserver.registry.generic import store as generic
@@ -32,6 +32,7 @@ class Scope:
     rest: REST
     user: User
     max_body: int
+    codec: protobuf.Codec | None = None
 
     @property
     def store(self) -> generic.Store:
@@ -64,7 +65,7 @@ class Scope:
             )
         if not raw.strip():
             raise errors.BadRequest("the request body is empty")
-        return negotiation.decode(raw, self.request.headers.get("Content-Type"))
+        return negotiation.decode(raw, self.request.headers.get("Content-Type"), self.codec)
 
     def write_options(self) -> generic.WriteOptions:
         manager = self.query.get("fieldManager", "")

@@ -289,3 +289,46 @@ def test_restart_keeps_pki_and_data(tmp_path: Path) -> None:
         assert (tmp_path / "server" / "tls" / "ca.crt").read_bytes() == ca_before
         out = second.kubectl("1.33", "get", "cm", "kept", "-o", "name").stdout
         assert out.strip() == "configmap/kept"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_typed_commands_send_protobuf(server: Server, version: str) -> None:
+    from pyk8s.apiserver import protobuf
+
+    if not protobuf.default_path().exists():
+        pytest.skip(f"protobuf descriptors not built ({protobuf.default_path()}): make protos")
+    ns = f"typed-{version.replace('.', '-')}"
+    k = server.kubectl
+    assert k(version, "create", "namespace", ns).stdout.strip() == f"namespace/{ns} created"
+    k(version, "-n", ns, "create", "configmap", "cfg", "--from-literal=a=1")
+    k(
+        version,
+        "-n",
+        ns,
+        "create",
+        "secret",
+        "generic",
+        "app-secret",
+        "--from-literal=DB_Host=mysql",
+    )
+    k(version, "-n", ns, "create", "deployment", "nginx", "--image=nginx")
+    k(version, "-n", ns, "create", "serviceaccount", "bot")
+    k(version, "-n", ns, "create", "service", "clusterip", "redis", "--tcp=6379:6379")
+    cm = json.loads(k(version, "-n", ns, "get", "cm", "cfg", "-o", "json").stdout)
+    assert cm["data"] == {"a": "1"}
+    assert "generateName" not in cm["metadata"]
+    secret = json.loads(k(version, "-n", ns, "get", "secret", "app-secret", "-o", "json").stdout)
+    assert secret["data"] == {"DB_Host": "bXlzcWw="}
+    d = json.loads(k(version, "-n", ns, "get", "deploy", "nginx", "-o", "json").stdout)
+    assert d["spec"]["selector"] == {"matchLabels": {"app": "nginx"}}
+    assert d["spec"]["template"]["spec"]["containers"][0]["name"] == "nginx"
+    assert d["spec"]["strategy"] == {}
+    svc = json.loads(k(version, "-n", ns, "get", "svc", "redis", "-o", "json").stdout)
+    assert svc["spec"]["ports"] == [
+        {"name": "6379-6379", "port": 6379, "protocol": "TCP", "targetPort": 6379}
+    ]
+    assert k(version, "auth", "can-i", "create", "pods").stdout.strip() == "yes"
+    who = k(version, "auth", "whoami", "-o", "json").stdout
+    assert json.loads(who)["status"]["userInfo"]["username"] == "kubernetes-admin"
+    res = k(version, "create", "namespace", ns, check=False)
+    assert f'namespaces "{ns}" already exists' in res.stderr

@@ -382,7 +382,10 @@ class Store:
             obj = copy.deepcopy(new)
             omd = meta.metadata(obj)
             old_md = old["metadata"]
-            omd["generation"] = old_md.get("generation", 0)
+            if "generation" in old_md:
+                omd["generation"] = old_md["generation"]
+            else:
+                omd.pop("generation", None)
             strat.prepare_for_update(obj, old)
             omd = meta.metadata(obj)
             omd.setdefault("uid", old_md.get("uid"))

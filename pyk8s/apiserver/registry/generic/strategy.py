@@ -25,6 +25,33 @@ Obj = dict[str, Any]
 _SPEC_SKIP = ("apiVersion", "kind", "metadata", "status")
 
 
+# Resources whose strategy keeps metadata.generation (upstream sets it to 1 on create and
+# bumps it when the spec changes); the others leave it unset.
+GENERATION_TRACKED = frozenset(
+    {
+        ("", "pods"),
+        ("", "replicationcontrollers"),
+        ("apps", "deployments"),
+        ("apps", "replicasets"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+        ("autoscaling", "horizontalpodautoscalers"),
+        ("policy", "poddisruptionbudgets"),
+        ("networking.k8s.io", "ingresses"),
+        ("networking.k8s.io", "networkpolicies"),
+        ("discovery.k8s.io", "endpointslices"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+        ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+        ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+        ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+    }
+)
+
+
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in _SPEC_SKIP}
 
@@ -43,6 +70,10 @@ class Strategy:
     def namespace_scoped(self) -> bool:
         return self.resource.namespaced
 
+    @property
+    def tracks_generation(self) -> bool:
+        return (self.resource.group, self.resource.plural) in GENERATION_TRACKED
+
     # -- create
 
     def prepare_for_create(self, obj: Obj) -> None:
@@ -51,7 +82,11 @@ class Strategy:
             obj["status"] = self.initial_status(obj)
             if obj["status"] is None:
                 del obj["status"]
-        meta.metadata(obj)["generation"] = 1
+        md = meta.metadata(obj)
+        if self.tracks_generation:
+            md["generation"] = 1
+        else:
+            md.pop("generation", None)
 
     def initial_status(self, obj: Obj) -> Any:
         """The status a new object starts with (None: none)."""
@@ -77,8 +112,10 @@ class Strategy:
                 obj["status"] = copy.deepcopy(old["status"])
             else:
                 obj.pop("status", None)
-        if _spec_part(obj) != _spec_part(old):
-            md = meta.metadata(obj)
+        md = meta.metadata(obj)
+        if not self.tracks_generation:
+            md.pop("generation", None)
+        elif _spec_part(obj) != _spec_part(old):
             md["generation"] = int(md.get("generation") or 0) + 1
 
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:

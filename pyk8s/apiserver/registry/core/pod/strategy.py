@@ -46,8 +46,6 @@ class PodStrategy(Strategy):
         obj["status"] = {}
         super().prepare_for_create(obj)
         obj.setdefault("status", self.initial_status(obj))
-        obj["metadata"].pop("generation", None)
-        obj["metadata"]["generation"] = 1
 
     def validate(self, obj: Obj) -> list[FieldError]:
         errs = super().validate(obj)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the protobuf descriptor set of Kubernetes' API types, which the API server
+# needs to decode the protobuf request bodies kubectl >= 1.32 sends.
+#
+# The .proto files are upstream's (k8s.io/api and k8s.io/apimachinery generated.proto),
+# taken from Debian trixie's golang-k8s-api-dev and golang-k8s-apimachinery-dev
+# (apt-get download with a private apt state dir: nothing installed, nothing committed)
+# and compiled by grpcio-tools' protoc (from PyPI, into a temporary dir) into one
+# FileDescriptorSet: $PYK8S_CACHE_DIR/k8s-proto/descriptors.pb (default cache dir
+# ~/.cache/pyk8s). Idempotent: does nothing when the file exists.
+#
+# usage: hack/build-k8s-protos.sh [PYTHON]
+set -euo pipefail
+python=${1:-python3}
+[[ "$python" == */* ]] && python=$(realpath -s "$python")
+cache=${PYK8S_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pyk8s}
+out="$cache/k8s-proto"
+[ -s "$out/descriptors.pb" ] && exit 0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"/apt/{state/lists/partial,cache/archives/partial,etc/sources.list.d,etc/preferences.d} \
+  "$work/debs" "$work/src" "$work/protoc"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+  > "$work/apt/etc/sources.list"
+apt_opts=(
+  -o "Dir::State=$work/apt/state" -o "Dir::Cache=$work/apt/cache"
+  -o "Dir::Etc::SourceList=$work/apt/etc/sources.list"
+  -o "Dir::Etc::SourceParts=$work/apt/etc/sources.list.d"
+  -o "Dir::Etc::Preferences=$work/apt/etc/preferences"
+  -o "Dir::Etc::PreferencesParts=$work/apt/etc/preferences.d"
+  -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+)
+echo "fetching Kubernetes .proto files (Debian trixie golang-k8s-api-dev, golang-k8s-apimachinery-dev)"
+apt-get "${apt_opts[@]}" update -qq
+(cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq golang-k8s-api-dev golang-k8s-apimachinery-dev)
+for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/src"; done
+"$python" -m pip install -q --disable-pip-version-check --no-deps --target "$work/protoc" \
+  'grpcio-tools>=1.60,<2' 2>&1 | { grep -v '^WARNING: Location' || true; }
+src="$work/src/usr/share/gocode/src"
+mapfile -t protos < <(cd "$src" && find k8s.io -name generated.proto | grep -v testapigroup | sort)
+mkdir -p "$out"
+(cd "$src" && PYTHONPATH="$work/protoc" "$python" -m grpc_tools.protoc -I. --include_imports \
+  --descriptor_set_out="$work/descriptors.pb" "${protos[@]}" 2>&1 | { grep -v 'warning: Import' || true; })
+ls "$work"/debs/*.deb | xargs -n1 basename > "$work/SOURCES"
+mv "$work/SOURCES" "$out/SOURCES"
+mv "$work/descriptors.pb" "$out/descriptors.pb"
+echo "built $out/descriptors.pb from ${#protos[@]} .proto files"
