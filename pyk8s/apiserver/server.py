@@ -40,6 +40,7 @@ from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
 from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
 from pyk8s.apiserver.registry import rest
+from pyk8s.apiserver.registry.core.pod import storage as pod_storage
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage import interface as storage
 
@@ -289,6 +290,17 @@ class APIServer:
                 f"the server does not allow this method on the requested resource"
                 f" ({res.plural}{'/' + info.subresource if info.subresource else ''})"
             )
+        if (res.group, res.plural) == ("", "bindings") and verb == "create":
+            pods = self.rest[("", "v1", "pods")]
+            pscope = Scope(request, info, res, pods, user, self.config.max_body_bytes, self.codec)
+            body = await pscope.body()
+            name = (
+                ((body or {}).get("metadata") or {}).get("name", "")
+                if isinstance(body, dict)
+                else ""
+            )
+            out = await pod_storage.bind(pods.store, info.namespace, name, body)
+            return json_response(out, 201)
         if not res.stored:
             return await review.handle(request, res, user, self.authorizer, self.codec)
         r = self.rest[(res.group, res.version, res.plural)]
@@ -300,6 +312,14 @@ class APIServer:
             raise errors.NotFound.no_resource()
         if info.subresource == "scale":
             return await scale.scale(scope)
+        if (res.group, res.plural) == ("", "pods") and info.subresource in ("binding", "eviction"):
+            body = await scope.body()
+            if info.subresource == "binding":
+                out = await pod_storage.bind(r.store, info.namespace, info.name, body)
+            else:
+                pdbs = self.rest[("policy", "v1", "poddisruptionbudgets")].store
+                out = await pod_storage.evict(r.store, pdbs, info.namespace, info.name, body)
+            return json_response(out, 201)
         if info.subresource and info.subresource not in r.subresources:
             raise errors.MethodNotAllowed(
                 f"the server does not support {info.subresource} on {res.plural} yet"

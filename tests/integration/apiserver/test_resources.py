@@ -448,3 +448,50 @@ async def test_watch_as_table(cluster: Cluster, client: Client) -> None:
     assert len(lines[0]["object"]["columnDefinitions"]) == 9
     assert lines[1]["object"]["columnDefinitions"] is None
     assert lines[1]["object"]["rows"][0]["cells"][0] == "tw1"
+
+
+async def test_pod_binding(client: Client) -> None:
+    await client.post(PODS, pod("tobind"))
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "tobind"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+    }
+    status, body = await client.post(PODS + "/tobind/binding", binding)
+    assert (status, body["status"]) == (201, "Success")
+    _, got = await client.get(PODS + "/tobind")
+    assert got["spec"]["nodeName"] == "node-1"
+    assert [c["type"] for c in got["status"]["conditions"]] == ["PodScheduled"]
+    status, err = await client.post(PODS + "/tobind/binding", binding)
+    assert status == 409
+    assert 'pod tobind is already assigned to node "node-1"' in err["message"]
+    # The legacy bindings resource does the same.
+    await client.post(PODS, pod("legacy"))
+    status, _ = await client.post(
+        "/api/v1/namespaces/default/bindings", {**binding, "metadata": {"name": "legacy"}}
+    )
+    assert status == 201
+    assert (await client.get(PODS + "/legacy"))[1]["spec"]["nodeName"] == "node-1"
+
+
+async def test_pod_eviction_respects_budgets(client: Client) -> None:
+    p = pod("evictme")
+    p["metadata"]["labels"] = {"app": "guarded"}
+    await client.post(PODS, p)
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "guard"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}},
+    }
+    pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+    await client.post(pdbs, pdb)
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "evictme"}}
+    status, err = await client.post(PODS + "/evictme/eviction", eviction)
+    assert (status, err["reason"]) == (429, "TooManyRequests")
+    assert err["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    await client.delete(pdbs + "/guard")
+    status, body = await client.post(PODS + "/evictme/eviction", eviction)
+    assert (status, body["status"]) == (201, "Success")
+    assert (await client.get(PODS + "/evictme"))[0] == 404
