@@ -248,6 +248,30 @@ class InterPodAffinity:
             return Status(Code.UNSCHEDULABLE, ERR_REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH)
         return None
 
+    def filter_nodes(
+        self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
+    ) -> list[Status | None]:
+        """``filter`` for many nodes at once."""
+        s = state.get(_PRE_FILTER_KEY)
+        if s is None:
+            return [self.filter(state, pod, n) for n in nodes]
+        out: list[Status | None] = []
+        for n in nodes:
+            labels = n.labels
+            if not _satisfy_pod_affinity(s, labels):
+                out.append(
+                    Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_AFFINITY_RULES_NOT_MATCH)
+                )
+            elif not _satisfy_pod_anti_affinity(s, labels):
+                out.append(Status(Code.UNSCHEDULABLE, ERR_REASON_ANTI_AFFINITY_RULES_NOT_MATCH))
+            elif not _satisfy_existing_pods_anti_affinity(s, labels):
+                out.append(
+                    Status(Code.UNSCHEDULABLE, ERR_REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH)
+                )
+            else:
+                out.append(None)
+        return out
+
     # --- scoring ------------------------------------------------------------------------
 
     def pre_score(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> Status | None:

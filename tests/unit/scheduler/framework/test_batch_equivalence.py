@@ -15,6 +15,23 @@ from pyk8s.scheduler.plugins.registry import IN_TREE
 from tests.unit.scheduler.builders import node, pod, taint
 
 
+def _affinity(rng: random.Random) -> dict:
+    kind = rng.choice(["podAffinity", "podAntiAffinity"])
+    term = {
+        "labelSelector": {"matchLabels": {"app": rng.choice(["web", "db"])}},
+        "topologyKey": rng.choice(["zone", "kubernetes.io/hostname"]),
+    }
+    if rng.random() < 0.5:
+        return {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {
+        kind: {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": rng.randint(1, 100), "podAffinityTerm": term}
+            ]
+        }
+    }
+
+
 def random_cluster(rng: random.Random) -> tuple[list[NodeInfo], dict]:
     infos = []
     for i in range(rng.randint(1, 40)):
@@ -30,6 +47,7 @@ def random_cluster(rng: random.Random) -> tuple[list[NodeInfo], dict]:
         images = [(["nginx:latest"], rng.randint(1, 900) * 2**20)] if rng.random() < 0.3 else None
         n = node(
             f"n{i}",
+            labels={"zone": f"z{rng.randint(0, 2)}"} if rng.random() < 0.9 else None,
             cpu=str(rng.choice([1, 2, 4, 8])),
             memory=f"{rng.choice([1, 2, 8])}Gi",
             pods=str(rng.choice([2, 5, 110])),
@@ -44,6 +62,8 @@ def random_cluster(rng: random.Random) -> tuple[list[NodeInfo], dict]:
                 cpu=rng.choice([None, "100m", "1"]),
                 memory=rng.choice([None, "100Mi", "1Gi"]),
                 node=f"n{i}",
+                labels={"app": rng.choice(["web", "db"])},
+                affinity=_affinity(rng) if rng.random() < 0.1 else None,
             )
             for j in range(rng.randint(0, 4))
         ]
@@ -54,8 +74,21 @@ def random_cluster(rng: random.Random) -> tuple[list[NodeInfo], dict]:
         containers = [
             {"name": "c", "image": "nginx", "resources": {"requests": {"example.com/gpu": "1"}}}
         ]
+    spread = None
+    if rng.random() < 0.3:
+        spread = [
+            {
+                "maxSkew": rng.randint(1, 2),
+                "topologyKey": rng.choice(["zone", "kubernetes.io/hostname"]),
+                "whenUnsatisfiable": rng.choice(["DoNotSchedule", "ScheduleAnyway"]),
+                "labelSelector": {"matchLabels": {"app": "web"}},
+            }
+        ]
     incoming = pod(
         "incoming",
+        labels={"app": rng.choice(["web", "db"])},
+        affinity=_affinity(rng) if rng.random() < 0.4 else None,
+        spread=spread,
         cpu=rng.choice([None, "100m", "500m", "900m", "1", "2", "16"]),
         memory=rng.choice([None, "200Mi", "4Gi"]),
         tolerations=tolerations,
@@ -65,7 +98,7 @@ def random_cluster(rng: random.Random) -> tuple[list[NodeInfo], dict]:
     return infos, incoming
 
 
-@pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed-{s}") for s in range(40)])
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed-{s}") for s in range(60)])
 def test_batch_matches_per_node(seed: int) -> None:
     rng = random.Random(seed)
     infos, incoming = random_cluster(rng)
