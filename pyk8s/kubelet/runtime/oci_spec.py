@@ -227,7 +227,9 @@ def namespaces(sandbox: PodSandboxConfig, paths: SandboxPaths) -> list[dict[str,
     return ns
 
 
-def resources(config: ContainerConfig) -> dict[str, Any]:
+def resources(config: ContainerConfig, limit_swap: bool = False) -> dict[str, Any]:
+    """``limit_swap``: the host can cap swap, so a memory limit also forbids swapping (as
+    containerd sets ``swap = limit``), and the OOM killer acts at the limit."""
     r = config.resources
     devices: list[dict[str, Any]] = [{"allow": config.security.privileged, "access": "rwm"}]
     out: dict[str, Any] = {"devices": devices}
@@ -243,6 +245,8 @@ def resources(config: ContainerConfig) -> dict[str, Any]:
         out["cpu"] = cpu
     if r.memory_limit_in_bytes:
         out["memory"] = {"limit": r.memory_limit_in_bytes}
+        if limit_swap:
+            out["memory"]["swap"] = r.memory_limit_in_bytes
     return out
 
 
@@ -254,6 +258,7 @@ def build(
     rootfs: str,
     cgroups_path: str,
     host_capabilities: frozenset[str] | None = None,
+    limit_swap: bool = False,
 ) -> dict[str, Any]:
     """The whole ``config.json`` for one container."""
     argv = [*config.command, *config.args]
@@ -282,8 +287,10 @@ def build(
     linux: dict[str, Any] = {
         "namespaces": namespaces(sandbox, paths),
         "cgroupsPath": cgroups_path,
-        "resources": resources(config),
+        "resources": resources(config, limit_swap),
     }
+    if sandbox.sysctls:
+        linux["sysctl"] = dict(sandbox.sysctls)
     if not sec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)

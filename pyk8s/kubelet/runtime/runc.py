@@ -80,7 +80,7 @@ class RuncRuntime:
         self.python = python
         self._sandboxes = self.naming.state_dir / "sandboxes"
         self._containers = self.naming.state_dir / "containers"
-        self._host_caps: frozenset[str] | None = None
+        self._host: _HostFacts | None = None
 
     # ----- paths
 
@@ -227,8 +227,8 @@ class RuncRuntime:
         log_rel = config.log_path or f"{config.metadata.name}/{config.metadata.attempt}.log"
         log_path = os.path.join(log_dir, log_rel)
         paths = self._sandbox(sandbox_id).paths(sandbox_config)
-        if self._host_caps is None:
-            self._host_caps = await asyncio.to_thread(_host_capabilities)
+        if self._host is None:
+            self._host = await asyncio.to_thread(_HostFacts.read)
         try:
             spec = oci_spec.build(
                 config,
@@ -236,7 +236,8 @@ class RuncRuntime:
                 paths,
                 rootfs=str(rootfs),
                 cgroups_path=cgroup,
-                host_capabilities=self._host_caps,
+                host_capabilities=self._host.capabilities,
+                limit_swap=self._host.limit_swap,
             )
         except ValueError as e:
             raise ContainerRuntimeError(str(e)) from e
@@ -543,11 +544,24 @@ def _shim_env() -> dict[str, str]:
     }
 
 
-def _host_capabilities() -> frozenset[str]:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapBnd:"):
-            return oci_spec.bounding_set(line.split()[1])
-    return frozenset(oci_spec.ALL_CAPABILITIES)
+class _HostFacts:
+    """What the host allows, read once: its capability bounding set, and whether a memory
+    cgroup can cap swap (cgroup v2, or v1 with swap accounting)."""
+
+    def __init__(self, capabilities: frozenset[str], limit_swap: bool) -> None:
+        self.capabilities = capabilities
+        self.limit_swap = limit_swap
+
+    @classmethod
+    def read(cls) -> _HostFacts:
+        caps = frozenset(oci_spec.ALL_CAPABILITIES)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapBnd:"):
+                caps = oci_spec.bounding_set(line.split()[1])
+        limit_swap = cgroups.is_v2() or os.path.exists(
+            "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"
+        )
+        return cls(caps, limit_swap)
 
 
 def _remove_sockets(d: Path) -> None:

@@ -100,3 +100,61 @@ async def test_pyk8s_killall_command(
     finally:
         await other.remove_pod_sandbox(other_sid)
         await killall.killall(other.naming.prefix)
+
+
+def cgroup_file(cgroup: str, v1_controller: str, v1_name: str, v2_name: str) -> str:
+    from pyk8s.kubelet.runtime import cgroups
+
+    if cgroups.is_v2():
+        return Path(f"/sys/fs/cgroup{cgroup}/{v2_name}").read_text().strip()
+    return Path(f"/sys/fs/cgroup/{v1_controller}{cgroup}/{v1_name}").read_text().strip()
+
+
+async def test_cpu_and_memory_limits_reach_the_cgroup_and_sysctls_apply(
+    runtime: RuncRuntime, busybox_layer: Path, tmp_path: Path
+) -> None:
+    sb = pod_config("limits", tmp_path, sysctls={"net.ipv4.ip_unprivileged_port_start": "80"})
+    sid = await runtime.run_pod_sandbox(sb)
+    cfg = container_config(
+        "c",
+        busybox_layer,
+        ["sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; sleep 1000"],
+        resources=cri.Resources(
+            cpu_quota=50_000, cpu_period=100_000, cpu_shares=512, memory_limit_in_bytes=64 << 20
+        ),
+    )
+    cid = await run_container(runtime, sid, sb, cfg)
+    await wait_logged(runtime, cid, b"80")
+    cg = f"{runtime.naming.cgroup_parent}/{sid}/{cid}"
+
+    def read_limits() -> tuple[str, str, str]:
+        return (
+            cgroup_file(cg, "cpu", "cpu.cfs_quota_us", "cpu.max"),
+            cgroup_file(cg, "cpu", "cpu.shares", "cpu.weight"),
+            cgroup_file(cg, "memory", "memory.limit_in_bytes", "memory.max"),
+        )
+
+    quota, shares, memory = await asyncio.to_thread(read_limits)
+    assert quota in ("50000", "50000 100000")
+    assert shares in ("512", "20")  # runc maps shares 512 to weight 20 on cgroup v2
+    assert memory == str(64 << 20)
+
+
+async def test_many_pods_at_once(runtime: RuncRuntime, busybox_layer: Path, tmp_path: Path) -> None:
+    """Parallel pod workers: sandboxes and containers created and removed concurrently."""
+
+    async def one(i: int) -> tuple[str, str]:
+        sb = pod_config(f"par{i}", tmp_path)
+        sid = await runtime.run_pod_sandbox(sb)
+        cfg = container_config("c", busybox_layer, ["sh", "-c", f"echo pod {i}; sleep 1000"])
+        return sid, await run_container(runtime, sid, sb, cfg)
+
+    pods = await asyncio.gather(*(one(i) for i in range(8)))
+    for i, (_, cid) in enumerate(pods):
+        await wait_logged(runtime, cid, f"pod {i}".encode())
+    running = [c for c in await runtime.list_containers() if c.state == cri.ContainerState.RUNNING]
+    assert len(running) == 8
+    assert len({c.pid for c in running}) == 8
+    await asyncio.gather(*(runtime.remove_pod_sandbox(sid) for sid, _ in pods))
+    assert await runtime.list_containers() == []
+    assert await runtime.list_pod_sandboxes() == []
