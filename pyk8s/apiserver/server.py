@@ -89,7 +89,7 @@ class APIServer:
     ready: bool = False
 
     def __post_init__(self) -> None:
-        self.rest = rest.build(self.backend, self.table)
+        self.rest = rest.build(self.backend, self.table, service_cidr=self.config.service_cidr)
         self.health_checks = [
             health.NamedCheck("ping", health.ping),
             health.NamedCheck("log", health.ping),

@@ -15,7 +15,10 @@ from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strate
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
 from pyk8s.apiserver.registry.core.pod import strategy as pod_strategy
 from pyk8s.apiserver.registry.core.service import strategy as service_strategy
-from pyk8s.apiserver.registry.generic.store import Store
+from pyk8s.apiserver.registry.core.service.ipallocator import ClusterIPAllocator
+from pyk8s.apiserver.registry.core.service.portallocator import NodePortAllocator
+from pyk8s.apiserver.registry.core.service.storage import ServiceStore
+from pyk8s.apiserver.registry.generic.store import Admit, Store
 from pyk8s.apiserver.registry.generic.strategy import StatusStrategy, Strategy
 from pyk8s.apiserver.registry.rbac.strategy import RBACStrategy
 from pyk8s.storage import interface as storage
@@ -45,16 +48,28 @@ class REST:
 
 
 def build(
-    backend: storage.Interface, table: scheme.Scheme = scheme.DEFAULT
+    backend: storage.Interface,
+    table: scheme.Scheme = scheme.DEFAULT,
+    *,
+    service_cidr: str = "10.43.0.0/16",
+    node_port_range: tuple[int, int] = (30000, 32767),
 ) -> dict[tuple[str, str, str], REST]:
     """REST storage keyed by (group, version, plural), for every stored resource."""
     out: dict[tuple[str, str, str], REST] = {}
+    ips = ClusterIPAllocator(backend, service_cidr)
+    ports = NodePortAllocator(backend, *node_port_range)
     for res in table.resources:
         if not res.stored:
             continue
         strat_cls = _STRATEGIES.get((res.group, res.plural), Strategy)
-        store_cls = NamespaceStore if (res.group, res.plural) == ("", "namespaces") else Store
-        store = store_cls(res, backend, strat_cls(res), admit=[NamespaceLifecycle(backend, res)])
+        admit: list[Admit] = [NamespaceLifecycle(backend, res)]
+        store: Store
+        if (res.group, res.plural) == ("", "namespaces"):
+            store = NamespaceStore(res, backend, strat_cls(res), admit=admit)
+        elif (res.group, res.plural) == ("", "services"):
+            store = ServiceStore(res, backend, strat_cls(res), admit=admit, ips=ips, ports=ports)
+        else:
+            store = Store(res, backend, strat_cls(res), admit=admit)
         subs: dict[str, Strategy] = {}
         for sub in res.subresources:
             cls = _SUB_STRATEGIES.get((res.group, res.plural, sub.name))

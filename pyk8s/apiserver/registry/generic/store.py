@@ -27,6 +27,9 @@ from pyk8s.apiserver import fieldmanager
 from pyk8s.apiserver.registry.generic.strategy import Obj, Strategy
 from pyk8s.storage import interface as storage
 
+Release = Callable[[], Awaitable[None]]
+"""Undoes an allocation (service IPs, node ports) when the write that needed it fails."""
+
 Admit = Callable[[str, Obj, Obj | None], Awaitable[None]]
 """An admission step: (operation, new object, old object) -> None or raise ApiError."""
 
@@ -156,6 +159,18 @@ class Store:
             )
         if namespace:
             md["namespace"] = namespace
+
+    # -- allocation hooks (service cluster IPs and node ports); the defaults do nothing
+
+    async def allocate(self, obj: Obj, old: Obj | None) -> Release | None:
+        """Reserve what ``obj`` needs before it is written; returns how to undo it."""
+        return None
+
+    async def after_update(self, obj: Obj, old: Obj) -> None:
+        """Release what ``old`` held and ``obj`` no longer does."""
+
+    async def release(self, obj: Obj) -> None:
+        """Release everything a deleted object held."""
 
     async def _run_admission(self, op: str, obj: Obj, old: Obj | None) -> None:
         for step in self.admit:
@@ -323,12 +338,19 @@ class Store:
             except storage.KeyNotFoundError:
                 return obj
             raise errors.AlreadyExists.for_object(self.resource.plural, self.resource.group, name)
+        undo = await self.allocate(obj, None)
         try:
             kv = await self.storage.create(key, encode(obj))
         except storage.KeyExistsError:
+            if undo is not None:
+                await undo()
             raise errors.AlreadyExists.for_object(
                 self.resource.plural, self.resource.group, name
             ) from None
+        except BaseException:
+            if undo is not None:
+                await undo()
+            raise
         md["resourceVersion"] = str(kv.mod_revision)
         return obj
 
@@ -360,9 +382,14 @@ class Store:
             _parse_rv(want_rv, "resourceVersion")
         created = False
         result: Obj = {}
+        old_obj: Obj = {}
+        undo: Release | None = None
 
         async def try_update(current: storage.KeyValue) -> bytes | None:
-            nonlocal created, result
+            nonlocal created, result, old_obj, undo
+            if undo is not None:
+                await undo()
+                undo = None
             if current.mod_revision == 0:
                 raise self._not_found(name)
             old = decode(current)
@@ -404,8 +431,11 @@ class Store:
                 obj, old, opts.field_manager, self.resource.api_version, opts.subresource
             )
             await self._run_admission("UPDATE", obj, old)
+            if not opts.dry_run:
+                undo = await self.allocate(obj, old)
             omd["resourceVersion"] = str(current.mod_revision)
             result = obj
+            old_obj = old
             if _same_stored(obj, old):
                 result = old  # no-op update: nothing is written, the version stays
                 return None
@@ -420,6 +450,12 @@ class Store:
                 raise self._not_found(name) from None
             obj = await self.create(namespace, new, opts)
             return obj, True
+        except BaseException:
+            if undo is not None:
+                await undo()
+            raise
+        if not opts.dry_run and old_obj:
+            await self.after_update(result, old_obj)
         result["metadata"]["resourceVersion"] = str(kv.mod_revision)
         if not opts.dry_run and self._should_delete_during_update(result):
             with contextlib.suppress(storage.KeyNotFoundError):
@@ -480,6 +516,7 @@ class Store:
         except storage.PreconditionError:
             raise self._conflict(name) from None
         out = self._with_type(decode(kv))
+        await self.release(out)
         return out, True
 
     async def _mark_deleting(
