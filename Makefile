@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: deps
+	@$(BIN)/pyk8s image bootstrap -q $(filter --data-dir=%,$(SERVER_ARGS)) busybox nginx \
+		|| echo "make run: could not bootstrap busybox and nginx (root and Debian's mirror needed)"
 	$(BIN)/pyk8s server $(SERVER_ARGS)
 
 lint: $(STAMP)
@@ -45,6 +47,7 @@ bench: deps
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/client_cache.py
 	$(BIN)/python bench/network.py
+	$(BIN)/python bench/images.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

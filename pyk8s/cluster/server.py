@@ -12,6 +12,7 @@ import logging
 
 from pyk8s.apiserver import server as apiserver
 from pyk8s.cluster.settings import ClusterSettings
+from pyk8s.images import airgap
 from pyk8s.storage import compactor, factory
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ async def run(settings: ClusterSettings, *, with_apiserver: bool = True) -> None
     try:
         log.info("storage ready: %s", factory.describe(settings.storage))
         async with asyncio.TaskGroup() as tg:
+            # Air-gap images (<data-dir>/images/import/*.tar), as k3s preloads them.
+            tg.create_task(airgap.import_dir(settings.storage.data_dir / "images"))
             tg.create_task(
                 compactor.run(
                     store,
