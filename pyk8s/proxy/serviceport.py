@@ -27,6 +27,7 @@ class ServicePort:
     node_port: int = 0
     external_ips: tuple[str, ...] = ()
     load_balancer_ips: tuple[str, ...] = ()
+    source_ranges: tuple[str, ...] = ()  # loadBalancerSourceRanges, IPv4 CIDRs
     affinity_timeout: int | None = None  # seconds, when sessionAffinity is ClientIP
     external_policy_local: bool = False
     internal_policy_local: bool = False
@@ -103,6 +104,16 @@ def service_ports(service: Mapping[str, Any]) -> list[ServicePort]:
             if item.get("ip") and item.get("ipMode", "VIP") == "VIP"
             if (ip := _ipv4(item["ip"], f"{where}: status.loadBalancer.ingress")) is not None
         )
+    ranges: list[str] = []
+    for raw in spec.get("loadBalancerSourceRanges") or []:
+        try:
+            net = ipaddress.ip_network(str(raw).strip(), strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{where}: spec.loadBalancerSourceRanges: {raw!r} is not a CIDR"
+            ) from None
+        if net.version == 4:
+            ranges.append(str(net))
     timeout: int | None = None
     if spec.get("sessionAffinity") == "ClientIP":
         cfg = ((spec.get("sessionAffinityConfig") or {}).get("clientIP")) or {}
@@ -128,6 +139,7 @@ def service_ports(service: Mapping[str, Any]) -> list[ServicePort]:
             node_port=int(node_port),
             external_ips=external_ips,
             load_balancer_ips=lb_ips,
+            source_ranges=tuple(ranges) if lb_ips else (),
             affinity_timeout=timeout,
             internal_policy_local=spec.get("internalTrafficPolicy") == "Local",
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -38,17 +39,20 @@ TABLES = (FILTER, NAT)
 
 # Fixed chains per table (suffixes after "<prefix>-").
 FIXED_CHAINS: dict[str, tuple[str, ...]] = {
-    FILTER: ("SERVICES", "EXTERNAL-SERVICES", "FORWARD", "FIREWALL"),
+    FILTER: ("SERVICES", "EXTERNAL-SERVICES", "FORWARD", "FIREWALL", "PROXY-FIREWALL"),
     NAT: ("SERVICES", "NODEPORTS", "POSTROUTING", "MARK-MASQ"),
 }
 
 # Jumps from built-in chains: (table, built-in chain, match, our chain suffix), in order.
 JUMPS: tuple[tuple[str, str, str, str], ...] = (
+    (FILTER, "INPUT", "-m conntrack --ctstate NEW", "PROXY-FIREWALL"),
     (FILTER, "INPUT", "-m conntrack --ctstate NEW", "EXTERNAL-SERVICES"),
     (FILTER, "INPUT", "", "FIREWALL"),
+    (FILTER, "FORWARD", "-m conntrack --ctstate NEW", "PROXY-FIREWALL"),
     (FILTER, "FORWARD", "", "FORWARD"),
     (FILTER, "FORWARD", "-m conntrack --ctstate NEW", "SERVICES"),
     (FILTER, "FORWARD", "-m conntrack --ctstate NEW", "EXTERNAL-SERVICES"),
+    (FILTER, "OUTPUT", "-m conntrack --ctstate NEW", "PROXY-FIREWALL"),
     (FILTER, "OUTPUT", "-m conntrack --ctstate NEW", "SERVICES"),
     (FILTER, "OUTPUT", "", "FIREWALL"),
     (NAT, "PREROUTING", "", "SERVICES"),
@@ -56,7 +60,7 @@ JUMPS: tuple[tuple[str, str, str, str], ...] = (
     (NAT, "POSTROUTING", "", "POSTROUTING"),
 )
 
-_HASHED = re.compile(r"-(SVC|SVL|EXT|SEP)-[A-Z2-7]{16}$")
+_HASHED = re.compile(r"-(SVC|SVL|EXT|FW|SEP)-[A-Z2-7]{16}$")
 _APPEND = re.compile(r"^-A (\S+) .*-j (\S+)(?: |$)")
 
 
@@ -441,6 +445,11 @@ def _write_service(
                 "-j",
                 external_target,
             )
+    # loadBalancerSourceRanges: LB traffic goes through a firewall chain that lets the allowed
+    # sources on to the EXT chain; what it does not let on stays un-DNATed and is dropped in
+    # the filter table.
+    fw_chain = chain_name(p, "FW", svc)
+    uses_fw = has_endpoints and bool(svc.load_balancer_ips and svc.source_ranges)
     for ip in svc.load_balancer_ips:
         if has_endpoints:
             w.add(
@@ -451,7 +460,17 @@ def _write_service(
                 match,
                 f"-d {ip} --dport {svc.port}",
                 "-j",
-                ext_chain,
+                fw_chain if uses_fw else ext_chain,
+            )
+        if uses_fw:
+            w.add(
+                FILTER,
+                f"{p}-PROXY-FIREWALL",
+                "-m comment --comment",
+                _q(f"{name} traffic not accepted by {fw_chain}"),
+                match,
+                f"-d {ip} --dport {svc.port}",
+                "-j DROP",
             )
         if not has_external:
             w.add(
@@ -559,6 +578,17 @@ def _write_service(
             )
         if has_external:
             w.add(NAT, ext_chain, "-j", external_policy_chain)
+
+    if uses_fw:
+        w.chain(NAT, fw_chain)
+        comment = _q(f"{name} loadbalancer IP")
+        for source in svc.source_ranges:
+            w.add(NAT, fw_chain, "-m comment --comment", comment, f"-s {source}", "-j", ext_chain)
+        # The node itself may send from the LB address when a source range holds it.
+        allowed = [ipaddress.ip_network(r, strict=False) for r in svc.source_ranges]
+        for ip in svc.load_balancer_ips:
+            if any(ipaddress.ip_address(ip) in net for net in allowed):
+                w.add(NAT, fw_chain, "-m comment --comment", comment, f"-s {ip}", "-j", ext_chain)
 
     if uses_cluster_chain:
         w.chain(NAT, cluster_chain)

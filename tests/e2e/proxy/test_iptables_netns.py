@@ -254,3 +254,39 @@ async def test_udp_flows_follow_endpoint_changes(topo: Topology, proxy: proxier.
     finally:
         client.stdin.close()
         await client.wait()
+
+
+async def test_load_balancer_ip_on_the_node_address(topo: Topology, proxy: proxier.Proxier) -> None:
+    """k3s' service load balancer gives the node's own address; it answers on the port."""
+    svc = service(
+        "web",
+        CLUSTER_IP,
+        type="LoadBalancer",
+        ports=[{"name": "http", "port": 8088, "nodePort": NODE_PORT}],
+    )
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.77.1", "ipMode": "VIP"}]}}
+    await proxy.sync([svc], [endpoints("web", ["pb"])])
+    assert await fetch(topo.ns["ext"], "http://192.168.77.1:8088/") == "pb"  # from outside
+    assert await fetch(topo.node, "http://192.168.77.1:8088/") == "pb"  # from the node
+    assert await fetch(topo.ns["pc"], "http://192.168.77.1:8088/") == "pb"  # from a pod
+    assert await fetch(topo.ns["ext"], f"http://192.168.77.1:{NODE_PORT}/") == "pb"
+
+
+async def test_load_balancer_source_ranges(topo: Topology, proxy: proxier.Proxier) -> None:
+    def svc(ranges: list[str]) -> dict[str, Any]:
+        s = service(
+            "web",
+            CLUSTER_IP,
+            type="LoadBalancer",
+            loadBalancerSourceRanges=ranges,
+            ports=[{"name": "http", "port": 8089, "nodePort": NODE_PORT}],
+        )
+        s["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.77.1"}]}}
+        return s
+
+    url = "http://192.168.77.1:8089/"
+    await proxy.sync([svc(["192.168.77.0/30"])], [endpoints("web", ["pa"])])
+    assert await fetch(topo.ns["ext"], url) == "pa"
+    await proxy.sync([svc(["10.99.0.0/16"])], [endpoints("web", ["pa"])])
+    assert "timed out" in await fetch(topo.ns["ext"], url, timeout=0.5)  # dropped, silently
+    assert await fetch(topo.ns["ext"], f"http://192.168.77.1:{NODE_PORT}/") == "pa"

@@ -83,6 +83,15 @@ def test_load_balancer_ips_from_status() -> None:
             "spec.externalIPs",
             id="external-ip",
         ),
+        pytest.param(
+            {
+                "clusterIP": "10.43.0.1",
+                "loadBalancerSourceRanges": ["1.2.3/8"],
+                "ports": [{"port": 80}],
+            },
+            "loadBalancerSourceRanges",
+            id="source-range",
+        ),
     ],
 )
 def test_invalid_service_is_a_clear_error(spec: dict[str, Any], message: str) -> None:
