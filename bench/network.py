@@ -451,9 +451,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = os.getloadavg()[0]
     return (
-        f"{cpu}, {os.cpu_count()} cpus, Linux {platform.release()}, "
-        f"Python {platform.python_version()} (uvloop)"
+        f"{cpu}, {os.cpu_count()} cpus (load average {load:.1f} at the start: the machine is "
+        f"shared), Linux {platform.release()}, Python {platform.python_version()} (uvloop)"
     )
 
 
