@@ -7,10 +7,20 @@ functions). Kinds not listed here use the default Name / Created At table.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
-from pyk8s.apiserver.printers.table import AGE, NAME, Column, Printer, age, name_of
+from pyk8s.api.conversion import events as events_conversion
+from pyk8s.apiserver.printers.table import (
+    AGE,
+    NAME,
+    Column,
+    Printer,
+    age,
+    human_duration,
+    name_of,
+)
 
 Obj = dict[str, Any]
 NONE = "<none>"
@@ -336,12 +346,8 @@ def _job_duration(o: Obj) -> str:
     if not start:
         return ""
     end = st.get("completionTime")
-    import datetime
-
     t0 = _meta.parse_time(start)
     t1 = _meta.parse_time(end) if end else datetime.datetime.now(datetime.UTC)
-    from pyk8s.apiserver.printers.table import human_duration
-
     return human_duration(t1 - t0)
 
 
@@ -987,7 +993,10 @@ APISERVICE = Printer(
     ],
 )
 
+EVENTS_V1 = Printer(EVENT.columns, lambda o: _event_row(events_conversion.to_core(o)))
+
 PRINTERS: dict[tuple[str, str], Printer] = {
+    ("events.k8s.io", "events"): EVENTS_V1,
     ("", "pods"): POD,
     ("", "podtemplates"): PODTEMPLATE,
     ("", "replicationcontrollers"): REPLICATIONCONTROLLER,

@@ -18,6 +18,7 @@ from pyk8s.apiserver.registry.core.service import strategy as service_strategy
 from pyk8s.apiserver.registry.core.service.ipallocator import ClusterIPAllocator
 from pyk8s.apiserver.registry.core.service.portallocator import NodePortAllocator
 from pyk8s.apiserver.registry.core.service.storage import ServiceStore
+from pyk8s.apiserver.registry.events import EventsV1Store
 from pyk8s.apiserver.registry.generic.store import Admit, Store
 from pyk8s.apiserver.registry.generic.strategy import StatusStrategy, Strategy
 from pyk8s.apiserver.registry.rbac.strategy import RBACStrategy
@@ -78,4 +79,8 @@ def build(
             if cls is not None:
                 subs[sub.name] = cls(res)
         out[(res.group, res.version, res.plural)] = REST(store, subs)
+    core_events = out.get(("", "v1", "events"))
+    for key, r in list(out.items()):
+        if key == ("events.k8s.io", "v1", "events") and core_events is not None:
+            out[key] = REST(EventsV1Store(r.store.resource, core_events.store))
     return out

@@ -332,3 +332,26 @@ def test_typed_commands_send_protobuf(server: Server, version: str) -> None:
     assert json.loads(who)["status"]["userInfo"]["username"] == "kubernetes-admin"
     res = k(version, "create", "namespace", ns, check=False)
     assert f'namespaces "{ns}" already exists' in res.stderr
+
+
+def test_describe_lists_events_by_field_selector(server: Server) -> None:
+    k = server.kubectl
+    k("1.33", "create", "-f", "-", "--validate=false", input=POD.format(name="desc", app="d"))
+    uid = k("1.33", "get", "pod", "desc", "-o", "jsonpath={.metadata.uid}").stdout
+    event = f"""
+apiVersion: v1
+kind: Event
+metadata: {{name: desc.1}}
+involvedObject: {{kind: Pod, name: desc, namespace: default, apiVersion: v1, uid: {uid}}}
+reason: Pulled
+message: Container image already present
+type: Normal
+source: {{component: kubelet}}
+count: 1
+"""
+    k("1.33", "create", "-f", "-", "--validate=false", input=event)
+    out = k("1.33", "describe", "pod", "desc").stdout
+    events = out[out.index("Events:") :].splitlines()
+    assert events[1].split() == ["Type", "Reason", "Age", "From", "Message"]
+    assert events[3].split()[:2] == ["Normal", "Pulled"]
+    assert events[3].rstrip().endswith("kubelet  Container image already present")

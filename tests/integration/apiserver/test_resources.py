@@ -495,3 +495,32 @@ async def test_pod_eviction_respects_budgets(client: Client) -> None:
     status, body = await client.post(PODS + "/evictme/eviction", eviction)
     assert (status, body["status"]) == (201, "Success")
     assert (await client.get(PODS + "/evictme"))[0] == 404
+
+
+async def test_events_are_one_store_in_two_apis(client: Client) -> None:
+    ev = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "pyk8s.io/test",
+        "reportingInstance": "test-1",
+        "action": "Testing",
+        "reason": "Tested",
+        "regarding": {"kind": "Pod", "namespace": "default", "name": "p1"},
+        "note": "it works",
+        "type": "Normal",
+    }
+    status, created = await client.post("/apis/events.k8s.io/v1/namespaces/default/events", ev)
+    assert status == 201 and created["note"] == "it works"
+    assert created["apiVersion"] == "events.k8s.io/v1"
+    status, core = await client.get(
+        "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dp1"
+    )
+    assert [e["message"] for e in core["items"]] == ["it works"]
+    assert core["items"][0]["reportingComponent"] == "pyk8s.io/test"
+    status, table = await client.get(
+        "/apis/events.k8s.io/v1/namespaces/default/events", headers={"Accept": TABLE}
+    )
+    row = table["rows"][0]["cells"]
+    assert row[1:4] == ["Normal", "Tested", "pod/p1"] and row[6] == "it works"

@@ -1,0 +1,85 @@
+"""``events.k8s.io/v1`` Events: the core Event store seen through conversion.
+
+Upstream serves both Event APIs from one storage (core v1 is the storage
+version; ``pkg/registry/core/event``); reads and writes of the
+``events.k8s.io`` form convert on the way (``pkg/apis/events/v1/conversion.go``).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pyk8s.api import errors, scheme
+from pyk8s.api.conversion import events as conversion
+from pyk8s.apiserver.registry.generic import store as generic
+from pyk8s.apiserver.registry.generic.strategy import Obj
+
+
+class EventsV1Store(generic.Store):
+    def __init__(self, resource: scheme.Resource, core: generic.Store) -> None:
+        super().__init__(resource, core.storage, core.strategy, admit=core.admit)
+        self.core = core
+
+    def _out(self, obj: Obj) -> Obj:
+        return conversion.from_core(obj)
+
+    def _in(self, body: Any) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of the request must be a JSON object")
+        self._check_body_type(body)
+        return conversion.to_core(body)
+
+    def _list_out(self, listing: Obj) -> Obj:
+        items: builtins.list[Obj] = []
+        for i in listing["items"]:
+            converted = self._out(i)
+            converted.pop("apiVersion", None)
+            converted.pop("kind", None)
+            items.append(converted)
+        return {**listing, "apiVersion": self.resource.api_version, "items": items}
+
+    async def get(self, namespace: str, name: str, *, resource_version: str = "") -> Obj:
+        return self._out(await self.core.get(namespace, name, resource_version=resource_version))
+
+    async def list(self, namespace: str, opts: generic.ListOptions) -> Obj:
+        return self._list_out(await self.core.list(namespace, opts))
+
+    async def create(self, namespace: str, body: Any, opts: generic.WriteOptions) -> Obj:
+        return self._out(await self.core.create(namespace, self._in(body), opts))
+
+    async def update(
+        self,
+        namespace: str,
+        name: str,
+        body: Any,
+        opts: generic.WriteOptions,
+        *,
+        strategy: Any = None,
+    ) -> tuple[Obj, bool]:
+        obj, created = await self.core.update(namespace, name, self._in(body), opts)
+        return self._out(obj), created
+
+    async def delete(
+        self, namespace: str, name: str, opts: generic.DeleteOptions
+    ) -> tuple[Obj, bool]:
+        obj, now = await self.core.delete(namespace, name, opts)
+        return self._out(obj), now
+
+    async def delete_collection(
+        self, namespace: str, list_opts: generic.ListOptions, opts: generic.DeleteOptions
+    ) -> Obj:
+        return self._list_out(await self.core.delete_collection(namespace, list_opts, opts))
+
+    def check_field_selector(self, sel: Any) -> None:
+        self.core.check_field_selector(sel)
+
+    async def watch(
+        self, namespace: str, opts: generic.ListOptions, *, send_initial: bool | None = None
+    ) -> AsyncIterator[generic.WatchEvent]:
+        async for ev in self.core.watch(namespace, opts, send_initial=send_initial):
+            if ev.type in ("ADDED", "MODIFIED", "DELETED"):
+                yield generic.WatchEvent(ev.type, self._out(ev.object), ev.revision)
+            else:
+                yield ev
