@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pyk8s.storage import conditions, continuetoken
 from pyk8s.storage.broadcaster import DEFAULT_BUFFER, Broadcaster, Watcher
@@ -54,6 +54,8 @@ from pyk8s.storage.interface import (
 )
 
 log = logging.getLogger(__name__)
+
+_Read = TypeVar("_Read", etcd.RangeResult, etcd.Page)
 
 _RETRY_MIN, _RETRY_MAX = 0.05, 2.0  # watch stream reconnect back-off, seconds
 _FEED_POLL = 0.005  # how often a full dedicated watcher is checked for room, seconds
@@ -156,7 +158,7 @@ class EtcdStorage:
             self._keys.from_etcd(raw.key), raw.value, raw.create_revision, raw.mod_revision
         )
 
-    async def _at(self, revision: int, read: Awaitable[etcd.RangeResult]) -> etcd.RangeResult:
+    async def _at(self, revision: int, read: Awaitable[_Read]) -> _Read:
         """Await a read at ``revision``, turning etcd's revision errors into ours."""
         try:
             res = await read
@@ -199,16 +201,22 @@ class EtcdStorage:
         if continue_token:
             revision, start = continuetoken.decode(continue_token, prefix)
         end = etcd.prefix_end(self._keys.to_etcd(prefix))
-        res = await self._at(
+        page = await self._at(
             revision,
-            self._client.range(self._keys.to_etcd(start), end, revision=revision, limit=limit),
+            self._client.page(
+                self._keys.to_etcd(start),
+                end,
+                revision=revision,
+                limit=limit,
+                decode_key=self._keys.from_etcd,
+            ),
         )
-        items = [self._kv(raw) for raw in res.kvs]
-        rev = revision or res.revision
+        items = page.items
+        rev = revision or page.revision
         token = remaining = None
-        if res.more and items:
+        if page.more and items:
             token = continuetoken.encode(rev, prefix, continuetoken.after(items[-1].key))
-            remaining = res.count - len(items)
+            remaining = page.count - len(items)
         return ListResult(items=items, revision=rev, continue_token=token, remaining=remaining)
 
     async def count(self, prefix: str) -> int:
