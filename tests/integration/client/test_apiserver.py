@@ -10,7 +10,8 @@ import pytest
 
 from pyk8s.api import errors
 from pyk8s.client import clock, events, kubeconfig, leaderelection, rest
-from pyk8s.client.informers import factory, shared_informer
+from pyk8s.client.cache import store
+from pyk8s.client.informers import factory, listwatch, reflector, shared_informer
 
 from .conftest import TOKEN, ApiServer
 
@@ -188,3 +189,25 @@ async def test_event_series_on_the_real_server(client: rest.Client) -> None:
     assert len(mine) == 1
     assert mine[0]["regarding"]["name"] == "ev"
     assert mine[0]["series"]["count"] == 2  # the third is counted locally until flushed
+
+
+async def test_compacted_watch_is_gone_and_the_reflector_recovers(
+    apiserver: ApiServer, client: rest.Client
+) -> None:
+    first = await client.create(CONFIGMAPS, cm("old"), "default")
+    old_rv = first["metadata"]["resourceVersion"]
+    for i in range(3):
+        await client.create(CONFIGMAPS, cm(f"new{i}"), "default")
+    await apiserver.storage.compact(await apiserver.storage.current_revision())
+    with pytest.raises(errors.Gone):
+        async for _ in client.watch(CONFIGMAPS, "default", resource_version=old_rv):
+            pass
+
+    s = store.Store()
+    r = reflector.Reflector(listwatch.ListWatch(client, CONFIGMAPS, "default"), s)
+    r.last_sync_resource_version = old_rv
+    with pytest.raises(errors.Gone):
+        await r.watch()
+    await r.list()  # what run() does next: relist, then watch from the fresh version
+    assert {"default/new0", "default/new1", "default/new2"} <= set(s.list_keys())
+    assert int(r.last_sync_resource_version) > int(old_rv)
