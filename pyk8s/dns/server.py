@@ -19,6 +19,7 @@ from typing import Any, cast
 from dnslib import (
     AAAA,
     CNAME,
+    EDNS0,
     NS,
     PTR,
     QTYPE,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 UDP_LIMIT = 512  # without EDNS (RFC 1035)
 ANSWER_CACHE_SIZE = 10_000
+EDNS_UDP_SIZE = 1232  # what we offer: fits any path MTU (DNS flag day 2020)
 Upstream = tuple[str, int]
 
 
@@ -221,6 +223,7 @@ class Server:
             reply.add_auth(_rr(rec, ttl))
         for rec in answer.additional:
             reply.add_ar(_rr(rec, ttl))
+        _echo_edns(request, reply)
         return reply
 
     async def _chase(self, reply: DNSRecord, target: str, qtype: int, *, tcp: bool) -> None:
@@ -246,6 +249,7 @@ class Server:
         short = request.reply(ra=1, aa=1)
         short.header.rcode = reply.header.rcode
         short.header.tc = 1
+        _echo_edns(request, short)
         result: bytes = short.pack()
         return result
 
@@ -263,6 +267,12 @@ class Server:
         reply.header.rcode = RCODE.SERVFAIL
         packed: bytes = reply.pack()
         return packed
+
+
+def _echo_edns(request: DNSRecord, reply: DNSRecord) -> None:
+    """A query with EDNS gets EDNS back (RFC 6891), offering the usual safe UDP size."""
+    if any(rr.rtype == QTYPE.OPT for rr in request.ar):
+        reply.add_ar(EDNS0(udp_len=EDNS_UDP_SIZE))
 
 
 class _UDP(asyncio.DatagramProtocol):

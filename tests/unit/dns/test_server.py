@@ -195,6 +195,8 @@ async def test_dig(dns: tuple[server.Server, int], transport: str) -> None:
     assert ptr.split() == ["web.default.svc.cluster.local."]
     fwd = await dig(port, transport, "+short", "www.example.test")
     assert fwd.split() == ["192.0.2.80"]
+    edns = await dig(port, transport, "web.default.svc.cluster.local")  # dig sends EDNS
+    assert "OPT PSEUDOSECTION" in edns and "udp: 1232" in edns, edns
 
 
 async def test_dig_retries_a_truncated_answer_over_tcp(dns: tuple[server.Server, int]) -> None:
