@@ -40,8 +40,10 @@ class SharedInformerFactory:
         namespace: str | None = None,
         clock: clock_.Clock | None = None,
         page_size: int = 500,
+        transform: shared_informer.Transform | None = None,
     ) -> None:
         self.client = client
+        self.transform = transform
         self.resync_period = resync_period
         self.namespace = namespace
         self.clock: clock_.Clock = clock or clock_.RealClock()
@@ -75,6 +77,7 @@ class SharedInformerFactory:
                 clock=self.clock,
                 name=ref.qualified,
                 page_size=self.page_size,
+                transform=self.transform,
             )
             self._informers[key] = informer
         return informer

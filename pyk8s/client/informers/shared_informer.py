@@ -38,6 +38,32 @@ log = logging.getLogger(__name__)
 Object = Mapping[str, Any]
 
 
+Transform = Callable[[Object], Object]
+"""Applied to every object before it enters the cache (client-go ``TransformFunc``)."""
+
+
+def strip_managed_fields(obj: Object) -> Object:
+    """Drop ``metadata.managedFields``: controllers never read them and they are a large
+    share of every object (what kube-controller-manager's informers do, ``TrimManagedFields``)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
+async def wait_for_cache_sync(
+    *informers: SharedIndexInformer, timeout: float | None = None
+) -> bool:
+    """Wait until every informer has synced; False if ``timeout`` ran out first
+    (client-go ``cache.WaitForCacheSync``)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(inf.wait_for_sync() for inf in informers))
+    except TimeoutError:
+        return False
+    return True
+
+
 class ResourceEventHandler(Protocol):
     """What an informer calls on changes (client-go ``ResourceEventHandler``)."""
 
@@ -93,8 +119,10 @@ class SharedIndexInformer:
         clock: clock_.Clock | None = None,
         name: str = "",
         page_size: int = 500,
+        transform: Transform | None = None,
     ) -> None:
         self.clock: clock_.Clock = clock or clock_.RealClock()
+        self.transform = transform
         self.default_resync_period = resync_period
         self.store = store_.Store(
             indexers=indexers
@@ -171,7 +199,7 @@ class SharedIndexInformer:
         initial = not self._synced.is_set()
         fresh: dict[str, Object] = {}
         for obj in objs:
-            stored: Object = frozen.freeze(obj)
+            stored: Object = frozen.freeze(self._transform(obj))
             fresh[self.store.key_func(stored)] = stored
         for key, old in self.store.items():
             if key not in fresh:
@@ -192,6 +220,7 @@ class SharedIndexInformer:
                 self._mark_synced(reg)
 
     def add(self, obj: Object) -> None:
+        obj = self._transform(obj)
         old = self.store.get(obj)
         new = self.store.add(obj)
         if old is None:
@@ -202,8 +231,12 @@ class SharedIndexInformer:
     update = add
 
     def delete(self, obj: Object) -> None:
+        obj = self._transform(obj)
         self.store.delete(obj)
         self._notify("on_delete", frozen.freeze(obj))
+
+    def _transform(self, obj: Object) -> Object:
+        return obj if self.transform is None else self.transform(obj)
 
     def update_resource_version(self, resource_version: str) -> None:
         self.store.resource_version = resource_version

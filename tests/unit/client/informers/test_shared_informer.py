@@ -221,3 +221,33 @@ async def test_run_twice_is_refused(fc: clock.FakeClock, tasks: list[asyncio.Tas
     with pytest.raises(RuntimeError, match="already running"):
         await inf.run()
     await lw.stream(0).put(END)
+
+
+async def test_transform_strips_managed_fields(
+    fc: clock.FakeClock, tasks: list[asyncio.Task[None]]
+) -> None:
+    def with_mf(name: str, rv: int) -> dict[str, Any]:
+        o = obj(name, rv)
+        o["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+        return o
+
+    lw = ScriptedLW(lists=[page([with_mf("a", 5)], 10)])
+    inf = shared_informer.SharedIndexInformer(
+        lw, clock=fc, transform=shared_informer.strip_managed_fields
+    )
+    seen: list[Any] = []
+    inf.add_event_handler(shared_informer.EventHandlerFuncs(add=seen.append, delete=seen.append))
+    tasks.append(asyncio.create_task(inf.run()))
+    assert await shared_informer.wait_for_cache_sync(inf, timeout=5)
+    await lw.stream(0).put(ev("ADDED", with_mf("b", 11)))
+    await lw.stream(0).put(ev("DELETED", with_mf("a", 12)))
+    await eventually(lambda: len(seen) == 3)
+    assert all("managedFields" not in o["metadata"] for o in seen)
+    assert all("managedFields" not in o["metadata"] for o in inf.store.list())
+    assert shared_informer.strip_managed_fields({"kind": "X"}) == {"kind": "X"}
+
+
+async def test_wait_for_cache_sync_times_out(fc: clock.FakeClock) -> None:
+    lw = ScriptedLW(lists=[page([], 10)])
+    never_run = shared_informer.SharedIndexInformer(lw, clock=fc)
+    assert not await shared_informer.wait_for_cache_sync(never_run, timeout=0.01)
