@@ -16,7 +16,9 @@ class CommandError(ContainerRuntimeError):
         super().__init__(f"{' '.join(argv)}: exit {code}: {stderr.strip()}")
 
 
-async def run(*argv: str, input: bytes | None = None, check: bool = True) -> str:
+async def run(
+    *argv: str, input: bytes | None = None, check: bool = True, cwd: str | None = None
+) -> str:
     """Run ``argv``; return its stdout; raise :class:`CommandError` on a non-zero exit."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -24,6 +26,7 @@ async def run(*argv: str, input: bytes | None = None, check: bool = True) -> str
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "LC_ALL": "C"},
+        cwd=cwd,
     )
     out, err = await proc.communicate(input)
     if check and proc.returncode != 0:

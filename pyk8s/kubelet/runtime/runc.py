@@ -246,9 +246,7 @@ class RuncRuntime:
         )
         await asyncio.to_thread(self._prepare_dirs, cdir, rootfs, spec, record)
         try:
-            lower = ":".join(reversed(config.layers))
-            opts = f"lowerdir={lower},upperdir={cdir / 'upper'},workdir={cdir / 'work'}"
-            await command.run("mount", "-t", "overlay", "overlay", "-o", opts, str(rootfs))
+            await _mount_overlay(config.layers, cdir / "upper", cdir / "work", rootfs)
             await self._start_shim(container_id, cdir, record)
         except BaseException:
             await self._cleanup_container(container_id)
@@ -542,6 +540,26 @@ def _shim_env() -> dict[str, str]:
         "PYTHONPATH": package_root,
         "PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"),
     }
+
+
+# The kernel reads mount options from one page; leave room for upperdir and workdir.
+MAX_MOUNT_OPTIONS = 4000
+
+
+async def _mount_overlay(layers: tuple[str, ...], upper: Path, work: Path, target: Path) -> None:
+    """Mount ``layers`` (bottom first) read-only under a writable ``upper``. With many long
+    layer paths the options outgrow a page; then, as containerd does, mount from their common
+    parent directory with relative lower paths."""
+    lower = ":".join(reversed(layers))
+    opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    cwd = None
+    if len(opts) > MAX_MOUNT_OPTIONS:
+        cwd = os.path.commonpath(layers)  # layers are absolute: pure string work below
+        lower = ":".join(layer[len(cwd) :].lstrip("/") or "." for layer in reversed(layers))
+        opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+        if len(opts) > MAX_MOUNT_OPTIONS:
+            raise ContainerRuntimeError(f"{len(layers)} image layers: too many to mount")
+    await command.run("mount", "-t", "overlay", "overlay", "-o", opts, str(target), cwd=cwd)
 
 
 class _HostFacts:

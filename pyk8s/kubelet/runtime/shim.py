@@ -19,7 +19,7 @@ it is the only way to get all of: the exit code of a detached container (only it
 subreaper above it, can ``wait`` for it), log capture with timestamps, and containers that keep
 running, keep logging and get their exit recorded while the kubelet is down or restarting. The
 shim imports only the standard library and small stdlib-only modules of this package; it costs
-one small process per running container (about 3 MB private memory).
+one small process per running container (measured: 10.7 MB RSS, 6 MB of it private).
 
 A shim never talks to the kubelet after ``ok``: everything else goes through files in the
 container's state directory, which a restarted kubelet reads back (adoption).

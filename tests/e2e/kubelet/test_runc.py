@@ -129,13 +129,18 @@ async def test_security_context_readonly_rootfs_and_default_capabilities(
 ) -> None:
     sb = pod_config("sec", tmp_path)
     sid = await runtime.run_pod_sandbox(sb)
-    script = "grep CapEff /proc/self/status; touch /newfile && echo writable || echo readonly"
+    script = (
+        "grep CapEff /proc/self/status; touch /newfile && echo writable || echo readonly;"
+        " grep NoNewPrivs /proc/self/status"
+    )
     ro = container_config(
         "ro",
         busybox_layer,
         ["sh", "-c", script],
         security=cri.SecurityContext(
-            readonly_rootfs=True, capabilities=cri.Capabilities(drop=("NET_RAW",))
+            readonly_rootfs=True,
+            capabilities=cri.Capabilities(drop=("NET_RAW",)),
+            no_new_privs=True,
         ),
     )
     rw = container_config("rw", busybox_layer, ["sh", "-c", script])
@@ -150,8 +155,12 @@ async def test_security_context_readonly_rootfs_and_default_capabilities(
         ]
     docker_default = 0x00000000A80425FB
     net_raw = 1 << 13
-    assert outs["rw"] == [f"CapEff:\t{docker_default:016x}", "writable"]
-    assert outs["ro"] == [f"CapEff:\t{docker_default & ~net_raw:016x}", "readonly"]
+    assert outs["rw"] == [f"CapEff:\t{docker_default:016x}", "writable", "NoNewPrivs:\t0"]
+    assert outs["ro"] == [
+        f"CapEff:\t{docker_default & ~net_raw:016x}",
+        "readonly",
+        "NoNewPrivs:\t1",
+    ]
     assert int(outs["priv"][0].split()[1], 16) > docker_default
 
 

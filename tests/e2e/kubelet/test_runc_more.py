@@ -158,3 +158,36 @@ async def test_many_pods_at_once(runtime: RuncRuntime, busybox_layer: Path, tmp_
     await asyncio.gather(*(runtime.remove_pod_sandbox(sid) for sid, _ in pods))
     assert await runtime.list_containers() == []
     assert await runtime.list_pod_sandboxes() == []
+
+
+async def test_many_long_layer_paths_still_mount(
+    runtime: RuncRuntime, busybox_layer: Path, tmp_path: Path
+) -> None:
+    """41 layers named like an image store's (``<long store dir>/sha256-<64 hex>``): more than
+    a page of mount options as absolute paths, which the runtime then mounts as relative."""
+    store = tmp_path / ("store-" + "s" * 120) / "layers"
+
+    def make_layers() -> list[str]:
+        base = store / ("sha256-" + "0" * 64)
+        base.parent.mkdir(parents=True)
+        base.symlink_to(busybox_layer)
+        paths = [str(base)]
+        for i in range(1, 41):
+            d = store / f"sha256-{i:064x}"
+            (d / "etc" / "layers").mkdir(parents=True)
+            (d / "etc" / "layers" / f"{i:03d}").write_text(f"{i}\n")
+            paths.append(str(d))
+        return paths
+
+    layers = await asyncio.to_thread(make_layers)
+    assert len(":".join(layers)) > 4096
+    sb = pod_config("layers", tmp_path)
+    sid = await runtime.run_pod_sandbox(sb)
+    cfg = cri.ContainerConfig(
+        metadata=cri.ContainerMetadata("c"),
+        layers=tuple(layers),
+        command=("sh", "-c", "ls /etc/layers | wc -l; cat /etc/layers/040"),
+        log_path="c/0.log",
+    )
+    status = await wait_exited(runtime, await run_container(runtime, sid, sb, cfg))
+    assert [e.content.strip() for e in read_log(status.log_path)] == [b"40", b"40"]
