@@ -41,6 +41,7 @@ from pyk8s.apiserver.handlers import patch as patch_handler
 from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
 from pyk8s.apiserver.registry import rest
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
+from pyk8s.apiserver.schemas import Schemas
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage import interface as storage
 
@@ -86,6 +87,7 @@ class APIServer:
     metrics: metrics.Registry = field(default_factory=metrics.Registry)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     codec: protobuf.Codec | None = None
+    schemas: Schemas | None = None
     ready: bool = False
 
     def __post_init__(self) -> None:
@@ -304,7 +306,9 @@ class APIServer:
         if not res.stored:
             return await review.handle(request, res, user, self.authorizer, self.codec)
         r = self.rest[(res.group, res.version, res.plural)]
-        scope = Scope(request, info, res, r, user, self.config.max_body_bytes, self.codec)
+        scope = Scope(
+            request, info, res, r, user, self.config.max_body_bytes, self.codec, self.schemas
+        )
         if res.namespaced and not info.namespace and verb not in ("list", "watch"):
             # Only list and watch exist across all namespaces.
             raise errors.NotFound.no_resource()
@@ -382,12 +386,18 @@ def tls_context(bundle: pki.Bundle) -> ssl.SSLContext:
     return ctx
 
 
-async def prepare(
-    config: APIServerConfig,
-) -> tuple[pki.Bundle, authn.Authenticator, protobuf.Codec | None]:
-    """PKI, authenticators and the protobuf codec (blocking work in a thread)."""
+@dataclass
+class Prepared:
+    bundle: pki.Bundle
+    authenticator: authn.Authenticator
+    codec: protobuf.Codec | None
+    schemas: Schemas | None
 
-    def work() -> tuple[pki.Bundle, authn.Authenticator, protobuf.Codec | None]:
+
+async def prepare(config: APIServerConfig) -> Prepared:
+    """PKI, authenticators, the protobuf codec and schemas (blocking work in a thread)."""
+
+    def work() -> Prepared:
         bundle = pki.ensure(
             config.pki_dir,
             service_ip=config.kubernetes_service_ip,
@@ -401,7 +411,10 @@ async def prepare(
         codec = protobuf.Codec.load()
         if codec is None:
             log.warning("%s", protobuf.unavailable().message)
-        return bundle, authn.Authenticator(token_file=token_file), codec
+        schemas = Schemas.load()
+        if schemas is None:
+            log.warning("kubernetes-validate schemas missing: strategic merge patch disabled")
+        return Prepared(bundle, authn.Authenticator(token_file=token_file), codec, schemas)
 
     return await asyncio.to_thread(work)
 
@@ -415,8 +428,15 @@ async def run(
 ) -> None:
     """Serve until cancelled. ``ready`` is set once the port listens and the
     bootstrap objects exist; ``started`` gets the server and the bound port."""
-    bundle, authenticator, codec = await prepare(config)
-    server = APIServer(config, backend, authenticator=authenticator, codec=codec)
+    prepared = await prepare(config)
+    bundle = prepared.bundle
+    server = APIServer(
+        config,
+        backend,
+        authenticator=prepared.authenticator,
+        codec=prepared.codec,
+        schemas=prepared.schemas,
+    )
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip
     await runner.setup()

@@ -1,12 +1,11 @@
 """PATCH (``handlers/patch.go`` ``PatchResource``) for the patch types that need no schema.
 
-JSON patch (RFC 6902, ``application/json-patch+json``) and JSON merge patch
-(RFC 7386, ``application/merge-patch+json``) are applied here. A strategic
-merge patch is a merge patch plus list-merge rules from the schema; until the
-schema-driven implementation lands (issue [openapi]) a strategic patch that
-contains no list is applied as a merge patch (the two agree then), and one that
-does gets 415. Server-side apply (``application/apply-patch+yaml``) gets 415 too.
-The patched object then goes through the normal update path (conflicts, strategy).
+JSON patch (RFC 6902, ``application/json-patch+json``), JSON merge patch
+(RFC 7386, ``application/merge-patch+json``) and strategic merge patch (with
+the kind's schema: ``pyk8s.api.strategicpatch``; kinds without a schema get 415
+as custom resources do upstream). Server-side apply (``application/apply-patch+yaml``)
+gets 415 until [openapi] lands it. The patched object then goes through the
+normal update path (conflicts, strategy).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 import jsonpatch
 from aiohttp import web
 
-from pyk8s.api import errors
+from pyk8s.api import errors, strategicpatch
 from pyk8s.apiserver import negotiation
 from pyk8s.apiserver.handlers.scope import Scope
 
@@ -40,19 +39,12 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def _has_list_or_directive(patch: Any) -> bool:
-    if isinstance(patch, list):
-        return True
-    if isinstance(patch, dict):
-        for k, v in patch.items():
-            if k.startswith("$"):
-                return True
-            if _has_list_or_directive(v):
-                return True
-    return False
-
-
-def apply_patch(content_type: str, original: dict[str, Any], raw: bytes) -> Any:
+def apply_patch(
+    content_type: str,
+    original: dict[str, Any],
+    raw: bytes,
+    schema: strategicpatch.Schema | None = None,
+) -> Any:
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
     if media == JSON_PATCH:
         ops = negotiation.decode(raw, "application/json")
@@ -66,12 +58,17 @@ def apply_patch(content_type: str, original: dict[str, Any], raw: bytes) -> Any:
         patch = negotiation.decode(raw, "application/json")
         if not isinstance(patch, dict):
             raise errors.BadRequest("a merge patch must be a JSON object")
-        if media == STRATEGIC and _has_list_or_directive(patch):
+        if media == MERGE_PATCH:
+            return merge_patch(original, patch)
+        if schema is None:
             raise errors.UnsupportedMediaType(
-                "strategic merge patches that touch lists are not supported by this server "
-                "yet; use --type=merge or --type=json"
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY}"
             )
-        return merge_patch(original, patch)
+        try:
+            return strategicpatch.apply(original, patch, schema)
+        except strategicpatch.PatchError as e:
+            raise errors.BadRequest(str(e)) from e
     if media == APPLY:
         raise errors.UnsupportedMediaType("server-side apply is not supported by this server yet")
     raise errors.UnsupportedMediaType(
@@ -97,7 +94,7 @@ async def patch(scope: Scope) -> web.Response:
     for _attempt in range(5):
         current = await scope.store.get(scope.namespace, scope.info.name)
         rv = current["metadata"]["resourceVersion"]
-        patched = apply_patch(content_type, copy.deepcopy(current), raw)
+        patched = apply_patch(content_type, copy.deepcopy(current), raw, scope.schema())
         if not isinstance(patched, dict):
             raise errors.BadRequest("the patched object is not a JSON object")
         md = patched.get("metadata")

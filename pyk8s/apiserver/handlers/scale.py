@@ -75,7 +75,10 @@ async def scale(scope: Scope) -> web.Response:
     if verb == "patch":
         raw = await scope.request.read()
         patched = patch_handler.apply_patch(
-            scope.request.headers.get("Content-Type", ""), to_scale(current, is_rc), raw
+            scope.request.headers.get("Content-Type", ""),
+            to_scale(current, is_rc),
+            raw,
+            scope.schemas.for_kind("autoscaling", "v1", "Scale") if scope.schemas else None,
         )
         if isinstance(patched, dict):
             patched.setdefault("metadata", {}).pop("resourceVersion", None)

@@ -13,13 +13,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from pyk8s.api import errors, scheme, selectors
+from pyk8s.api import errors, scheme, selectors, strategicpatch
 from pyk8s.apiserver import negotiation, protobuf
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
 from pyk8s.apiserver.registry.generic import store as generic
 from pyk8s.apiserver.registry.rest import REST
 from pyk8s.apiserver.requestinfo import RequestInfo
+from pyk8s.apiserver.schemas import Schemas
 
 Obj = dict[str, Any]
 
@@ -33,6 +34,7 @@ class Scope:
     user: User
     max_body: int
     codec: protobuf.Codec | None = None
+    schemas: Schemas | None = None
 
     @property
     def store(self) -> generic.Store:
@@ -45,6 +47,12 @@ class Scope:
     @property
     def namespace(self) -> str:
         return self.info.namespace if self.resource.namespaced else ""
+
+    def schema(self) -> strategicpatch.Schema | None:
+        if self.schemas is None:
+            return None
+        r = self.resource
+        return self.schemas.for_kind(r.group, r.version, r.kind)
 
     def printer(self) -> table.Printer:
         return columns.lookup(self.resource.group, self.resource.plural) or table.DEFAULT

@@ -355,3 +355,38 @@ count: 1
     assert events[1].split() == ["Type", "Reason", "Age", "From", "Message"]
     assert events[3].split()[:2] == ["Normal", "Pulled"]
     assert events[3].rstrip().endswith("kubelet  Container image already present")
+
+
+def test_apply_set_image_and_patch_use_strategic_merge(server: Server) -> None:
+    k = server.kubectl
+    manifest = DEPLOYMENT.replace("name: web", "name: smp").replace(
+        "containers: [{name: nginx, image: nginx}]",
+        "containers: [{name: nginx, image: nginx}, {name: side, image: busybox}]",
+    )
+    k("1.33", "apply", "--validate=false", "-f", "-", input=manifest)
+    k("1.33", "set", "image", "deploy/smp", "nginx=nginx:1.25")
+    k(
+        "1.33",
+        "apply",
+        "--validate=false",
+        "-f",
+        "-",
+        input=manifest.replace("replicas: 2", "replicas: 4"),
+    )
+    d = json.loads(k("1.33", "get", "deploy", "smp", "-o", "json").stdout)
+    assert d["spec"]["replicas"] == 4
+    images = {c["name"]: c["image"] for c in d["spec"]["template"]["spec"]["containers"]}
+    assert images == {"nginx": "nginx", "side": "busybox"}  # apply restores its image
+    only_nginx = manifest.replace(", {name: side, image: busybox}", "")
+    k("1.33", "apply", "--validate=false", "-f", "-", input=only_nginx)
+    k(
+        "1.33",
+        "patch",
+        "deploy",
+        "smp",
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:2"}]}}}}',
+    )
+    d = json.loads(k("1.33", "get", "deploy", "smp", "-o", "json").stdout)
+    containers = d["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in containers] == [("nginx", "nginx:2")]

@@ -4,6 +4,7 @@ import pytest
 
 from pyk8s.api import errors
 from pyk8s.apiserver.handlers import patch
+from pyk8s.apiserver.schemas import Schemas
 
 
 def test_merge_patch_rfc7386() -> None:
@@ -12,17 +13,18 @@ def test_merge_patch_rfc7386() -> None:
     assert got == {"a": "z", "c": {"d": "e"}, "l": [3]}
 
 
-def test_strategic_without_lists_is_a_merge_patch() -> None:
+def test_strategic_needs_a_schema() -> None:
+    schemas = Schemas.load()
+    assert schemas is not None
     out = patch.apply_patch(
         "application/strategic-merge-patch+json",
-        {"metadata": {"labels": {"a": "1"}}},
-        b'{"metadata":{"labels":{"b":"2"}}}',
+        {"spec": {"containers": [{"name": "a", "image": "x"}]}},
+        b'{"spec":{"containers":[{"name":"b","image":"y"}]}}',
+        schemas.for_kind("", "v1", "Pod"),
     )
-    assert out == {"metadata": {"labels": {"a": "1", "b": "2"}}}
+    assert [c["name"] for c in out["spec"]["containers"]] == ["a", "b"]
     with pytest.raises(errors.UnsupportedMediaType):
-        patch.apply_patch(
-            "application/strategic-merge-patch+json", {}, b'{"spec":{"containers":[]}}'
-        )
+        patch.apply_patch("application/strategic-merge-patch+json", {}, b"{}", None)
 
 
 def test_json_patch() -> None:

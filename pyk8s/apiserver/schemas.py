@@ -1,0 +1,54 @@
+"""The Kubernetes 1.33 object schemas, from the ``kubernetes-validate`` package's data.
+
+Used for schema-driven behaviour (strategic merge patch metadata now; OpenAPI
+documents and field validation in [openapi]). The package ships the
+definitions of every release as JSON Schema with upstream's extensions
+(``x-kubernetes-group-version-kind``, ``x-kubernetes-patch-strategy``,
+``x-kubernetes-patch-merge-key``, ``x-kubernetes-list-type``...).
+
+Loading reads a 1.4 MB file: call :meth:`Schemas.load` from a thread.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pyk8s.api.strategicpatch import Schema
+
+RELEASE = "v1.33.0-local"
+
+
+@dataclass
+class Schemas:
+    defs: dict[str, Any]
+    _by_gvk: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, node in self.defs.items():
+            for gvk in node.get("x-kubernetes-group-version-kind") or []:
+                key = (gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", ""))
+                self._by_gvk.setdefault(key, name)
+
+    @classmethod
+    def load(cls) -> Schemas | None:
+        """The schemas of the emulated release, or None when the package is missing."""
+        try:
+            root = importlib.resources.files("kubernetes_validate")
+        except ModuleNotFoundError:
+            return None
+        path = root / "kubernetes-json-schema" / RELEASE / "_definitions.json"
+        try:
+            data = orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        return cls(data.get("$defs") or data.get("definitions") or {})
+
+    def for_kind(self, group: str, version: str, kind: str) -> Schema | None:
+        name = self._by_gvk.get((group, version, kind))
+        if name is None:
+            return None
+        return Schema(self.defs[name], self.defs)
