@@ -11,6 +11,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("server", help="run a server: storage, API server, controllers, agent")
     settings.add_storage_flags(p)
     settings.add_apiserver_flags(p)
+    settings.add_registry_flags(p)
     p.set_defaults(func=run)
 
 

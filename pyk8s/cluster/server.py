@@ -12,7 +12,9 @@ import logging
 
 from pyk8s.apiserver import server as apiserver
 from pyk8s.cluster.settings import ClusterSettings
-from pyk8s.images import airgap
+from pyk8s.images import airgap, registry
+from pyk8s.images import store as image_store
+from pyk8s.images.settings import ImagesConfig
 from pyk8s.storage import compactor, factory
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,9 @@ async def run(settings: ClusterSettings, *, with_apiserver: bool = True) -> None
         log.info("storage ready: %s", factory.describe(settings.storage))
         async with asyncio.TaskGroup() as tg:
             # Air-gap images (<data-dir>/images/import/*.tar), as k3s preloads them.
-            tg.create_task(airgap.import_dir(settings.storage.data_dir / "images"))
+            tg.create_task(airgap.import_dir(settings.images.store_root))
+            if settings.images.registry_port:
+                tg.create_task(_registry(settings.images))
             tg.create_task(
                 compactor.run(
                     store,
@@ -44,3 +48,18 @@ async def run(settings: ClusterSettings, *, with_apiserver: bool = True) -> None
                 )
     finally:
         await store.close()
+
+
+async def _registry(config: ImagesConfig) -> None:
+    """The embedded registry (``--registry-port``): the image store over the distribution API."""
+    store = await asyncio.to_thread(image_store.Store, config.store_root)
+    users = None
+    if config.registry_auth_file:
+        users = await asyncio.to_thread(registry.load_users, config.registry_auth_file)
+    log.info(
+        "registry: serving %s on %s:%d",
+        config.store_root,
+        config.registry_bind_address,
+        config.registry_port,
+    )
+    await registry.serve(store, config.registry_bind_address, config.registry_port, users=users)

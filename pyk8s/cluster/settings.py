@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyk8s.apiserver.settings import APIServerConfig
+from pyk8s.images.settings import ImagesConfig
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
 
@@ -19,6 +20,9 @@ class ClusterSettings:
     storage: StorageConfig = field(default_factory=StorageConfig)
     apiserver: APIServerConfig = field(
         default_factory=lambda: APIServerConfig(data_dir=default_data_dir())
+    )
+    images: ImagesConfig = field(
+        default_factory=lambda: ImagesConfig(store_root=default_data_dir() / "images")
     )
 
     @classmethod
@@ -46,6 +50,12 @@ class ClusterSettings:
                 datastore_keyfile=_path(args.datastore_keyfile),
             ),
             apiserver=api,
+            images=ImagesConfig(
+                store_root=data_dir / "images",
+                registry_port=getattr(args, "registry_port", 0),
+                registry_bind_address=getattr(args, "registry_bind_address", "0.0.0.0"),
+                registry_auth_file=_path(getattr(args, "registry_auth_file", "")),
+            ),
         )
 
 
@@ -70,6 +80,19 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-domain", default="cluster.local", help="cluster DNS domain")
     p.add_argument(
         "--tls-san", action="append", help="extra name or IP for the serving certificate"
+    )
+
+
+def add_registry_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--registry-port",
+        type=int,
+        default=0,
+        help="serve the image store as a registry (distribution API v2) on this port",
+    )
+    p.add_argument("--registry-bind-address", default="0.0.0.0", help="address of the registry")
+    p.add_argument(
+        "--registry-auth-file", default="", help="user:password lines for the registry's basic auth"
     )
 
 

@@ -15,6 +15,7 @@ Everything here blocks: call it from a thread.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -119,6 +120,8 @@ def import_archive(store: store_mod.Store, path: Path) -> list[Imported]:
 
 
 def _stage(staging: _Staging, path: Path) -> None:
+    if not path.is_file():
+        raise ArchiveError(f"cannot read {path}: no such file")
     try:
         with tarfile.open(path, "r|*") as tar:
             for member in tar:
@@ -133,7 +136,13 @@ def _stage(staging: _Staging, path: Path) -> None:
                     )
                 elif member.islnk():
                     staging.links[name] = _norm(member.linkname)
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise ArchiveError(
+                f"no space left on device importing {path} into {staging.dir.parent.parent}"
+            ) from None
+        raise ArchiveError(f"cannot read {path}: {e}") from None
+    except (tarfile.TarError, EOFError) as e:
         raise ArchiveError(f"cannot read {path}: {e}") from None
 
 

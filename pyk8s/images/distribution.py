@@ -317,8 +317,9 @@ class Client:
         *,
         mount_from: str = "",
         on_chunk: Callable[[int], None] | None = None,
-    ) -> None:
-        """Monolithic upload: POST for a session (or a cross-repo mount), then PUT the bytes."""
+    ) -> bool:
+        """Monolithic upload: POST for a session (or a cross-repo mount), then PUT the bytes.
+        Returns True when the registry mounted the blob from ``mount_from`` instead."""
         params = {"mount": digest, "from": mount_from} if mount_from else None
         resp = await self.request(
             "POST",
@@ -330,7 +331,7 @@ class Client:
         )
         async with resp:
             if resp.status == 201:
-                return  # mounted
+                return True
             location = resp.headers.get("Location", "")
         if not location:
             raise RegistryError(f"{ep.host} started an upload without a Location")
@@ -357,6 +358,7 @@ class Client:
             got = resp.headers.get("Docker-Content-Digest", digest)
         if got != digest:
             raise RegistryError(f"{ep.host} stored blob {digest} as {got}")
+        return False
 
     async def put_manifest(
         self, ep: registries.Endpoint, ref: str, data: bytes, media_type: str

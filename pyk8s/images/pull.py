@@ -30,6 +30,7 @@ FAILURES: tuple[type[BaseException], ...] = (
     layers.LayerError,
     aiohttp.ClientError,
     asyncio.TimeoutError,
+    OSError,
 )
 
 
@@ -151,6 +152,7 @@ async def _fetch(
         await asyncio.to_thread(w.commit)
     finally:
         await asyncio.to_thread(w.abort)
+    await asyncio.to_thread(store.note_source, ep.host, desc.digest, ep.path)
 
 
 async def push(
@@ -172,17 +174,21 @@ async def push(
         key = desc.digest.removeprefix("sha256:")[:12]
         async with sem:
             if await client.blob_exists(ep, desc.digest):
+                await asyncio.to_thread(store.note_source, ep.host, desc.digest, ep.path)
                 progress.finish(key, "exists")
                 return
+            source = await asyncio.to_thread(store.source_of, ep.host, desc.digest)
             progress.start(key, key, desc.size)
-            await client.upload_blob(
+            mounted = await client.upload_blob(
                 ep,
                 desc.digest,
                 desc.size,
                 store.blobs.path(desc.digest),
+                mount_from=source if source != ep.path else "",
                 on_chunk=lambda n: progress.advance(key, n),
             )
-            progress.finish(key, "pushed")
+            await asyncio.to_thread(store.note_source, ep.host, desc.digest, ep.path)
+            progress.finish(key, "mounted" if mounted else "pushed")
 
     # Authenticate once (for push) before the parallel uploads.
     await client.blob_exists(ep, image.manifest.config.digest)

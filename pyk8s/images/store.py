@@ -190,6 +190,34 @@ class Store:
                 self._write_refs(refs)
         return removed
 
+    # -- where blobs came from (for cross-repository mounts on push) ---------------------
+
+    def note_source(self, registry: str, digest: str, repo: str) -> None:
+        """Remember that ``registry`` has ``digest`` in ``repo``."""
+        path = self.root / "sources.json"
+        with self._flock("refs.lock", fcntl.LOCK_EX):
+            try:
+                doc = orjson.loads(path.read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                doc = {}
+            per = doc.setdefault(registry, {})
+            if per.get(digest) == repo:
+                return
+            per[digest] = repo
+            if len(per) > 10000:
+                for k in list(per)[: len(per) - 10000]:
+                    del per[k]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(orjson.dumps(doc))
+            os.replace(tmp, path)
+
+    def source_of(self, registry: str, digest: str) -> str:
+        try:
+            doc = orjson.loads((self.root / "sources.json").read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return ""
+        return str(doc.get(registry, {}).get(digest, ""))
+
     # -- loading -------------------------------------------------------------------------
 
     def missing(self, target: str) -> list[str]:

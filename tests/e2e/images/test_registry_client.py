@@ -186,3 +186,29 @@ async def test_skopeo_is_an_independent_client(
         image = await pull.pull(dest, c, f"{registry.host}/theirs/busybox:v2s2")
     assert image.manifest.media_type == manifest.DOCKER_MANIFEST
     assert image.diff_ids == src.diff_ids
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.status: dict[str, str] = {}
+
+    def start(self, key: str, description: str, total: int) -> None:
+        pass
+
+    def advance(self, key: str, n: int) -> None:
+        pass
+
+    def finish(self, key: str, status: str) -> None:
+        self.status[key] = status
+
+
+async def test_push_to_another_repository_mounts_blobs(
+    registry: Registry, busybox_store: store_mod.Store
+) -> None:
+    first, second = Recorder(), Recorder()
+    async with client(registry) as c:
+        await pull.push(busybox_store, c, "busybox", f"{registry.host}/a/bb:1", progress=first)
+        await pull.push(busybox_store, c, "busybox", f"{registry.host}/b/bb:1", progress=second)
+    assert set(first.status.values()) == {"pushed"}
+    assert set(second.status.values()) == {"mounted"}
+    assert "mount=" in registry.log.read_text()
