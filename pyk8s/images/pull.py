@@ -135,20 +135,24 @@ async def _fetch(
         progress.advance(key, desc.size)
         return
     w = await asyncio.to_thread(store.blobs.writer, desc.digest, desc.size)
-    buf = bytearray()
+    chunks: list[bytes] = []
+    pending = 0
 
     async def sink(chunk: bytes) -> None:
-        buf.extend(chunk)
+        nonlocal pending
+        chunks.append(chunk)
+        pending += len(chunk)
         progress.advance(key, len(chunk))
-        if len(buf) >= FLUSH:
-            data = bytes(buf)
-            buf.clear()
+        if pending >= FLUSH:
+            data = b"".join(chunks)
+            chunks.clear()
+            pending = 0
             await asyncio.to_thread(w.write, data)
 
     try:
         await client.fetch_blob(ep, desc.digest, sink)
-        if buf:
-            await asyncio.to_thread(w.write, bytes(buf))
+        if chunks:
+            await asyncio.to_thread(w.write, b"".join(chunks))
         await asyncio.to_thread(w.commit)
     finally:
         await asyncio.to_thread(w.abort)
