@@ -119,11 +119,14 @@ class Reflector:
         """The whole list (pager.go): pages while the server hands out continue tokens."""
         items: builtins.list[Object] = []
         token: str | None = None
+        # A list at a specific version can come from the server's watch cache, but only
+        # unpaged (reflector.go): page only fresh ("") and any-version ("0") lists.
+        limit = (self.page_size or None) if rv in ("", "0") else None
         while True:
             try:
                 page = await self.lw.list(
                     resource_version=None if token else rv,
-                    limit=self.page_size or None,
+                    limit=limit,
                     continue_=token,
                 )
             except errors.Gone:

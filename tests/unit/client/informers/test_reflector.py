@@ -96,8 +96,8 @@ async def test_gone_on_watch_relists_after_backoff(
     assert len(lw.list_calls) == 1
     fc.advance(fc.next_deadline() - fc.now())  # type: ignore[operator]
     await eventually(lambda: len(lw.watch_calls) == 2)
-    # The relist asks for at least the last version seen, and replaces the store.
-    assert lw.list_calls[1]["resource_version"] == "11"
+    # The relist asks for at least the last version seen, unpaged, and replaces the store.
+    assert lw.list_calls[1] == {"resource_version": "11", "limit": None, "continue": None}
     assert s.list_keys() == ["default/b"]
     assert lw.watch_calls[1]["resource_version"] == "60"
 
