@@ -140,6 +140,10 @@ def _q(text: str) -> str:
     return f'"{text}"'
 
 
+def _c(text: str) -> str:
+    return f"-m comment --comment {_q(text)}"
+
+
 @dataclass
 class RuleSet:
     """Every chain we want, per table, with its rules (``-A ...`` lines) in order.
@@ -274,7 +278,7 @@ def render(
                 w.udp[("", port.node_port)] = ips
 
     # The NodePort dispatch must be the last rule of the services chain.
-    nodeport_comment = _q(
+    nodeport_comment = _c(
         "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
     )
     if config.node_ips:
@@ -282,21 +286,11 @@ def render(
         if config.localhost_node_ports:
             addresses.append("127.0.0.0/8")
         for ip in addresses:
-            w.add(
-                NAT,
-                f"{p}-SERVICES",
-                "-m comment --comment",
-                nodeport_comment,
-                "-d",
-                ip,
-                "-j",
-                f"{p}-NODEPORTS",
-            )
+            w.add(NAT, f"{p}-SERVICES", nodeport_comment, "-d", ip, "-j", f"{p}-NODEPORTS")
     else:
         w.add(
             NAT,
             f"{p}-SERVICES",
-            "-m comment --comment",
             nodeport_comment,
             "-m addrtype --dst-type LOCAL",
             "-j",
@@ -312,8 +306,7 @@ def _write_fixed_rules(w: _Writer, config: ProxyConfig) -> None:
         w.add(
             NAT,
             f"{p}-POSTROUTING",
-            "-m comment --comment",
-            _q("pod traffic leaving the cluster network"),
+            _c("pod traffic leaving the cluster network"),
             "-s",
             config.cluster_cidr,
             "!",
@@ -324,28 +317,20 @@ def _write_fixed_rules(w: _Writer, config: ProxyConfig) -> None:
     w.add(NAT, f"{p}-POSTROUTING", f"-m mark ! --mark {mark}/{mark}", "-j RETURN")
     # The mark would survive into a second pass (re-entering the stack); clear it.
     w.add(NAT, f"{p}-POSTROUTING", f"-j MARK --xor-mark {mark}")
-    w.add(
-        NAT,
-        f"{p}-POSTROUTING",
-        "-m comment --comment",
-        _q("kubernetes service traffic requiring SNAT"),
-        "-j MASQUERADE",
-    )
+    w.add(NAT, f"{p}-POSTROUTING", _c("kubernetes service traffic requiring SNAT"), "-j MASQUERADE")
     w.add(NAT, f"{p}-MARK-MASQ", f"-j MARK --or-mark {mark}")
     w.add(FILTER, f"{p}-FORWARD", "-m conntrack --ctstate INVALID", "-j DROP")
     w.add(
         FILTER,
         f"{p}-FORWARD",
-        "-m comment --comment",
-        _q("kubernetes forwarding rules"),
+        _c("kubernetes forwarding rules"),
         f"-m mark --mark {mark}/{mark}",
         "-j ACCEPT",
     )
     w.add(
         FILTER,
         f"{p}-FORWARD",
-        "-m comment --comment",
-        _q("kubernetes forwarding conntrack rule"),
+        _c("kubernetes forwarding conntrack rule"),
         "-m conntrack --ctstate RELATED,ESTABLISHED",
         "-j ACCEPT",
     )
@@ -354,8 +339,7 @@ def _write_fixed_rules(w: _Writer, config: ProxyConfig) -> None:
         w.add(
             FILTER,
             f"{p}-FIREWALL",
-            "-m comment --comment",
-            _q("block incoming localnet connections"),
+            _c("block incoming localnet connections"),
             "-d 127.0.0.0/8 ! -s 127.0.0.0/8",
             "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT",
             "-j DROP",
@@ -393,42 +377,23 @@ def _write_service(
 
     if not has_endpoints:
         internal_target = external_target = "REJECT"
-        internal_comment = external_comment = _q(f"{name} has no endpoints")
+        internal_comment = external_comment = _c(f"{name} has no endpoints")
     else:
         internal_target = external_target = "DROP"
-        internal_comment = external_comment = _q(f"{name} has no local endpoints")
+        internal_comment = external_comment = _c(f"{name} has no local endpoints")
 
     dst = f"-d {svc.cluster_ip} --dport {svc.port}"
     if has_internal:
-        w.add(
-            NAT,
-            f"{p}-SERVICES",
-            "-m comment --comment",
-            _q(f"{name} cluster IP"),
-            match,
-            dst,
-            "-j",
-            internal_chain,
-        )
+        w.add(NAT, f"{p}-SERVICES", _c(f"{name} cluster IP"), match, dst, "-j", internal_chain)
     else:
-        w.add(
-            FILTER,
-            f"{p}-SERVICES",
-            "-m comment --comment",
-            internal_comment,
-            match,
-            dst,
-            "-j",
-            internal_target,
-        )
+        w.add(FILTER, f"{p}-SERVICES", internal_comment, match, dst, "-j", internal_target)
 
     for ip in svc.external_ips:
         if has_endpoints:
             w.add(
                 NAT,
                 f"{p}-SERVICES",
-                "-m comment --comment",
-                _q(f"{name} external IP"),
+                _c(f"{name} external IP"),
                 match,
                 f"-d {ip} --dport {svc.port}",
                 "-j",
@@ -438,7 +403,6 @@ def _write_service(
             w.add(
                 FILTER,
                 f"{p}-EXTERNAL-SERVICES",
-                "-m comment --comment",
                 external_comment,
                 match,
                 f"-d {ip} --dport {svc.port}",
@@ -455,8 +419,7 @@ def _write_service(
             w.add(
                 NAT,
                 f"{p}-SERVICES",
-                "-m comment --comment",
-                _q(f"{name} loadbalancer IP"),
+                _c(f"{name} loadbalancer IP"),
                 match,
                 f"-d {ip} --dport {svc.port}",
                 "-j",
@@ -466,8 +429,7 @@ def _write_service(
             w.add(
                 FILTER,
                 f"{p}-PROXY-FIREWALL",
-                "-m comment --comment",
-                _q(f"{name} traffic not accepted by {fw_chain}"),
+                _c(f"{name} traffic not accepted by {fw_chain}"),
                 match,
                 f"-d {ip} --dport {svc.port}",
                 "-j DROP",
@@ -476,7 +438,6 @@ def _write_service(
             w.add(
                 FILTER,
                 f"{p}-EXTERNAL-SERVICES",
-                "-m comment --comment",
                 external_comment,
                 match,
                 f"-d {ip} --dport {svc.port}",
@@ -486,20 +447,12 @@ def _write_service(
     if svc.node_port:
         if has_endpoints:
             w.add(
-                NAT,
-                f"{p}-NODEPORTS",
-                "-m comment --comment",
-                _q(name),
-                match,
-                f"--dport {svc.node_port}",
-                "-j",
-                ext_chain,
+                NAT, f"{p}-NODEPORTS", _c(name), match, f"--dport {svc.node_port}", "-j", ext_chain
             )
         if not has_external:
             w.add(
                 FILTER,
                 f"{p}-EXTERNAL-SERVICES",
-                "-m comment --comment",
                 external_comment,
                 "-m addrtype --dst-type LOCAL",
                 match,
@@ -511,22 +464,12 @@ def _write_service(
     # Off-cluster sources reaching a ClusterIP may be answered from another node: SNAT them.
     if has_internal:
         if config.masquerade_all:
-            w.add(
-                NAT,
-                internal_chain,
-                "-m comment --comment",
-                _q(f"{name} cluster IP"),
-                match,
-                dst,
-                "-j",
-                masq,
-            )
+            w.add(NAT, internal_chain, _c(f"{name} cluster IP"), match, dst, "-j", masq)
         elif cidr:
             w.add(
                 NAT,
                 internal_chain,
-                "-m comment --comment",
-                _q(f"{name} cluster IP"),
+                _c(f"{name} cluster IP"),
                 match,
                 dst,
                 f"! -s {cidr}",
@@ -540,8 +483,7 @@ def _write_service(
             w.add(
                 NAT,
                 ext_chain,
-                "-m comment --comment",
-                _q(f"masquerade traffic for {name} external destinations"),
+                _c(f"masquerade traffic for {name} external destinations"),
                 "-j",
                 masq,
             )
@@ -552,8 +494,7 @@ def _write_service(
                 w.add(
                     NAT,
                     ext_chain,
-                    "-m comment --comment",
-                    _q(f"pod traffic for {name} external destinations"),
+                    _c(f"pod traffic for {name} external destinations"),
                     f"-s {cidr}",
                     "-j",
                     cluster_chain,
@@ -561,8 +502,7 @@ def _write_service(
             w.add(
                 NAT,
                 ext_chain,
-                "-m comment --comment",
-                _q(f"masquerade LOCAL traffic for {name} external destinations"),
+                _c(f"masquerade LOCAL traffic for {name} external destinations"),
                 "-m addrtype --src-type LOCAL",
                 "-j",
                 masq,
@@ -570,8 +510,7 @@ def _write_service(
             w.add(
                 NAT,
                 ext_chain,
-                "-m comment --comment",
-                _q(f"route LOCAL traffic for {name} external destinations"),
+                _c(f"route LOCAL traffic for {name} external destinations"),
                 "-m addrtype --src-type LOCAL",
                 "-j",
                 cluster_chain,
@@ -581,14 +520,14 @@ def _write_service(
 
     if uses_fw:
         w.chain(NAT, fw_chain)
-        comment = _q(f"{name} loadbalancer IP")
+        comment = _c(f"{name} loadbalancer IP")
         for source in svc.source_ranges:
-            w.add(NAT, fw_chain, "-m comment --comment", comment, f"-s {source}", "-j", ext_chain)
+            w.add(NAT, fw_chain, comment, f"-s {source}", "-j", ext_chain)
         # The node itself may send from the LB address when a source range holds it.
         allowed = [ipaddress.ip_network(r, strict=False) for r in svc.source_ranges]
         for ip in svc.load_balancer_ips:
             if any(ipaddress.ip_address(ip) in net for net in allowed):
-                w.add(NAT, fw_chain, "-m comment --comment", comment, f"-s {ip}", "-j", ext_chain)
+                w.add(NAT, fw_chain, comment, f"-s {ip}", "-j", ext_chain)
 
     if uses_cluster_chain:
         w.chain(NAT, cluster_chain)
@@ -602,17 +541,9 @@ def _write_service(
         w.chain(NAT, sep)
         # Hairpin: a pod reaching itself through the Service must see the reply come back
         # through the node, so masquerade it.
-        w.add(NAT, sep, "-m comment --comment", _q(name), f"-s {ep.ip}", "-j", masq)
+        w.add(NAT, sep, _c(name), f"-s {ep.ip}", "-j", masq)
         sticky = f"-m recent --name {sep} --set" if svc.affinity_timeout is not None else ""
-        w.add(
-            NAT,
-            sep,
-            "-m comment --comment",
-            _q(name),
-            sticky,
-            match,
-            f"-j DNAT --to-destination {ep}",
-        )
+        w.add(NAT, sep, _c(name), sticky, match, f"-j DNAT --to-destination {ep}")
 
 
 def _write_balancing(
@@ -625,8 +556,7 @@ def _write_balancing(
             w.add(
                 NAT,
                 chain,
-                "-m comment --comment",
-                _q(f"{name} -> {ep}"),
+                _c(f"{name} -> {ep}"),
                 f"-m recent --name {sep} --rcheck --seconds {svc.affinity_timeout} --reap",
                 "-j",
                 sep,
@@ -635,12 +565,4 @@ def _write_balancing(
     for i, ep in enumerate(endpoints):
         # Rule i matches 1/(n-i) of what the rules before it left: an even split overall.
         chance = f"-m statistic --mode random --probability {1 / (n - i):.10f}" if i < n - 1 else ""
-        w.add(
-            NAT,
-            chain,
-            "-m comment --comment",
-            _q(f"{name} -> {ep}"),
-            chance,
-            "-j",
-            chain_name(prefix, "SEP", svc, ep),
-        )
+        w.add(NAT, chain, _c(f"{name} -> {ep}"), chance, "-j", chain_name(prefix, "SEP", svc, ep))
