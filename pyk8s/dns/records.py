@@ -23,6 +23,7 @@ not ours: ``Zone.lookup`` returns None and the server forwards them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zlib
 from collections.abc import Iterable, Mapping
@@ -87,6 +88,11 @@ def _norm(name: str) -> str:
 
 
 def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    return _parse_ip(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(value)
     except ValueError:
@@ -109,12 +115,15 @@ class Zone:
     records: dict[str, list[Record]] = field(default_factory=dict)
     pod_ips: frozenset[tuple[str, str]] = frozenset()  # (namespace, ip), for pods: verified
     _names: frozenset[str] = frozenset()
+    _digest: int = 0
 
     def add(self, name: str, type_: RRType, data: str | SRVData | SOAData) -> None:
         rec = Record(_norm(name), type_, data)
         bucket = self.records.setdefault(rec.name, [])
         if rec not in bucket:
             bucket.append(rec)
+            # A digest of everything added, in order (inputs are sorted): the SOA serial.
+            self._digest = zlib.crc32(f"{rec.name} {type_} {data}\n".encode(), self._digest)
 
     def seal(self) -> Zone:
         """Index the empty non-terminals; call once all records are added."""
@@ -237,11 +246,10 @@ def build(
             zone, svc, namespace, name, slices_by_svc.get((namespace, name), []), pod_index
         )
 
-    body = zone.dump().encode()
     soa: SOAData = (
         f"ns.dns.{domain}",
         f"hostmaster.{domain}",
-        zlib.crc32(body) or 1,
+        zone._digest or 1,
         7200,
         1800,
         86400,
