@@ -75,3 +75,11 @@ async def test_node_ports(client: Client) -> None:
     assert status == 200 and "nodePort" not in s["spec"]["ports"][0]
     status, s = await client.post(SVCS, fixed)
     assert status == 201 and s["spec"]["ports"][0]["nodePort"] == port
+
+
+async def test_duplicate_service_is_already_exists_and_keeps_its_ip(client: Client) -> None:
+    status, s = await client.post(SVCS, svc("dup", clusterIP="10.43.7.7"))
+    assert status == 201
+    status, err = await client.post(SVCS, svc("dup", clusterIP="10.43.7.7"))
+    assert (status, err["reason"]) == (409, "AlreadyExists")
+    assert (await client.get(f"{IPS}/10.43.7.7"))[0] == 200

@@ -338,6 +338,16 @@ class Store:
             except storage.KeyNotFoundError:
                 return obj
             raise errors.AlreadyExists.for_object(self.resource.plural, self.resource.group, name)
+        if type(self).allocate is not Store.allocate:
+            # Answer AlreadyExists before allocating for an object that cannot be written.
+            try:
+                await self.storage.get(key)
+            except storage.KeyNotFoundError:
+                pass
+            else:
+                raise errors.AlreadyExists.for_object(
+                    self.resource.plural, self.resource.group, name
+                )
         undo = await self.allocate(obj, None)
         try:
             kv = await self.storage.create(key, encode(obj))
