@@ -78,7 +78,7 @@ async def test_node_ports(client: Client) -> None:
 
 
 async def test_duplicate_service_is_already_exists_and_keeps_its_ip(client: Client) -> None:
-    status, s = await client.post(SVCS, svc("dup", clusterIP="10.43.7.7"))
+    status, _ = await client.post(SVCS, svc("dup", clusterIP="10.43.7.7"))
     assert status == 201
     status, err = await client.post(SVCS, svc("dup", clusterIP="10.43.7.7"))
     assert (status, err["reason"]) == (409, "AlreadyExists")
