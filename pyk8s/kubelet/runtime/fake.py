@@ -207,6 +207,14 @@ class FakeRuntime:
             raise ContainerRuntimeError(f"container {container_id} is not running")
         return _FakeExec(ExecResult(-1, b"", b""))
 
+    async def port_forward(
+        self, sandbox_id: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self._call("port_forward", sandbox_id, port)
+        if sandbox_id not in self.sandboxes:
+            raise NotFoundError(f"pod sandbox {sandbox_id!r} not found")
+        raise ContainerRuntimeError("the fake runtime has no network")
+
     async def reopen_container_log(self, container_id: str) -> None:
         self._call("reopen_container_log", container_id)
         self._get(container_id)

@@ -313,6 +313,11 @@ class ContainerRuntime(Protocol):
         its output from now on, and its stdin if the container was created with ``stdin``.
         ``wait()`` returns the container's exit code, or -1 if the client detached first."""
 
+    async def port_forward(
+        self, sandbox_id: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``localhost:port`` in the pod's network namespace."""
+
     async def reopen_container_log(self, container_id: str) -> None:
         """Make the log writer reopen its file after the kubelet rotated it."""
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pyk8s
-from pyk8s.kubelet.runtime import cgroups, command, oci_spec, sessions, state
+from pyk8s.kubelet.runtime import cgroups, command, oci_spec, portforward, sessions, state
 from pyk8s.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerRuntimeError,
@@ -510,6 +510,17 @@ class RuncRuntime:
         return sessions.AttachSession(
             reader, writer, stdin=stdin, tty=record.config.tty, exit_code=exit_code
         )
+
+    async def port_forward(
+        self, sandbox_id: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        status = await self.pod_sandbox_status(sandbox_id)
+        if status.state != SandboxState.READY:
+            raise ContainerRuntimeError(f"pod sandbox {sandbox_id} is not ready")
+        try:
+            return await portforward.open_connection(status.netns_path, port)
+        except OSError as e:
+            raise ContainerRuntimeError(f"port-forward to port {port}: {e}") from e
 
     # ----- logs and stats
 

@@ -14,7 +14,7 @@ from pyk8s.kubelet.runtime import command
 from pyk8s.kubelet.runtime import interface as cri
 from pyk8s.kubelet.runtime.runc import RuncRuntime
 from tests.e2e.kubelet.conftest import container_config, pod_config, run_container, wait_exited
-from tests.e2e.kubelet.test_runc import read_log
+from tests.e2e.kubelet.test_runc import read_log, wait_logged
 
 pytestmark = pytest.mark.e2e
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -115,3 +115,36 @@ async def test_pod_network_plugin_gives_the_pod_its_address(
 
         await killall.killall(rt.naming.prefix)
         assert await asyncio.to_thread(killall.leftovers, rt.naming.prefix) == []
+
+
+async def test_port_forward_into_the_pod_network_namespace(
+    runtime: RuncRuntime, busybox_layer: Path, tmp_path: Path
+) -> None:
+    sb = pod_config("pf", tmp_path)
+    sid = await runtime.run_pod_sandbox(sb)
+    server = container_config(
+        "web",
+        busybox_layer,
+        [
+            "sh",
+            "-c",
+            "mkdir /www; echo hello pf > /www/index.html; echo up;"
+            " exec httpd -f -p 127.0.0.1:8080 -h /www",
+        ],
+    )
+    cid = await run_container(runtime, sid, sb, server)
+    await wait_logged(runtime, cid, b"up")
+    for _ in range(100):  # httpd binds just after "up"
+        try:
+            reader, writer = await runtime.port_forward(sid, 8080)
+            break
+        except cri.ContainerRuntimeError:
+            await asyncio.sleep(0.05)
+    writer.write(b"GET /index.html HTTP/1.0\r\n\r\n")
+    await writer.drain()
+    response = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert response.startswith(b"HTTP/1.")
+    assert response.endswith(b"hello pf\n")
+    with pytest.raises(cri.ContainerRuntimeError, match="port 8081"):
+        await runtime.port_forward(sid, 8081)
