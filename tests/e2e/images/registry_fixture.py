@@ -35,7 +35,10 @@ class Registry:
 
 @contextlib.contextmanager
 def docker_registry(
-    tmp: Path, auth: str = "htpasswd", token: dict[str, str] | None = None
+    tmp: Path,
+    auth: str = "htpasswd",
+    token: dict[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Registry]:
     need_tools("docker-registry", "htpasswd")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,9 @@ def docker_registry(
         "version: 0.1\n"
         "log: {level: info}\n"
         f"storage:\n  filesystem: {{rootdirectory: {tmp / 'data'}}}\n  delete: {{enabled: true}}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + (f"auth:\n{auth_cfg}" if auth_cfg else "")
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "")
+        + (f"auth:\n{auth_cfg}" if auth_cfg else "")
     )
     (tmp / "config.yml").write_text(config)
     log = tmp / "registry.log"
@@ -75,6 +80,9 @@ def docker_registry(
         deadline = time.monotonic() + 20
         while True:
             try:
+                if tls:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
                 break
             except urllib.error.HTTPError:
