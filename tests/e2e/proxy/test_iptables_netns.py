@@ -290,3 +290,21 @@ async def test_load_balancer_source_ranges(topo: Topology, proxy: proxier.Proxie
     await proxy.sync([svc(["10.99.0.0/16"])], [endpoints("web", ["pa"])])
     assert "timed out" in await fetch(topo.ns["ext"], url, timeout=0.5)  # dropped, silently
     assert await fetch(topo.ns["ext"], f"http://192.168.77.1:{NODE_PORT}/") == "pa"
+
+
+async def test_a_wiped_table_is_rebuilt_by_the_next_full_sync(
+    topo: Topology, proxy: proxier.Proxier
+) -> None:
+    """Partial syncs trust what they wrote; when that is gone, the failure forces a full one."""
+    url = f"http://{CLUSTER_IP}/"
+    await proxy.sync([service("web", CLUSTER_IP)], [endpoints("web", ["pa"])])
+    assert await fetch(topo.ns["pc"], url) == "pa"
+    for table in ("nat", "filter"):  # someone flushes everything (a firewall reload, say)
+        await proxier.run_command(["iptables", "-t", table, "-F"], netns=topo.node)
+        await proxier.run_command(["iptables", "-t", table, "-X"], netns=topo.node)
+    with pytest.raises(proxier.IptablesError):
+        await proxy.sync([service("web", CLUSTER_IP)], [endpoints("web", ["pb"])])
+    full = proxy.full_syncs
+    await proxy.sync([service("web", CLUSTER_IP)], [endpoints("web", ["pb"])])
+    assert proxy.full_syncs == full + 1
+    assert await fetch(topo.ns["pc"], url) == "pb"
