@@ -3,7 +3,8 @@
 Mirrors ``pkg/controlplane/controller/systemnamespaces`` (default, kube-system,
 kube-public, kube-node-lease), ``pkg/controlplane/controller/kubernetesservice``
 (Service ``kubernetes`` in ``default`` on the first service IP, port 443 to
-the API server's port, and its Endpoints) and
+the API server's port, its Endpoints and EndpointSlice), the default ServiceCIDR
+``kubernetes`` (``pkg/controlplane/controller/defaultservicecidr``) and
 ``pkg/registry/scheduling/rest`` (PriorityClasses ``system-node-critical`` and
 ``system-cluster-critical``).
 """
@@ -95,6 +96,24 @@ async def ensure_defaults(rests: dict[tuple[str, str, str], REST], config: APISe
                 }
             ],
         },
+    )
+    await _create(
+        rests[("discovery.k8s.io", "v1", "endpointslices")],
+        "default",
+        {
+            "metadata": {
+                "name": "kubernetes",
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": config.https_port, "protocol": "TCP"}],
+        },
+    )
+    await _create(
+        rests[("networking.k8s.io", "v1", "servicecidrs")],
+        "",
+        {"metadata": {"name": "kubernetes"}, "spec": {"cidrs": [config.service_cidr]}},
     )
     pcs = rests[("scheduling.k8s.io", "v1", "priorityclasses")]
     for name, value, desc in (

@@ -993,9 +993,147 @@ APISERVICE = Printer(
     ],
 )
 
+
+def _cs_row(o: Obj) -> list[Any]:
+    cond: Obj = next((c for c in o.get("conditions") or [] if c.get("type") == "Healthy"), {})
+    status = {"True": "Healthy", "False": "Unhealthy"}.get(cond.get("status", ""), "Unknown")
+    return [name_of(o), status, cond.get("message", ""), cond.get("error", "")]
+
+
+COMPONENTSTATUS = Printer(
+    (NAME, Column("Status"), Column("Message"), Column("Error")),
+    _cs_row,
+)
+
+IPADDRESS = Printer(
+    (NAME, Column("ParentRef")),
+    lambda o: [
+        name_of(o),
+        "{}/{}/{}".format(
+            *(
+                ((o.get("spec") or {}).get("parentRef") or {}).get(k, "")
+                for k in ("resource", "namespace", "name")
+            )
+        ).replace("//", "/"),
+    ],
+)
+
+SERVICECIDR = Printer(
+    (NAME, Column("CIDRs"), AGE),
+    lambda o: [name_of(o), ",".join(_spec(o).get("cidrs") or []), _age(o)],
+)
+
+VOLUMEATTACHMENT = Printer(
+    (NAME, Column("Attacher"), Column("PV"), Column("Node"), Column("Attached", "boolean"), AGE),
+    lambda o: [
+        name_of(o),
+        _spec(o).get("attacher", ""),
+        (_spec(o).get("source") or {}).get("persistentVolumeName", ""),
+        _spec(o).get("nodeName", ""),
+        bool(_status(o).get("attached")),
+        _age(o),
+    ],
+)
+
+CSINODE = Printer(
+    (NAME, Column("Drivers", "integer"), AGE),
+    lambda o: [name_of(o), len(_spec(o).get("drivers") or []), _age(o)],
+)
+
+CSIDRIVER = Printer(
+    (
+        NAME,
+        Column("AttachRequired", "boolean"),
+        Column("PodInfoOnMount", "boolean"),
+        Column("StorageCapacity", "boolean"),
+        Column("TokenRequests"),
+        Column("RequiresRepublish", "boolean"),
+        Column("Modes"),
+        AGE,
+    ),
+    lambda o: [
+        name_of(o),
+        _spec(o).get("attachRequired", True),
+        bool(_spec(o).get("podInfoOnMount")),
+        bool(_spec(o).get("storageCapacity")),
+        ",".join(t.get("audience", "") for t in _spec(o).get("tokenRequests") or []) or NONE,
+        bool(_spec(o).get("requiresRepublish")),
+        ",".join(_spec(o).get("volumeLifecycleModes") or ["Persistent"]),
+        _age(o),
+    ],
+)
+
+CSISTORAGECAPACITY = Printer(
+    (NAME, Column("StorageClassName"), Column("Capacity")),
+    lambda o: [name_of(o), o.get("storageClassName", ""), o.get("capacity", "")],
+)
+
+FLOWSCHEMA = Printer(
+    (
+        NAME,
+        Column("PriorityLevel"),
+        Column("MatchingPrecedence", "integer"),
+        Column("DistinguisherMethod"),
+        AGE,
+        Column("MissingPL"),
+    ),
+    lambda o: [
+        name_of(o),
+        (_spec(o).get("priorityLevelConfiguration") or {}).get("name", ""),
+        _int(_spec(o).get("matchingPrecedence")),
+        (_spec(o).get("distinguisherMethod") or {}).get("type", NONE),
+        _age(o),
+        next(
+            (
+                c.get("status", "?")
+                for c in _status(o).get("conditions") or []
+                if c.get("type") == "Dangling"
+            ),
+            "?",
+        ),
+    ],
+)
+
+VAP = Printer(
+    (NAME, Column("Validations", "integer"), Column("ParamKind"), AGE),
+    lambda o: [
+        name_of(o),
+        len(_spec(o).get("validations") or []),
+        (
+            "{}/{}".format(
+                (_spec(o).get("paramKind") or {}).get("apiVersion", ""),
+                (_spec(o).get("paramKind") or {}).get("kind", ""),
+            )
+            if _spec(o).get("paramKind")
+            else NONE
+        ),
+        _age(o),
+    ],
+)
+
+VAPB = Printer(
+    (NAME, Column("PolicyName"), Column("ParamRef"), AGE),
+    lambda o: [
+        name_of(o),
+        _spec(o).get("policyName", ""),
+        (_spec(o).get("paramRef") or {}).get("name") or NONE,
+        _age(o),
+    ],
+)
+
 EVENTS_V1 = Printer(EVENT.columns, lambda o: _event_row(events_conversion.to_core(o)))
 
 PRINTERS: dict[tuple[str, str], Printer] = {
+    ("", "componentstatuses"): COMPONENTSTATUS,
+    ("networking.k8s.io", "ipaddresses"): IPADDRESS,
+    ("networking.k8s.io", "servicecidrs"): SERVICECIDR,
+    ("storage.k8s.io", "volumeattachments"): VOLUMEATTACHMENT,
+    ("storage.k8s.io", "csinodes"): CSINODE,
+    ("storage.k8s.io", "csidrivers"): CSIDRIVER,
+    ("storage.k8s.io", "csistoragecapacities"): CSISTORAGECAPACITY,
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"): FLOWSCHEMA,
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"): VAP,
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"): VAPB,
     ("events.k8s.io", "events"): EVENTS_V1,
     ("", "pods"): POD,
     ("", "podtemplates"): PODTEMPLATE,

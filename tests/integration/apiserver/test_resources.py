@@ -43,6 +43,10 @@ async def test_bootstrap_objects(client: Client) -> None:
     assert svc["spec"]["clusterIP"] == "10.43.0.1" and svc["spec"]["ports"][0]["port"] == 443
     status, _ = await client.get("/api/v1/namespaces/default/endpoints/kubernetes")
     assert status == 200
+    status, eps = await client.get(
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
+    )
+    assert status == 200 and eps["ports"][0]["name"] == "https"
     status, pc = await client.get("/apis/scheduling.k8s.io/v1/priorityclasses/system-node-critical")
     assert (status, pc["value"]) == (200, 2000001000)
     status, ns = await client.get("/api/v1/namespaces/kube-system")

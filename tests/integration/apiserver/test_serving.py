@@ -160,3 +160,13 @@ async def test_tls_without_ca_is_refused(cluster: Cluster) -> None:
     async with aiohttp.ClientSession() as s:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await s.get(cluster.base + "/version")
+
+
+async def test_component_statuses(client: Client) -> None:
+    status, body = await client.get("/api/v1/componentstatuses")
+    assert status == 200 and body["kind"] == "ComponentStatusList"
+    etcd = body["items"][0]
+    assert etcd["metadata"]["name"] == "etcd-0"
+    assert etcd["conditions"][0]["status"] == "True"
+    status, _ = await client.get("/api/v1/componentstatuses/nope")
+    assert status == 404
