@@ -12,7 +12,7 @@ from pyk8s.client import rest
 END = object()
 
 
-async def eventually(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+async def eventually(cond: Callable[[], bool], timeout: float = 15.0) -> None:
     async with asyncio.timeout(timeout):
         while not cond():
             await asyncio.sleep(0.001)
