@@ -5,6 +5,7 @@ Mirrors ``pkg/proxy/apis/config/types.go``; one dataclass, passed in explicitly.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -58,3 +59,15 @@ class ProxyConfig:
     @property
     def masquerade_mark(self) -> str:
         return f"{1 << self.masquerade_bit:#x}"
+
+
+def chain_prefix_for(cluster: str) -> str:
+    """The chain prefix of a cluster named ``cluster`` (e.g. the runtime's ``pyk8s-1a2b3c4d``).
+
+    ``P`` and six hex digits: a valid, short prefix that ``pyk8s killall`` can derive again to
+    remove the cluster's chains (``proxier.cleanup(chain_prefix_for(prefix))``).
+    """
+    tail = cluster.rsplit("-", 1)[-1].lower()
+    if len(tail) < 6 or any(c not in "0123456789abcdef" for c in tail):
+        tail = hashlib.sha256(cluster.encode()).hexdigest()
+    return "P" + tail[:6].upper()

@@ -215,3 +215,20 @@ def test_stale_udp_flows() -> None:
     assert rules.stale_udp_flows(none, one) == [(("", 30053), None), (("10.43.0.10", 53), None)]
     tcp = rules.render([service("web", "10.43.0.11")], [slice_("web", ["10.42.0.3"])], config)
     assert tcp.udp == {}
+
+
+@pytest.mark.parametrize(
+    ("cluster", "prefix"),
+    [
+        pytest.param("pyk8s-1a2b3c4d", "P1A2B3C", id="runtime-prefix"),
+        pytest.param("my cluster", None, id="any-name"),
+    ],
+)
+def test_chain_prefix_for_a_cluster(cluster: str, prefix: str | None) -> None:
+    from pyk8s.proxy.config import chain_prefix_for
+
+    got = chain_prefix_for(cluster)
+    assert ProxyConfig(chain_prefix=got).chain_prefix == got  # valid
+    assert got == chain_prefix_for(cluster)  # stable
+    if prefix is not None:
+        assert got == prefix
