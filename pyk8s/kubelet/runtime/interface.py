@@ -94,6 +94,7 @@ class PodSandboxConfig:
     host_network: bool = False
     host_ipc: bool = False
     host_pid: bool = False
+    share_process_namespace: bool = False
     sysctls: Mapping[str, str] = field(default_factory=dict)  # namespaced ones only
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)

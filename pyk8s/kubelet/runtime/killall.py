@@ -21,6 +21,7 @@ from pyk8s.kubelet.runtime.interface import ContainerRuntimeError
 from pyk8s.kubelet.runtime.naming import NETNS_DIR, run_dir
 
 SHIM_MODULE = b"pyk8s.kubelet.runtime.shim"
+PIDNS_MODULE = b"pyk8s.kubelet.runtime.pidns"
 
 
 def _mountpoints() -> list[str]:
@@ -65,6 +66,21 @@ def _shim_pids(prefix: str) -> list[int]:
     return pids
 
 
+def _pidns_holder_pids(prefix: str) -> list[int]:
+    """Pid-namespace holders of the cluster's sandboxes (their ids carry the prefix)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if PIDNS_MODULE in argv and any(a.startswith(prefix.encode() + b"-") for a in argv):
+            pids.append(int(entry))
+    return pids
+
+
 def _cgroup_dirs(prefix: str) -> list[str]:
     dirs = [h.path("/" + prefix) for h in cgroups.hierarchies()]
     return [d for d in dirs if os.path.isdir(d)]
@@ -76,6 +92,7 @@ def leftovers(prefix: str, data_dir: Path | None = None) -> list[str]:
     out += [f"netns {n}" for n in _netns_names(prefix)]
     out += [f"cgroup {d}" for d in _cgroup_dirs(prefix)]
     out += [f"shim pid {p}" for p in _shim_pids(prefix)]
+    out += [f"pid namespace holder {p}" for p in _pidns_holder_pids(prefix)]
     root = run_dir(prefix) / "runc"
     if root.is_dir():
         out += [f"runc container {d.name}" for d in root.iterdir() if d.is_dir()]
@@ -98,7 +115,8 @@ async def killall(prefix: str, data_dir: Path | None = None, runc: str = "runc")
                 cid = entry["id"]
                 await command.run(*runc_cmd, "kill", "--all", cid, "KILL", check=False)
                 await command.run(*runc_cmd, "delete", "--force", cid, check=False)
-    for pid in await asyncio.to_thread(_shim_pids, prefix):
+    holders = await asyncio.to_thread(_pidns_holder_pids, prefix)
+    for pid in holders + await asyncio.to_thread(_shim_pids, prefix):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     for name in await asyncio.to_thread(_netns_names, prefix):

@@ -112,6 +112,7 @@ class SandboxPaths:
     resolv_conf: str = ""
     hostname: str = ""
     shm: str = ""
+    pid: str = ""  # the pod's shared pid namespace (shareProcessNamespace)
 
 
 def bounding_set(cap_bnd_hex: str) -> frozenset[str]:
@@ -217,7 +218,9 @@ def mounts(config: ContainerConfig, paths: SandboxPaths) -> list[dict[str, Any]]
 
 def namespaces(sandbox: PodSandboxConfig, paths: SandboxPaths) -> list[dict[str, str]]:
     ns: list[dict[str, str]] = [{"type": "mount"}]
-    if not sandbox.host_pid:
+    if paths.pid:
+        ns.append({"type": "pid", "path": paths.pid})
+    elif not sandbox.host_pid:
         ns.append({"type": "pid"})
     if not sandbox.host_network:
         ns.append({"type": "network", "path": paths.netns})

@@ -4,10 +4,12 @@ Upstream runtimes keep a pod's shared namespaces alive with a ``pause`` process
 (containerd ``internal/cri/server/sandbox_run.go``). We pin them with bind mounts instead, as
 ``ip netns add`` does for network namespaces: the network namespace is an ``ip netns`` named
 after the sandbox id (so ``ip netns exec`` and the pod network code find it), the UTS and IPC
-namespaces are made by ``unshare --uts=FILE --ipc=FILE`` (which also sets the hostname), and
-a tmpfs is the pod's ``/dev/shm``. Containers join them through the OCI spec's namespace paths.
-The per-pod ``/etc/hosts`` follows the kubelet's ``managedHostsFileContent``
-(``pkg/kubelet/kubelet_pods.go``), ``/etc/resolv.conf`` containerd's ``parseDNSOptions``.
+namespaces are made by ``unshare --uts=FILE --ipc=FILE`` (which also sets the hostname), a
+tmpfs is the pod's ``/dev/shm``, and a pod with ``shareProcessNamespace`` gets a reaping
+pid 1 (:mod:`.pidns`) whose pid namespace is bind-mounted beside the others. Containers join
+them through the OCI spec's namespace paths. The per-pod ``/etc/hosts`` follows the kubelet's
+``managedHostsFileContent`` (``pkg/kubelet/kubelet_pods.go``), ``/etc/resolv.conf``
+containerd's ``parseDNSOptions``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 
+import pyk8s
 from pyk8s.kubelet.runtime import command
-from pyk8s.kubelet.runtime.interface import PodSandboxConfig
+from pyk8s.kubelet.runtime.interface import ContainerRuntimeError, PodSandboxConfig
 from pyk8s.kubelet.runtime.naming import NETNS_DIR
 from pyk8s.kubelet.runtime.oci_spec import SandboxPaths
 
@@ -89,6 +94,7 @@ class Sandbox:
             resolv_conf=str(self.state_dir / "resolv.conf"),
             hostname=str(self.state_dir / "hostname"),
             shm="" if config.host_ipc else str(self.run_dir / "shm"),
+            pid=str(self.run_dir / "pid") if _shares_pid(config) else "",
         )
 
     async def create(self, config: PodSandboxConfig) -> None:
@@ -117,6 +123,47 @@ class Sandbox:
             await asyncio.to_thread(self._touch_ns_files, config)
             prog = ["hostname", hostname] if not config.host_network else ["true"]
             await command.run("unshare", *ns_flags, *prog)
+        if _shares_pid(config):
+            await self._start_pid_holder()
+
+    async def _start_pid_holder(self) -> None:
+        pid_file = self.run_dir / "pidns.pid"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-S",
+            "-m",
+            "pyk8s.kubelet.runtime.pidns",
+            "--sandbox",
+            self.id,
+            "--pid-file",
+            str(pid_file),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            env={"PYTHONPATH": _package_root()},
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise ContainerRuntimeError(f"pid namespace holder: {err.decode().strip()}")
+        pid = (await asyncio.to_thread(pid_file.read_text)).strip()
+        target = self.run_dir / "pid"
+        await asyncio.to_thread(target.touch)
+        await command.run("mount", "--bind", f"/proc/{pid}/ns/pid", str(target))
+
+    async def _stop_pid_holder(self) -> None:
+        def find() -> int | None:
+            try:
+                pid = int((self.run_dir / "pidns.pid").read_text())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (OSError, ValueError):
+                return None
+            return pid if self.id.encode() in cmdline else None
+
+        pid = await asyncio.to_thread(find)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _touch_ns_files(self, config: PodSandboxConfig) -> None:
         for name, wanted in (("uts", not config.host_network), ("ipc", not config.host_ipc)):
@@ -137,7 +184,8 @@ class Sandbox:
 
     async def destroy(self) -> None:
         """Remove the namespaces, the shm mount and the run dir; missing pieces are fine."""
-        for name in ("shm", "uts", "ipc"):
+        await self._stop_pid_holder()
+        for name in ("shm", "uts", "ipc", "pid"):
             path = self.run_dir / name
             await command.run("umount", "-l", str(path), check=False)
         if await asyncio.to_thread(self.netns_path.exists):
@@ -146,6 +194,14 @@ class Sandbox:
 
     async def remove_state(self) -> None:
         await asyncio.to_thread(shutil.rmtree, self.state_dir, True)
+
+
+def _shares_pid(config: PodSandboxConfig) -> bool:
+    return config.share_process_namespace and not config.host_pid
+
+
+def _package_root() -> str:
+    return os.path.dirname(os.path.dirname(pyk8s.__file__ or ""))
 
 
 def _write(path: Path, content: str) -> None:

@@ -148,3 +148,28 @@ async def test_port_forward_into_the_pod_network_namespace(
     assert response.endswith(b"hello pf\n")
     with pytest.raises(cri.ContainerRuntimeError, match="port 8081"):
         await runtime.port_forward(sid, 8081)
+
+
+async def test_share_process_namespace(
+    runtime: RuncRuntime, busybox_layer: Path, tmp_path: Path
+) -> None:
+    sb = pod_config("sharepid", tmp_path, share_process_namespace=True)
+    sid = await runtime.run_pod_sandbox(sb)
+    app = container_config("app", busybox_layer, ["sh", "-c", "echo up; exec sleep 1000"])
+    app_id = await run_container(runtime, sid, sb, app)
+    await wait_logged(runtime, app_id, b"up")
+    # A second container sees the first one's processes, and pid 1 is not one of them.
+    probe = container_config(
+        "probe",
+        busybox_layer,
+        ["sh", "-c", "ps -o args | grep -c '^sleep 1000'; cat /proc/1/cmdline | tr '\\0' ' '"],
+    )
+    status = await wait_exited(runtime, await run_container(runtime, sid, sb, probe))
+    lines = [e.content.decode().strip() for e in read_log(status.log_path)]
+    assert lines[0] == "1"
+    assert "pyk8s.kubelet.runtime.pidns" in lines[1]
+    # Killing the app's init leaves the pod's namespace (and pid 1) in place.
+    await runtime.stop_container(app_id, timeout=0)
+    again = container_config("again", busybox_layer, ["sh", "-c", "echo alive"])
+    status = await wait_exited(runtime, await run_container(runtime, sid, sb, again))
+    assert [e.content for e in read_log(status.log_path)] == [b"alive"]

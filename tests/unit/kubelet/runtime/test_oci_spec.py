@@ -138,3 +138,9 @@ def test_no_command_is_an_error() -> None:
             rootfs="/r",
             cgroups_path="/c",
         )
+
+
+def test_shared_pid_namespace_is_joined() -> None:
+    paths = oci_spec.SandboxPaths(netns="/n", ipc="/i", uts="/u", pid="/r/pid")
+    spec = oci_spec.build(container(), SANDBOX, paths, rootfs="/r", cgroups_path="/c")
+    assert {"type": "pid", "path": "/r/pid"} in spec["linux"]["namespaces"]
