@@ -260,8 +260,14 @@ def target_met(label: str, results: dict[str, dict[str, Result]]) -> str:
     return ""
 
 
-def report(results: dict[str, dict[str, Result]], etcd_version: str, sizes: Sizes) -> None:
-    flat: dict[str, object] = {"machine": machine(), "etcd_version": etcd_version}
+def report(
+    results: dict[str, dict[str, Result]], etcd_version: str, sizes: Sizes, load: float
+) -> None:
+    flat: dict[str, object] = {
+        "machine": machine(),
+        "etcd_version": etcd_version,
+        "load_average_1m_at_start": round(load, 2),
+    }
     for backend, rows in results.items():
         for label, r in rows.items():
             flat[f"{backend}_{label}_ops_per_s"] = round(r.ops_per_s, 1)
@@ -284,7 +290,9 @@ def report(results: dict[str, dict[str, Result]], etcd_version: str, sizes: Size
         f"{sizes.point_read} point reads, a list of {sizes.list_keys} keys x{sizes.list_repeat}, "
         f"{sizes.watch1_events} events to 1 watcher and {sizes.watch100_events} to 100 "
         f"watchers while {sizes.writers} writers write. Latency = per call; for watches, "
-        "writer's call returned -> watcher got the event.",
+        "writer's call returned -> watcher got the event (SQLite and memory hand the event "
+        "to watchers before the writer's call returns, hence 0). Load average at start: "
+        f"{load:.1f} (the machine is shared; figures vary by 2x from run to run).",
         "",
         "| workload | unit | SQLite | etcd | memory | SQLite/etcd | SQLite p50 / p99 ms "
         "| etcd p50 / p99 ms | memory p50 / p99 ms | target (issue 3) | met |",
@@ -346,13 +354,14 @@ def main() -> None:
         setattr(sizes, field, max(64, int(getattr(sizes, field) * args.scale)))
     if shutil.which("etcd") is None:
         sys.exit("etcd is not installed (Debian etcd-server): run `make deps`")
+    load = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="pyk8s-bench-"))
     try:
         # Started from the main thread: etcd dies with it (PR_SET_PDEATHSIG).
         (tmp / "etcd").mkdir()
         with EtcdServer(tmp / "etcd") as etcd:
             results = uvloop.run(bench(etcd, tmp, sizes))
-        report(results, etcd_version(), sizes)
+        report(results, etcd_version(), sizes, load)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
