@@ -322,7 +322,13 @@ def test_typed_commands_send_protobuf(server: Server, version: str) -> None:
     d = json.loads(k(version, "-n", ns, "get", "deploy", "nginx", "-o", "json").stdout)
     assert d["spec"]["selector"] == {"matchLabels": {"app": "nginx"}}
     assert d["spec"]["template"]["spec"]["containers"][0]["name"] == "nginx"
-    assert d["spec"]["strategy"] == {}
+    assert d["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
+    pod_spec = d["spec"]["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "Always"
+    assert pod_spec["containers"][0]["imagePullPolicy"] == "Always"
     svc = json.loads(k(version, "-n", ns, "get", "svc", "redis", "-o", "json").stdout)
     assert svc["spec"]["ports"] == [
         {"name": "6379-6379", "port": 6379, "protocol": "TCP", "targetPort": 6379}

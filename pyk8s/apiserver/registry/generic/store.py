@@ -322,6 +322,7 @@ class Store:
         md["creationTimestamp"] = meta.now()
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             md.pop(k, None)
+        self.strategy.default(obj)
         self.strategy.prepare_for_create(obj)
         errs = self.strategy.validate(obj)
         if errs:
@@ -417,6 +418,7 @@ class Store:
                     ],
                 )
             obj = copy.deepcopy(new)
+            strat.default(obj)
             omd = meta.metadata(obj)
             old_md = old["metadata"]
             if "generation" in old_md:

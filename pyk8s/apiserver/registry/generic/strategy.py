@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pyk8s.api import meta, scheme
+from pyk8s.api import defaults, meta, scheme
 from pyk8s.api.errors import FieldError
 
 Obj = dict[str, Any]
@@ -73,6 +73,10 @@ class Strategy:
     @property
     def tracks_generation(self) -> bool:
         return (self.resource.group, self.resource.plural) in GENERATION_TRACKED
+
+    def default(self, obj: Obj) -> None:
+        """Fill in the kind's defaults (upstream does this when it decodes a body)."""
+        defaults.apply(self.resource.group, self.resource.kind, obj)
 
     # -- create
 

@@ -1,0 +1,258 @@
+"""Defaulting of the common kinds: the values the server fills in when a client leaves
+them out.
+
+Mirrors ``pkg/apis/core/v1/defaults.go`` (``SetDefaults_Pod``, ``_PodSpec``,
+``_Container``, ``_Probe``, ``_Secret``, volume sources...), ``pkg/apis/apps/v1/
+defaults.go`` (Deployment, ReplicaSet, StatefulSet, DaemonSet) and
+``pkg/apis/batch/v1/defaults.go`` (Job, CronJob). Upstream runs these on every
+decode, so both creates and updates get them; so does the store here.
+Pure functions on dicts; unknown shapes are left for validation to reject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Obj = dict[str, Any]
+
+DEFAULT_MODE = 0o644
+
+
+def _d(obj: Any, key: str) -> Obj:
+    """``obj[key]`` as a dict, created when missing (not when it is something else)."""
+    v = obj.get(key)
+    if v is None:
+        v = {}
+        obj[key] = v
+    return v if isinstance(v, dict) else {}
+
+
+def _image_pull_policy(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.rsplit(":", 1)[1] if ":" in last else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _probe(p: Any) -> None:
+    if not isinstance(p, dict):
+        return
+    p.setdefault("timeoutSeconds", 1)
+    p.setdefault("periodSeconds", 10)
+    p.setdefault("successThreshold", 1)
+    p.setdefault("failureThreshold", 3)
+    http = p.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("scheme", "HTTP")
+        http.setdefault("path", "/")
+
+
+def _container(c: Any) -> None:
+    if not isinstance(c, dict):
+        return
+    image = c.get("image")
+    if isinstance(image, str) and image:
+        c.setdefault("imagePullPolicy", _image_pull_policy(image))
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("resources", {})
+    for port in c.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+    for env in c.get("env") or []:
+        if isinstance(env, dict):
+            ref = (env.get("valueFrom") or {}).get("fieldRef")
+            if isinstance(ref, dict):
+                ref.setdefault("apiVersion", "v1")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _probe(c.get(probe))
+
+
+def _volume(v: Any) -> None:
+    if not isinstance(v, dict):
+        return
+    for source in ("configMap", "secret", "downwardAPI", "projected"):
+        s = v.get(source)
+        if isinstance(s, dict):
+            s.setdefault("defaultMode", DEFAULT_MODE)
+    for item in ((v.get("downwardAPI") or {}).get("items")) or []:
+        ref = item.get("fieldRef") if isinstance(item, dict) else None
+        if isinstance(ref, dict):
+            ref.setdefault("apiVersion", "v1")
+    hp = v.get("hostPath")
+    if isinstance(hp, dict):
+        hp.setdefault("type", "")
+
+
+def pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in spec.get(key) or []:
+            _container(c)
+    for v in spec.get("volumes") or []:
+        _volume(v)
+
+
+def _template(owner_spec: Obj) -> None:
+    tmpl = owner_spec.get("template")
+    if isinstance(tmpl, dict):
+        pod_spec(tmpl.get("spec"))
+
+
+def pod(obj: Obj) -> None:
+    pod_spec(obj.get("spec"))
+
+
+def pod_template(obj: Obj) -> None:
+    tmpl = obj.get("template")
+    if isinstance(tmpl, dict):
+        pod_spec(tmpl.get("spec"))
+
+
+def deployment(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    strategy = _d(spec, "strategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy.get("type") == "RollingUpdate":
+        ru = _d(strategy, "rollingUpdate")
+        ru.setdefault("maxUnavailable", "25%")
+        ru.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _template(spec)
+
+
+def replicaset(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    _template(spec)
+
+
+def replication_controller(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+    if not spec.get("selector") and isinstance(labels, dict):
+        spec["selector"] = dict(labels)
+    _template(spec)
+
+
+def statefulset(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _d(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy.get("type") == "RollingUpdate":
+        _d(strategy, "rollingUpdate").setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    retention = _d(spec, "persistentVolumeClaimRetentionPolicy")
+    retention.setdefault("whenDeleted", "Retain")
+    retention.setdefault("whenScaled", "Retain")
+    _template(spec)
+
+
+def daemonset(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    strategy = _d(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy.get("type") == "RollingUpdate":
+        ru = _d(strategy, "rollingUpdate")
+        ru.setdefault("maxUnavailable", 1)
+        ru.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(spec)
+
+
+def job_spec(spec: Obj) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault(
+        "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    )
+    _template(spec)
+
+
+def job(obj: Obj) -> None:
+    job_spec(_d(obj, "spec"))
+
+
+def cronjob(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    tmpl = spec.get("jobTemplate")
+    if isinstance(tmpl, dict):
+        js = tmpl.get("spec")
+        if isinstance(js, dict):
+            _template(js)
+
+
+def secret(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+
+
+def pvc(obj: Obj) -> None:
+    _d(obj, "spec").setdefault("volumeMode", "Filesystem")
+
+
+def pv(obj: Obj) -> None:
+    spec = _d(obj, "spec")
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+
+
+def endpoints(obj: Obj) -> None:
+    for subset in obj.get("subsets") or []:
+        for port in (subset or {}).get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+def endpointslice(obj: Obj) -> None:
+    for port in obj.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            port.setdefault("name", "")
+
+
+DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
+    ("", "Pod"): pod,
+    ("", "PodTemplate"): pod_template,
+    ("", "ReplicationController"): replication_controller,
+    ("", "Secret"): secret,
+    ("", "PersistentVolumeClaim"): pvc,
+    ("", "PersistentVolume"): pv,
+    ("", "Endpoints"): endpoints,
+    ("apps", "Deployment"): deployment,
+    ("apps", "ReplicaSet"): replicaset,
+    ("apps", "StatefulSet"): statefulset,
+    ("apps", "DaemonSet"): daemonset,
+    ("batch", "Job"): job,
+    ("batch", "CronJob"): cronjob,
+    ("discovery.k8s.io", "EndpointSlice"): endpointslice,
+}
+
+
+def apply(group: str, kind: str, obj: Obj) -> None:
+    fn = DEFAULTERS.get((group, kind))
+    if fn is not None:
+        fn(obj)

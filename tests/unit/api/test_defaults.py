@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pyk8s.api import defaults
+
+
+def test_pod_defaults() -> None:
+    pod: dict[str, Any] = {
+        "spec": {
+            "containers": [
+                {
+                    "name": "a",
+                    "image": "nginx:1.25",
+                    "ports": [{"containerPort": 80}],
+                    "readinessProbe": {"httpGet": {"port": 80}},
+                },
+                {"name": "b", "image": "busybox"},
+            ],
+            "volumes": [{"name": "v", "configMap": {"name": "c"}}],
+        }
+    }
+    defaults.apply("", "Pod", pod)
+    spec = pod["spec"]
+    assert (spec["restartPolicy"], spec["dnsPolicy"], spec["schedulerName"]) == (
+        "Always",
+        "ClusterFirst",
+        "default-scheduler",
+    )
+    assert spec["terminationGracePeriodSeconds"] == 30
+    a, b = spec["containers"]
+    assert a["imagePullPolicy"] == "IfNotPresent" and b["imagePullPolicy"] == "Always"
+    assert a["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert a["readinessProbe"] == {
+        "httpGet": {"port": 80, "scheme": "HTTP", "path": "/"},
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+    assert a["terminationMessagePolicy"] == "File"
+    assert spec["volumes"][0]["configMap"]["defaultMode"] == 420
+
+
+def test_explicit_values_win() -> None:
+    d: dict[str, Any] = {"spec": {"replicas": 0, "strategy": {"type": "Recreate"}}}
+    defaults.apply("apps", "Deployment", d)
+    assert d["spec"]["replicas"] == 0
+    assert d["spec"]["strategy"] == {"type": "Recreate"}
+    assert d["spec"]["revisionHistoryLimit"] == 10
+
+
+@pytest.mark.parametrize(
+    ("spec", "want"),
+    [
+        ({}, (1, 1, 6)),
+        ({"completions": 5}, (5, 1, 6)),
+        ({"parallelism": 3}, (None, 3, 6)),
+        (
+            {"backoffLimitPerIndex": 1, "completionMode": "Indexed", "completions": 2},
+            (2, 1, 2147483647),
+        ),
+    ],
+)
+def test_job_defaults(spec: dict[str, Any], want: tuple[Any, ...]) -> None:
+    job: dict[str, Any] = {"spec": dict(spec)}
+    defaults.apply("batch", "Job", job)
+    got = (job["spec"].get("completions"), job["spec"]["parallelism"], job["spec"]["backoffLimit"])
+    assert got == want
+
+
+def test_unknown_kinds_are_untouched() -> None:
+    obj = {"spec": {}}
+    defaults.apply("example.com", "Widget", obj)
+    assert obj == {"spec": {}}
