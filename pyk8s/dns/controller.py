@@ -24,6 +24,7 @@ ENDPOINT_SLICES = rest.ResourceRef(
     "discovery.k8s.io", "v1", "endpointslices", True, "EndpointSlice"
 )
 PODS = rest.ResourceRef("", "v1", "pods", True, "Pod")
+NAMESPACES = rest.ResourceRef("", "v1", "namespaces", False, "Namespace")
 
 
 class ZoneController:
@@ -35,11 +36,13 @@ class ZoneController:
         pods: shared_informer.SharedIndexInformer | None,
         publish: Callable[[records.Zone], None],
         *,
+        namespaces: shared_informer.SharedIndexInformer | None = None,
         min_interval: float = 0.05,
     ) -> None:
         self.config = config
-        self.informers = [i for i in (services, endpoint_slices, pods) if i is not None]
+        self.informers = [i for i in (services, endpoint_slices, pods, namespaces) if i is not None]
         self.services, self.endpoint_slices, self.pods = services, endpoint_slices, pods
+        self.namespaces = namespaces
         self.publish = publish
         self.min_interval = min_interval
         self._wanted = asyncio.Event()
@@ -47,8 +50,13 @@ class ZoneController:
 
     def build(self) -> records.Zone:
         pods = self.pods.store.list() if self.pods is not None else []
+        namespaces = self.namespaces.store.list() if self.namespaces is not None else []
         return records.build(
-            self.services.store.list(), self.endpoint_slices.store.list(), pods, self.config
+            self.services.store.list(),
+            self.endpoint_slices.store.list(),
+            pods,
+            self.config,
+            namespaces,
         )
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -87,6 +95,7 @@ async def run(
             informers.for_resource(ENDPOINT_SLICES),
             informers.for_resource(PODS) if config.pods == "verified" else None,
             lambda zone: setattr(dns, "zone", zone),
+            namespaces=informers.for_resource(NAMESPACES),
         )
         informers.start()
         synced = asyncio.Event()

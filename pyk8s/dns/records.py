@@ -125,9 +125,9 @@ class Zone:
             # A digest of everything added, in order (inputs are sorted): the SOA serial.
             self._digest = zlib.crc32(f"{rec.name} {type_} {data}\n".encode(), self._digest)
 
-    def seal(self) -> Zone:
-        """Index the empty non-terminals; call once all records are added."""
-        names: set[str] = set()
+    def seal(self, extra_names: Iterable[str] = ()) -> Zone:
+        """Index the empty non-terminals (and ``extra_names``); call once all are added."""
+        names: set[str] = set(extra_names)
         suffix = "." + self.config.domain
         for stored in self.records:
             name = stored
@@ -208,8 +208,13 @@ def build(
     endpoint_slices: Iterable[Mapping[str, Any]],
     pods: Iterable[Mapping[str, Any]],
     config: DNSConfig,
+    namespaces: Iterable[Mapping[str, Any]] = (),
 ) -> Zone:
-    """All records of the cluster domain. Objects with unusable fields are skipped."""
+    """All records of the cluster domain. Objects with unusable fields are skipped.
+
+    ``<ns>.svc.<zone>`` of a namespace in ``namespaces`` exists (NODATA, not NXDOMAIN) even
+    when the namespace has no Service, as CoreDNS answers.
+    """
     zone = Zone(config)
     domain = config.domain
     slices_by_svc: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
@@ -256,7 +261,8 @@ def build(
         config.ttl,
     )
     zone.records[domain][0] = Record(domain, "SOA", soa)
-    return zone.seal()
+    names = ((ns.get("metadata") or {}).get("name") for ns in namespaces)
+    return zone.seal(f"{name.lower()}.svc.{domain}" for name in names if name)
 
 
 def _meta_key(obj: Mapping[str, Any]) -> tuple[str, str]:

@@ -18,7 +18,13 @@ CASES = sorted(GOLDEN.glob("*.input.yaml"))
 def load(path: Path, **overrides: Any) -> records.Zone:
     case = yaml.safe_load(path.read_text())
     config = records.DNSConfig(**{**case["config"], **overrides})
-    return records.build(case["services"], case["endpointSlices"], case.get("pods", []), config)
+    return records.build(
+        case["services"],
+        case["endpointSlices"],
+        case.get("pods", []),
+        config,
+        case.get("namespaces", []),
+    )
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.name.split(".")[0]) for p in CASES])
@@ -75,6 +81,8 @@ def answers(a: records.Answer | None) -> list[str]:
         pytest.param("svc.cluster.local", "A", "NOERROR", [], id="svc-ent"),
         pytest.param("nope.default.svc.cluster.local", "A", "NXDOMAIN", [], id="no-service"),
         pytest.param("web.nons.svc.cluster.local", "A", "NXDOMAIN", [], id="no-namespace"),
+        pytest.param("empty.svc.cluster.local", "A", "NOERROR", [], id="namespace-no-services"),
+        pytest.param("x.empty.svc.cluster.local", "A", "NXDOMAIN", [], id="in-empty-namespace"),
         pytest.param(
             "db.prod.svc.cluster.local",
             "A",
