@@ -1,17 +1,21 @@
 """``pyk8s killall``: stop every container of this cluster and remove what it put on the host.
 
 Like ``k3s-killall.sh``: runc containers and their shims, root filesystem and namespace
-mounts, network namespaces and cgroups, selected by the cluster's prefix (derived from
-``--data-dir``), so other clusters on the machine are left alone. The data directory stays.
+mounts, network namespaces, cgroups and the service proxy's iptables chains, selected by the
+cluster's prefix (derived from ``--data-dir``), so other clusters on the machine are left
+alone. The data directory stays.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 from pathlib import Path
 
 from pyk8s.kubelet.runtime import killall, naming
+from pyk8s.proxy import config as proxy_config
+from pyk8s.proxy.iptables import proxier
 from pyk8s.storage.factory import default_data_dir
 
 
@@ -28,6 +32,10 @@ async def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     prefix = args.prefix or naming.prefix_for(data_dir)
     await killall.killall(prefix, None if args.prefix else data_dir)
+    if shutil.which("iptables-save"):
+        chains = proxy_config.chain_prefix_for(prefix)
+        if await proxier.cleanup(chains):
+            print(f"removed iptables chains {chains}-*")
     left = await asyncio.to_thread(killall.leftovers, prefix, None if args.prefix else data_dir)
     for item in left:
         print(f"still present: {item}")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pyk8s.kubelet.runtime import command, killall
 from pyk8s.kubelet.runtime import interface as cri
-from pyk8s.kubelet.runtime import killall
 from pyk8s.kubelet.runtime.runc import RuncRuntime
+from pyk8s.proxy import config as proxy_config
 from tests.e2e.kubelet.conftest import container_config, pod_config, run_container, wait_exited
 from tests.e2e.kubelet.test_runc import read_log, wait_logged
 
@@ -80,6 +81,8 @@ async def test_pyk8s_killall_command(
     await run_container(runtime, sid, sb, container_config("c", busybox_layer, ["sleep", "1000"]))
     other = RuncRuntime(tmp_path / "other-cluster")
     other_sid = await other.run_pod_sandbox(pod_config("other", tmp_path))
+    chain = proxy_config.chain_prefix_for(runtime.naming.prefix) + "-SVC-ABCDEFGHIJKLMNOP"
+    await command.run("iptables", "-t", "nat", "-N", chain)
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -94,10 +97,13 @@ async def test_pyk8s_killall_command(
         assert proc.returncode == 0, out
         assert f"killall {runtime.naming.prefix}: done" in out.decode()
         assert await asyncio.to_thread(killall.leftovers, runtime.naming.prefix) == []
+        nat = await command.run("iptables-save", "-t", "nat")
+        assert chain not in nat  # the service proxy's chains of this cluster went too
         # The other cluster on this machine is untouched.
         assert (await other.pod_sandbox_status(other_sid)).state == cri.SandboxState.READY
         assert await asyncio.to_thread(Path(f"/run/netns/{other_sid}").exists)
     finally:
+        await command.run("iptables", "-t", "nat", "-X", chain, check=False)
         await other.remove_pod_sandbox(other_sid)
         await killall.killall(other.naming.prefix)
 
