@@ -46,6 +46,7 @@ test-fast: $(STAMP)
 bench: deps
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/client_cache.py
+	$(BIN)/python bench/client_informer.py
 	$(BIN)/python bench/network.py
 	$(BIN)/python bench/images.py
 
