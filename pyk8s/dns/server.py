@@ -51,6 +51,8 @@ class ServerConfig:
     upstreams: tuple[Upstream, ...] | None = None  # None: the nameservers of resolv.conf
     resolv_conf: str = "/etc/resolv.conf"
     forward_timeout: float = 2.0
+    tcp_idle_timeout: float = 10.0  # a TCP client silent this long is hung up on
+    max_in_flight: int = 1000  # UDP queries being answered at once; more are dropped
 
 
 def parse_resolv_conf(text: str) -> list[str]:
@@ -103,6 +105,7 @@ class Server:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.dropped = 0
 
     async def start(self) -> tuple[str, int]:
         """Listen on UDP and TCP (port 0: a free one, the same for both); the bound address."""
@@ -145,7 +148,15 @@ class Server:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run one UDP answer; tracked so that ``close`` cancels what is in flight."""
+        """Run one UDP answer; tracked so that ``close`` cancels what is in flight.
+
+        Beyond ``max_in_flight`` the query is dropped, as an overloaded server does: the
+        client asks again, and a flood of forwarded queries cannot exhaust us.
+        """
+        if len(self._tasks) >= self.config.max_in_flight:
+            coro.close()
+            self.dropped += 1
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -153,13 +164,14 @@ class Server:
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                size = struct.unpack("!H", await reader.readexactly(2))[0]
-                data = await reader.readexactly(size)
+                async with asyncio.timeout(self.config.tcp_idle_timeout):
+                    size = struct.unpack("!H", await reader.readexactly(2))[0]
+                    data = await reader.readexactly(size)
                 reply = await self.handle(data, tcp=True)
                 if reply is not None:
                     writer.write(struct.pack("!H", len(reply)) + reply)
                     await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
             writer.close()

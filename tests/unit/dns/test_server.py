@@ -221,3 +221,46 @@ async def test_repeated_questions_are_answered_from_the_cache_with_their_own_id(
     assert s.cached(q2.pack()) is None  # a new zone empties the cache
     gone = DNSRecord.parse(await s.handle(q2.pack()))  # type: ignore[arg-type]
     assert gone.header.rcode == RCODE.NXDOMAIN
+
+
+async def test_idle_tcp_clients_are_hung_up_on() -> None:
+    cfg = server.ServerConfig(host="127.0.0.1", port=0, upstreams=(), tcp_idle_timeout=0.2)
+    s = server.Server(cluster_zone(), cfg)
+    _, port = await s.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with asyncio.timeout(5):
+            assert await reader.read() == b""  # closed by the server, not by us
+        writer.close()
+    finally:
+        await s.close()
+
+
+async def test_queries_beyond_the_in_flight_limit_are_dropped() -> None:
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # an upstream that never answers
+    sink.bind(("127.0.0.1", 0))
+    cfg = server.ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        upstreams=(sink.getsockname(),),
+        forward_timeout=5,
+        max_in_flight=3,
+    )
+    s = server.Server(cluster_zone(), cfg)
+    _, port = await s.start()
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        await ask(port, "web.default.svc.cluster.local")  # answered, so now cached
+        for i in range(5):
+            client.sendto(DNSRecord.question(f"q{i}.example.test").pack(), ("127.0.0.1", port))
+        async with asyncio.timeout(5):
+            while s.dropped < 2:
+                await asyncio.sleep(0.01)
+        assert len(s._tasks) == 3
+        # Cluster names answered before are still answered at once, from the cache.
+        reply = await ask(port, "web.default.svc.cluster.local")
+        assert rdata(reply) == ["10.43.0.20"]
+    finally:
+        client.close()
+        await s.close()
+        sink.close()
