@@ -207,10 +207,21 @@ def _clean_rootfs(root: Path) -> None:
 
 def debian(store: store_mod.Store, work: Path, log: Log, *, slim: bool) -> store_mod.Image:
     root = work / "rootfs"
-    _run(
-        ["debootstrap", "--variant=minbase", f"--keyring={KEYRING}", SUITE, str(root), MIRROR],
-        log,
-    )
+    full = None
+    if slim:
+        try:
+            full = store.resolve(f"debian:{SUITE}")
+        except store_mod.ImageNotFound:
+            full = None
+    if full is not None and len(full.diff_ids) == 1:
+        # The slim image is the full one, trimmed: no second debootstrap.
+        [tree] = store.unpack(full)
+        _run(["cp", "-a", str(tree), str(root)], log)
+    else:
+        _run(
+            ["debootstrap", "--variant=minbase", f"--keyring={KEYRING}", SUITE, str(root), MIRROR],
+            log,
+        )
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
     _write(root / "etc/apt/sources.list.d/debian.sources", _sources(SUITE))
     _write(
@@ -369,7 +380,7 @@ def python(store: store_mod.Store, work: Path, log: Log) -> store_mod.Image:
 BUILDERS: dict[str, tuple[list[str], Callable[[store_mod.Store, Path, Log], store_mod.Image]]] = {
     "busybox": ([], busybox),
     "debian": ([], lambda s, w, log: debian(s, w, log, slim=False)),
-    "debian-slim": ([], lambda s, w, log: debian(s, w, log, slim=True)),
+    "debian-slim": (["debian"], lambda s, w, log: debian(s, w, log, slim=True)),
     "nginx": (["debian"], nginx),
     "python": (["debian"], python),
 }

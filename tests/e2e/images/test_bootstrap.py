@@ -92,3 +92,25 @@ def test_python_and_debian(
     major, answer, version, lists = p.stdout.splitlines()
     assert (major, answer, lists) == ("3", "42", "0")
     assert version.startswith("12.")
+
+
+def test_debian_slim(
+    image_tarball: Callable[[str], Path], store: store_mod.Store, tmp_path: Path
+) -> None:
+    archive.import_archive(store, image_tarball("debian-slim"))
+    archive.import_archive(store, image_tarball("debian"))
+    slim, full = store.resolve("debian:bookworm-slim"), store.resolve("debian:bookworm")
+    assert store.image_size(slim) < store.image_size(full) * 0.9
+    assert slim.config["config"]["Cmd"] == ["bash"]
+    p = run_in_image(
+        store,
+        slim,
+        tmp_path,
+        'chroot "$ROOT" sh -c "ls /usr/share/man | wc -l; ls /usr/share/doc/bash; '
+        'cat /etc/dpkg/dpkg.cfg.d/docker | head -1; apt-get --version | head -1"\n',
+    )
+    assert p.returncode == 0, p.stderr
+    man, doc, exclude, apt = p.stdout.splitlines()
+    assert (man, doc) == ("0", "copyright")
+    assert exclude == "path-exclude /usr/share/doc/*"
+    assert apt.startswith("apt ")
