@@ -14,7 +14,7 @@ from typing import cast
 
 import pyk8s
 from pyk8s.cli import apiserver as apiserver_cmd
-from pyk8s.cli import image, killall, registry, server
+from pyk8s.cli import controller_manager, image, killall, registry, server
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server.add_parser(sub)
     apiserver_cmd.add_parser(sub)
+    controller_manager.add_parser(sub)
     image.add_parser(sub)
     killall.add_parser(sub)
     registry.add_parser(sub)

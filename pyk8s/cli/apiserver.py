@@ -15,5 +15,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 async def run(args: argparse.Namespace) -> int:
-    await server.run(settings.ClusterSettings.from_args(args))
+    await server.run(settings.ClusterSettings.from_args(args), with_controllers=False)
     return 0

@@ -11,7 +11,9 @@ import asyncio
 import logging
 
 from pyk8s.apiserver import server as apiserver
+from pyk8s.client import rest
 from pyk8s.cluster.settings import ClusterSettings
+from pyk8s.controllers import manager as controller_manager
 from pyk8s.images import airgap, registry
 from pyk8s.images import store as image_store
 from pyk8s.images.settings import ImagesConfig
@@ -20,7 +22,9 @@ from pyk8s.storage import compactor, factory
 log = logging.getLogger(__name__)
 
 
-async def run(settings: ClusterSettings, *, with_apiserver: bool = True) -> None:
+async def run(
+    settings: ClusterSettings, *, with_apiserver: bool = True, with_controllers: bool = True
+) -> None:
     store = await factory.open_storage(settings.storage)
     try:
         log.info("storage ready: %s", factory.describe(settings.storage))
@@ -46,6 +50,8 @@ async def run(settings: ClusterSettings, *, with_apiserver: bool = True) -> None
                     f"kubeconfig: {settings.apiserver.kubeconfig_path}",
                     flush=True,
                 )
+                if with_controllers:
+                    tg.create_task(run_controllers(settings))
     finally:
         await store.close()
 
@@ -63,3 +69,10 @@ async def _registry(config: ImagesConfig) -> None:
         config.registry_port,
     )
     await registry.serve(store, config.registry_bind_address, config.registry_port, users=users)
+
+
+async def run_controllers(settings: ClusterSettings) -> None:
+    """The controller-manager, in-process, as the admin of the kubeconfig the server wrote."""
+    client = await rest.Client.from_kubeconfig(settings.apiserver.kubeconfig_path)
+    async with client:
+        await controller_manager.run(settings.controllers, client)

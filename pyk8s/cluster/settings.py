@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyk8s.apiserver.settings import APIServerConfig
+from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
@@ -24,6 +25,7 @@ class ClusterSettings:
     images: ImagesConfig = field(
         default_factory=lambda: ImagesConfig(store_root=default_data_dir() / "images")
     )
+    controllers: ControllerManagerConfig = field(default_factory=ControllerManagerConfig)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:

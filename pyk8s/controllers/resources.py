@@ -1,0 +1,40 @@
+"""The resources controllers act on, as client references, from the built-in table."""
+
+from __future__ import annotations
+
+from pyk8s.api import scheme
+from pyk8s.client import rest
+
+
+def ref(api_version: str, kind: str) -> rest.ResourceRef:
+    return rest.for_kind(api_version, kind)
+
+
+PODS = ref("v1", "Pod")
+NAMESPACES = ref("v1", "Namespace")
+NODES = ref("v1", "Node")
+SERVICES = ref("v1", "Service")
+ENDPOINTS = ref("v1", "Endpoints")
+CONFIGMAPS = ref("v1", "ConfigMap")
+SERVICEACCOUNTS = ref("v1", "ServiceAccount")
+REPLICATIONCONTROLLERS = ref("v1", "ReplicationController")
+LEASES = ref("coordination.k8s.io/v1", "Lease")
+REPLICASETS = ref("apps/v1", "ReplicaSet")
+DEPLOYMENTS = ref("apps/v1", "Deployment")
+ENDPOINTSLICES = ref("discovery.k8s.io/v1", "EndpointSlice")
+
+
+def namespaced_deletable(table: scheme.Scheme = scheme.DEFAULT) -> list[rest.ResourceRef]:
+    """Every stored namespaced resource that can be listed and deleted (one version per group)."""
+    out: list[rest.ResourceRef] = []
+    seen: set[tuple[str, str]] = set()
+    for res in table.resources:
+        if not (res.namespaced and res.stored):
+            continue
+        if "list" not in res.verbs or "delete" not in res.verbs:
+            continue
+        if (res.group, res.plural) in seen:
+            continue
+        seen.add((res.group, res.plural))
+        out.append(rest.ResourceRef.from_resource(res))
+    return out
