@@ -19,14 +19,15 @@ _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,6}$")
 class ProxyConfig:
     """What the rules depend on besides Services and EndpointSlices.
 
-    ``chain_prefix`` names every chain we own (``KUBE`` gives kube-proxy's own names);
-    two clusters on one machine use two prefixes and two ``masquerade_bit`` values and
-    never touch each other's rules. ``node_ips`` empty means NodePorts answer on every
-    local address (and localhost); otherwise on those addresses and on localhost.
+    ``chain_prefix`` names every chain we own (``KUBE`` would give kube-proxy's own names, and
+    clash with a kube-proxy on the same host); two clusters on one machine use two prefixes
+    (``chain_prefix_for``) and two ``masquerade_bit`` values and never touch each other's
+    rules. ``node_ips`` empty means NodePorts answer on every local address (and localhost);
+    otherwise on those addresses and on localhost.
     """
 
     node_name: str = ""
-    chain_prefix: str = "KUBE"
+    chain_prefix: str = "PYK8S"
     cluster_cidr: str = "10.42.0.0/16"
     node_ips: tuple[str, ...] = ()
     masquerade_bit: int = 14

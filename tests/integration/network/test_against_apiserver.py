@@ -143,7 +143,7 @@ async def test_proxy_renders_rules_from_what_the_api_stores(
                     return False
                 text = rules.render_rules(*provider.syncs[-1], config)
                 return (
-                    f"-d {ip} --dport 80 -j KUBE-SVC-" in text
+                    f"-d {ip} --dport 80 -j PYK8S-SVC-" in text
                     and "--to-destination 10.42.0.7:8080" in text
                 )
 

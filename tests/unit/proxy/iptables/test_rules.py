@@ -161,7 +161,7 @@ def test_resync_inserts_no_jump_twice() -> None:
     assert len(inserted) == len(rules.JUMPS)
     # What iptables-save prints after applying ``first``: the jumps as -A lines.
     saved = first.replace("-I ", "-A ")
-    again = rules.render_rules([], [], ProxyConfig(), rules.parse_save(saved, "KUBE"))
+    again = rules.render_rules([], [], ProxyConfig(), rules.parse_save(saved, "PYK8S"))
     assert not [line for line in again.splitlines() if line.startswith("-I ")]
 
 
