@@ -13,6 +13,7 @@ from pyk8s.api import scheme
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
+from pyk8s.apiserver.registry.core.node import strategy as node_strategy
 from pyk8s.apiserver.registry.core.pod import strategy as pod_strategy
 from pyk8s.apiserver.registry.core.service import strategy as service_strategy
 from pyk8s.apiserver.registry.core.service.ipallocator import ClusterIPAllocator
@@ -27,6 +28,7 @@ from pyk8s.storage import interface as storage
 _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): pod_strategy.PodStrategy,
     ("", "namespaces"): namespace_strategy.NamespaceStrategy,
+    ("", "nodes"): node_strategy.NodeStrategy,
     ("", "services"): service_strategy.ServiceStrategy,
     ("rbac.authorization.k8s.io", "roles"): RBACStrategy,
     ("rbac.authorization.k8s.io", "rolebindings"): RBACStrategy,
