@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pyk8s.api import scheme
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
+from pyk8s.apiserver.admission.priority import Priority
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
 from pyk8s.apiserver.registry.core.node import strategy as node_strategy
@@ -23,12 +24,14 @@ from pyk8s.apiserver.registry.events import EventsV1Store
 from pyk8s.apiserver.registry.generic.store import Admit, Store
 from pyk8s.apiserver.registry.generic.strategy import StatusStrategy, Strategy
 from pyk8s.apiserver.registry.rbac.strategy import RBACStrategy
+from pyk8s.apiserver.registry.scheduling.priorityclass.strategy import PriorityClassStrategy
 from pyk8s.storage import interface as storage
 
 _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): pod_strategy.PodStrategy,
     ("", "namespaces"): namespace_strategy.NamespaceStrategy,
     ("", "nodes"): node_strategy.NodeStrategy,
+    ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
     ("", "services"): service_strategy.ServiceStrategy,
     ("rbac.authorization.k8s.io", "roles"): RBACStrategy,
     ("rbac.authorization.k8s.io", "rolebindings"): RBACStrategy,
@@ -66,6 +69,8 @@ def build(
             continue
         strat_cls = _STRATEGIES.get((res.group, res.plural), Strategy)
         admit: list[Admit] = [NamespaceLifecycle(backend, res)]
+        if (res.group, res.plural) in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")):
+            admit.append(Priority(backend, res))
         store: Store
         if (res.group, res.plural) == ("", "namespaces"):
             store = NamespaceStore(res, backend, strat_cls(res), admit=admit)
