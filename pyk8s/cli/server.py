@@ -12,6 +12,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     settings.add_storage_flags(p)
     settings.add_apiserver_flags(p)
     settings.add_registry_flags(p)
+    settings.add_component_flags(p)
     p.set_defaults(func=run)
 
 

@@ -11,12 +11,13 @@ import asyncio
 import logging
 
 from pyk8s.apiserver import server as apiserver
-from pyk8s.client import rest
+from pyk8s.client import kubeconfig, rest
 from pyk8s.cluster.settings import ClusterSettings
 from pyk8s.controllers import manager as controller_manager
 from pyk8s.images import airgap, registry
 from pyk8s.images import store as image_store
 from pyk8s.images.settings import ImagesConfig
+from pyk8s.scheduler import server as scheduler
 from pyk8s.storage import compactor, factory
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ async def run(
                 )
                 if with_controllers:
                     tg.create_task(run_controllers(settings))
+                if settings.scheduler is not None:
+                    tg.create_task(_scheduler(settings))
     finally:
         await store.close()
 
@@ -76,3 +79,12 @@ async def run_controllers(settings: ClusterSettings) -> None:
     client = await rest.Client.from_kubeconfig(settings.apiserver.kubeconfig_path)
     async with client:
         await controller_manager.run(settings.controllers, client)
+
+
+async def _scheduler(settings: ClusterSettings) -> None:
+    """The scheduler, through the API with the admin kubeconfig (k3s runs it so too)."""
+    assert settings.scheduler is not None
+    config = await kubeconfig.load(settings.apiserver.kubeconfig_path)
+    async with rest.Client(config, user_agent=scheduler.USER_AGENT) as client:
+        await scheduler.run(settings.scheduler, client)
+    raise RuntimeError("the scheduler lost its leader lease")

@@ -13,6 +13,7 @@ from pathlib import Path
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
+from pyk8s.scheduler.config import KubeSchedulerConfiguration
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
 
@@ -26,6 +27,8 @@ class ClusterSettings:
         default_factory=lambda: ImagesConfig(store_root=default_data_dir() / "images")
     )
     controllers: ControllerManagerConfig = field(default_factory=ControllerManagerConfig)
+    scheduler: KubeSchedulerConfiguration | None = field(default_factory=KubeSchedulerConfiguration)
+    """None: no scheduler in this process (``--disable-scheduler``, ``pyk8s apiserver``)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:
@@ -58,6 +61,9 @@ class ClusterSettings:
                 registry_bind_address=getattr(args, "registry_bind_address", "0.0.0.0"),
                 registry_auth_file=_path(getattr(args, "registry_auth_file", "")),
             ),
+            scheduler=None
+            if getattr(args, "disable_scheduler", True)
+            else KubeSchedulerConfiguration(),
         )
 
 
@@ -95,6 +101,13 @@ def add_registry_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry-bind-address", default="0.0.0.0", help="address of the registry")
     p.add_argument(
         "--registry-auth-file", default="", help="user:password lines for the registry's basic auth"
+    )
+
+
+def add_component_flags(p: argparse.ArgumentParser) -> None:
+    """Which components ``pyk8s server`` runs besides the API server (k3s ``--disable-*``)."""
+    p.add_argument(
+        "--disable-scheduler", action="store_true", help="do not run the scheduler in this process"
     )
 
 

@@ -159,6 +159,15 @@ def _duration(value: Any, path: str, errors: list[str]) -> float:
     return sum(float(n) * units[u] for n, u in parts)
 
 
+def parse_duration(value: str) -> float:
+    """A Go duration ("15s", "1m30s") in seconds, or ValueError (for command-line flags)."""
+    errors: list[str] = []
+    seconds = _duration(value, "duration", errors)
+    if errors:
+        raise ValueError(f"invalid duration {value!r}: use a Go duration such as 15s or 1m30s")
+    return seconds
+
+
 def _int(value: Any, path: str, errors: list[str]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         errors.append(f"{path}: Invalid value: {value!r}: must be an integer")

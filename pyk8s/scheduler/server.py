@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import pyk8s
 from pyk8s.api import errors
 from pyk8s.client import events, leaderelection, rest
 from pyk8s.client.cache import listers, store
@@ -55,6 +56,8 @@ LISTED = {
     "poddisruptionbudgets": PDBS,
 }
 STATUS_UPDATE_ATTEMPTS = 5
+USER_AGENT = f"kube-scheduler/{pyk8s.KUBERNETES_VERSION} pyk8s/{pyk8s.__version__}"
+"""The field manager of the scheduler's writes is the agent's first word, as upstream's."""
 
 
 class APIBinder:
