@@ -47,6 +47,9 @@ class Schemas:
             return None
         return cls(data.get("$defs") or data.get("definitions") or {})
 
+    def def_name(self, group: str, version: str, kind: str) -> str | None:
+        return self._by_gvk.get((group, version, kind))
+
     def for_kind(self, group: str, version: str, kind: str) -> Schema | None:
         name = self._by_gvk.get((group, version, kind))
         if name is None:

@@ -31,6 +31,7 @@ from pyk8s.apiserver import (
     kubeconfig,
     metrics,
     negotiation,
+    openapi,
     pki,
     protobuf,
     requestinfo,
@@ -91,6 +92,8 @@ class APIServer:
     ready: bool = False
 
     def __post_init__(self) -> None:
+        self._openapi_lock = asyncio.Lock()
+        self._openapi_builder: openapi.Builder | None = None
         self.rest = rest.build(self.backend, self.table, service_cidr=self.config.service_cidr)
         self.health_checks = [
             health.NamedCheck("ping", health.ping),
@@ -226,6 +229,11 @@ class APIServer:
             )
         if path == "/":
             return json_response({"paths": self._paths()})
+        if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
+            # kubectl asks /openapi/v2 for protobuf only and parses any 200 as protobuf:
+            # refuse with 406 unless JSON is acceptable (then it uses /openapi/v3).
+            negotiation.choose(request.headers.get("Accept"), allow_table=False)
+            return await self._openapi(path)
         if path == "/api":
             return self._discovery(request, legacy=True)
         if path == "/apis":
@@ -244,6 +252,29 @@ class APIServer:
                 raise errors.NotFound.no_resource()
             return json_response(doc)
         raise errors.NotFound.no_resource()
+
+    async def _openapi(self, path: str) -> web.Response:
+        if self.schemas is None:
+            raise errors.NotFound.no_resource()
+        async with self._openapi_lock:
+            if self._openapi_builder is None:
+                self._openapi_builder = openapi.Builder(self.table, self.schemas)
+            builder = self._openapi_builder
+            if path == "/openapi/v2":
+                data = await asyncio.to_thread(builder.v2_document)
+            elif path == "/openapi/v3":
+                data = await asyncio.to_thread(builder.v3_root)
+            else:
+                parts = path[len("/openapi/v3/") :].split("/")
+                doc: bytes | None = None
+                if len(parts) == 2 and parts[0] == "api":
+                    doc = await asyncio.to_thread(builder.v3_document, "", parts[1])
+                elif len(parts) == 3 and parts[0] == "apis":
+                    doc = await asyncio.to_thread(builder.v3_document, parts[1], parts[2])
+                if doc is None:
+                    raise errors.NotFound.no_resource()
+                data = doc
+        return web.Response(body=data, content_type="application/json")
 
     def _discovery(self, request: web.Request, *, legacy: bool) -> web.Response:
         target = negotiation.choose(
@@ -264,6 +295,7 @@ class APIServer:
 
     def _paths(self) -> list[str]:
         paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/metrics",
+                 "/openapi/v2", "/openapi/v3",
                  "/version", "/healthz/ping", "/livez/ping", "/readyz/ping"}  # fmt: skip
         for gv in self.table.group_versions():
             if gv.group:

@@ -15,5 +15,6 @@ async def create(scope: Scope) -> web.Response:
             f"({scope.resource.plural})"
         )
     body = await scope.body()
+    scope.validate_fields(body)
     obj = await scope.store.create(scope.namespace, body, scope.write_options())
     return scope.render(obj, 201)

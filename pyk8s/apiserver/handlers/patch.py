@@ -97,6 +97,8 @@ async def patch(scope: Scope) -> web.Response:
         patched = apply_patch(content_type, copy.deepcopy(current), raw, scope.schema())
         if not isinstance(patched, dict):
             raise errors.BadRequest("the patched object is not a JSON object")
+        scope.warnings.clear()
+        scope.validate_fields(patched)
         md = patched.get("metadata")
         if not isinstance(md, dict):
             raise errors.BadRequest("the patched object has no metadata")

@@ -7,13 +7,13 @@ or the object itself, in the encoding the client accepts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from pyk8s.api import errors, scheme, selectors, strategicpatch
+from pyk8s.api import errors, fieldvalidation, scheme, selectors, strategicpatch
 from pyk8s.apiserver import negotiation, protobuf
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
@@ -35,6 +35,7 @@ class Scope:
     max_body: int
     codec: protobuf.Codec | None = None
     schemas: Schemas | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def store(self) -> generic.Store:
@@ -53,6 +54,32 @@ class Scope:
             return None
         r = self.resource
         return self.schemas.for_kind(r.group, r.version, r.kind)
+
+    def validate_fields(self, obj: Any) -> None:
+        """``fieldValidation``: Strict refuses unknown fields, Warn (default) warns."""
+        mode = self.query.get("fieldValidation", "Warn") or "Warn"
+        if mode not in ("Ignore", "Warn", "Strict"):
+            raise errors.BadRequest(
+                f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", '
+                '"Strict", "Warn"'
+            )
+        ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip()
+        if mode == "Ignore" or ctype == negotiation.PROTOBUF or not isinstance(obj, dict):
+            return
+        schema = self.schema()
+        if schema is None:
+            return
+        unknown = fieldvalidation.unknown_fields(obj, schema)
+        if not unknown:
+            return
+        messages = [f'unknown field "{p}"' for p in unknown]
+        if mode == "Strict":
+            kind = self.resource.kind
+            raise errors.BadRequest(
+                f'{kind} in version "{self.resource.version}" cannot be handled as a {kind}: '
+                "strict decoding error: " + ", ".join(messages)
+            )
+        self.warnings.extend(messages)
 
     def printer(self) -> table.Printer:
         return columns.lookup(self.resource.group, self.resource.plural) or table.DEFAULT
@@ -121,6 +148,13 @@ class Scope:
     # -- rendering
 
     def render(self, obj: Obj, status: int = 200, *, is_list: bool = False) -> web.Response:
+        resp = self._render(obj, status, is_list=is_list)
+        for w in self.warnings:
+            escaped = w.replace("\\", "\\\\").replace('"', '\\"')
+            resp.headers.add("Warning", f'299 - "{escaped}"')
+        return resp
+
+    def _render(self, obj: Obj, status: int = 200, *, is_list: bool = False) -> web.Response:
         target = self.target()
         if target.output is negotiation.Output.TABLE:
             include = self.query.get("includeObject", "Metadata")

@@ -11,6 +11,7 @@ from pyk8s.apiserver.handlers.scope import Scope
 
 async def update(scope: Scope) -> web.Response:
     body = await scope.body()
+    scope.validate_fields(body)
     strategy = None
     if scope.info.subresource:
         strategy = scope.rest.subresources.get(scope.info.subresource)

@@ -396,3 +396,24 @@ def test_apply_set_image_and_patch_use_strategic_merge(server: Server) -> None:
     d = json.loads(k("1.33", "get", "deploy", "smp", "-o", "json").stdout)
     containers = d["spec"]["template"]["spec"]["containers"]
     assert [(c["name"], c["image"]) for c in containers] == [("nginx", "nginx:2")]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_default_validation_uses_openapi_and_strict_fields(server: Server, version: str) -> None:
+    k = server.kubectl
+    ns = f"val-{version.replace('.', '-')}"
+    k(version, "create", "namespace", ns)
+    out = k(version, "-n", ns, "apply", "-f", "-", input=DEPLOYMENT).stdout
+    assert out.strip() == "deployment.apps/web created"
+    bad = DEPLOYMENT.replace("replicas: 2", "replicas: 2\n  foo: bar").replace("web", "bad")
+    res = k(version, "-n", ns, "create", "-f", "-", input=bad, check=False)
+    assert res.returncode == 1
+    assert (
+        'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
+        'unknown field "spec.foo"'
+    ) in res.stderr
+    res = k(version, "-n", ns, "create", "--validate=warn", "-f", "-", input=bad, check=False)
+    assert res.returncode == 0, res.stderr
+    assert 'Warning: unknown field "spec.foo"' in res.stderr
+    explain = k(version, "explain", "deployment.spec.replicas").stdout
+    assert "FIELD: replicas <integer>" in explain

@@ -1,0 +1,79 @@
+"""OpenAPI documents and server-side field validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.apiserver.conftest import Client
+
+CMS = "/api/v1/namespaces/default/configmaps"
+
+
+def _walk_schemas(node: Any) -> list[Any]:
+    """Every value found where a schema must be (property values, items)."""
+    out: list[Any] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "properties" and isinstance(v, dict):
+                out += list(v.values())
+            if k == "items":
+                out.append(v)
+            out += _walk_schemas(v)
+    elif isinstance(node, list):
+        for v in node:
+            out += _walk_schemas(v)
+    return out
+
+
+async def test_v3_root_and_group_version_document(client: Client) -> None:
+    status, root = await client.get("/openapi/v3")
+    assert status == 200
+    url = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
+    status, doc = await client.get(url)
+    assert status == 200 and doc["openapi"].startswith("3.")
+    item = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]
+    patch = item["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "apps",
+        "version": "v1",
+        "kind": "Deployment",
+    }
+    assert {"fieldValidation", "dryRun", "fieldManager"} <= {p["name"] for p in patch["parameters"]}
+    schemas = doc["components"]["schemas"]
+    spec = schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]
+    assert spec["replicas"]["type"] == "integer"
+    assert spec["template"]["$ref"] == "#/components/schemas/io.k8s.api.core.v1.PodTemplateSpec"
+    assert all(isinstance(s, dict) for s in _walk_schemas(schemas))
+
+
+async def test_v2_needs_json_accept(client: Client) -> None:
+    status, body = await client.get(
+        "/openapi/v2",
+        headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"},
+    )
+    assert (status, body["reason"]) == (406, "NotAcceptable")
+    status, doc = await client.get("/openapi/v2", headers={"Accept": "application/json"})
+    assert status == 200 and doc["swagger"] == "2.0"
+    assert "io.k8s.api.core.v1.Pod" in doc["definitions"]
+
+
+async def test_field_validation_modes(client: Client) -> None:
+    body = {"metadata": {"name": "fv"}, "data": {"a": "b"}, "bogus": 1}
+    status, err = await client.post(CMS + "?fieldValidation=Strict", body)
+    assert status == 400
+    assert err["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+        'unknown field "bogus"'
+    )
+    async with client.session.post(
+        client.base + CMS, json=body, headers={"Content-Type": "application/json"}
+    ) as resp:
+        assert resp.status == 201
+        assert resp.headers.getall("Warning") == ['299 - "unknown field \\"bogus\\""']
+    status, _ = await client.post(
+        CMS + "?fieldValidation=Ignore", {**body, "metadata": {"name": "fv2"}}
+    )
+    assert status == 201
+    status, err = await client.post(CMS + "?fieldValidation=Loose", body)
+    assert status == 400
