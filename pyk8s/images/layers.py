@@ -84,7 +84,7 @@ def _chunks(src: Path) -> Iterator[bytes]:
             if tail:
                 yield tail
         elif kind == "zstd":
-            proc = subprocess.Popen(["zstd", "-dc"], stdin=f, stdout=subprocess.PIPE)
+            proc = subprocess.Popen(["zstd", "-dcq", "--", str(src)], stdout=subprocess.PIPE)
             assert proc.stdout is not None
             try:
                 while chunk := proc.stdout.read(CHUNK):
