@@ -15,6 +15,7 @@ from pyk8s.storage.etcd.backend import EtcdStorage
 from pyk8s.storage.interface import (
     Event,
     EventType,
+    KeyValue,
     StorageUnavailableError,
     TooOldError,
     Watch,
@@ -214,3 +215,25 @@ async def test_bad_endpoint_given_to_the_factory_is_refused() -> None:
     config = factory.StorageConfig(datastore_endpoint="http://a:1,ftp://b:2")
     with pytest.raises(ValueError, match="scheme must be http or https"):
         await factory.open_storage(config)
+
+
+async def test_two_stores_on_one_etcd_see_each_other(etcd_server: EtcdServer) -> None:
+    """Two API servers (HA) on one etcd: one's writes reach the other's watchers,
+    and their conflicting updates serialize through etcd."""
+    prefix = f"/ha-{uuid.uuid4().hex[:8]}"
+    async with opened(etcd_server, prefix) as a, opened(etcd_server, prefix) as b:
+        w = b.watch("/registry/")
+        await a.create("/registry/counter", b"0")
+
+        async def increment(kv: KeyValue) -> bytes:
+            await asyncio.sleep(0)
+            return str(int(kv.value) + 1).encode()
+
+        await asyncio.gather(
+            *(s.guaranteed_update("/registry/counter", increment) for s in (a, b) * 20)
+        )
+        assert (await b.get("/registry/counter")).value == b"40"
+        events = await take(w, 41)
+        assert [e.type for e in events] == [EventType.ADDED] + [EventType.MODIFIED] * 40
+        assert [e.value for e in events] == [str(i).encode() for i in range(41)]
+        await w.close()
