@@ -82,13 +82,28 @@ def build_registry(descriptors: Iterable[ControllerDescriptor]) -> dict[str, Con
 
 def _descriptors() -> list[ControllerDescriptor]:
     # Imported here: each module registers one controller; the table is the index.
-    from pyk8s.controllers import namespace, rootcacert, serviceaccount
+    from pyk8s.controllers import (
+        garbagecollector,
+        namespace,
+        replicaset,
+        rootcacert,
+        serviceaccount,
+    )
 
     return [
         ControllerDescriptor("namespace-controller", namespace.new, ("namespace",)),
         ControllerDescriptor("serviceaccount-controller", serviceaccount.new, ("serviceaccount",)),
         ControllerDescriptor(
             "root-ca-certificate-publisher-controller", rootcacert.new, ("root-ca-cert-publisher",)
+        ),
+        ControllerDescriptor(
+            "garbage-collector-controller", garbagecollector.new, ("garbagecollector",)
+        ),
+        ControllerDescriptor("replicaset-controller", replicaset.new_replicaset, ("replicaset",)),
+        ControllerDescriptor(
+            "replicationcontroller-controller",
+            replicaset.new_replicationcontroller,
+            ("replicationcontroller",),
         ),
     ]
 
