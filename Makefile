@@ -45,6 +45,7 @@ test-fast: $(STAMP)
 
 bench: deps
 	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/apiserver.py
 	$(BIN)/python bench/client_cache.py
 	$(BIN)/python bench/client_informer.py
 	$(BIN)/python bench/network.py
