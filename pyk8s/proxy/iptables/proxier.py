@@ -1,9 +1,11 @@
 """Applies the rendered rule set to the kernel with one ``iptables-restore --noflush``.
 
 Mirrors ``pkg/proxy/iptables/proxier.go`` (``syncProxyRules``: read ``iptables-save``, render,
-``RestoreAll(..., NoFlushTables, ...)``; ``CleanupLeftovers``). All commands run as asyncio
-subprocesses; with ``netns`` set they run inside that network namespace (``ip netns exec``),
-which is how tests and several nodes on one machine keep their rules apart from the host's.
+``RestoreAll(..., NoFlushTables, ...)``, partial syncs that rewrite only changed chains;
+``CleanupLeftovers``) and ``pkg/proxy/conntrack/cleanup.go`` (UDP flows to endpoints that are
+gone are deleted, or they would keep going there). All commands run as asyncio subprocesses;
+with ``netns`` set they run inside that network namespace (``ip netns exec``), which is how
+tests and several nodes on one machine keep their rules apart from the host's.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class Proxier:
         """Remove every chain of this proxier's prefix and the jumps into them."""
         async with self._lock:
             self._written = None
+            self._applied = None
             await cleanup(self.config.chain_prefix, netns=self.netns)
 
 
