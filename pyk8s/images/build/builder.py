@@ -17,28 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import copy as copy_mod
-import fcntl
 import glob
 import hashlib
 import json
 import os
 import re
-import shlex
-import shutil
-import stat
-import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from pyk8s.images import commit, layers, manifest, reference
 from pyk8s.images import store as store_mod
-from pyk8s.images.build import dockerfile, dockerignore, runner
+from pyk8s.images.build import cache, dockerfile, dockerignore, files, metadata, runner, users
 
 CACHE_FILE = "build-cache.json"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -127,7 +119,7 @@ class Builder:
         self.file = str(opts.dockerfile or "Dockerfile")
         self.work = Path(tempfile.mkdtemp(prefix="build-", dir=store.blobs.tmp))
         self.ignore = dockerignore.Matcher(dockerignore.read(opts.context))
-        self.cache = _Cache(store.root / CACHE_FILE)
+        self.cache = cache.Cache(store.root / CACHE_FILE)
         self.used_args: set[str] = set()
 
     def close(self) -> None:
@@ -164,9 +156,15 @@ class Builder:
                 f"Step {step}/{total} : FROM {base}" + (f" AS {stage.name}" if stage.name else "")
             )
             state = self._from(base, done)
-            for ins in stage.instructions:
-                step += 1
-                self.out(f"Step {step}/{total} : {ins.original}")
+            triggers = self._onbuild(state, stage, base)
+            if triggers:
+                self.out(f"# Executing {len(triggers)} build trigger(s)")
+            for ins in [*triggers, *stage.instructions]:
+                if ins in triggers:
+                    self.out(f" ---> {ins.original}")
+                else:
+                    step += 1
+                    self.out(f"Step {step}/{total} : {ins.original}")
                 try:
                     self._dispatch(state, ins, df, global_env, done, by_index)
                 except (ValueError, OSError, manifest.ManifestError, store_mod.ImageNotFound) as e:
@@ -189,6 +187,32 @@ class Builder:
                 self.out(f"Successfully tagged {reference.parse(t).familiar()}")
             image = self.store.load(image.target, tuple(names))
         return image
+
+    def _onbuild(
+        self, state: _State, stage: dockerfile.Stage, base: str
+    ) -> list[dockerfile.Instruction]:
+        """The base image's ``ONBUILD`` triggers, run first; the new image does not inherit them."""
+        triggers = state.cfg.pop("OnBuild", None) or []
+        out = []
+        for text in triggers:
+            try:
+                [ins] = (
+                    dockerfile.parse(f"FROM scratch\n{text}\n", f"ONBUILD of {base}")
+                    .stages[0]
+                    .instructions
+                )
+            except (dockerfile.DockerfileError, ValueError) as e:
+                raise BuildError(
+                    f"{self.file}:{stage.line}: ONBUILD trigger of {base}: {e}"
+                ) from None
+            if ins.cmd in ("FROM", "ONBUILD", "MAINTAINER"):
+                raise BuildError(
+                    f"{self.file}:{stage.line}: {ins.cmd} isn't allowed as an ONBUILD trigger"
+                )
+            ins.line = stage.line
+            ins.original = f"{ins.original} (ONBUILD of {base})"
+            out.append(ins)
+        return out
 
     def _from(self, base: str, done: dict[str, _State]) -> _State:
         if base.lower() in done:
@@ -261,7 +285,7 @@ class Builder:
         elif cmd == "EXPOSE":
             ports = cfg.get("ExposedPorts") or {}
             for p in dockerfile.words(ins.args, env, esc):
-                ports.update({k: {} for k in _ports(p)})
+                ports.update({k: {} for k in metadata.ports(p)})
             cfg["ExposedPorts"] = ports
             self._meta(state, ins)
         elif cmd == "USER":
@@ -293,7 +317,7 @@ class Builder:
             cfg.setdefault("OnBuild", []).append(ins.args)
             self._meta(state, ins)
         elif cmd == "HEALTHCHECK":
-            cfg["Healthcheck"] = _healthcheck(ins)
+            cfg["Healthcheck"] = metadata.healthcheck(ins)
             self._meta(state, ins)
         elif cmd == "WORKDIR":
             path = dockerfile.expand(ins.args, env, esc)
@@ -304,7 +328,7 @@ class Builder:
                     state,
                     ins,
                     f"mkdir {path}",
-                    lambda tree: _mkdirs(tree, path, self._lowers(state)),
+                    lambda tree: files.mkdirs(tree, path, self._lowers(state)),
                 )
             else:
                 self._meta(state, ins)
@@ -411,7 +435,7 @@ class Builder:
         env_list = [f"{k}={v}" for k, v in env.items()]
         args_seen = sorted((k, v) for k, v in state.args.items())
         lowers = self._lowers(state)
-        uid, gid, gids = _user(state.cfg.get("User") or "", lowers)
+        uid, gid, gids = users.user(state.cfg.get("User") or "", lowers)
         cwd = state.cfg.get("WorkingDir") or "/"
 
         def make(tree: Path) -> None:
@@ -452,26 +476,26 @@ class Builder:
         if existing is not None and existing.is_dir() and not existing.is_symlink():
             dest_is_dir = True
         chown = ins.flags.get("chown", "")
-        uid_gid = _chown(chown, lowers) if chown else None
+        uid_gid = users.chown(chown, lowers) if chown else None
         chmod = int(ins.flags["chmod"], 8) if "chmod" in ins.flags else None
         from_ = ins.flags.get("from", "")
         with self._source_root(from_, srcs, done, by_index) as (root, use_ignore):
             sources = self._expand_sources(root, srcs, use_ignore, ins.cmd == "ADD" and not from_)
-            digest = _hash_sources(sources, root)
+            digest = files.hash_sources(sources, root)
             extra = json.dumps([digest, dest_abs, dest_is_dir, chown, ins.flags.get("chmod", "")])
 
             def make(tree: Path) -> None:
-                _mkdirs(tree, os.path.dirname(dest_abs.rstrip("/")) or "/", lowers)
+                files.mkdirs(tree, os.path.dirname(dest_abs.rstrip("/")) or "/", lowers)
                 for src, _rel in sources:
-                    if ins.cmd == "ADD" and not from_ and src.is_file() and _is_archive(src):
+                    if ins.cmd == "ADD" and not from_ and src.is_file() and files.is_archive(src):
                         target = tree / dest_abs.lstrip("/")
-                        _mkdirs(tree, dest_abs, lowers)
-                        _extract(src, target)
+                        files.mkdirs(tree, dest_abs, lowers)
+                        files.extract(src, target)
                         continue
                     if src.is_dir() and not src.is_symlink():
                         target = tree / dest_abs.lstrip("/")
-                        _mkdirs(tree, dest_abs, lowers)
-                        _copy_tree(
+                        files.mkdirs(tree, dest_abs, lowers)
+                        files.copy_tree(
                             src,
                             target,
                             root,
@@ -482,11 +506,11 @@ class Builder:
                         )
                         continue
                     if dest_is_dir:
-                        _mkdirs(tree, dest_abs, lowers)
+                        files.mkdirs(tree, dest_abs, lowers)
                         target = tree / dest_abs.lstrip("/") / src.name
                     else:
                         target = tree / dest_abs.lstrip("/")
-                    _copy_one(src, target, uid_gid, chmod, keep=bool(from_))
+                    files.copy_one(src, target, uid_gid, chmod, keep=bool(from_))
                 if uid_gid and dest_is_dir:
                     d = tree / dest_abs.lstrip("/")
                     if d.is_dir() and existing is None:
@@ -510,7 +534,7 @@ class Builder:
         lowers = self._lowers(src_state)
         staging = Path(tempfile.mkdtemp(prefix="from-", dir=self.work))
         try:
-            _copy_out(lowers, [s.lstrip("/") for s in srcs], staging)
+            files.copy_out(lowers, [s.lstrip("/") for s in srcs], staging)
             yield staging, False
         finally:
             layers.remove_tree(staging)
@@ -572,298 +596,3 @@ _OCI = {
     manifest.DOCKER_LAYER: manifest.OCI_LAYER,
     manifest.DOCKER_LAYER_GZIP: manifest.OCI_LAYER_GZIP,
 }
-
-
-class _Cache:
-    """Step key -> {layer, history}; a GC root for the layers and images it names."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
-        with open(str(self.path) + ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                doc = orjson.loads(self.path.read_bytes())
-            except (FileNotFoundError, orjson.JSONDecodeError):
-                doc = {"version": 1, "entries": {}, "images": []}
-            yield doc
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(orjson.dumps(doc))
-            os.replace(tmp, self.path)
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        try:
-            doc = orjson.loads(self.path.read_bytes())
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            return None
-        entry = doc.get("entries", {}).get(key)
-        return dict(entry) if entry else None
-
-    def put(self, key: str, entry: dict[str, Any]) -> None:
-        with self._locked() as doc:
-            doc["entries"][key] = {"layer": entry.get("layer"), "history": entry["history"]}
-
-    def add_image(self, target: str) -> None:
-        with self._locked() as doc:
-            if target not in doc["images"]:
-                doc["images"] = [*doc["images"], target][-50:]
-
-
-# -- helpers -----------------------------------------------------------------------------
-
-
-def _ports(p: str) -> list[str]:
-    port, _, proto = p.partition("/")
-    proto = proto.lower() or "tcp"
-    if proto not in ("tcp", "udp", "sctp"):
-        raise ValueError(f"invalid proto: {proto}")
-    if "-" in port:
-        a, b = port.split("-", 1)
-        if not (a.isdigit() and b.isdigit()) or int(a) > int(b):
-            raise ValueError(f"invalid port range: {port}")
-        return [f"{n}/{proto}" for n in range(int(a), int(b) + 1)]
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"invalid containerPort: {port}")
-    return [f"{int(port)}/{proto}"]
-
-
-def _duration(text: str) -> int:
-    """Go duration (``30s``, ``1m30s``, ``500ms``) in nanoseconds."""
-    units = {"ns": 1, "us": 1000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise ValueError(f"invalid duration {text!r}")
-    return int(sum(float(a) * units[b] for a, b in parts))
-
-
-def _healthcheck(ins: dockerfile.Instruction) -> dict[str, Any]:
-    word, _, rest = ins.args.partition(" ")
-    if word.upper() == "NONE":
-        return {"Test": ["NONE"]}
-    if word.upper() != "CMD":
-        raise ValueError("HEALTHCHECK: want CMD or NONE")
-    rest = rest.strip()
-    test: list[str]
-    if rest.startswith("["):
-        try:
-            test = ["CMD", *json.loads(rest)]
-        except json.JSONDecodeError:
-            test = ["CMD-SHELL", rest]
-    else:
-        test = ["CMD-SHELL", rest]
-    hc: dict[str, Any] = {"Test": test}
-    durations = (
-        ("interval", "Interval"),
-        ("timeout", "Timeout"),
-        ("start-period", "StartPeriod"),
-        ("start-interval", "StartInterval"),
-    )
-    for flag, key in durations:
-        if flag in ins.flags:
-            hc[key] = _duration(ins.flags[flag])
-    if "retries" in ins.flags:
-        hc["Retries"] = int(ins.flags["retries"])
-    return hc
-
-
-def _read_in(lowers: list[Path], rel: str) -> str:
-    p = layers.lookup(lowers, rel)
-    if p is None or not p.is_file():
-        return ""
-    return p.read_text(errors="replace")
-
-
-def _user(spec: str, lowers: list[Path]) -> tuple[int, int, list[int]]:
-    """``USER`` as uid, gid and supplementary gids, names looked up in the image."""
-    if not spec:
-        return 0, 0, []
-    user, _, group = spec.partition(":")
-    passwd = [line.split(":") for line in _read_in(lowers, "etc/passwd").splitlines()]
-    groups = [line.split(":") for line in _read_in(lowers, "etc/group").splitlines()]
-    name = user
-    if user.isdigit():
-        uid = int(user)
-        gid = uid
-        for e in passwd:
-            if len(e) > 3 and e[2] == user:
-                gid, name = int(e[3]), e[0]
-                break
-    else:
-        for e in passwd:
-            if len(e) > 3 and e[0] == user:
-                uid, gid = int(e[2]), int(e[3])
-                break
-        else:
-            raise ValueError(f"unable to find user {user}: no matching entries in passwd file")
-    if group:
-        gid = _group_id(group, groups)
-    extra = [int(e[2]) for e in groups if len(e) > 3 and name in e[3].split(",") and e[2].isdigit()]
-    return uid, gid, [g for g in extra if g != gid]
-
-
-def _group_id(group: str, groups: list[list[str]]) -> int:
-    if group.isdigit():
-        return int(group)
-    for e in groups:
-        if len(e) > 2 and e[0] == group:
-            return int(e[2])
-    raise ValueError(f"unable to find group {group}: no matching entries in group file")
-
-
-def _chown(spec: str, lowers: list[Path]) -> tuple[int, int]:
-    user, _, group = spec.partition(":")
-    if user.isdigit() and (not group or group.isdigit()):
-        return int(user), int(group or user)
-    uid, gid, _ = _user(user, lowers)
-    if group:
-        groups = [line.split(":") for line in _read_in(lowers, "etc/group").splitlines()]
-        gid = _group_id(group, groups)
-    return uid, gid
-
-
-def _mkdirs(tree: Path, path: str, lowers: list[Path]) -> None:
-    """Create ``path`` in ``tree`` with each directory's mode and owner as the image has it."""
-    cur = tree
-    rel = ""
-    for part in [p for p in path.strip("/").split("/") if p]:
-        cur = cur / part
-        rel = f"{rel}/{part}"
-        if cur.is_dir() and not cur.is_symlink():
-            continue
-        existing = layers.lookup(lowers, rel)
-        cur.mkdir()
-        if existing is not None and existing.is_dir():
-            st = existing.stat()
-            os.chmod(cur, stat.S_IMODE(st.st_mode))
-            os.lchown(cur, st.st_uid, st.st_gid)
-            os.utime(cur, ns=(st.st_atime_ns, st.st_mtime_ns))
-        else:
-            os.chmod(cur, 0o755)
-
-
-def _copy_one(
-    src: Path, target: Path, owner: tuple[int, int] | None, chmod: int | None, keep: bool = False
-) -> None:
-    """Copy one file or symlink; owner ``owner``, else the source's (``keep``), else root."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_dir() and not target.is_symlink():
-        layers.remove_tree(target)
-    elif target.exists() or target.is_symlink():
-        target.unlink()
-    if src.is_symlink():
-        os.symlink(os.readlink(src), target)
-    else:
-        shutil.copy2(src, target, follow_symlinks=False)
-        if chmod is not None:
-            os.chmod(target, chmod)
-    if owner is not None:
-        os.lchown(target, *owner)
-    elif keep:
-        st = os.lstat(src)
-        os.lchown(target, st.st_uid, st.st_gid)
-    else:
-        # COPY from the context: files belong to root, as docker makes them.
-        os.lchown(target, 0, 0)
-
-
-def _copy_tree(
-    src: Path,
-    target: Path,
-    root: Path,
-    ignore: dockerignore.Matcher | None,
-    owner: tuple[int, int] | None,
-    chmod: int | None,
-    keep: bool = False,
-) -> None:
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel_dir = os.path.relpath(dirpath, src)
-        out_dir = target if rel_dir == "." else target / rel_dir
-        keep_dirs = []
-        for d in sorted(dirnames):
-            full = Path(dirpath, d)
-            ctx_rel = os.path.relpath(full, root)
-            if (
-                ignore is not None
-                and ignore.excluded(ctx_rel)
-                and not ignore.may_contain_included(ctx_rel)
-            ):
-                continue
-            if full.is_symlink():
-                _copy_one(full, out_dir / d, owner, None, keep)
-                continue
-            (out_dir / d).mkdir(parents=True, exist_ok=True)
-            st = full.stat()
-            os.chmod(out_dir / d, stat.S_IMODE(st.st_mode) if chmod is None else chmod)
-            os.lchown(out_dir / d, *(owner or ((st.st_uid, st.st_gid) if keep else (0, 0))))
-            keep_dirs.append(d)
-        dirnames[:] = keep_dirs
-        for f in sorted(filenames):
-            full = Path(dirpath, f)
-            if ignore is not None and ignore.excluded(os.path.relpath(full, root)):
-                continue
-            _copy_one(full, out_dir / f, owner, chmod, keep)
-
-
-def _hash_sources(sources: list[tuple[Path, str]], root: Path) -> str:
-    h = hashlib.sha256()
-    for src, rel in sources:
-        for p in [src] if not src.is_dir() or src.is_symlink() else sorted(_walk(src)):
-            st = os.lstat(p)
-            h.update(f"{os.path.relpath(p, root)}\0{st.st_mode}\0".encode())
-            if stat.S_ISLNK(st.st_mode):
-                h.update(os.readlink(p).encode())
-            elif stat.S_ISREG(st.st_mode):
-                with open(p, "rb") as f:
-                    while chunk := f.read(1 << 20):
-                        h.update(chunk)
-        h.update(rel.encode() + b"\0")
-    return h.hexdigest()
-
-
-def _walk(top: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(top):
-        for n in dirnames + filenames:
-            yield Path(dirpath, n)
-
-
-def _is_archive(path: Path) -> bool:
-    try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False
-
-
-def _extract(src: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(src) as tar:
-        tar.extractall(target, filter="tar")
-
-
-def _copy_out(lowers: list[Path], srcs: list[str], staging: Path) -> None:
-    """Copy ``srcs`` out of the merged view of ``lowers`` (``COPY --from``) into ``staging``."""
-    if not lowers:
-        raise ValueError("COPY --from a scratch stage: nothing to copy")
-    if len(lowers) == 1:
-        script = ""
-        root = str(lowers[0])
-    else:
-        root = str(staging) + ".mnt"
-        os.mkdir(root)
-        lowerdir = ":".join(str(p) for p in reversed(lowers))
-        script = (
-            f"mount -t overlay overlay -o ro,lowerdir={shlex.quote(lowerdir)} {shlex.quote(root)}\n"
-        )
-    for s in srcs:
-        src, dst = shlex.quote(s or "."), shlex.quote(str(staging))
-        script += f"cd {shlex.quote(root)} && cp -a --parents -- {src} {dst}\n"
-    p = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if root.endswith(".mnt"):
-        os.rmdir(root)
-    if p.returncode != 0:
-        lines = p.stderr.strip().splitlines()
-        raise ValueError(f"COPY --from: {lines[-1] if lines else 'copy failed'}")

@@ -240,3 +240,21 @@ def test_cli_build(
         "image", "build", "--data-dir", data, "--registry-config", "/nonexistent", str(ctx)
     )
     assert code == 1 and "nosuchimage-pyk8s" in err
+
+
+def test_onbuild_triggers_run_in_the_child(bb_store: store_mod.Store, tmp_path: Path) -> None:
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    parent.mkdir()
+    child.mkdir()
+    (parent / "Dockerfile").write_text(
+        "FROM busybox\nONBUILD COPY app.txt /app/\nONBUILD RUN cat /app/app.txt > /seen\n"
+    )
+    (child / "app.txt").write_text("child's file\n")
+    (child / "Dockerfile").write_text('FROM onbuild-base:1\nCMD ["cat", "/seen"]\n')
+    base, _ = build(bb_store, parent, tags=["onbuild-base:1"])
+    assert len(base.config["config"]["OnBuild"]) == 2
+    image, lines = build(bb_store, child, tags=["onbuild-child:1"])
+    assert "# Executing 2 build trigger(s)" in lines
+    assert not image.config["config"].get("OnBuild")
+    top = bb_store.layer_path(image.diff_ids[-1]) / "fs/seen"
+    assert top.read_text() == "child's file\n"
