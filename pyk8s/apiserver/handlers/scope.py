@@ -114,6 +114,7 @@ class Scope:
             dry_run=dry_run(self.query),
             field_manager=manager,
             subresource=self.info.subresource,
+            user=self.user,
         )
 
     def list_options(self) -> generic.ListOptions:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pyk8s.api import scheme
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
+from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
 from pyk8s.apiserver.registry.core.node import strategy as node_strategy
@@ -33,6 +34,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "nodes"): node_strategy.NodeStrategy,
     ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
     ("", "services"): service_strategy.ServiceStrategy,
+    ("certificates.k8s.io", "certificatesigningrequests"): csr_strategy.CSRStrategy,
     ("rbac.authorization.k8s.io", "roles"): RBACStrategy,
     ("rbac.authorization.k8s.io", "rolebindings"): RBACStrategy,
     ("rbac.authorization.k8s.io", "clusterroles"): RBACStrategy,
@@ -43,6 +45,10 @@ _SUB_STRATEGIES: dict[tuple[str, str, str], type[Strategy]] = {
     ("", "namespaces", "finalize"): namespace_strategy.NamespaceFinalizeStrategy,
     ("", "namespaces", "status"): namespace_strategy.NamespaceStatusStrategy,
     ("", "pods", "status"): pod_strategy.PodStatusStrategy,
+    ("certificates.k8s.io", "certificatesigningrequests", "approval"): (
+        csr_strategy.CSRApprovalStrategy
+    ),
+    ("certificates.k8s.io", "certificatesigningrequests", "status"): csr_strategy.CSRStatusStrategy,
 }
 
 

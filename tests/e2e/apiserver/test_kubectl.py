@@ -417,3 +417,45 @@ def test_default_validation_uses_openapi_and_strict_fields(server: Server, versi
     assert 'Warning: unknown field "spec.foo"' in res.stderr
     explain = k(version, "explain", "deployment.spec.replicas").stdout
     assert "FIELD: replicas <integer>" in explain
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_certificate_signing_request_approval(server: Server, version: str) -> None:
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jane")]))
+        .sign(key, hashes.SHA256())
+    )
+    pem = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+    name = f"jane-{version.replace('.', '-')}"
+    manifest = f"""
+apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {{name: {name}}}
+spec:
+  request: {pem}
+  signerName: kubernetes.io/kube-apiserver-client
+  usages: [client auth]
+  username: someone-else
+"""
+    k = server.kubectl
+    k(version, "create", "-f", "-", input=manifest)
+    got = json.loads(k(version, "get", "csr", name, "-o", "json").stdout)
+    assert got["spec"]["username"] == "kubernetes-admin"  # the requester, not the body
+    assert "system:masters" in got["spec"]["groups"]
+    out = k(version, "get", "csr", name).stdout.splitlines()
+    assert out[0].split()[-1] == "CONDITION" and out[1].split()[-1] == "Pending"
+    approve = k(version, "certificate", "approve", name).stdout
+    assert approve.strip() == f"certificatesigningrequest.certificates.k8s.io/{name} approved"
+    got = json.loads(k(version, "get", "csr", name, "-o", "json").stdout)
+    cond = got["status"]["conditions"][0]
+    assert (cond["type"], cond["status"], cond["reason"]) == ("Approved", "True", "KubectlApprove")
+    assert k(version, "get", "csr", name).stdout.splitlines()[1].split()[-1] == "Approved"

@@ -49,6 +49,8 @@ class WriteOptions:
     dry_run: bool = False
     field_manager: str = ""
     subresource: str = ""
+    user: Any = None
+    """The authenticated user (``authn.User``) making the request, when known."""
 
 
 @dataclass
@@ -324,6 +326,7 @@ class Store:
             md.pop(k, None)
         self.strategy.default(obj)
         self.strategy.prepare_for_create(obj)
+        self.strategy.set_requester(obj, opts.user)
         errs = self.strategy.validate(obj)
         if errs:
             raise self._invalid(md.get("name", ""), errs)

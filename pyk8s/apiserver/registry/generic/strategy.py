@@ -92,6 +92,9 @@ class Strategy:
         else:
             md.pop("generation", None)
 
+    def set_requester(self, obj: Obj, user: Any) -> None:
+        """Record the requesting user on create (CertificateSigningRequest does)."""
+
     def initial_status(self, obj: Obj) -> Any:
         """The status a new object starts with (None: none)."""
         return None
