@@ -28,6 +28,7 @@ from pyk8s.apiserver import (
     bootstrap,
     discovery,
     health,
+    impersonation,
     kubeconfig,
     metrics,
     negotiation,
@@ -169,6 +170,8 @@ class APIServer:
             ):
                 raise errors.Unauthorized("Unauthorized")
             user = authn.ANONYMOUS_USER
+        else:
+            user = impersonation.impersonate(request.headers, user, self.authorizer)
         attrs = authz.Attributes(
             user=user,
             verb=info.verb,

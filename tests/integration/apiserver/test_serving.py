@@ -170,3 +170,29 @@ async def test_component_statuses(client: Client) -> None:
     assert etcd["conditions"][0]["status"] == "True"
     status, _ = await client.get("/api/v1/componentstatuses/nope")
     assert status == 404
+
+
+async def test_impersonation(client: Client) -> None:
+    headers = {
+        "Impersonate-User": "system:serviceaccount:default:bot",
+        "Impersonate-Group": "team-a",
+    }
+    status, body = await client.post(
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+        headers=headers,
+    )
+    assert status == 201
+    assert body["status"]["userInfo"] == {
+        "username": "system:serviceaccount:default:bot",
+        "groups": [
+            "system:serviceaccounts",
+            "system:serviceaccounts:default",
+            "team-a",
+            "system:authenticated",
+        ],
+    }
+    status, err = await client.get(
+        "/api/v1/namespaces", headers={"Impersonate-Group": "only-a-group"}
+    )
+    assert (status, err["reason"]) == (400, "BadRequest")
