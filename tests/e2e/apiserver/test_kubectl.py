@@ -459,3 +459,27 @@ spec:
     cond = got["status"]["conditions"][0]
     assert (cond["type"], cond["status"], cond["reason"]) == ("Approved", "True", "KubectlApprove")
     assert k(version, "get", "csr", name).stdout.splitlines()[1].split()[-1] == "Approved"
+
+
+def test_edit_and_replace(server: Server, tmp_path: Path) -> None:
+    k = server.kubectl
+    manifest = DEPLOYMENT.replace("name: web", "name: edited")
+    k("1.33", "create", "-f", "-", input=manifest)
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/replicas: 2/replicas: 7/' \"$1\"\n")
+    editor.chmod(0o755)
+    binary = kubectl_binary("1.33")
+    assert binary is not None
+    res = subprocess.run(
+        [binary, "--kubeconfig", str(server.kubeconfig), "--cache-dir",
+         str(server.cache_dir / "1.33"), "edit", "deployment", "edited"],
+        capture_output=True, text=True, timeout=30, check=False,
+        env={"KUBE_EDITOR": str(editor), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "deployment.apps/edited edited"
+    d = json.loads(k("1.33", "get", "deploy", "edited", "-o", "json").stdout)
+    assert d["spec"]["replicas"] == 7
+    k("1.33", "replace", "-f", "-", input=manifest.replace("replicas: 2", "replicas: 1"))
+    d = json.loads(k("1.33", "get", "deploy", "edited", "-o", "json").stdout)
+    assert d["spec"]["replicas"] == 1 and d["metadata"]["generation"] == 3
