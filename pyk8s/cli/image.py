@@ -149,26 +149,30 @@ async def run_export(args: argparse.Namespace) -> int:
 
 
 def _list_rows(store: store_mod.Store, args: argparse.Namespace) -> list[list[str]]:
-    rows = []
+    """Rows newest first, as ``docker images`` orders them."""
+    keyed: list[tuple[float, str, list[str]]] = []
     for name, image in store.images():
         ref = reference.parse(name)
         if args.repository:
             want = reference.parse(args.repository, default_tag=False)
             if want.name != ref.name or (want.tag and want.tag != ref.tag):
                 continue
-        if image is None:
-            rows.append([ref.familiar_name(), ref.tag or "<none>", "<broken>", "", ""])
-            continue
         row = [ref.familiar_name(), ref.tag or "<none>"]
+        if image is None:
+            # Content missing, or (pushed to the registry) for another platform only.
+            row += [*(["<none>"] if args.digests else []), "<unavailable>", "", ""]
+            keyed.append((float("inf"), name, row))
+            continue
         if args.digests:
-            row.append(image.target if image.target else "<none>")
+            row.append(image.target)
         row += [
             short_id(image.id, args.no_trunc),
             units.ago(image.created),
             units.human_size(store.image_size(image)),
         ]
-        rows.append(row)
-    return rows
+        created = units.parse_time(image.created)
+        keyed.append((-(created.timestamp() if created else 0.0), name, row))
+    return [row for _, _, row in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
 @guarded

@@ -258,3 +258,23 @@ def test_onbuild_triggers_run_in_the_child(bb_store: store_mod.Store, tmp_path: 
     assert not image.config["config"].get("OnBuild")
     top = bb_store.layer_path(image.diff_ids[-1]) / "fs/seen"
     assert top.read_text() == "child's file\n"
+
+
+def test_run_resolves_names_and_reaches_debian(
+    image_tarball: Callable[[str], Path], store: store_mod.Store, tmp_path: Path
+) -> None:
+    """RUN has the host's network and DNS, so ``apt-get`` works in a build."""
+    archive.import_archive(store, image_tarball("debian"))
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM debian:bookworm\n"
+        "RUN getent hosts deb.debian.org > /resolved && apt-get update -q >/dev/null "
+        "&& apt-cache policy hello | grep -c Candidate > /candidate && rm -rf /var/lib/apt/lists/*\n"
+    )
+    image, _ = build(store, ctx, tags=["apt-works:1"])
+    top = store.layer_path(image.diff_ids[-1]) / "fs"
+    assert "deb.debian.org" in (top / "resolved").read_text()
+    assert (top / "candidate").read_text().strip() == "1"
+    assert not (top / "etc/resolv.conf").exists()  # the bind mount left nothing in the layer
+    no_leftovers(store)
