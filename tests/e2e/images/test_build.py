@@ -270,7 +270,8 @@ def test_run_resolves_names_and_reaches_debian(
     (ctx / "Dockerfile").write_text(
         "FROM debian:bookworm\n"
         "RUN getent hosts deb.debian.org > /resolved && apt-get update -q >/dev/null "
-        "&& apt-cache policy hello | grep -c Candidate > /candidate && rm -rf /var/lib/apt/lists/*\n"
+        "&& apt-cache policy hello | grep -c Candidate > /candidate "
+        "&& rm -rf /var/lib/apt/lists/*\n"
     )
     image, _ = build(store, ctx, tags=["apt-works:1"])
     top = store.layer_path(image.diff_ids[-1]) / "fs"
