@@ -83,6 +83,7 @@ def build_registry(descriptors: Iterable[ControllerDescriptor]) -> dict[str, Con
 def _descriptors() -> list[ControllerDescriptor]:
     # Imported here: each module registers one controller; the table is the index.
     from pyk8s.controllers import (
+        deployment,
         garbagecollector,
         namespace,
         replicaset,
@@ -105,6 +106,7 @@ def _descriptors() -> list[ControllerDescriptor]:
             replicaset.new_replicationcontroller,
             ("replicationcontroller",),
         ),
+        ControllerDescriptor("deployment-controller", deployment.new, ("deployment",)),
     ]
 
 
