@@ -428,6 +428,7 @@ class EtcdStorage:
             try:
                 await coro
             except asyncio.CancelledError:
+                out.close_all("storage closed")  # no-op for a watcher that closed itself
                 raise
             except Exception:
                 log.exception("etcd watch stream failed")

@@ -237,3 +237,21 @@ async def test_two_stores_on_one_etcd_see_each_other(etcd_server: EtcdServer) ->
         assert [e.type for e in events] == [EventType.ADDED] + [EventType.MODIFIED] * 40
         assert [e.value for e in events] == [str(i).encode() for i in range(41)]
         await w.close()
+
+
+async def test_closing_the_store_ends_every_watch(etcd_server: EtcdServer) -> None:
+    prefix = f"/close-{uuid.uuid4().hex[:8]}"
+    store = await EtcdStorage.open(etcd_server.endpoint, prefix=prefix)
+    try:
+        first = await store.create("/registry/a", b"1")
+        now = store.watch("/registry/")
+        await store.create("/registry/b", b"2")
+        await take(now, 1)  # the shared stream is past `first`: the next watch is its own
+        past = store.watch("/registry/", from_revision=first.mod_revision)
+        assert [e.key for e in await take(past, 1)] == ["/registry/b"]
+    finally:
+        await store.close()
+        await etcdctl(etcd_server, "del", "--prefix", prefix + "/")
+    for w in (now, past):
+        with pytest.raises(WatchClosedError, match="storage closed"):
+            await take(w, 1)
