@@ -236,3 +236,19 @@ def test_zstd_and_uncompressed_layers(store: store_mod.Store, tmp_path: Path) ->
     archive.import_archive(store, tar)
     [fs] = store.unpack(store.resolve("zstd:1"))
     assert (fs / "z/file").read_text() == "zstd content"
+
+
+def test_gc_waits_for_writes_in_flight(store: store_mod.Store) -> None:
+    import threading
+
+    fd = store.acquire_lease()  # an import that has stored a blob but not yet named it
+    orphan = store.blobs.put(b"not yet referenced")
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (store.gc(), done.set()))
+    t.start()
+    assert not done.wait(0.3)
+    assert store.blobs.has(orphan)
+    store.release_lease(fd)
+    assert done.wait(10)
+    t.join()
+    assert not store.blobs.has(orphan)
