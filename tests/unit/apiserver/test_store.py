@@ -1,0 +1,73 @@
+"""The generic store over memory storage: list fast path, graceful deletion, conflicts."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from pyk8s.api import errors, scheme
+from pyk8s.apiserver.registry import rest
+from pyk8s.apiserver.registry.generic.store import (
+    DeleteOptions,
+    ListOptions,
+    WriteOptions,
+    encode,
+    splice_list_item,
+)
+from pyk8s.storage.memory import MemoryStorage
+
+
+@pytest.fixture
+async def rests() -> dict[tuple[str, str, str], rest.REST]:
+    store = MemoryStorage()
+    r = rest.build(store, scheme.DEFAULT)
+    await r[("", "v1", "namespaces")].store.create("", {"metadata": {"name": "ns"}}, WriteOptions())
+    return r
+
+
+async def test_list_json_equals_decoded_list(rests: dict[tuple[str, str, str], rest.REST]) -> None:
+    cms = rests[("", "v1", "configmaps")].store
+    for i in range(5):
+        await cms.create(
+            "ns", {"metadata": {"name": f"c{i}"}, "data": {"k": str(i)}}, WriteOptions("", "m")
+        )
+    fast = await cms.list_json("ns", ListOptions())
+    assert fast is not None
+    assert orjson.loads(fast) == await cms.list("ns", ListOptions())
+    paged = await cms.list_json("ns", ListOptions(limit=2))
+    assert paged is not None
+    doc = orjson.loads(paged)
+    assert [i["metadata"]["name"] for i in doc["items"]] == ["c0", "c1"]
+    assert doc["metadata"]["continue"]
+
+
+def test_splice_handles_empty_metadata_and_foreign_layouts() -> None:
+    prefix = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{'
+    value = encode({"kind": "ConfigMap", "data": {}, "metadata": {}, "apiVersion": "v1"})
+    item = splice_list_item(value, prefix, 7)
+    assert item is not None
+    assert orjson.loads(item) == {"metadata": {"resourceVersion": "7"}, "data": {}}
+    assert splice_list_item(b'{"data":{},"apiVersion":"v1"}', prefix, 7) is None
+
+
+async def test_update_conflict_and_graceful_pod_delete(
+    rests: dict[tuple[str, str, str], rest.REST],
+) -> None:
+    pods = rests[("", "v1", "pods")].store
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    created = await pods.create("ns", pod, WriteOptions())
+    assert created["spec"]["schedulerName"] == "default-scheduler"  # defaulted
+    same, _ = await pods.update("ns", "p", created, WriteOptions())
+    assert same["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]  # no-op
+    changed = {**created, "metadata": {**created["metadata"], "labels": {"a": "b"}}}
+    first, _ = await pods.update("ns", "p", changed, WriteOptions())
+    with pytest.raises(errors.Conflict):
+        await pods.update("ns", "p", created, WriteOptions())
+    first["spec"]["nodeName"] = "n"
+    await pods.update("ns", "p", first, WriteOptions())
+    obj, deleted = await pods.delete("ns", "p", DeleteOptions())
+    assert not deleted and obj["metadata"]["deletionGracePeriodSeconds"] == 30
+    _, deleted = await pods.delete("ns", "p", DeleteOptions(grace_period_seconds=0))
+    assert deleted
+    with pytest.raises(errors.NotFound):
+        await pods.get("ns", "p")
