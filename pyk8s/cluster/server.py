@@ -14,6 +14,7 @@ from pyk8s.apiserver import server as apiserver
 from pyk8s.client import kubeconfig, rest
 from pyk8s.cluster.settings import ClusterSettings
 from pyk8s.controllers import manager as controller_manager
+from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images import airgap, registry
 from pyk8s.images import store as image_store
 from pyk8s.images.settings import ImagesConfig
@@ -51,8 +52,8 @@ async def run(
                     f"kubeconfig: {settings.apiserver.kubeconfig_path}",
                     flush=True,
                 )
-                if with_controllers:
-                    tg.create_task(run_controllers(settings))
+                if with_controllers and settings.controllers is not None:
+                    tg.create_task(run_controllers(settings, settings.controllers))
                 if settings.scheduler is not None:
                     tg.create_task(_scheduler(settings))
     finally:
@@ -74,11 +75,12 @@ async def _registry(config: ImagesConfig) -> None:
     await registry.serve(store, config.registry_bind_address, config.registry_port, users=users)
 
 
-async def run_controllers(settings: ClusterSettings) -> None:
+async def run_controllers(settings: ClusterSettings, config: ControllerManagerConfig) -> None:
     """The controller-manager, in-process, as the admin of the kubeconfig the server wrote."""
     client = await rest.Client.from_kubeconfig(settings.apiserver.kubeconfig_path)
     async with client:
-        await controller_manager.run(settings.controllers, client)
+        await controller_manager.run(config, client)
+    raise RuntimeError("the controller-manager lost its leader lease")
 
 
 async def _scheduler(settings: ClusterSettings) -> None:

@@ -26,7 +26,8 @@ class ClusterSettings:
     images: ImagesConfig = field(
         default_factory=lambda: ImagesConfig(store_root=default_data_dir() / "images")
     )
-    controllers: ControllerManagerConfig = field(default_factory=ControllerManagerConfig)
+    controllers: ControllerManagerConfig | None = field(default_factory=ControllerManagerConfig)
+    """None: no controller-manager in this process (``--disable-controller-manager``)."""
     scheduler: KubeSchedulerConfiguration | None = field(default_factory=KubeSchedulerConfiguration)
     """None: no scheduler in this process (``--disable-scheduler``, ``pyk8s apiserver``)."""
 
@@ -60,6 +61,11 @@ class ClusterSettings:
                 registry_port=getattr(args, "registry_port", 0),
                 registry_bind_address=getattr(args, "registry_bind_address", "0.0.0.0"),
                 registry_auth_file=_path(getattr(args, "registry_auth_file", "")),
+            ),
+            controllers=None
+            if getattr(args, "disable_controller_manager", True)
+            else ControllerManagerConfig(
+                cluster_cidr=getattr(args, "cluster_cidr", "10.42.0.0/16"),
             ),
             scheduler=None
             if getattr(args, "disable_scheduler", True)
@@ -108,6 +114,14 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
     """Which components ``pyk8s server`` runs besides the API server (k3s ``--disable-*``)."""
     p.add_argument(
         "--disable-scheduler", action="store_true", help="do not run the scheduler in this process"
+    )
+    p.add_argument(
+        "--disable-controller-manager",
+        action="store_true",
+        help="do not run the controllers in this process",
+    )
+    p.add_argument(
+        "--cluster-cidr", default="10.42.0.0/16", help="pod CIDR, a /24 per node (10.42.0.0/16)"
     )
 
 

@@ -44,7 +44,7 @@ def fnv32a(data: bytes) -> int:
 
 
 def compute_hash(template: Object, collision_count: int | None) -> str:
-    raw = orjson.dumps(template, option=orjson.OPT_SORT_KEYS)
+    raw = orjson.dumps(semantic(template), option=orjson.OPT_SORT_KEYS)
     if collision_count:
         raw += str(collision_count).encode()
     return "".join(_ALPHABET[ord(c) % len(_ALPHABET)] for c in str(fnv32a(raw)))
@@ -71,8 +71,19 @@ def status_int(obj: Object, field: str) -> int:
     return int((obj.get("status") or {}).get(field) or 0)
 
 
+def semantic(value: Any) -> Any:
+    """``value`` without nulls, empty maps and empty lists, which Go's types cannot tell
+    apart from absent fields (kubectl sends ``creationTimestamp: null``, ``resources: {}``)."""
+    if isinstance(value, Mapping):
+        out = {k: semantic(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v not in ({}, [])}
+    if isinstance(value, list):
+        return [semantic(v) for v in value]
+    return value
+
+
 def template_without_hash(template: Object) -> dict[str, Any]:
-    t = copy.deepcopy(dict(template))
+    t: dict[str, Any] = semantic(copy.deepcopy(dict(template)))
     labels = (t.get("metadata") or {}).get("labels")
     if labels and HASH_LABEL in labels:
         del labels[HASH_LABEL]
