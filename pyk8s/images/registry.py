@@ -349,6 +349,7 @@ class Registry:
             and reference.is_digest(mount)
             and await asyncio.to_thread(self.store.blobs.has, mount)
         ):
+            await asyncio.to_thread(self.store.pin, mount)
             return web.Response(
                 status=201,
                 headers={
@@ -395,6 +396,7 @@ class Registry:
         up.writer.expected = digest
         try:
             await asyncio.to_thread(up.writer.commit)
+            await asyncio.to_thread(self.store.pin, digest)
         except blobs.DigestMismatch as e:
             raise ApiError(
                 400, "DIGEST_INVALID", "provided digest did not match uploaded content", str(e)

@@ -37,6 +37,8 @@ import orjson
 from pyk8s.images import blobs, layers, manifest, reference
 
 REFS_FILE = "repositories.json"
+TMP_GRACE = 15 * 60  # seconds a temp file may be in use by a registry upload
+PIN_TTL = 60 * 60  # seconds a pushed blob waits for the manifest that names it
 
 
 class ImageNotFound(LookupError):
@@ -360,6 +362,7 @@ class Store:
             keep_blobs.add(digest)
             keep_layers.add(diff_id)
         roots = [r["digest"] for r in self.refs().values()] + cache_images
+        keep_blobs.update(self._pins())
         for target in roots:
             keep_blobs.add(target)
             with contextlib.suppress(LookupError, manifest.ManifestError):
@@ -404,12 +407,44 @@ class Store:
                 if not dry_run:
                     layers.remove_tree(d)
             if not dry_run:
+                # Writes in flight hold a lease (we waited for them); registry uploads do
+                # not, so recent temp files stay until they are TMP_GRACE old.
+                cutoff = time.time() - TMP_GRACE
                 for p in list(self.blobs.tmp.iterdir()):
+                    try:
+                        if p.lstat().st_mtime > cutoff:
+                            continue
+                    except FileNotFoundError:
+                        continue
                     if p.is_dir() and not p.is_symlink():
                         layers.remove_tree(p)
                     else:
                         p.unlink(missing_ok=True)
+                self._expire_pins()
         return result
+
+    # -- pins: blobs a registry push has sent but no manifest names yet -------------------
+
+    def pin(self, digest: str, ttl: float = PIN_TTL) -> None:
+        """Keep ``digest`` from ``gc`` for ``ttl`` seconds (containerd's lease expiry)."""
+        d = self.root / "pins"
+        d.mkdir(exist_ok=True)
+        (d / digest.removeprefix("sha256:")).write_text(str(time.time() + ttl))
+
+    def _pins(self) -> set[str]:
+        out = set()
+        now = time.time()
+        for p in (self.root / "pins").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                if float(p.read_text()) > now:
+                    out.add("sha256:" + p.name)
+        return out
+
+    def _expire_pins(self) -> None:
+        live = self._pins()
+        for p in (self.root / "pins").glob("*"):
+            if "sha256:" + p.name not in live:
+                p.unlink(missing_ok=True)
 
     def usage(self) -> Usage:
         keep_blobs, keep_layers = self._mark()
