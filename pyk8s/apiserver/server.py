@@ -341,7 +341,9 @@ class APIServer:
         if (res.group, res.plural) == ("", "componentstatuses"):
             return await self._component_statuses(request, info, res, user)
         if not res.stored:
-            return await review.handle(request, res, user, self.authorizer, self.codec)
+            return await review.handle(
+                request, res, user, self.authorizer, self.codec, self.authenticator
+            )
         r = self.rest[(res.group, res.version, res.plural)]
         scope = Scope(
             request, info, res, r, user, self.config.max_body_bytes, self.codec, self.schemas

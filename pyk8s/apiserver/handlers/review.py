@@ -1,10 +1,11 @@
 """Create-only virtual resources that answer about the caller (never stored).
 
-``selfsubjectreviews`` (``kubectl auth whoami``, ``pkg/registry/authentication/selfsubjectreview``)
-and ``selfsubjectaccessreviews`` (``kubectl auth can-i``,
-``pkg/registry/authorization/selfsubjectaccessreview``), answered with the
-request's user and the configured authorizer. The other reviews and
-``bindings`` answer 405 until their issues land.
+``selfsubjectreviews`` (``kubectl auth whoami``, ``pkg/registry/authentication/selfsubjectreview``),
+``tokenreviews`` (the authenticator on a token), ``selfsubjectaccessreviews``
+(``kubectl auth can-i``), ``subjectaccessreviews`` and ``localsubjectaccessreviews``
+(``pkg/registry/authorization/*``: the configured authorizer on the given
+attributes) and ``selfsubjectrulesreviews`` (``can-i --list``; everything under
+AlwaysAllow).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from pyk8s.api import errors, scheme
-from pyk8s.apiserver import authz, negotiation, protobuf
-from pyk8s.apiserver.authn import User
+from pyk8s.apiserver import authz, negotiation, protobuf, requestinfo
+from pyk8s.apiserver.authn import AuthenticationError, Authenticator, User
 from pyk8s.apiserver.handlers.scope import json_response
 
 
@@ -36,6 +37,7 @@ async def handle(
     user: User,
     authorizer: authz.Authorizer,
     codec: protobuf.Codec | None = None,
+    authenticator: Authenticator | None = None,
 ) -> web.Response:
     raw = await request.read()
     ctype = request.headers.get("Content-Type")
@@ -52,13 +54,42 @@ async def handle(
             },
             201,
         )
-    if res.plural == "selfsubjectaccessreviews":
+    if res.plural in (
+        "selfsubjectaccessreviews",
+        "subjectaccessreviews",
+        "localsubjectaccessreviews",
+    ):
         spec = body.get("spec") or {}
+        subject = user
+        if res.plural != "selfsubjectaccessreviews":
+            if not spec.get("user") and not spec.get("groups"):
+                raise errors.Invalid.for_object(
+                    res.kind,
+                    res.group,
+                    "",
+                    [
+                        errors.invalid_value(
+                            "spec.user", "", "at least one of user or group must be specified"
+                        )
+                    ],
+                )
+            subject = User(
+                spec.get("user", ""),
+                uid=spec.get("uid", ""),
+                groups=tuple(spec.get("groups") or ()),
+                extra={k: tuple(v) for k, v in (spec.get("extra") or {}).items()},
+            )
         ra = spec.get("resourceAttributes")
         nra = spec.get("nonResourceAttributes") or {}
+        if res.plural == "localsubjectaccessreviews":
+            ns = requestinfo.parse(request.method, request.path, request.query).namespace
+            if ra is None or ra.get("namespace", "") != ns:
+                raise errors.BadRequest(
+                    f"spec.resourceAttributes.namespace must match namespace: {ns}"
+                )
         if ra:
             attrs = authz.Attributes(
-                user=user,
+                user=subject,
                 verb=ra.get("verb", ""),
                 resource_request=True,
                 api_group=ra.get("group", ""),
@@ -70,7 +101,7 @@ async def handle(
             )
         else:
             attrs = authz.Attributes(
-                user=user,
+                user=subject,
                 verb=nra.get("verb", ""),
                 resource_request=False,
                 path=nra.get("path", ""),
@@ -86,6 +117,35 @@ async def handle(
         if reason:
             status["reason"] = reason
         out["status"] = status
+        return json_response(out, 201)
+    if res.plural == "selfsubjectrulesreviews":
+        # The rules an always-allow authorizer grants: everything (RBAC lists its rules).
+        out = dict(body)
+        out["apiVersion"] = res.api_version
+        out["kind"] = res.kind
+        out.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        out["status"] = {
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": False,
+        }
+        return json_response(out, 201)
+    if res.plural == "tokenreviews":
+        token = (body.get("spec") or {}).get("token", "")
+        out = dict(body)
+        out["apiVersion"] = res.api_version
+        out["kind"] = res.kind
+        out.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        reviewed: User | None = None
+        if token and authenticator is not None:
+            try:
+                reviewed = authenticator.authenticate(f"Bearer {token}", None)
+            except AuthenticationError:
+                reviewed = None
+        if reviewed is None:
+            out["status"] = {"authenticated": False, "error": "invalid bearer token"}
+        else:
+            out["status"] = {"authenticated": True, "user": _user_info(reviewed)}
         return json_response(out, 201)
     raise errors.MethodNotAllowed(
         f"the server does not allow this method on the requested resource ({res.plural}) yet"

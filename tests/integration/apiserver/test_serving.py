@@ -196,3 +196,54 @@ async def test_impersonation(client: Client) -> None:
         "/api/v1/namespaces", headers={"Impersonate-Group": "only-a-group"}
     )
     assert (status, err["reason"]) == (400, "BadRequest")
+
+
+async def test_reviews(client: Client) -> None:
+    status, body = await client.post(
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": "secret-token"},
+        },
+    )
+    assert status == 201 and body["status"]["authenticated"] is True
+    assert body["status"]["user"]["username"] == "alice"
+    status, body = await client.post(
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": "x"}},
+    )
+    assert body["status"]["authenticated"] is False
+    sar = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods"}},
+    }
+    status, body = await client.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", sar)
+    assert status == 201 and body["status"]["allowed"] is True  # AlwaysAllow
+    status, body = await client.post(
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews", {**sar, "spec": {}}
+    )
+    assert status == 422
+    lsar = {
+        **sar,
+        "kind": "LocalSubjectAccessReview",
+        "spec": {
+            "user": "bob",
+            "resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "default"},
+        },
+    }
+    path = "/apis/authorization.k8s.io/v1/namespaces/default/localsubjectaccessreviews"
+    status, body = await client.post(path, lsar)
+    assert status == 201 and body["status"]["allowed"] is True
+    status, _ = await client.post(path.replace("/default/", "/other/"), lsar)
+    assert status == 400
+    status, body = await client.post(
+        "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": "default"},
+        },
+    )
+    assert body["status"]["resourceRules"][0]["verbs"] == ["*"]
