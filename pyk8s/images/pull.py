@@ -137,6 +137,17 @@ async def _fetch(
     w = await asyncio.to_thread(store.blobs.writer, desc.digest, desc.size)
     chunks: list[bytes] = []
     pending = 0
+    # One write in a thread at a time, overlapping the next megabyte's download.
+    writing: asyncio.Future[None] | None = None
+
+    async def flush() -> None:
+        nonlocal pending, writing
+        data = b"".join(chunks)
+        chunks.clear()
+        pending = 0
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(asyncio.to_thread(w.write, data))
 
     async def sink(chunk: bytes) -> None:
         nonlocal pending
@@ -144,17 +155,19 @@ async def _fetch(
         pending += len(chunk)
         progress.advance(key, len(chunk))
         if pending >= FLUSH:
-            data = b"".join(chunks)
-            chunks.clear()
-            pending = 0
-            await asyncio.to_thread(w.write, data)
+            await flush()
 
     try:
         await client.fetch_blob(ep, desc.digest, sink)
         if chunks:
-            await asyncio.to_thread(w.write, b"".join(chunks))
+            await flush()
+        if writing is not None:
+            await writing
         await asyncio.to_thread(w.commit)
     finally:
+        if writing is not None and not writing.done():
+            with contextlib.suppress(Exception):
+                await writing
         await asyncio.to_thread(w.abort)
     await asyncio.to_thread(store.note_source, ep.host, desc.digest, ep.path)
 
