@@ -119,8 +119,9 @@ def on_update(obj: Obj, old: Obj, manager: str, api_version: str, subresource: s
         if old_entries:
             md["managedFields"] = old_entries
         return
-    view_new = obj if not subresource else {"status": obj.get("status")}
-    view_old = old if not subresource else {"status": old.get("status")}
+    status_only = subresource == "status"
+    view_new = {"status": obj.get("status")} if status_only else obj
+    view_old = {"status": old.get("status")} if status_only else old
     changed = _diff(
         {k: v for k, v in view_new.items() if k not in ("apiVersion", "kind")},
         {k: v for k, v in view_old.items() if k not in ("apiVersion", "kind")},

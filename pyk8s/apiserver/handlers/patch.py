@@ -4,8 +4,8 @@ JSON patch (RFC 6902, ``application/json-patch+json``), JSON merge patch
 (RFC 7386, ``application/merge-patch+json``) and strategic merge patch (with
 the kind's schema: ``pyk8s.api.strategicpatch``; kinds without a schema get 415
 as custom resources do upstream). Server-side apply (``application/apply-patch+yaml``)
-gets 415 until [openapi] lands it. The patched object then goes through the
-normal update path (conflicts, strategy).
+is ``apply.py``. The patched object then goes through the normal update path
+(conflicts, strategy).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def apply_patch(
         except strategicpatch.PatchError as e:
             raise errors.BadRequest(str(e)) from e
     if media == APPLY:
-        raise errors.UnsupportedMediaType("server-side apply is not supported by this server yet")
+        raise errors.UnsupportedMediaType("server-side apply is not supported on subresources yet")
     raise errors.UnsupportedMediaType(
         f"the body of the request was in an unknown format - accepted media types include: "
         f"{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC}"
@@ -82,6 +82,10 @@ async def patch(scope: Scope) -> web.Response:
     if len(raw) > scope.max_body:
         raise errors.RequestEntityTooLarge(f"Request entity too large: limit is {scope.max_body}")
     content_type = scope.request.headers.get("Content-Type", "")
+    if content_type.split(";")[0].strip().lower() == APPLY and not scope.info.subresource:
+        from pyk8s.apiserver.handlers import apply as apply_handler
+
+        return await apply_handler.apply(scope, raw)
     strategy = None
     if scope.info.subresource:
         strategy = scope.rest.subresources.get(scope.info.subresource)

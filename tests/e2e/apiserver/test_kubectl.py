@@ -483,3 +483,24 @@ def test_edit_and_replace(server: Server, tmp_path: Path) -> None:
     k("1.33", "replace", "-f", "-", input=manifest.replace("replicas: 2", "replicas: 1"))
     d = json.loads(k("1.33", "get", "deploy", "edited", "-o", "json").stdout)
     assert d["spec"]["replicas"] == 1 and d["metadata"]["generation"] == 3
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_server_side_apply(server: Server, version: str) -> None:
+    k = server.kubectl
+    ns = f"ssa-{version.replace('.', '-')}"
+    k(version, "create", "namespace", ns)
+    out = k(version, "-n", ns, "apply", "--server-side", "-f", "-", input=DEPLOYMENT).stdout
+    assert out.strip() == "deployment.apps/web serverside-applied"
+    k(version, "-n", ns, "scale", "deployment", "web", "--replicas=5")
+    changed = DEPLOYMENT.replace("replicas: 2", "replicas: 3")
+    res = k(version, "-n", ns, "apply", "--server-side", "-f", "-", input=changed, check=False)
+    assert res.returncode == 1
+    assert "Apply failed with 1 conflict" in res.stderr and ".spec.replicas" in res.stderr
+    k(version, "-n", ns, "apply", "--server-side", "--force-conflicts", "-f", "-", input=changed)
+    d = json.loads(
+        k(version, "-n", ns, "get", "deploy", "web", "-o", "json", "--show-managed-fields").stdout
+    )
+    assert d["spec"]["replicas"] == 3
+    applies = [m for m in d["metadata"]["managedFields"] if m["operation"] == "Apply"]
+    assert [m["manager"] for m in applies] == ["kubectl"]

@@ -51,6 +51,8 @@ class WriteOptions:
     subresource: str = ""
     user: Any = None
     """The authenticated user (``authn.User``) making the request, when known."""
+    managed_fields: builtins.list[Any] | None = None
+    """Exactly these managedFields (server-side apply computed them); None: track updates."""
 
 
 @dataclass
@@ -406,7 +408,10 @@ class Store:
             raise self._invalid(md.get("name", ""), errs)
         self.strategy.canonicalize(obj)
         self._with_type(obj)
-        fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version)
+        if opts.managed_fields is not None:
+            md["managedFields"] = opts.managed_fields
+        else:
+            fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version)
         await self._run_admission("CREATE", obj, None)
         name = md["name"]
         key = self.resource.key(md.get("namespace", ""), name)
@@ -516,9 +521,12 @@ class Store:
                 raise self._invalid(name, errs)
             strat.canonicalize(obj)
             self._with_type(obj)
-            fieldmanager.on_update(
-                obj, old, opts.field_manager, self.resource.api_version, opts.subresource
-            )
+            if opts.managed_fields is not None:
+                omd["managedFields"] = opts.managed_fields
+            else:
+                fieldmanager.on_update(
+                    obj, old, opts.field_manager, self.resource.api_version, opts.subresource
+                )
             await self._run_admission("UPDATE", obj, old)
             if not opts.dry_run:
                 undo = await self.allocate(obj, old)
