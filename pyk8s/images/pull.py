@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -115,12 +116,19 @@ async def _pull(
             await asyncio.to_thread(layers.unpack, src, dest, diff_id, store.blobs.tmp)
             progress.finish(key, "done")
 
-        async with asyncio.TaskGroup() as tg:
-            for diff_id, desc in unique.items():
-                tg.create_task(one(diff_id, desc))
+        await _all([one(diff_id, desc) for diff_id, desc in unique.items()])
         names = [str(ref.with_tag(ref.tag))] if ref.tag else [str(ref)]
         await asyncio.to_thread(store.set_refs, names, fetched.digest, fetched.media_type)
         return await asyncio.to_thread(store.load, fetched.digest, tuple(names))
+
+
+async def _all(coros: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coros`` together and let every one finish (a thread unpacking a layer cannot be
+    cancelled, and must not outlive the pull); then raise the first failure as itself."""
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
 
 
 async def _fetch(
@@ -209,9 +217,12 @@ async def push(
 
     # Authenticate once (for push) before the parallel uploads.
     await client.blob_exists(ep, image.manifest.config.digest)
-    async with asyncio.TaskGroup() as tg:
-        for desc in {d.digest: d for d in (*image.manifest.layers, image.manifest.config)}.values():
-            tg.create_task(one(desc))
+    await _all(
+        [
+            one(d)
+            for d in {d.digest: d for d in (*image.manifest.layers, image.manifest.config)}.values()
+        ]
+    )
     data = await asyncio.to_thread(store.blobs.read, image.manifest_digest)
     tag = ref.tag or image.manifest_digest
     return await client.put_manifest(ep, tag, data, image.manifest.media_type)
