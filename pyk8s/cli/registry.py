@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 from pyk8s.images import registry
@@ -18,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--auth-file", default="", metavar="FILE", help="user:password lines; basic auth when set"
     )
+    p.add_argument("--tls-cert-file", default="", help="serve HTTPS with this certificate")
+    p.add_argument("--tls-private-key-file", default="", help="the certificate's key")
     p.set_defaults(func=run)
 
 
@@ -31,5 +34,11 @@ async def run(args: argparse.Namespace) -> int:
     logging.getLogger("pyk8s.registry").info(
         "registry: serving %s on %s:%d", store.root, args.bind_address, args.port
     )
-    await registry.serve(store, args.bind_address, args.port, users=users)
+    tls = None
+    if args.tls_cert_file or args.tls_private_key_file:
+        if not (args.tls_cert_file and args.tls_private_key_file):
+            print("error: --tls-cert-file and --tls-private-key-file go together", file=sys.stderr)
+            return 1
+        tls = (Path(args.tls_cert_file), Path(args.tls_private_key_file))
+    await registry.serve(store, args.bind_address, args.port, users=users, tls=tls)
     return 0

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import hmac
 import re
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -464,12 +465,22 @@ async def serve(
     *,
     users: dict[str, str] | None = None,
     ready: asyncio.Event | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> None:
-    """Serve until cancelled."""
+    """Serve until cancelled; HTTPS with ``tls`` (certificate file, key file)."""
+    ctx = None
+    if tls is not None:
+
+        def make() -> ssl.SSLContext:
+            c = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            c.load_cert_chain(str(tls[0]), str(tls[1]))
+            return c
+
+        ctx = await asyncio.to_thread(make)
     runner = web.AppRunner(Registry(store, users).app(), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ctx)
         await site.start()
         if ready is not None:
             ready.set()

@@ -100,3 +100,31 @@ async def test_tls_registry_with_a_private_ca(
         )
         async with distribution.Client(skip_verify) as c:
             assert (await pull.pull(dest, c, f"{reg.host}/lib/bb:tls")).manifest_digest == digest
+
+
+async def test_pyk8s_registry_over_tls(
+    image_tarball: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from pyk8s.images import registry
+    from tests.e2e.images.registry_fixture import free_port
+
+    ca, cert, key = await asyncio.to_thread(make_pki, tmp_path)
+    served = await asyncio.to_thread(store_mod.Store, tmp_path / "served")
+    await asyncio.to_thread(archive.import_archive, served, image_tarball("busybox"))
+    port = free_port()
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        registry.serve(served, "127.0.0.1", port, ready=ready, tls=(cert, key))
+    )
+    await asyncio.wait_for(ready.wait(), 10)
+    try:
+        host = f"127.0.0.1:{port}"
+        trusted = registries.Registries.parse({"configs": {host: {"tls": {"ca_file": str(ca)}}}})
+        dest = await asyncio.to_thread(store_mod.Store, tmp_path / "dest")
+        async with distribution.Client(trusted) as c:
+            image = await pull.pull(dest, c, f"{host}/busybox")
+        assert image.id == (await asyncio.to_thread(served.resolve, "busybox")).id
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
