@@ -21,7 +21,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from pyk8s.images import distribution, pull, reference, registries
+from pyk8s.images import distribution, dockerconfig, pull, reference, registries
 from pyk8s.images import progress as progress_mod
 
 T = TypeVar("T")
@@ -43,6 +43,14 @@ def add_registry_flags(c: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(cmd: Callable[..., argparse.ArgumentParser]) -> None:
+    c = cmd("login", "log in to a registry (stored as docker login stores it)", run_login)
+    c.add_argument("server", nargs="?", default="docker.io", metavar="SERVER")
+    c.add_argument("-u", "--username", default="")
+    c.add_argument("-p", "--password", default="")
+    c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add_registry_flags(c)
+    c = cmd("logout", "forget the login for a registry", run_logout)
+    c.add_argument("server", nargs="?", default="docker.io", metavar="SERVER")
     c = cmd("pull", "pull an image from a registry", run_pull)
     c.add_argument("name", metavar="NAME")
     c.add_argument("-q", "--quiet", action="store_true")
@@ -57,7 +65,9 @@ def add_parsers(cmd: Callable[..., argparse.ArgumentParser]) -> None:
 async def make_client(args: argparse.Namespace, host_of: str) -> distribution.Client:
     path = Path(args.registry_config) if args.registry_config else DEFAULT_REGISTRIES
     config = await asyncio.to_thread(registries.Registries.load, path, insecure=args.insecure)
-    creds = {}
+    # Credentials: --creds, then registries.yaml, then logins (pyk8s/docker login).
+    logins = await asyncio.to_thread(dockerconfig.load)
+    creds = {h: a for h, a in logins.items() if config.config_for(h).auth is None}
     if args.creds:
         user, _, password = args.creds.partition(":")
         creds[reference.parse(host_of).domain] = registries.Auth(user, password)
@@ -151,4 +161,45 @@ async def run_push(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"{reference.parse(dest).familiar()}: digest: {digest}")
+    return 0
+
+
+def _host(server: str) -> str:
+    return dockerconfig.host_key(server)
+
+
+async def run_login(args: argparse.Namespace) -> int:
+    host = _host(args.server)
+    user, password = args.username, args.password
+    if args.password_stdin:
+        password = (await asyncio.to_thread(sys.stdin.read)).rstrip("\n")
+    if not user or not password:
+        if not sys.stdin.isatty():
+            print("error: give --username and --password (or --password-stdin)", file=sys.stderr)
+            return 1
+        import getpass
+
+        user = user or await asyncio.to_thread(input, "Username: ")
+        password = password or await asyncio.to_thread(getpass.getpass, "Password: ")
+    path = Path(args.registry_config) if args.registry_config else DEFAULT_REGISTRIES
+    try:
+        config = await asyncio.to_thread(registries.Registries.load, path, insecure=args.insecure)
+        ep = config.endpoints(reference.Reference(host, "library/x", "latest"))[-1]
+        creds = {host: registries.Auth(user, password)}
+        async with distribution.Client(config, credentials=creds) as client:
+            await client.ping(ep)
+    except _errors() as e:
+        print(f"error: login to {host} failed: {e}", file=sys.stderr)
+        return 1
+    await asyncio.to_thread(dockerconfig.save, host, user, password)
+    print("Login Succeeded")
+    return 0
+
+
+async def run_logout(args: argparse.Namespace) -> int:
+    host = _host(args.server)
+    if await asyncio.to_thread(dockerconfig.remove, host):
+        print(f"Removing login credentials for {host}")
+    else:
+        print(f"Not logged in to {host}")
     return 0

@@ -12,15 +12,12 @@ containerd's CRI plugin ``image_pull.go``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from pyk8s.images import distribution, pull, reference, registries
+from pyk8s.images import distribution, dockerconfig, pull, reference, registries
 from pyk8s.images import store as store_mod
 
 
@@ -52,20 +49,7 @@ class RuntimeImage:
 
 def credentials_from_dockerconfig(data: bytes) -> dict[str, registries.Auth]:
     """Registry credentials from a ``kubernetes.io/dockerconfigjson`` secret's payload."""
-    doc = orjson.loads(data)
-    auths = doc.get("auths", doc) if isinstance(doc, dict) else {}
-    out: dict[str, registries.Auth] = {}
-    for server, entry in auths.items():
-        if not isinstance(entry, dict):
-            continue
-        user, password = str(entry.get("username", "")), str(entry.get("password", ""))
-        if entry.get("auth"):
-            user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
-        host = server.split("://", 1)[-1].split("/", 1)[0]
-        if host in ("index.docker.io", "registry-1.docker.io"):
-            host = reference.DEFAULT_DOMAIN
-        out[host] = registries.Auth(user, password, str(entry.get("identitytoken", "")))
-    return out
+    return dockerconfig.parse(data)
 
 
 class ImageService:

@@ -58,3 +58,31 @@ def test_push_and_pull_commands(
     assert out == f"Digest: {digest}\nStatus: Downloaded newer image for {name}\n"
     code, out, _ = pyk8s(capsys, "image", "ls", "--data-dir", dest)
     assert out.splitlines()[1].split()[:2] == [f"{registry.host}/lib/busybox", "1.37"]
+
+
+def test_login_pull_logout(
+    registry: Registry,
+    image_tarball: Callable[[str], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    pyk8s(capsys, "image", "import", "--data-dir", src, str(image_tarball("busybox")))
+    code, _, err = pyk8s(capsys, "image", "login", "-u", USER, "-p", "wrong", registry.host)
+    assert code == 1 and f"login to {registry.host} failed" in err
+    code, out, err = pyk8s(capsys, "image", "login", "-u", USER, "-p", PASSWORD, registry.host)
+    assert (code, out) == (0, "Login Succeeded\n"), err
+    config = json.loads((tmp_path / "docker/config.json").read_text())
+    assert list(config["auths"]) == [registry.host]
+    assert (tmp_path / "docker/config.json").stat().st_mode & 0o777 == 0o600
+    name = f"{registry.host}/team/bb:1"
+    assert pyk8s(capsys, "image", "push", "--data-dir", src, "busybox", name)[0] == 0
+    assert pyk8s(capsys, "image", "pull", "--data-dir", dest, name)[0] == 0
+    code, out, _ = pyk8s(capsys, "image", "logout", registry.host)
+    assert out == f"Removing login credentials for {registry.host}\n"
+    code, _, err = pyk8s(capsys, "image", "pull", "--data-dir", dest, name)
+    assert code == 1 and "wants a username and password" in err
