@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import copy as copy_mod
+import email.utils
 import glob
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,8 +491,9 @@ class Builder:
 
             def make(tree: Path) -> None:
                 files.mkdirs(tree, os.path.dirname(dest_abs.rstrip("/")) or "/", lowers)
-                for src, _rel in sources:
-                    if ins.cmd == "ADD" and not from_ and src.is_file() and files.is_archive(src):
+                for src, rel in sources:
+                    local = not from_ and not rel.startswith("url:")
+                    if ins.cmd == "ADD" and local and src.is_file() and files.is_archive(src):
                         target = tree / dest_abs.lstrip("/")
                         files.mkdirs(tree, dest_abs, lowers)
                         files.extract(src, target)
@@ -545,7 +551,10 @@ class Builder:
         out: list[tuple[Path, str]] = []
         for s in srcs:
             if re.match(r"https?://", s):
-                raise ValueError("ADD from a URL is not supported; download it in a RUN step")
+                if not allow_url:
+                    raise ValueError("source can't be a URL for COPY")
+                out.append((self._download(s), "url:" + s))
+                continue
             rel = os.path.normpath(s.lstrip("/"))
             if rel.startswith(".."):
                 raise ValueError(f"forbidden path outside the build context: {s}")
@@ -566,6 +575,24 @@ class Builder:
                 )
             out.extend(found)
         return out
+
+    def _download(self, url: str) -> Path:
+        """``ADD URL``: the file, named after the URL's last path segment, mode 0600."""
+        name = os.path.basename(urllib.parse.urlsplit(url).path.rstrip("/")) or "index.html"
+        d = Path(tempfile.mkdtemp(prefix="url-", dir=self.work))
+        target = d / name
+        try:
+            with urllib.request.urlopen(url, timeout=120) as resp, target.open("wb") as f:
+                shutil.copyfileobj(resp, f, 1 << 20)
+                modified = resp.headers.get("Last-Modified")
+        except (urllib.error.URLError, OSError) as e:
+            raise ValueError(f"failed to download {url}: {e}") from None
+        os.chmod(target, 0o600)
+        if modified:
+            with contextlib.suppress(TypeError, ValueError):
+                t = email.utils.parsedate_to_datetime(modified).timestamp()
+                os.utime(target, (t, t))
+        return target
 
     # -- result --------------------------------------------------------------------------
 

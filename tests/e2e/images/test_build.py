@@ -95,13 +95,14 @@ def test_everything_in_one_dockerfile(
         "WORKDIR $APP_HOME\n"
         "COPY --chown=www-data:www-data src/ ./\n"
         "ADD bundle.tar.gz /opt/\n"
+        f"ADD http://127.0.0.1:{http_server}/files/remote.txt /opt/\n"
         f"RUN wget -q -O /srv/net.txt http://127.0.0.1:{http_server}/ "
         '&& echo "$VERSION-$FLAVOUR" > version && rm /bin/wget\n'
         "USER nobody\n"
         "RUN id -u > /tmp/uid\n"
         "FROM busybox\n"
         "COPY --from=build /srv /srv\n"
-        "COPY --from=build /opt/unpacked/hello.txt /tmp/uid /\n"
+        "COPY --from=build /opt/unpacked/hello.txt /tmp/uid /opt/remote.txt /\n"
         'LABEL org.example.team="images" version=2\n'
         "EXPOSE 80 53/udp\n"
         'VOLUME ["/data"]\n'
@@ -135,15 +136,21 @@ def test_everything_in_one_dockerfile(
         bb_store,
         image,
         tmp_path,
-        'cd "$ROOT"; cat srv/app/version srv/net.txt hello.txt uid; echo $(ls srv/app); '
+        'cd "$ROOT"; cat srv/app/version srv/net.txt hello.txt uid remote.txt; echo $(ls srv/app); '
         "ls -ln srv/app/app.sh | awk '{print $3\":\"$4}'; ls bin/wget 2>&1 || true\n",
     )
     assert p.returncode == 0, p.stderr
     out = p.stdout.splitlines()
-    assert out[:4] == ["1-fancy", "from the host network", "hello", "65534"]
-    assert sorted(out[4].split()) == ["app.sh", "sub", "version"]  # debug.log ignored
-    assert out[5] == "33:33"  # www-data
-    assert out[6] == "bin/wget"  # the final stage starts again from busybox
+    assert out[:5] == [
+        "1-fancy",
+        "from the host network",
+        "hello",
+        "65534",
+        "from the host network",
+    ]
+    assert sorted(out[5].split()) == ["app.sh", "sub", "version"]  # debug.log ignored
+    assert out[6] == "33:33"  # www-data
+    assert out[7] == "bin/wget"  # the final stage starts again from busybox
 
     # The first stage's RUN removed wget: its layer carries an overlayfs whiteout.
     history = [h["created_by"] for h in image.config["history"]]
