@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -255,3 +256,63 @@ async def test_closing_the_store_ends_every_watch(etcd_server: EtcdServer) -> No
     for w in (now, past):
         with pytest.raises(WatchClosedError, match="storage closed"):
             await take(w, 1)
+
+
+_SPAWN_UNDER_TRAFFIC = """
+import asyncio, sys, uvloop
+from pyk8s.storage.etcd.backend import EtcdStorage
+
+async def main(endpoint, prefix, spawns):
+    store = await EtcdStorage.open(endpoint, prefix=prefix)
+    watch = store.watch("/registry/")
+    stop = asyncio.Event()
+
+    async def write(w):
+        i = 0
+        while not stop.is_set():
+            await store.create(f"/registry/w{w}/{i}", b"x")
+            i += 1
+
+    async def read():
+        async for _ in watch:
+            pass
+
+    tasks = [asyncio.create_task(write(w)) for w in range(8)] + [asyncio.create_task(read())]
+    failed = 0
+    for _ in range(spawns):
+        proc = await asyncio.create_subprocess_exec("true")
+        failed += await asyncio.wait_for(proc.wait(), 10) != 0
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    await watch.close()
+    await store.close()
+    print(failed)
+
+uvloop.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+@pytest.mark.slow
+async def test_children_forked_during_grpc_traffic_do_not_crash(etcd_server: EtcdServer) -> None:
+    """pyk8s forks runc and iptables (uvloop: fork, then exec) in the process that
+    talks to etcd; grpc's fork handlers used to crash a child now and then."""
+    prefix = f"/fork-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _SPAWN_UNDER_TRAFFIC,
+        etcd_server.endpoint,
+        prefix,
+        "200",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+    finally:
+        await etcdctl(etcd_server, "del", "--prefix", prefix + "/")
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert out.decode().split() == ["0"], "children died"
