@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
@@ -49,10 +49,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         return c
 
     c = cmd("import", "import docker save or OCI layout tarballs", run_import, ["load"])
-    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("files", nargs="*", metavar="FILE", help="default (or -): standard input")
+    c.add_argument("-i", "--input", action="append", default=[], metavar="FILE")
     c = cmd("export", "write images to a tarball (OCI layout + docker save)", run_export, ["save"])
     c.add_argument("names", nargs="+", metavar="NAME")
-    c.add_argument("-o", "--output", required=True, metavar="FILE")
+    c.add_argument("-o", "--output", default="", metavar="FILE", help="default: standard output")
     c = cmd("list", "list images", run_list, ["ls", "images"])
     c.add_argument("-q", "--quiet", action="store_true", help="only image IDs")
     c.add_argument("--digests", action="store_true", help="show digests")
@@ -130,9 +131,16 @@ def short_id(digest: str, no_trunc: bool = False) -> str:
 @guarded
 async def run_import(args: argparse.Namespace) -> int:
     store = await _t(open_store, args)
-    for f in args.files:
-        path = Path(f)
-        for imp in await _t(archive.import_archive, store, path):
+    sources = [*args.input, *args.files] or ["-"]
+    for f in sources:
+        if f == "-":
+            if sys.stdin.isatty():
+                print("error: no tarball given and standard input is a terminal", file=sys.stderr)
+                return 1
+            src: Path | BinaryIO = sys.stdin.buffer
+        else:
+            src = Path(f)
+        for imp in await _t(archive.import_archive, store, src):
             if imp.names:
                 for name in imp.names:
                     print(f"Loaded image: {reference.parse(name).familiar()}")
@@ -144,7 +152,14 @@ async def run_import(args: argparse.Namespace) -> int:
 @guarded
 async def run_export(args: argparse.Namespace) -> int:
     store = await _t(open_store, args)
-    await _t(archive.export_archive, store, args.names, Path(args.output))
+    if args.output and args.output != "-":
+        await _t(archive.export_archive, store, args.names, Path(args.output))
+        return 0
+    if sys.stdout.isatty():
+        print("error: refusing to write a tarball to a terminal; use -o FILE", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    await _t(archive.export_archive, store, args.names, sys.stdout.buffer)
     return 0
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -102,7 +102,8 @@ def _norm(name: str) -> str:
     return name.removeprefix("./")
 
 
-def import_archive(store: store_mod.Store, path: Path) -> list[Imported]:
+def import_archive(store: store_mod.Store, path: Path | BinaryIO) -> list[Imported]:
+    """Import a tarball from a file, or from a stream (``pyk8s image import < file``)."""
     with store.writing():
         staging = _Staging(store.blobs.tmp)
         try:
@@ -119,11 +120,12 @@ def import_archive(store: store_mod.Store, path: Path) -> list[Imported]:
             shutil.rmtree(staging.dir, ignore_errors=True)
 
 
-def _stage(staging: _Staging, path: Path) -> None:
-    if not path.is_file():
+def _stage(staging: _Staging, path: Path | BinaryIO) -> None:
+    if isinstance(path, Path) and not path.is_file():
         raise ArchiveError(f"cannot read {path}: no such file")
     try:
-        with tarfile.open(path, "r|*") as tar:
+        kw: dict[str, Any] = {"name": path} if isinstance(path, Path) else {"fileobj": path}
+        with tarfile.open(mode="r|*", **kw) as tar:
             for member in tar:
                 name = _norm(member.name)
                 if member.isreg():
@@ -273,8 +275,9 @@ def _import_docker(store: store_mod.Store, staging: _Staging) -> list[Imported]:
 # -- export ------------------------------------------------------------------------------
 
 
-def export_archive(store: store_mod.Store, refs: list[str], out: Path) -> None:
-    """Write the images ``refs`` name into one tarball at ``out`` (atomically)."""
+def export_archive(store: store_mod.Store, refs: list[str], out: Path | BinaryIO) -> None:
+    """Write the images ``refs`` name into one tarball at ``out`` (atomically), or to a
+    stream (``pyk8s image export nginx > nginx.tar``)."""
     chosen: list[tuple[str | None, store_mod.Image]] = []
     for ref in refs:
         image = store.resolve(ref)
@@ -286,6 +289,11 @@ def export_archive(store: store_mod.Store, refs: list[str], out: Path) -> None:
         except reference.InvalidReference:
             pass
         chosen.append((name, image))
+    if not isinstance(out, Path):
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            _write_export(store, tar, chosen)
+        out.flush()
+        return
     out = out.absolute()
     fd, tmp = tempfile.mkstemp(prefix=".export-", dir=out.parent)
     try:

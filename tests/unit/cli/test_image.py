@@ -131,3 +131,31 @@ def test_errors(
     code, out, err = pyk8s(capsys, "image", argv[0], "--data-dir", data, *argv[1:])
     assert code == 1 and out == ""
     assert err.startswith("error: ") and message in err
+
+
+def test_save_to_stdout_and_load_from_stdin(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    app_tar: tuple[Path, imagekit.Built],
+) -> None:
+    """``pyk8s image save NAME > file`` and ``pyk8s image load < file``, as docker's."""
+    import io
+
+    path, built = app_tar
+    data, other = str(tmp_path / "data"), str(tmp_path / "other")
+    assert pyk8s(capsys, "image", "load", "--data-dir", data, "-i", str(path))[0] == 0
+    out = io.BytesIO()
+    wrapper = io.TextIOWrapper(out)
+    with monkeypatch.context() as m:
+        m.setattr("sys.stdout", wrapper)
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["image", "save", "--data-dir", data, "app:v1"])
+    assert exc.value.code == 0
+    saved = out.getvalue()
+    assert saved[257:262] == b"ustar"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(saved)))
+    code, printed, _ = pyk8s(capsys, "image", "load", "--data-dir", other)
+    assert (code, printed) == (0, "Loaded image: app:v1\n")
+    _, printed, _ = pyk8s(capsys, "image", "inspect", "--data-dir", other, "app:v1")
+    assert json.loads(printed)[0]["Id"] == built.config
