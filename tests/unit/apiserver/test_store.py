@@ -7,6 +7,7 @@ import pytest
 
 from pyk8s.api import errors, scheme
 from pyk8s.apiserver.registry import rest
+from pyk8s.apiserver.registry.core.pod import storage as pod_storage
 from pyk8s.apiserver.registry.generic.store import (
     DeleteOptions,
     ListOptions,
@@ -64,7 +65,9 @@ async def test_update_conflict_and_graceful_pod_delete(
     with pytest.raises(errors.Conflict):
         await pods.update("ns", "p", created, WriteOptions())
     first["spec"]["nodeName"] = "n"
-    await pods.update("ns", "p", first, WriteOptions())
+    with pytest.raises(errors.Invalid, match="pod updates may not change fields"):
+        await pods.update("ns", "p", first, WriteOptions())
+    await pod_storage.bind(pods, "ns", "p", {"target": {"kind": "Node", "name": "n"}})
     obj, deleted = await pods.delete("ns", "p", DeleteOptions())
     assert not deleted and obj["metadata"]["deletionGracePeriodSeconds"] == 30
     _, deleted = await pods.delete("ns", "p", DeleteOptions(grace_period_seconds=0))

@@ -401,6 +401,9 @@ class Store:
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             md.pop(k, None)
         self.strategy.default(obj)
+        # Mutating admission comes before the strategy, as upstream's handler runs it
+        # before the registry's BeforeCreate.
+        await self._run_admission("CREATE", obj, None)
         self.strategy.prepare_for_create(obj)
         self.strategy.set_requester(obj, opts.user)
         errs = self.strategy.validate(obj)
@@ -412,7 +415,6 @@ class Store:
             md["managedFields"] = opts.managed_fields
         else:
             fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version)
-        await self._run_admission("CREATE", obj, None)
         name = md["name"]
         key = self.resource.key(md.get("namespace", ""), name)
         if opts.dry_run:
@@ -501,6 +503,7 @@ class Store:
                 )
             obj = copy.deepcopy(new)
             strat.default(obj)
+            await self._run_admission("UPDATE", obj, old)
             omd = meta.metadata(obj)
             old_md = old["metadata"]
             if "generation" in old_md:
@@ -527,7 +530,6 @@ class Store:
                 fieldmanager.on_update(
                     obj, old, opts.field_manager, self.resource.api_version, opts.subresource
                 )
-            await self._run_admission("UPDATE", obj, old)
             if not opts.dry_run:
                 undo = await self.allocate(obj, old)
             omd["resourceVersion"] = str(current.mod_revision)

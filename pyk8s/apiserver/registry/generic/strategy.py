@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pyk8s.api import defaults, meta, scheme
+from pyk8s.api import defaults, meta, scheme, validation
 from pyk8s.api.errors import FieldError
 
 Obj = dict[str, Any]
@@ -100,9 +100,10 @@ class Strategy:
         return None
 
     def validate(self, obj: Obj) -> list[FieldError]:
-        return meta.validate_object_meta(
+        errs = meta.validate_object_meta(
             obj, namespaced=self.namespace_scoped, name_validator=type(self).name_validator
         )
+        return errs + validation.validate(self.resource.group, self.resource.kind, obj)
 
     def warnings_on_create(self, obj: Obj) -> list[str]:
         return []
@@ -126,7 +127,9 @@ class Strategy:
             md["generation"] = int(md.get("generation") or 0) + 1
 
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
-        return self.validate_meta_update(obj, old)
+        errs = self.validate_meta_update(obj, old)
+        r = self.resource
+        return errs + validation.validate_update(r.group, r.kind, obj, old)
 
     def validate_meta_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         errs = meta.validate_labels(obj.get("metadata", {}).get("labels"), "metadata.labels")

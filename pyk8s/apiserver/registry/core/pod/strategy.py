@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyk8s.api.errors import FieldError, required
 from pyk8s.apiserver.registry.generic.strategy import Obj, StatusStrategy, Strategy
 
 DEFAULT_GRACE_PERIOD = 30
@@ -46,13 +45,6 @@ class PodStrategy(Strategy):
         obj["status"] = {}
         super().prepare_for_create(obj)
         obj.setdefault("status", self.initial_status(obj))
-
-    def validate(self, obj: Obj) -> list[FieldError]:
-        errs = super().validate(obj)
-        spec = obj.get("spec")
-        if not isinstance(spec, dict) or not spec.get("containers"):
-            errs.append(required("spec.containers"))
-        return errs
 
     def check_graceful_delete(self, obj: Obj, grace_period: int | None) -> int | None:
         spec = obj.get("spec") or {}

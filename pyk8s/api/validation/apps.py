@@ -1,0 +1,117 @@
+"""Semantic validation of apps/v1 and batch/v1 workloads.
+
+Mirrors ``pkg/apis/apps/validation/validation.go`` (``ValidateDeploymentSpec``,
+``ValidateReplicaSetSpec``, ``ValidateStatefulSetSpec``, ``ValidateDaemonSetSpec``:
+a selector is required, must not be empty, must match the template's labels,
+and is immutable in apps/v1; replicas are not negative) and
+``pkg/apis/batch/validation`` (Job template restart policy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyk8s.api import selectors
+from pyk8s.api.errors import FieldError, invalid_value, not_supported, required
+from pyk8s.api.validation import core
+
+Obj = dict[str, Any]
+
+
+def _non_negative(value: Any, path: str) -> list[FieldError]:
+    if value is not None and (not isinstance(value, int) or value < 0):
+        return [invalid_value(path, value, "must be greater than or equal to 0")]
+    return []
+
+
+def _selector_and_template(spec: Obj, template_path: str = "spec.template") -> list[FieldError]:
+    errs: list[FieldError] = []
+    sel = spec.get("selector")
+    labels = (((spec.get("template") or {}).get("metadata")) or {}).get("labels") or {}
+    if not isinstance(sel, dict):
+        errs.append(required("spec.selector"))
+    elif not sel.get("matchLabels") and not sel.get("matchExpressions"):
+        errs.append(invalid_value("spec.selector", sel, "empty selector is invalid for deployment"))
+    else:
+        try:
+            matches = selectors.from_label_selector(sel).matches(labels)
+        except selectors.SelectorError as e:
+            errs.append(invalid_value("spec.selector", sel, str(e)))
+        else:
+            if not matches:
+                errs.append(
+                    invalid_value(
+                        f"{template_path}.metadata.labels",
+                        labels,
+                        "`selector` does not match template `labels`",
+                    )
+                )
+    if not isinstance(spec.get("template"), dict):
+        errs.append(required(template_path))
+    else:
+        errs += core.pod_spec((spec["template"]).get("spec"), f"{template_path}.spec")
+    return errs
+
+
+def workload(obj: Obj) -> list[FieldError]:
+    spec = obj.get("spec") or {}
+    return _non_negative(spec.get("replicas"), "spec.replicas") + _selector_and_template(spec)
+
+
+def daemonset(obj: Obj) -> list[FieldError]:
+    errs = _selector_and_template(obj.get("spec") or {})
+    policy = ((((obj.get("spec") or {}).get("template") or {}).get("spec")) or {}).get(
+        "restartPolicy"
+    )
+    if policy not in (None, "Always"):
+        errs.append(not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
+    return errs
+
+
+def selector_immutable(obj: Obj, old: Obj) -> list[FieldError]:
+    new_sel = (obj.get("spec") or {}).get("selector")
+    old_sel = (old.get("spec") or {}).get("selector")
+    if new_sel != old_sel:
+        return [invalid_value("spec.selector", new_sel, "field is immutable")]
+    return []
+
+
+def job(obj: Obj) -> list[FieldError]:
+    spec = obj.get("spec") or {}
+    errs = _non_negative(spec.get("parallelism"), "spec.parallelism")
+    errs += _non_negative(spec.get("completions"), "spec.completions")
+    errs += _non_negative(spec.get("backoffLimit"), "spec.backoffLimit")
+    tmpl = spec.get("template")
+    if not isinstance(tmpl, dict):
+        return [*errs, required("spec.template")]
+    policy = (tmpl.get("spec") or {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        errs.append(
+            not_supported("spec.template.spec.restartPolicy", policy, ["OnFailure", "Never"])
+        )
+    errs += core.pod_spec(tmpl.get("spec"), "spec.template.spec")
+    return errs
+
+
+def cronjob(obj: Obj) -> list[FieldError]:
+    spec = obj.get("spec") or {}
+    errs: list[FieldError] = []
+    if not spec.get("schedule"):
+        errs.append(required("spec.schedule"))
+    elif len(str(spec["schedule"]).split()) not in (5, 6) and not str(spec["schedule"]).startswith(
+        "@"
+    ):
+        errs.append(invalid_value("spec.schedule", spec["schedule"], "unparseable schedule"))
+    policy = spec.get("concurrencyPolicy")
+    if policy is not None and policy not in ("Allow", "Forbid", "Replace"):
+        errs.append(not_supported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"]))
+    jt = spec.get("jobTemplate")
+    if not isinstance(jt, dict):
+        errs.append(required("spec.jobTemplate"))
+    else:
+        inner = job({"spec": jt.get("spec") or {}})
+        errs += [
+            FieldError(e.type, "spec.jobTemplate." + e.field, e.detail, e.value, e.show_value)
+            for e in inner
+        ]
+    return errs

@@ -1,0 +1,205 @@
+"""Semantic validation of core/v1 objects (the parts clients hit most).
+
+Mirrors ``pkg/apis/core/validation/validation.go``: ``ValidatePodSpec``
+(containers required, names unique DNS labels, image required, restart and DNS
+policies, ports), ``ValidateConfigMap`` / ``ValidateSecret`` (key names, size,
+base64 data), the ``field.Error`` paths and messages as upstream words them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from pyk8s.api import meta
+from pyk8s.api.errors import (
+    FieldError,
+    forbidden,
+    invalid_value,
+    not_supported,
+    required,
+)
+
+Obj = dict[str, Any]
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+MAX_CONFIG_BYTES = 1024 * 1024
+RESTART_POLICIES = ["Always", "OnFailure", "Never"]
+DNS_POLICIES = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]
+PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
+PROTOCOLS = ["SCTP", "TCP", "UDP"]
+
+
+def config_key(key: str, path: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if len(key) > meta.DNS1123_SUBDOMAIN_MAX:
+        errs.append(
+            invalid_value(
+                path, key, f"must be no more than {meta.DNS1123_SUBDOMAIN_MAX} characters"
+            )
+        )
+    if not _CONFIG_KEY.match(key):
+        errs.append(
+            invalid_value(
+                path,
+                key,
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+                "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation "
+                "is '[-._a-zA-Z0-9]+')",
+            )
+        )
+    return errs
+
+
+def _containers(items: Any, path: str, names: set[str], *, need_one: bool) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if not isinstance(items, list) or (need_one and not items):
+        if need_one:
+            errs.append(required(path))
+        return errs
+    for i, c in enumerate(items):
+        p = f"{path}[{i}]"
+        if not isinstance(c, dict):
+            errs.append(invalid_value(p, c, "must be an object"))
+            continue
+        name = c.get("name", "")
+        if not name:
+            errs.append(required(f"{p}.name"))
+        else:
+            for msg in meta.dns1123_label(str(name)):
+                errs.append(invalid_value(f"{p}.name", name, msg))
+            if name in names:
+                errs.append(FieldError("FieldValueDuplicate", f"{p}.name", "", name))
+            names.add(name)
+        if not c.get("image"):
+            errs.append(required(f"{p}.image"))
+        pull = c.get("imagePullPolicy")
+        if pull and pull not in PULL_POLICIES:
+            errs.append(not_supported(f"{p}.imagePullPolicy", pull, PULL_POLICIES))
+        for j, port in enumerate(c.get("ports") or []):
+            pp = f"{p}.ports[{j}]"
+            cp = port.get("containerPort") if isinstance(port, dict) else None
+            if not isinstance(cp, int) or not 1 <= cp <= 65535:
+                errs.append(
+                    invalid_value(
+                        f"{pp}.containerPort", cp, "must be between 1 and 65535, inclusive"
+                    )
+                )
+            proto = port.get("protocol", "TCP") if isinstance(port, dict) else "TCP"
+            if proto not in PROTOCOLS:
+                errs.append(not_supported(f"{pp}.protocol", proto, PROTOCOLS))
+    return errs
+
+
+def pod_spec(spec: Any, path: str) -> list[FieldError]:
+    if not isinstance(spec, dict):
+        return [required(path)]
+    errs: list[FieldError] = []
+    names: set[str] = set()
+    errs += _containers(spec.get("containers"), f"{path}.containers", names, need_one=True)
+    errs += _containers(spec.get("initContainers"), f"{path}.initContainers", names, need_one=False)
+    policy = spec.get("restartPolicy")
+    if policy is not None and policy not in RESTART_POLICIES:
+        errs.append(not_supported(f"{path}.restartPolicy", policy, RESTART_POLICIES))
+    dns = spec.get("dnsPolicy")
+    if dns is not None and dns not in DNS_POLICIES:
+        errs.append(not_supported(f"{path}.dnsPolicy", dns, DNS_POLICIES))
+    volumes: set[str] = set()
+    for i, v in enumerate(spec.get("volumes") or []):
+        name = v.get("name", "") if isinstance(v, dict) else ""
+        if not name:
+            errs.append(required(f"{path}.volumes[{i}].name"))
+        elif name in volumes:
+            errs.append(FieldError("FieldValueDuplicate", f"{path}.volumes[{i}].name", "", name))
+        volumes.add(name)
+    grace = spec.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and grace < 0:
+        errs.append(
+            invalid_value(
+                f"{path}.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0"
+            )
+        )
+    return errs
+
+
+def pod(obj: Obj) -> list[FieldError]:
+    return pod_spec(obj.get("spec"), "spec")
+
+
+def pod_update(obj: Obj, old: Obj) -> list[FieldError]:
+    """Pod specs are immutable except images, activeDeadlineSeconds, tolerations (additions)."""
+    new_spec = dict(obj.get("spec") or {})
+    old_spec = dict(old.get("spec") or {})
+    for spec in (new_spec, old_spec):
+        spec.pop("activeDeadlineSeconds", None)
+        spec.pop("tolerations", None)
+        spec.pop("terminationGracePeriodSeconds", None)
+        for key in ("containers", "initContainers"):
+            spec[key] = [
+                {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                for c in spec.get(key) or []
+            ]
+    if new_spec.get("nodeName") is None and old_spec.get("nodeName"):
+        new_spec["nodeName"] = old_spec["nodeName"]
+    if new_spec != old_spec:
+        return [
+            forbidden(
+                "spec",
+                "pod updates may not change fields other than `spec.containers[*].image`,"
+                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                "`spec.tolerations` (only additions to existing tolerations),"
+                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+                "previously negative)",
+            )
+        ]
+    return []
+
+
+def configmap(obj: Obj) -> list[FieldError]:
+    errs: list[FieldError] = []
+    size = 0
+    data = obj.get("data") or {}
+    binary = obj.get("binaryData") or {}
+    if not isinstance(data, dict):
+        return [invalid_value("data", data, "must be a map of strings")]
+    for k, v in data.items():
+        errs += config_key(k, "data[" + k + "]")
+        if not isinstance(v, str):
+            errs.append(invalid_value(f"data[{k}]", v, "must be a string"))
+        else:
+            size += len(v)
+    for k, v in binary.items() if isinstance(binary, dict) else []:
+        errs += config_key(k, "binaryData[" + k + "]")
+        if k in data:
+            errs.append(invalid_value(f"data[{k}]", k, "duplicate of key present in binaryData"))
+        size += len(v) if isinstance(v, str) else 0
+    if size > MAX_CONFIG_BYTES:
+        errs.append(
+            FieldError(
+                "FieldValueTooLong",
+                "",
+                f"must have at most {MAX_CONFIG_BYTES} bytes",
+                show_value=False,
+            )
+        )
+    return errs
+
+
+def secret(obj: Obj) -> list[FieldError]:
+    errs: list[FieldError] = []
+    data = obj.get("data") or {}
+    if not isinstance(data, dict):
+        return [invalid_value("data", data, "must be a map of base64 strings")]
+    for k, v in data.items():
+        errs += config_key(k, f"data[{k}]")
+        try:
+            base64.b64decode(str(v), validate=True)
+        except (binascii.Error, ValueError):
+            errs.append(
+                invalid_value(f"data[{k}]", "<secret contents redacted>", "illegal base64 data")
+            )
+    for k in obj.get("stringData") or {}:
+        errs += config_key(k, f"stringData[{k}]")
+    return errs

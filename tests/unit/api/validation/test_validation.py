@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pyk8s.api import validation
+
+
+def deployment(labels: dict[str, str], selector: dict[str, Any] | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "replicas": 1,
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+        },
+    }
+    if selector is not None:
+        spec["selector"] = selector
+    return {"metadata": {"name": "d"}, "spec": spec}
+
+
+def fields(errs: list[Any]) -> list[str]:
+    return [e.field for e in errs]
+
+
+def test_deployment_selector_must_match_template() -> None:
+    ok = deployment({"app": "x"}, {"matchLabels": {"app": "x"}})
+    assert validation.validate("apps", "Deployment", ok) == []
+    bad = deployment({"app": "y"}, {"matchLabels": {"app": "x"}})
+    errs = validation.validate("apps", "Deployment", bad)
+    assert fields(errs) == ["spec.template.metadata.labels"]
+    assert "`selector` does not match template `labels`" in errs[0].message()
+    assert fields(validation.validate("apps", "Deployment", deployment({}, None))) == [
+        "spec.selector"
+    ]
+    changed = deployment({"app": "x", "b": "c"}, {"matchLabels": {"b": "c"}})
+    errs = validation.validate_update("apps", "Deployment", changed, ok)
+    assert fields(errs) == ["spec.selector"]
+
+
+def test_pod_spec_rules() -> None:
+    pod = {
+        "spec": {
+            "containers": [{"name": "a", "image": "x"}, {"name": "a"}],
+            "restartPolicy": "Sometimes",
+        }
+    }
+    assert sorted(fields(validation.validate("", "Pod", pod))) == [
+        "spec.containers[1].image",
+        "spec.containers[1].name",
+        "spec.restartPolicy",
+    ]
+    assert fields(validation.validate("", "Pod", {"spec": {}})) == ["spec.containers"]
+
+
+def test_pod_spec_is_immutable_but_images() -> None:
+    old = {"spec": {"containers": [{"name": "a", "image": "x"}], "nodeName": "n"}}
+    new_image = {"spec": {"containers": [{"name": "a", "image": "y"}], "nodeName": "n"}}
+    assert validation.validate_update("", "Pod", new_image, old) == []
+    new_cmd = {"spec": {"containers": [{"name": "a", "image": "x", "command": ["sh"]}]}}
+    errs = validation.validate_update("", "Pod", new_cmd, old)
+    assert fields(errs) == ["spec"] and errs[0].type == "FieldValueForbidden"
+
+
+def test_configmap_and_secret_keys() -> None:
+    assert fields(validation.validate("", "ConfigMap", {"data": {"bad key": "v"}})) == [
+        "data[bad key]"
+    ]
+    errs = validation.validate("", "Secret", {"data": {"k": "not base64!"}})
+    assert fields(errs) == ["data[k]"]
+    assert validation.validate("", "Secret", {"data": {"k": "bXlzcWw="}}) == []
+
+
+def test_job_restart_policy() -> None:
+    job = {
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Always"}
+            }
+        }
+    }
+    assert fields(validation.validate("batch", "Job", job)) == ["spec.template.spec.restartPolicy"]
