@@ -24,6 +24,8 @@ def main(argv: list[str]) -> int:
         print("usage: pidns --sandbox ID --pid-file FILE", file=sys.stderr)
         return 2
     pid_file = argv[3]
+    # Inherit nothing but stdio (uvloop leaks the spawner's pipe ends; see shim.main).
+    os.closerange(3, 1 << 16)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWPID) != 0:
         print(f"unshare(CLONE_NEWPID): {os.strerror(ctypes.get_errno())}", file=sys.stderr)

@@ -87,8 +87,19 @@ def parse_args(argv: list[str]) -> Args:
     return args
 
 
+def _max_fd() -> int:
+    try:
+        return min(os.sysconf("SC_OPEN_MAX"), 1 << 20)
+    except (ValueError, OSError):
+        return 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Inherit nothing but stdio: uvloop (the CLI's loop) leaks duplicates of the spawning
+    # process's pipe ends into children, and a daemon holding the write end of our own
+    # stdout would keep the kubelet waiting for EOF forever.
+    os.closerange(3, _max_fd())
     report_r, report_w = os.pipe()
     if os.fork() != 0:
         os.close(report_w)
