@@ -42,6 +42,7 @@ from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
 from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
 from pyk8s.apiserver.registry import rest
+from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
 from pyk8s.apiserver.schemas import Schemas
 from pyk8s.apiserver.settings import APIServerConfig
@@ -95,6 +96,7 @@ class APIServer:
     def __post_init__(self) -> None:
         self._openapi_lock = asyncio.Lock()
         self._openapi_builder: openapi.Builder | None = None
+        self._kubelet_ssl_context: ssl.SSLContext | None = None
         self.rest = rest.build(self.backend, self.table, service_cidr=self.config.service_cidr)
         self.health_checks = [
             health.NamedCheck("ping", health.ping),
@@ -363,6 +365,11 @@ class APIServer:
                 pdbs = self.rest[("policy", "v1", "poddisruptionbudgets")].store
                 out = await pod_storage.evict(r.store, pdbs, info.namespace, info.name, body)
             return json_response(out, 201)
+        if (res.group, res.plural) == ("", "pods") and info.subresource == "log":
+            nodes = self.rest[("", "v1", "nodes")].store
+            return await pod_log.log(
+                request, r.store, nodes, info.namespace, info.name, self._kubelet_ssl()
+            )
         if info.subresource and info.subresource not in r.subresources:
             raise errors.MethodNotAllowed(
                 f"the server does not support {info.subresource} on {res.plural} yet"
@@ -390,6 +397,15 @@ class APIServer:
                 "the server does not allow this method on the requested resource"
             )
         return await handler(scope)
+
+    def _kubelet_ssl(self) -> ssl.SSLContext:
+        """Client TLS to kubelets, with the admin certificate (made once, then reused)."""
+        if self._kubelet_ssl_context is None:
+            pki_dir = self.config.pki_dir
+            self._kubelet_ssl_context = pod_log.client_ssl(
+                pki_dir / "admin.crt", pki_dir / "admin.key"
+            )
+        return self._kubelet_ssl_context
 
     async def _component_statuses(
         self,
