@@ -14,7 +14,7 @@ from typing import cast
 
 import pyk8s
 from pyk8s.cli import apiserver as apiserver_cmd
-from pyk8s.cli import controller_manager, image, killall, registry, scheduler, server
+from pyk8s.cli import controller_manager, image, killall, kubelet, registry, scheduler, server
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     controller_manager.add_parser(sub)
     image.add_parser(sub)
     killall.add_parser(sub)
+    kubelet.add_parser(sub)
     registry.add_parser(sub)
     scheduler.add_parser(sub)
     return parser

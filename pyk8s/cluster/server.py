@@ -12,12 +12,14 @@ import logging
 
 from pyk8s.apiserver import server as apiserver
 from pyk8s.client import kubeconfig, rest
+from pyk8s.cluster import agent
 from pyk8s.cluster.settings import ClusterSettings
 from pyk8s.controllers import manager as controller_manager
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images import airgap, registry
 from pyk8s.images import store as image_store
 from pyk8s.images.settings import ImagesConfig
+from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.scheduler import server as scheduler
 from pyk8s.storage import compactor, factory
 
@@ -56,6 +58,8 @@ async def run(
                     tg.create_task(run_controllers(settings, settings.controllers))
                 if settings.scheduler is not None:
                     tg.create_task(_scheduler(settings))
+                if settings.kubelet is not None:
+                    tg.create_task(_agent(settings, settings.kubelet))
     finally:
         await store.close()
 
@@ -81,6 +85,16 @@ async def run_controllers(settings: ClusterSettings, config: ControllerManagerCo
     async with client:
         await controller_manager.run(config, client)
     raise RuntimeError("the controller-manager lost its leader lease")
+
+
+async def _agent(settings: ClusterSettings, config: KubeletConfig) -> None:
+    """This machine's node agent, through the API with the admin kubeconfig (k3s gives it a
+    node identity of its own; we have no node authorizer yet)."""
+    client = await rest.Client.from_kubeconfig(
+        settings.apiserver.kubeconfig_path, user_agent="kubelet/pyk8s"
+    )
+    async with client:
+        await agent.run(config, client)
 
 
 async def _scheduler(settings: ClusterSettings) -> None:

@@ -7,12 +7,14 @@ Passed explicitly to each component's ``run``; no module globals (kopf
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
+from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.scheduler.config import KubeSchedulerConfiguration
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
@@ -30,6 +32,8 @@ class ClusterSettings:
     """None: no controller-manager in this process (``--disable-controller-manager``)."""
     scheduler: KubeSchedulerConfiguration | None = field(default_factory=KubeSchedulerConfiguration)
     """None: no scheduler in this process (``--disable-scheduler``, ``pyk8s apiserver``)."""
+    kubelet: KubeletConfig | None = None
+    """None: no node agent in this process (``--disable-agent``, ``pyk8s apiserver``)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:
@@ -70,6 +74,7 @@ class ClusterSettings:
             scheduler=None
             if getattr(args, "disable_scheduler", True)
             else KubeSchedulerConfiguration(),
+            kubelet=None if getattr(args, "disable_agent", True) else _kubelet(args, api),
         )
 
 
@@ -110,8 +115,32 @@ def add_registry_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _kubelet(args: argparse.Namespace, api: APIServerConfig) -> KubeletConfig:
+    """The server's own node: control-plane labelled, its API trusted by the cluster CA."""
+    net = ipaddress.ip_network(api.service_cidr, strict=False)
+    cfg = KubeletConfig(
+        data_dir=api.data_dir,
+        image_store_root=api.data_dir / "images",
+        port=getattr(args, "kubelet_port", 10250),
+        client_ca_file=api.pki_dir / "ca.crt",
+        cluster_dns=(str(net.network_address + 10),),
+        cluster_domain=api.cluster_domain,
+        control_plane=True,
+    )
+    if getattr(args, "node_name", ""):
+        cfg.node_name = args.node_name.lower()
+    return cfg
+
+
 def add_component_flags(p: argparse.ArgumentParser) -> None:
     """Which components ``pyk8s server`` runs besides the API server (k3s ``--disable-*``)."""
+    p.add_argument(
+        "--disable-agent", action="store_true", help="do not run the kubelet in this process"
+    )
+    p.add_argument("--node-name", default="", help="this machine's node name (default hostname)")
+    p.add_argument(
+        "--kubelet-port", type=int, default=10250, help="the kubelet API port (default 10250)"
+    )
     p.add_argument(
         "--disable-scheduler", action="store_true", help="do not run the scheduler in this process"
     )

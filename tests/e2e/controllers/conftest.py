@@ -32,6 +32,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 "-m",
                 "pyk8s",
                 "server",
+                "--disable-agent",
                 "--data-dir",
                 str(data),
                 "--https-port",

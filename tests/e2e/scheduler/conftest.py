@@ -167,6 +167,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "-m",
                 "pyk8s",
                 "server",
+                "--disable-agent",
                 "--data-dir",
                 str(data),
                 "--https-port",

@@ -1,0 +1,110 @@
+"""Reading a container's CRI log file as ``kubectl logs`` asks for it.
+
+Mirrors ``pkg/kubelet/kuberuntime/logs/logs.go`` (``ReadLogs``: ``--tail`` counted in whole
+lines, ``--since``/``--since-time``, ``--timestamps``, ``--limit-bytes``, partial lines
+joined, ``--follow`` until the container stops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from pyk8s.kubelet.runtime import logs as cri_logs
+
+FOLLOW_POLL = 0.2
+
+
+@dataclass(frozen=True)
+class Options:
+    follow: bool = False
+    tail_lines: int | None = None
+    since_ns: int | None = None
+    timestamps: bool = False
+    limit_bytes: int | None = None
+
+
+def _format(entries: list[cri_logs.Entry], opts: Options) -> list[bytes]:
+    """Whole lines (partials joined), filtered by ``since``."""
+    lines: list[bytes] = []
+    pending: list[cri_logs.Entry] = []
+    for e in entries:
+        pending.append(e)
+        if e.partial:
+            continue
+        first = pending[0]
+        content = b"".join(p.content for p in pending) + b"\n"
+        pending = []
+        if opts.since_ns is not None and first.time_ns < opts.since_ns:
+            continue
+        if opts.timestamps:
+            ts = cri_logs.timestamp(first.time_ns).encode()
+            content = ts + b" " + content
+        lines.append(content)
+    return lines
+
+
+def parse(data: bytes) -> tuple[list[cri_logs.Entry], int]:
+    """Entries of the complete lines in ``data`` and how many bytes they used."""
+    end = data.rfind(b"\n") + 1
+    out = []
+    for line in data[:end].splitlines():
+        try:
+            out.append(cri_logs.parse_line(line))
+        except ValueError:
+            continue
+    return out, end
+
+
+def read_file(path: str, offset: int = 0) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+async def stream(
+    path: str, opts: Options, running: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[bytes]:
+    data = await asyncio.to_thread(read_file, path)
+    entries, used = parse(data)
+    lines = _format(entries, opts)
+    if opts.tail_lines is not None:
+        lines = lines[-opts.tail_lines :] if opts.tail_lines > 0 else []
+    budget = opts.limit_bytes
+    for whole in lines:
+        line = whole
+        if budget is not None:
+            if budget <= 0:
+                return
+            line = line[:budget]
+            budget -= len(line)
+        yield line
+    if not opts.follow:
+        return
+    offset = used
+    while True:
+        more = await asyncio.to_thread(read_file, path, offset)
+        entries, used = parse(more)
+        offset += used
+        for whole in _format(entries, Options(timestamps=opts.timestamps)):
+            line = whole
+            if budget is not None:
+                if budget <= 0:
+                    return
+                line = line[:budget]
+                budget -= len(line)
+            yield line
+        if not used:
+            if not await running():
+                return
+            await asyncio.sleep(FOLLOW_POLL)
+
+
+def parse_since_time(value: str) -> int:
+    t = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return int(t.timestamp() * 1e9)

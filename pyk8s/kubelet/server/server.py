@@ -1,0 +1,149 @@
+"""The kubelet API on HTTPS (port 10250): container logs and the pods it runs.
+
+Mirrors ``pkg/kubelet/server/server.go`` (``/containerLogs/{namespace}/{pod}/{container}``
+with ``follow``, ``previous``, ``tailLines``, ``timestamps``, ``sinceSeconds``,
+``sinceTime``, ``limitBytes``; ``/pods``; ``/healthz``). Authentication is by client
+certificate: a certificate signed by the cluster CA (``--client-ca-file``), which is what
+the API server presents when it proxies ``pods/log``. Without a client CA every request is
+refused (upstream would fall back to anonymous, which is off by default in hardened setups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from pyk8s.kubelet.config import KubeletConfig
+from pyk8s.kubelet.runtime.interface import ContainerState
+from pyk8s.kubelet.server import certs, logs
+
+if TYPE_CHECKING:
+    from pyk8s.kubelet.kubelet import Kubelet
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.Response(status=status, text=message + "\n")
+
+
+class KubeletServer:
+    def __init__(self, config: KubeletConfig, kubelet: Kubelet) -> None:
+        self.config = config
+        self.kubelet = kubelet
+        self._runner: web.AppRunner | None = None
+
+    def _ssl(self) -> ssl.SSLContext:
+        host_ip = self.kubelet.host_ip()
+        cert, key = certs.ensure(self.config.root_dir / "pki", self.config.node_name, [host_ip])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(cert, key)
+        if self.config.client_ca_file is not None:
+            ctx.load_verify_locations(cafile=str(self.config.client_ca_file))
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+    async def start(self) -> int:
+        """Listen; return the port (the chosen one when configured as 0)."""
+        app = web.Application(middlewares=[self._authn])
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/pods", self.pods)
+        app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        ctx = await asyncio.to_thread(self._ssl)
+        site = web.TCPSite(
+            self._runner, self.config.bind_address, self.config.port, ssl_context=ctx
+        )
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else self.config.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @web.middleware
+    async def _authn(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == "/healthz":
+            resp: web.StreamResponse = await handler(request)
+            return resp
+        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        if self.config.client_ca_file is None or not peer:
+            return _error(401, "Unauthorized")
+        out: web.StreamResponse = await handler(request)
+        return out
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def pods(self, request: web.Request) -> web.Response:
+        items = self.kubelet.pod_informer.lister("pods").list()
+        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def container_logs(self, request: web.Request) -> web.StreamResponse:
+        ns = request.match_info["namespace"]
+        name = request.match_info["pod"]
+        container = request.match_info["container"]
+        q = request.query
+        pod = self.kubelet.find_pod(ns, name)
+        if pod is None:
+            return _error(404, f'pod "{name}" not found in namespace "{ns}"')
+        uid = pod["metadata"]["uid"]
+        status = await self.kubelet.manager.pod_status(uid)
+        found = sorted(
+            (c for c in status.containers if c.metadata.name == container),
+            key=lambda c: c.created_at,
+            reverse=True,
+        )
+        previous = q.get("previous") in ("true", "1")
+        want = (
+            found[1]
+            if previous and len(found) > 1
+            else (found[0] if found and not previous else None)
+        )
+        if want is None:
+            if previous:
+                msg = f'previous terminated container "{container}" in pod "{name}" not found'
+            else:
+                msg = f'container "{container}" in pod "{name}" is waiting to start'
+            return _error(400, msg)
+        try:
+            since_ns = None
+            if q.get("sinceSeconds"):
+                since_ns = time.time_ns() - int(q["sinceSeconds"]) * 1_000_000_000
+            elif q.get("sinceTime"):
+                since_ns = logs.parse_since_time(q["sinceTime"])
+            opts = logs.Options(
+                follow=q.get("follow") in ("true", "1") and not previous,
+                tail_lines=int(q["tailLines"]) if q.get("tailLines") else None,
+                since_ns=since_ns,
+                timestamps=q.get("timestamps") in ("true", "1"),
+                limit_bytes=int(q["limitBytes"]) if q.get("limitBytes") else None,
+            )
+        except ValueError as e:
+            return _error(400, f"invalid log options: {e}")
+        cid = want.id
+        runtime = self.kubelet.runtime
+
+        async def running() -> bool:
+            try:
+                st = await runtime.container_status(cid)
+            except Exception:
+                return False
+            return st.state == ContainerState.RUNNING
+
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        async for chunk in logs.stream(want.log_path, opts, running):
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
