@@ -11,6 +11,8 @@ refused (upstream would fall back to anonymous, which is off by default in harde
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import ssl
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,8 @@ from pyk8s.kubelet.server import certs, logs
 
 if TYPE_CHECKING:
     from pyk8s.kubelet.kubelet import Kubelet
+
+log = logging.getLogger(__name__)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -59,7 +63,16 @@ class KubeletServer:
         site = web.TCPSite(
             self._runner, self.config.bind_address, self.config.port, ssl_context=ctx
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise
+            # Another cluster's kubelet on this machine (tests run several): take any free
+            # port; the Node's daemonEndpoints tell the API server which.
+            log.warning("kubelet port %d is in use; serving on a free port", self.config.port)
+            site = web.TCPSite(self._runner, self.config.bind_address, 0, ssl_context=ctx)
+            await site.start()
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []

@@ -1,0 +1,317 @@
+"""The kubelet inside a real ``pyk8s server``, driven with the real kubectl 1.33: bootstrapped
+busybox and nginx images (from the image tests' cache) run as runc containers, and what
+kubectl shows is what a Kubernetes node would show."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyk8s.kubelet.runtime import killall, naming
+from tests.e2e.apiserver.conftest import _wait_ready, free_port, kubectl_binary
+from tests.e2e.kubelet.conftest import _require_host
+from tests.e2e.scheduler.conftest import KUBECTL, Cluster, _stop, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": list(containers), "terminationGracePeriodSeconds": 5, **spec},
+    }
+
+
+def _sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, image_tarball: Callable[[str], Path]
+) -> Iterator[Cluster]:
+    _require_host()
+    if kubectl_binary(KUBECTL) is None:
+        pytest.skip(f"kubectl.{KUBECTL} is not installed")
+    data = tmp_path_factory.mktemp("pyk8s-kubelet")
+    imports = data / "images" / "import"
+    imports.mkdir(parents=True)
+    for image in ("busybox", "nginx"):
+        (imports / f"{image}.tar").symlink_to(image_tarball(image))
+    port = free_port()
+    with (data / "server.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
+                "--https-port", str(port), "--bind-address", "127.0.0.1",
+                "--kubelet-port", str(free_port()),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_ready(port, data / "server" / "tls" / "ca.crt", proc, time.monotonic() + 60)
+            c = Cluster(data, data / "kubeconfig.yaml")
+            wait_for("the node to be Ready", lambda: _node_ready(c), timeout=60)
+            yield c
+        finally:
+            _stop(proc)
+            prefix = naming.prefix_for(data)
+            asyncio.run(killall.killall(prefix, data))
+            left = killall.leftovers(prefix, data)
+    assert left == [], f"left on the host after killall: {left}"
+
+
+def _node_ready(c: Cluster) -> bool:
+    nodes = c.get("nodes")["items"]
+    return any(
+        cond["type"] == "Ready" and cond["status"] == "True"
+        for n in nodes
+        for cond in n["status"].get("conditions") or []
+    )
+
+
+def _status(c: Cluster, name: str) -> dict[str, Any]:
+    res = c.kubectl("get", "pod", name, "-o", "json", check=False)
+    if res.returncode != 0:
+        return {}
+    status: dict[str, Any] = json.loads(res.stdout).get("status") or {}
+    return status
+
+
+def _phase(c: Cluster, name: str, *phases: str) -> str | None:
+    p = _status(c, name).get("phase")
+    return p if p in phases else None
+
+
+def _condition(c: Cluster, name: str, type_: str) -> str:
+    for cond in _status(c, name).get("conditions") or []:
+        if cond["type"] == type_:
+            return str(cond["status"])
+    return ""
+
+
+def test_node_registration_and_lease(cluster: Cluster) -> None:
+    node = cluster.get("nodes")["items"][0]
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/os"] == "linux"
+    assert labels["kubernetes.io/hostname"] == node["metadata"]["name"]
+    assert "node-role.kubernetes.io/control-plane" in labels
+    info = node["status"]["nodeInfo"]
+    assert info["kubeletVersion"].startswith("v1.33.")
+    assert info["containerRuntimeVersion"].startswith("runc://")
+    cap = node["status"]["capacity"]
+    assert int(cap["cpu"]) >= 1 and cap["pods"] == "110" and cap["memory"].endswith("Ki")
+    types = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+    assert types == {
+        "Ready": "True",
+        "MemoryPressure": "False",
+        "DiskPressure": "False",
+        "PIDPressure": "False",
+    }
+    assert {a["type"] for a in node["status"]["addresses"]} >= {"InternalIP", "Hostname"}
+    wide = cluster.kubectl("get", "nodes", "-o", "wide").stdout
+    assert "runc://" in wide and "Ready" in wide
+    name = node["metadata"]["name"]
+    lease = cluster.get("lease", "-n", "kube-node-lease", name)
+    assert lease["spec"]["holderIdentity"] == name
+    assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    first = lease["spec"]["renewTime"]
+    wait_for(
+        "the lease to be renewed",
+        lambda: cluster.get("lease", "-n", "kube-node-lease", name)["spec"]["renewTime"] != first,
+        timeout=15,
+    )
+
+
+def test_busybox_pod_runs_and_kubectl_logs(cluster: Cluster) -> None:
+    cluster.apply(
+        _pod("hello", _sh("c", "echo hello from busybox; echo second line; echo third"),
+             restartPolicy="Never")
+    )  # fmt: skip
+    wait_for("hello to succeed", lambda: _phase(cluster, "hello", "Succeeded"), timeout=60)
+    assert cluster.kubectl("logs", "hello").stdout == "hello from busybox\nsecond line\nthird\n"
+    assert cluster.kubectl("logs", "hello", "--tail=1").stdout == "third\n"
+    assert cluster.kubectl("logs", "hello", "--limit-bytes=5").stdout == "hello"
+    stamped = cluster.kubectl("logs", "hello", "--timestamps").stdout.splitlines()
+    assert stamped[0].endswith("Z hello from busybox") and stamped[0][:4].isdigit()
+    assert cluster.kubectl("logs", "hello", "--since=1h").stdout.count("\n") == 3
+    st = _status(cluster, "hello")
+    cs = st["containerStatuses"][0]
+    assert cs["state"]["terminated"]["reason"] == "Completed"
+    assert cs["containerID"].startswith("runc://") and cs["imageID"].startswith("sha256:")
+    assert st["qosClass"] == "BestEffort" and st["startTime"] and st["hostIP"]
+    events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=hello")
+    for reason in ("Scheduled", "Pulled", "Created", "Started"):
+        assert reason in events.stdout
+
+
+def test_logs_follow(cluster: Cluster) -> None:
+    cluster.apply(
+        _pod("ticker", _sh("c", "for i in 1 2 3 4; do echo tick $i; sleep 1; done"),
+             restartPolicy="Never")
+    )  # fmt: skip
+    wait_for("ticker to run", lambda: _phase(cluster, "ticker", "Running", "Succeeded"))
+    res = cluster.kubectl("logs", "-f", "ticker")
+    assert res.stdout == "tick 1\ntick 2\ntick 3\ntick 4\n"
+
+
+def test_nginx_deployment_running_and_ready(cluster: Cluster) -> None:
+    cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "nginx",
+                                "image": "nginx",
+                                "ports": [{"name": "http", "containerPort": 80}],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/", "port": "http"},
+                                    "periodSeconds": 1,
+                                },
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    )
+    res = cluster.kubectl("rollout", "status", "deployment/web", "--timeout=25s", check=False)
+    if res.returncode != 0:  # kubectl's own timeout is 30 s; give it a second round
+        cluster.kubectl("rollout", "status", "deployment/web", "--timeout=25s")
+    pods = cluster.get("pods", "-l", "app=web")["items"]
+    assert len(pods) == 2
+    for p in pods:
+        assert p["status"]["phase"] == "Running"
+        assert p["status"]["containerStatuses"][0]["ready"] is True
+        ready = {c["type"]: c["status"] for c in p["status"]["conditions"]}
+        assert ready["Ready"] == ready["ContainersReady"] == ready["Initialized"] == "True"
+
+
+def test_crashloop_backoff_grows(cluster: Cluster) -> None:
+    cluster.apply(_pod("crash", _sh("c", "echo crashing; exit 3")))
+
+    def waiting_message() -> str | None:
+        for cs in _status(cluster, "crash").get("containerStatuses") or []:
+            w = cs["state"].get("waiting") or {}
+            if w.get("reason") == "CrashLoopBackOff":
+                return str(w["message"])
+        return None
+
+    first = wait_for("CrashLoopBackOff", waiting_message, timeout=30)
+    assert first.startswith("back-off 10s restarting failed container=c pod=crash_default(")
+    wait_for(
+        "a longer back-off",
+        lambda: (m := waiting_message()) is not None and m.startswith("back-off 20s"),
+        timeout=40,
+    )
+    cs = _status(cluster, "crash")["containerStatuses"][0]
+    assert cs["restartCount"] >= 2
+    assert cs["lastState"]["terminated"]["exitCode"] == 3
+    assert "CrashLoopBackOff" in cluster.kubectl("get", "pod", "crash").stdout
+    assert cluster.kubectl("logs", "crash", "--previous").stdout == "crashing\n"
+    events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=crash")
+    assert "BackOff" in events.stdout
+
+
+def test_memory_limit_ends_in_oomkilled(cluster: Cluster) -> None:
+    hog = _sh("c", "x=a; while true; do x=$x$x; done", resources={"limits": {"memory": "20Mi"}})
+    cluster.apply(_pod("oom", hog, restartPolicy="Never"))
+    wait_for("oom to fail", lambda: _phase(cluster, "oom", "Failed"), timeout=60)
+    term = _status(cluster, "oom")["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137)
+    assert "OOMKilled" in cluster.kubectl("get", "pod", "oom").stdout
+
+
+def test_init_containers_run_in_order(cluster: Cluster) -> None:
+    mount = [{"name": "w", "mountPath": "/work"}]
+    pod = _pod(
+        "init",
+        _sh("main", "cat /work/order; sleep 3600", volumeMounts=mount),
+        initContainers=[
+            _sh("first", "sleep 1; echo one > /work/order", volumeMounts=mount),
+            _sh("second", "echo two >> /work/order", volumeMounts=mount),
+        ],
+        volumes=[{"name": "w", "emptyDir": {}}],
+    )
+    cluster.apply(pod)
+    seen_init = wait_for(
+        "Init:0/2 or Init:1/2",
+        lambda: "Init:" in (out := cluster.kubectl("get", "pod", "init").stdout) and out,
+        timeout=30,
+    )
+    assert "Init:" in seen_init
+    wait_for("init to run", lambda: _phase(cluster, "init", "Running"), timeout=30)
+    wait_for("main's output", lambda: cluster.kubectl("logs", "init", "-c", "main").stdout)
+    assert cluster.kubectl("logs", "init", "-c", "main").stdout == "one\ntwo\n"
+    st = _status(cluster, "init")
+    assert [s["state"]["terminated"]["reason"] for s in st["initContainerStatuses"]] == [
+        "Completed",
+        "Completed",
+    ]
+    assert _condition(cluster, "init", "Initialized") == "True"
+
+
+def test_readiness_probe_gates_ready(cluster: Cluster) -> None:
+    probe = {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}
+    cluster.apply(_pod("gated", _sh("c", "sleep 5; touch /tmp/ready; sleep 3600",
+                                    readinessProbe=probe)))  # fmt: skip
+    wait_for("gated to run", lambda: _phase(cluster, "gated", "Running"), timeout=30)
+    assert _condition(cluster, "gated", "Ready") == "False"
+    assert "0/1" in cluster.kubectl("get", "pod", "gated").stdout
+    wait_for("gated to be ready", lambda: _condition(cluster, "gated", "Ready") == "True", 30)
+    assert "1/1" in cluster.kubectl("get", "pod", "gated").stdout
+
+
+def test_configmap_volume_follows_update(cluster: Cluster) -> None:
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+         "data": {"greeting": "hello"}},
+        _pod("cm", _sh("c", "while true; do cat /cfg/greeting; echo; sleep 1; done",
+                       volumeMounts=[{"name": "cfg", "mountPath": "/cfg"}]),
+             volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}]),
+    )  # fmt: skip
+    wait_for("hello", lambda: "hello" in cluster.kubectl("logs", "cm", check=False).stdout, 30)
+    cluster.kubectl("patch", "configmap", "cfg", "-p", '{"data":{"greeting":"updated"}}')
+    wait_for(
+        "the update", lambda: "updated" in cluster.kubectl("logs", "cm", "--tail=1").stdout, 40
+    )
+
+
+def test_graceful_delete_runs_prestop(cluster: Cluster, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    c = _sh(
+        "c",
+        "trap 'echo term >> /shared/log; exit 0' TERM; while true; do sleep 0.2; done",
+        volumeMounts=[{"name": "shared", "mountPath": "/shared"}],
+        lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "echo prestop >> /shared/log"]}}},
+    )
+    cluster.apply(
+        _pod("graceful", c, volumes=[{"name": "shared", "hostPath": {"path": str(shared)}}])
+    )
+    wait_for("graceful to run", lambda: _phase(cluster, "graceful", "Running"), timeout=30)
+    time.sleep(0.5)  # the trap is set once the shell runs its loop
+    cluster.kubectl("delete", "pod", "graceful", "--timeout=30s")
+    assert (shared / "log").read_text() == "prestop\nterm\n"
+    events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=graceful")
+    assert "Killing" in events.stdout
+    assert cluster.kubectl("get", "pod", "graceful", check=False).returncode != 0
