@@ -84,6 +84,8 @@ def _descriptors() -> list[ControllerDescriptor]:
     # Imported here: each module registers one controller; the table is the index.
     from pyk8s.controllers import (
         deployment,
+        endpoints,
+        endpointslice,
         garbagecollector,
         namespace,
         replicaset,
@@ -107,6 +109,8 @@ def _descriptors() -> list[ControllerDescriptor]:
             ("replicationcontroller",),
         ),
         ControllerDescriptor("deployment-controller", deployment.new, ("deployment",)),
+        ControllerDescriptor("endpoints-controller", endpoints.new, ("endpoint",)),
+        ControllerDescriptor("endpointslice-controller", endpointslice.new, ("endpointslice",)),
     ]
 
 
