@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyk8s.api import errors
@@ -31,6 +32,8 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS = 100
+STALE_CACHE_WAIT = 5.0
+"""Seconds to wait for the cache to show our own writes before acting anyway."""
 
 
 class EndpointSliceController(base.Controller):
@@ -44,6 +47,7 @@ class EndpointSliceController(base.Controller):
         self.services = ctx.informers.lister(SERVICES)
         self.pods = ctx.informers.lister(PODS)
         self.slices = ctx.informers.lister(ENDPOINTSLICES)
+        self._written: dict[str, _Writes] = {}
         self.watch(
             ctx.informers.for_resource(SERVICES),
             add=self.enqueue,
@@ -124,6 +128,16 @@ class EndpointSliceController(base.Controller):
             )
             if _owned_by(s, svc)
         ]
+        writes = self._written.get(key)
+        fresh = writes is not None and self.clock.now() - writes.at < STALE_CACHE_WAIT
+        if writes is not None and fresh and writes.stale(existing):
+            # The cache has not seen our last writes yet (endpointSliceTracker's
+            # StaleSlices): acting now would duplicate or resurrect slices.
+            self.queue.add_after(key, 0.2)
+            return
+        if svc["metadata"].get("deletionTimestamp"):
+            return
+        writes = self._written[key] = _Writes(at=self.clock.now())
         labels = {
             **(svc["metadata"].get("labels") or {}),
             SERVICE_NAME_LABEL: name,
@@ -147,7 +161,8 @@ class EndpointSliceController(base.Controller):
                 body["ports"] = port_list
                 body["endpoints"] = chunk
                 body["metadata"]["labels"] = labels
-                await self.client.update(ENDPOINTSLICES, body, ns)
+                done = await self.client.update(ENDPOINTSLICES, body, ns)
+                writes.updated[done["metadata"]["name"]] = done["metadata"]["resourceVersion"]
                 continue
             new_slice = {
                 "apiVersion": "discovery.k8s.io/v1",
@@ -166,6 +181,30 @@ class EndpointSliceController(base.Controller):
         for s in unused:
             with contextlib.suppress(errors.NotFound):
                 await self.client.delete(ENDPOINTSLICES, s["metadata"]["name"], ns)
+
+
+@dataclass
+class _Writes:
+    at: float
+    updated: dict[str, str] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+
+    def stale(self, cached: list[Object]) -> bool:
+        versions = {s["metadata"]["name"]: s["metadata"].get("resourceVersion") for s in cached}
+        if any(name in versions for name in self.deleted):
+            return True
+        for name, rv in self.updated.items():
+            have = versions.get(name)
+            if have is None or _rv(have) < _rv(rv):
+                return True
+        return False
+
+
+def _rv(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _owned_by(s: Object, svc: Object) -> bool:
