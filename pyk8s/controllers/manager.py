@@ -88,6 +88,8 @@ def _descriptors() -> list[ControllerDescriptor]:
         endpointslice,
         garbagecollector,
         namespace,
+        nodeipam,
+        podgc,
         replicaset,
         rootcacert,
         serviceaccount,
@@ -111,6 +113,8 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("deployment-controller", deployment.new, ("deployment",)),
         ControllerDescriptor("endpoints-controller", endpoints.new, ("endpoint",)),
         ControllerDescriptor("endpointslice-controller", endpointslice.new, ("endpointslice",)),
+        ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
+        ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
     ]
 
 

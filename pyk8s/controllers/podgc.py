@@ -1,0 +1,139 @@
+"""Pod garbage collection: pods of deleted nodes, old terminated pods, unscheduled terminating pods.
+
+Mirrors ``pkg/controller/podgc/gc_controller.go`` (``gc`` every period:
+``gcTerminated`` deletes the oldest finished pods above
+``--terminated-pod-gc-threshold``; ``gcOrphaned`` force-deletes pods bound to
+nodes that no longer exist, after checking the API (the cache may lag);
+``gcUnscheduledTerminating`` force-deletes terminating pods never bound to a
+node). Orphaned pods first get the ``DisruptionTarget`` condition, as upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pyk8s.api import errors, meta
+from pyk8s.client import rest
+from pyk8s.controllers import base
+from pyk8s.controllers import manager as manager_
+from pyk8s.controllers.resources import NODES, PODS
+
+log = logging.getLogger(__name__)
+
+Object = Mapping[str, Any]
+TICK = "gc"
+
+
+class PodGCController(base.Controller):
+    name = "pod-garbage-collector-controller"
+    workers = 1
+
+    def __init__(self, ctx: manager_.ControllerContext) -> None:
+        super().__init__(ctx.clock)
+        self.client: rest.Interface = ctx.client
+        self.threshold = ctx.config.terminated_pod_gc_threshold
+        self.period = ctx.config.pod_gc_period
+        self.pods = ctx.informers.lister(PODS)
+        self.nodes = ctx.informers.lister(NODES)
+        self.watch(ctx.informers.for_resource(PODS))
+        self.watch(ctx.informers.for_resource(NODES))
+        self.queue.add(TICK)
+
+    async def reconcile(self, key: str) -> None:
+        try:
+            await self.gc()
+        finally:
+            self.queue.add_after(TICK, self.period)
+
+    async def gc(self) -> None:
+        pods = self.pods.list()
+        await self.gc_terminated(pods)
+        await self.gc_orphaned(pods)
+        await self.gc_unscheduled_terminating(pods)
+
+    async def gc_terminated(self, pods: list[Object]) -> None:
+        if self.threshold <= 0:
+            return
+        finished = [
+            p for p in pods if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        ]
+        excess = len(finished) - self.threshold
+        if excess <= 0:
+            return
+        finished.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        await asyncio.gather(*(self._force_delete(p) for p in finished[:excess]))
+
+    async def gc_orphaned(self, pods: list[Object]) -> None:
+        known = {n["metadata"]["name"] for n in self.nodes.list()}
+        missing: dict[str, bool] = {}
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if not node or node in known:
+                continue
+            if node not in missing:
+                try:
+                    await self.client.get(NODES, node)
+                    missing[node] = False
+                except errors.NotFound:
+                    missing[node] = True
+            if missing[node]:
+                log.info(
+                    "pod gc: deleting %s/%s of deleted node %s",
+                    pod["metadata"].get("namespace"),
+                    pod["metadata"]["name"],
+                    node,
+                )
+                await self._mark_disrupted(pod, "PodGC: node no longer exists")
+                await self._force_delete(pod)
+
+    async def gc_unscheduled_terminating(self, pods: list[Object]) -> None:
+        for pod in pods:
+            if pod["metadata"].get("deletionTimestamp") and not (pod.get("spec") or {}).get(
+                "nodeName"
+            ):
+                await self._force_delete(pod)
+
+    async def _mark_disrupted(self, pod: Object, message: str) -> None:
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return
+        condition = {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "DeletionByPodGC",
+            "message": message,
+            "lastTransitionTime": meta.format_time(self.clock.wall()),
+        }
+        others = [
+            c
+            for c in (pod.get("status") or {}).get("conditions") or []
+            if c.get("type") != "DisruptionTarget"
+        ]
+        md = pod["metadata"]
+        with contextlib.suppress(errors.NotFound):
+            await self.client.patch(
+                PODS,
+                md["name"],
+                {"status": {"conditions": [*others, condition]}},
+                md.get("namespace"),
+                subresource="status",
+            )
+
+    async def _force_delete(self, pod: Object) -> None:
+        md = pod["metadata"]
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await self.client.delete(
+                PODS,
+                md["name"],
+                md.get("namespace"),
+                grace_period_seconds=0,
+                preconditions={"uid": md["uid"]},
+            )
+
+
+def new(ctx: manager_.ControllerContext) -> PodGCController:
+    return PodGCController(ctx)
