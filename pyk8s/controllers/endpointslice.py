@@ -163,6 +163,7 @@ class EndpointSliceController(base.Controller):
                 body["ports"] = port_list
                 body["endpoints"] = chunk
                 body["metadata"]["labels"] = labels
+                log.debug("endpointslice: updating %s for %s", match["metadata"]["name"], key)
                 done = await self.client.update(ENDPOINTSLICES, body, ns)
                 writes.updated[done["metadata"]["name"]] = done["metadata"]["resourceVersion"]
                 continue
@@ -179,8 +180,12 @@ class EndpointSliceController(base.Controller):
                 "ports": port_list,
                 "endpoints": chunk,
             }
-            await self.client.create(ENDPOINTSLICES, new_slice, ns)
+            done = await self.client.create(ENDPOINTSLICES, new_slice, ns)
+            log.debug("endpointslice: created %s for %s", done["metadata"]["name"], key)
+            writes.updated[done["metadata"]["name"]] = done["metadata"]["resourceVersion"]
         for s in unused:
+            writes.deleted.add(s["metadata"]["name"])
+            log.debug("endpointslice: deleting %s for %s", s["metadata"]["name"], key)
             with contextlib.suppress(errors.NotFound):
                 await self.client.delete(ENDPOINTSLICES, s["metadata"]["name"], ns)
 
