@@ -858,6 +858,38 @@ BINDING = Printer(
     _binding_row,
 )
 
+
+def _hpa_targets(o: Obj) -> str:
+    """``formatHPAMetrics``: ``cpu: 30%/50%``, ``<unknown>`` where nothing is measured yet."""
+    metrics = _spec(o).get("metrics") or []
+    if not metrics:
+        return NONE
+    current = {
+        ((m.get("resource") or {}).get("name")): (m.get("resource") or {}).get("current") or {}
+        for m in _status(o).get("currentMetrics") or []
+        if m.get("type") == "Resource"
+    }
+    parts: list[str] = []
+    for m in metrics:
+        if m.get("type") == "Resource":
+            res = m.get("resource") or {}
+            name = res.get("name", "")
+            target = res.get("target") or {}
+            cur = current.get(name) or {}
+            if target.get("type") == "Utilization":
+                have = cur.get("averageUtilization")
+                shown = f"{have}%" if have is not None else "<unknown>"
+                parts.append(f"{name}: {shown}/{target.get('averageUtilization')}%")
+            else:
+                have = cur.get("averageValue")
+                want = target.get("averageValue") or target.get("value")
+                parts.append(f"{name}: {have if have is not None else '<unknown>'}/{want}")
+        else:
+            parts.append("<unknown>")
+    more = f" + {len(parts) - 3} more..." if len(parts) > 3 else ""
+    return ", ".join(parts[:3]) + more
+
+
 HPA = Printer(
     (
         NAME,
@@ -872,7 +904,7 @@ HPA = Printer(
         name_of(o),
         f"{(_spec(o).get('scaleTargetRef') or {}).get('kind', '')}/"
         f"{(_spec(o).get('scaleTargetRef') or {}).get('name', '')}",
-        "<unknown>" if _spec(o).get("metrics") else NONE,
+        _hpa_targets(o),
         _int(_spec(o).get("minReplicas") or 1),
         _int(_spec(o).get("maxReplicas")),
         _int(_status(o).get("currentReplicas")),

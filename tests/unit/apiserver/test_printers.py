@@ -77,3 +77,33 @@ def test_table_shape() -> None:
     assert [c["name"] for c in t["columnDefinitions"]] == ["Name", "Created At"]
     assert t["rows"][0]["cells"] == ["a", "x"]
     assert t["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+def test_hpa_targets() -> None:
+    hpa = {
+        "metadata": {"name": "h"},
+        "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "maxReplicas": 3,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 50},
+                    },
+                }
+            ],
+        },
+        "status": {
+            "currentReplicas": 2,
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "current": {"averageUtilization": 31}},
+                }
+            ],
+        },
+    }
+    cells = columns.HPA.row(hpa)
+    assert cells[:6] == ["h", "Deployment/web", "cpu: 31%/50%", 1, 3, 2]
