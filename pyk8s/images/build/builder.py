@@ -432,7 +432,7 @@ class Builder:
             raise ValueError(
                 f"RUN flags are not supported: {', '.join('--' + f for f in ins.flags)}"
             )
-        argv = ins.json if ins.json is not None else [*self._shell(state), ins.args]
+        argv = ins.json if ins.json is not None else [*self._shell(state), _script(ins)]
         if not argv:
             raise ValueError("RUN requires at least one argument")
         env = state.env()
@@ -457,7 +457,7 @@ class Builder:
             os.rename(upper, tree)
             layers.remove_tree(work)
 
-        self._layer_step(state, ins, json.dumps(args_seen), make, upper=True)
+        self._layer_step(state, ins, json.dumps([args_seen, ins.heredocs]), make, upper=True)
 
     def _copy(
         self,
@@ -484,15 +484,24 @@ class Builder:
         uid_gid = users.chown(chown, lowers) if chown else None
         chmod = int(ins.flags["chmod"], 8) if "chmod" in ins.flags else None
         from_ = ins.flags.get("from", "")
+        docs = dict(ins.heredocs)
+        inline = [w for w in srcs if _heredoc_name(w) in docs]
+        srcs = [w for w in srcs if w not in inline]
         with self._source_root(from_, srcs, done, by_index) as (root, use_ignore):
             sources = self._expand_sources(root, srcs, use_ignore, ins.cmd == "ADD" and not from_)
+            for w in inline:
+                d = Path(tempfile.mkdtemp(prefix="heredoc-", dir=self.work))
+                name = _heredoc_name(w)
+                (d / name).write_text(docs[name])
+                os.chmod(d / name, 0o644)
+                sources.append((d / name, "heredoc:" + name))
             digest = files.hash_sources(sources, root)
             extra = json.dumps([digest, dest_abs, dest_is_dir, chown, ins.flags.get("chmod", "")])
 
             def make(tree: Path) -> None:
                 files.mkdirs(tree, os.path.dirname(dest_abs.rstrip("/")) or "/", lowers)
                 for src, rel in sources:
-                    local = not from_ and not rel.startswith("url:")
+                    local = not from_ and not rel.startswith(("url:", "heredoc:"))
                     if ins.cmd == "ADD" and local and src.is_file() and files.is_archive(src):
                         target = tree / dest_abs.lstrip("/")
                         files.mkdirs(tree, dest_abs, lowers)
@@ -617,6 +626,21 @@ class Builder:
         target = self.store.blobs.put(manifest.dumps(doc))
         self.cache.add_image(target)
         return self.store.load(target)
+
+
+def _heredoc_name(word: str) -> str:
+    m = re.fullmatch(r"<<-?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1", word)
+    return m.group(2) if m else ""
+
+
+def _script(ins: dockerfile.Instruction) -> str:
+    """The shell script of a shell-form ``RUN``, here-documents included: ``RUN <<EOF`` alone
+    runs the document; otherwise the shell gets the documents after the command line."""
+    if not ins.heredocs:
+        return ins.args
+    if len(ins.heredocs) == 1 and _heredoc_name(ins.args.strip()):
+        return ins.heredocs[0][1]
+    return ins.args + "\n" + "".join(f"{body}{name}\n" for name, body in ins.heredocs)
 
 
 _OCI = {

@@ -41,6 +41,7 @@ class Instruction:
     json: list[str] | None = None  # exec form
     line: int = 0
     original: str = ""
+    heredocs: list[tuple[str, str]] = field(default_factory=list)  # (name, content)
 
     def __str__(self) -> str:
         return self.original
@@ -102,11 +103,17 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
     return Dockerfile(global_args, stages, escape)
 
 
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
 def _logical_lines(lines: list[str], escape: str, file: str) -> list[Instruction]:
     out: list[Instruction] = []
     buf: list[str] = []
     start = 0
-    for i, raw in enumerate(lines, 1):
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        i += 1
         stripped = raw.strip()
         if not buf and (not stripped or stripped.startswith("#")):
             continue
@@ -119,14 +126,27 @@ def _logical_lines(lines: list[str], escape: str, file: str) -> list[Instruction
             buf.append(text[: -len(escape)])
             continue
         buf.append(text)
-        out.append(
-            _instruction(
-                " ".join(s.strip() for s in buf if s.strip()) if len(buf) > 1 else buf[0].strip(),
-                start,
-                file,
-            )
+        ins = _instruction(
+            " ".join(s.strip() for s in buf if s.strip()) if len(buf) > 1 else buf[0].strip(),
+            start,
+            file,
         )
         buf = []
+        if ins.cmd in ("RUN", "COPY", "ADD") and ins.json is None:
+            # Here-documents (BuildKit's Dockerfile 1.4): the lines up to each terminator.
+            for m in _HEREDOC.finditer(ins.args):
+                strip_tabs, name = m.group(1) == "-", m.group(3)
+                body: list[str] = []
+                while True:
+                    if i >= len(lines):
+                        raise DockerfileError(file, start, f"unterminated here-document <<{name}")
+                    line = lines[i]
+                    i += 1
+                    if (line.lstrip("\t") if strip_tabs else line) == name:
+                        break
+                    body.append(line.lstrip("\t") if strip_tabs else line)
+                ins.heredocs.append((name, "".join(b + "\n" for b in body)))
+        out.append(ins)
     if buf:
         out.append(_instruction(" ".join(s.strip() for s in buf if s.strip()), start, file))
     return out

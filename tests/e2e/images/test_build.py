@@ -286,3 +286,28 @@ def test_run_resolves_names_and_reaches_debian(
     assert (top / "candidate").read_text().strip() == "1"
     assert not (top / "etc/resolv.conf").exists()  # the bind mount left nothing in the layer
     no_leftovers(store)
+
+
+def test_heredocs(bb_store: store_mod.Store, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN <<EOF\n"
+        "echo one > /one\n"
+        "echo two >> /one\n"
+        "EOF\n"
+        "RUN cat > /two <<'END'\n"
+        "literal $HOME\n"
+        "END\n"
+        "COPY <<-CONF /etc/app.conf\n"
+        "\tkey=value\n"
+        "\tCONF\n"
+        'CMD ["cat", "/one"]\n'
+    )
+    image, _ = build(bb_store, ctx, tags=["heredoc:1"])
+    lowers = bb_store.unpack(image)
+    assert (lowers[-3] / "one").read_text() == "one\ntwo\n"
+    assert (lowers[-2] / "two").read_text() == "literal $HOME\n"
+    assert (lowers[-1] / "etc/app.conf").read_text() == "key=value\n"
+    assert image.config["config"]["Cmd"] == ["cat", "/one"]

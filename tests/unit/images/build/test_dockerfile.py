@@ -96,3 +96,15 @@ def test_words_and_key_values() -> None:
         dockerfile.key_values("=x", env, "\\", "ENV")
     with pytest.raises(ValueError, match="unmatched"):
         dockerfile.words('"open', env)
+
+
+def test_heredocs_and_their_errors() -> None:
+    df = dockerfile.parse("FROM a\nRUN <<EOF\necho a\nEOF\nCOPY <<-X /f\n\tz\n\tX\nRUN true\n")
+    run, copy, last = df.stages[0].instructions
+    assert run.heredocs == [("EOF", "echo a\n")]
+    assert copy.heredocs == [("X", "z\n")]
+    assert (last.args, last.line) == ("true", 8)
+    with pytest.raises(
+        dockerfile.DockerfileError, match="Dockerfile:2: unterminated here-document <<EOF"
+    ):
+        dockerfile.parse("FROM a\nRUN <<EOF\necho a\n")
