@@ -147,6 +147,14 @@ class APIServer:
             err = errors.InternalError(f"Internal error occurred: {e}")
             return status_response(err)
         finally:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s %d %.1fms",
+                    request.method,
+                    request.path_qs,
+                    code,
+                    (time.monotonic() - started) * 1000,
+                )
             if info.is_resource_request:
                 scope_label = (
                     "namespace" if info.namespace else ("resource" if info.name else "cluster")
