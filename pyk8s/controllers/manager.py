@@ -89,6 +89,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         garbagecollector,
         namespace,
         nodeipam,
+        nodelifecycle,
         podgc,
         replicaset,
         rootcacert,
@@ -113,6 +114,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("deployment-controller", deployment.new, ("deployment",)),
         ControllerDescriptor("endpoints-controller", endpoints.new, ("endpoint",)),
         ControllerDescriptor("endpointslice-controller", endpointslice.new, ("endpointslice",)),
+        ControllerDescriptor("node-lifecycle-controller", nodelifecycle.new, ("nodelifecycle",)),
         ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
         ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
     ]
