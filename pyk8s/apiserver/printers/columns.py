@@ -1126,6 +1126,36 @@ FLOWSCHEMA = Printer(
     ],
 )
 
+
+def _plc_row(o: Obj) -> list[Any]:
+    spec = _spec(o)
+    limited = spec.get("limited") or {}
+    queuing = ((limited.get("limitResponse") or {}).get("queuing")) or {}
+    has_queues = bool(queuing)
+    return [
+        name_of(o),
+        spec.get("type", ""),
+        limited.get("nominalConcurrencyShares", "<none>") if limited else "<none>",
+        queuing.get("queues", "<none>") if has_queues else "<none>",
+        queuing.get("handSize", "<none>") if has_queues else "<none>",
+        queuing.get("queueLengthLimit", "<none>") if has_queues else "<none>",
+        _age(o),
+    ]
+
+
+PRIORITYLEVEL = Printer(
+    (
+        NAME,
+        Column("Type"),
+        Column("NominalConcurrencyShares"),
+        Column("Queues"),
+        Column("HandSize"),
+        Column("QueueLengthLimit"),
+        AGE,
+    ),
+    _plc_row,
+)
+
 VAP = Printer(
     (NAME, Column("Validations", "integer"), Column("ParamKind"), AGE),
     lambda o: [
@@ -1164,6 +1194,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("storage.k8s.io", "csidrivers"): CSIDRIVER,
     ("storage.k8s.io", "csistoragecapacities"): CSISTORAGECAPACITY,
     ("flowcontrol.apiserver.k8s.io", "flowschemas"): FLOWSCHEMA,
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"): PRIORITYLEVEL,
     ("admissionregistration.k8s.io", "validatingadmissionpolicies"): VAP,
     ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"): VAPB,
     ("events.k8s.io", "events"): EVENTS_V1,
