@@ -44,6 +44,7 @@ from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
 from pyk8s.apiserver.registry import rest
 from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
+from pyk8s.apiserver.registry.core.pod import stream as pod_stream
 from pyk8s.apiserver.schemas import Schemas
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage import interface as storage
@@ -373,6 +374,17 @@ class APIServer:
                 pdbs = self.rest[("policy", "v1", "poddisruptionbudgets")].store
                 out = await pod_storage.evict(r.store, pdbs, info.namespace, info.name, body)
             return json_response(out, 201)
+        if (res.group, res.plural) == ("", "pods") and info.subresource in ("exec", "attach"):
+            nodes = self.rest[("", "v1", "nodes")].store
+            return await pod_stream.connect(
+                request,
+                r.store,
+                nodes,
+                info.namespace,
+                info.name,
+                info.subresource,
+                self._kubelet_ssl(),
+            )
         if (res.group, res.plural) == ("", "pods") and info.subresource == "log":
             nodes = self.rest[("", "v1", "nodes")].store
             return await pod_log.log(

@@ -31,7 +31,7 @@ def client_ssl(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
-def _container(pod: dict[str, Any], requested: str) -> str:
+def container_for(pod: dict[str, Any], requested: str) -> str:
     spec = pod.get("spec") or {}
     name = pod["metadata"]["name"]
     if requested:
@@ -68,7 +68,7 @@ async def log(
     ssl_context: ssl.SSLContext,
 ) -> web.StreamResponse:
     pod = await pods.get(namespace, name)
-    container = _container(pod, request.query.get("container", ""))
+    container = container_for(pod, request.query.get("container", ""))
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
