@@ -22,7 +22,7 @@ from aiohttp import web
 
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime.interface import ContainerState
-from pyk8s.kubelet.server import certs, logs
+from pyk8s.kubelet.server import certs, logs, streaming
 
 if TYPE_CHECKING:
     from pyk8s.kubelet.kubelet import Kubelet
@@ -57,6 +57,10 @@ class KubeletServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
+        app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
+        app.router.add_get("/attach/{namespace}/{pod}/{container}", self.attach)
+        app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         ctx = await asyncio.to_thread(self._ssl)
@@ -160,3 +164,45 @@ class KubeletServer:
             await resp.write(chunk)
         await resp.write_eof()
         return resp
+
+    async def _running_container(self, request: web.Request) -> str | web.Response:
+        ns = request.match_info["namespace"]
+        name = request.match_info["pod"]
+        container = request.match_info["container"]
+        pod = self.kubelet.find_pod(ns, name)
+        if pod is None:
+            return _error(404, f'pod "{name}" not found in namespace "{ns}"')
+        status = await self.kubelet.manager.pod_status(pod["metadata"]["uid"])
+        running = [
+            c
+            for c in status.containers
+            if c.metadata.name == container and c.state == ContainerState.RUNNING
+        ]
+        if not running:
+            return _error(400, f'container "{container}" in pod "{name}" is not running')
+        return max(running, key=lambda c: c.created_at).id
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        cid = await self._running_container(request)
+        if isinstance(cid, web.Response):
+            return cid
+        command = request.query.getall("command", [])
+        if not command:
+            return _error(400, "you must specify at least one command for the container")
+        runtime = self.kubelet.runtime
+
+        async def start(stdin: bool, tty: bool) -> object:
+            return await runtime.exec(cid, command, stdin=stdin, tty=tty)
+
+        return await streaming.serve(request, start, command)
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        cid = await self._running_container(request)
+        if isinstance(cid, web.Response):
+            return cid
+        runtime = self.kubelet.runtime
+
+        async def start(stdin: bool, tty: bool) -> object:
+            return await runtime.attach(cid, stdin=stdin)
+
+        return await streaming.serve(request, start, [])

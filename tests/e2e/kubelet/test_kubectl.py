@@ -315,3 +315,20 @@ def test_graceful_delete_runs_prestop(cluster: Cluster, tmp_path: Path) -> None:
     events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=graceful")
     assert "Killing" in events.stdout
     assert cluster.kubectl("get", "pod", "graceful", check=False).returncode != 0
+
+
+def test_exec_and_run_attached(cluster: Cluster) -> None:
+    cluster.apply(_pod("shell", _sh("c", "sleep 3600")))
+    wait_for("shell to run", lambda: _phase(cluster, "shell", "Running"), timeout=30)
+    res = cluster.kubectl("exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3",
+                          check=False)  # fmt: skip
+    assert (res.returncode, res.stdout) == (3, "out\n")
+    assert "err" in res.stderr
+    assert cluster.kubectl("exec", "-i", "shell", "--", "cat", input="piped\n").stdout == "piped\n"
+    assert cluster.kubectl("exec", "shell", "--", "hostname").stdout == "shell\n"
+    res = cluster.kubectl(
+        "run", "-i", "--rm", "--restart=Never", "att", "--image=busybox", "--",
+        "sh", "-c", "read line; echo got: $line", input="from stdin\n",
+    )  # fmt: skip
+    assert "got: from stdin" in res.stdout
+    assert cluster.kubectl("get", "pod", "att", check=False).returncode != 0

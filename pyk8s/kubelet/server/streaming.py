@@ -1,0 +1,97 @@
+"""``exec`` and ``attach`` over WebSocket with the ``channel.k8s.io`` framing.
+
+Mirrors ``pkg/kubelet/cri/streaming/remotecommand`` (``ServeExec``, ``ServeAttach``) with the
+WebSocket transport of ``k8s.io/apimachinery/pkg/util/httpstream/wsstream`` and
+``staging/src/k8s.io/apiserver/pkg/util/remotecommand`` (``v4.channel.k8s.io``,
+``v5.channel.k8s.io``): every binary message starts with its channel byte - 0 stdin,
+1 stdout, 2 stderr, 3 the final ``Status`` (JSON), 4 terminal resize (``{"Width", "Height"}``);
+v5 adds 255, "close this channel" (kubectl's stdin EOF). SPDY is not offered; kubectl 1.30+
+speaks WebSocket first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from pyk8s.kubelet.runtime.interface import ExecSession
+
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def _truthy(value: str | None) -> bool:
+    return value in ("1", "true", "True")
+
+
+def status(exit_code: int, command: list[str]) -> dict[str, Any]:
+    """The ``Status`` written on the error channel when the process ends."""
+    if exit_code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: error executing command "
+        f"{command}, exit code {exit_code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
+    }
+
+
+def failure(message: str) -> dict[str, Any]:
+    return {"metadata": {}, "status": "Failure", "message": message, "reason": "InternalError"}
+
+
+async def serve(request: web.Request, start: Any, command: list[str]) -> web.WebSocketResponse:
+    """Upgrade, start the session (``await start(stdin, tty)``), pump, report the exit."""
+    q = request.query
+    want_stdin, tty = _truthy(q.get("stdin")), _truthy(q.get("tty"))
+    ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
+    await ws.prepare(request)
+    try:
+        session: ExecSession = await start(want_stdin, tty)
+    except Exception as e:
+        await ws.send_bytes(bytes([ERROR]) + orjson.dumps(failure(str(e))))
+        await ws.close()
+        return ws
+
+    async def pump(reader: asyncio.StreamReader | None, channel: int) -> None:
+        if reader is None:
+            return
+        while chunk := await reader.read(32768):
+            await ws.send_bytes(bytes([channel]) + chunk)
+
+    async def inbound() -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+                continue
+            channel, data = msg.data[0], msg.data[1:]
+            if channel == STDIN and session.stdin is not None:
+                session.stdin.write(data)
+                await session.stdin.drain()
+            elif channel == RESIZE:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    size = orjson.loads(data)
+                    await session.resize(int(size["Width"]), int(size["Height"]))
+            elif channel == CLOSE and data[:1] == bytes([STDIN]) and session.stdin is not None:
+                session.stdin.close()
+
+    reader_task = asyncio.create_task(inbound())
+    try:
+        await asyncio.gather(pump(session.stdout, STDOUT), pump(session.stderr, STDERR))
+        code = await session.wait()
+        if code >= 0:
+            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(status(code, command)))
+    finally:
+        reader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader_task
+        with contextlib.suppress(Exception):
+            await session.kill()
+        await ws.close()
+    return ws
