@@ -98,8 +98,20 @@ def base_images(df: dockerfile.Dockerfile, build_args: dict[str, str]) -> list[s
     return out
 
 
+def platform_args() -> dict[str, str]:
+    """BuildKit's predefined platform ARGs (build and target are this machine)."""
+    p = manifest.host_platform()
+    out = {}
+    for kind in ("BUILD", "TARGET"):
+        out[f"{kind}PLATFORM"] = str(p)
+        out[f"{kind}OS"] = p.os
+        out[f"{kind}ARCH"] = p.architecture
+        out[f"{kind}VARIANT"] = p.variant
+    return out
+
+
 def _global_args(df: dockerfile.Dockerfile, build_args: dict[str, str]) -> dict[str, str]:
-    env: dict[str, str] = {}
+    env: dict[str, str] = platform_args()
     for ins in df.global_args:
         for name, default in _arg_decls(ins, env, df.escape):
             env[name] = build_args.get(name, default if default is not None else "")

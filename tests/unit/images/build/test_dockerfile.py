@@ -108,3 +108,13 @@ def test_heredocs_and_their_errors() -> None:
         dockerfile.DockerfileError, match="Dockerfile:2: unterminated here-document <<EOF"
     ):
         dockerfile.parse("FROM a\nRUN <<EOF\necho a\n")
+
+
+def test_platform_args_expand_in_from() -> None:
+    from pyk8s.images import manifest
+    from pyk8s.images.build import builder
+
+    df = dockerfile.parse("ARG TAG=1\nFROM --platform=$BUILDPLATFORM base-$TARGETARCH:$TAG\n")
+    assert builder.base_images(df, {"TAG": "2"}) == [
+        f"base-{manifest.host_platform().architecture}:2"
+    ]
