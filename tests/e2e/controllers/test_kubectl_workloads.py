@@ -6,6 +6,8 @@ No kubelet runs here: pods stay unscheduled unless the kubelet stand-in marks th
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.apiserver.conftest import Server
@@ -126,3 +128,59 @@ def test_namespace_defaults_and_delete(cluster: Server) -> None:
     kubectl(cluster, "delete", "namespace", "x", "--timeout=60s", timeout=90)
     res = cluster.kubectl("1.33", "get", "namespace", "x", check=False)
     assert res.returncode != 0 and "NotFound" in res.stderr
+
+
+def test_service_endpoints_and_slices(cluster: Server) -> None:
+    kubectl(cluster, "create", "deployment", "api", "--image=nginx", "--replicas=2", "--port=80")
+    kubectl(cluster, "expose", "deployment", "api", "--port=8080", "--target-port=80")
+    pods = wait_for(lambda: (p := pods_of(cluster, "app=api")) and len(p) == 2 and p, what="pods")
+    # No kubelet: give the pods addresses and readiness as one would.
+    for i, pod in enumerate(pods):
+        status = {
+            "phase": "Running",
+            "podIP": f"10.42.0.{10 + i}",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }
+        patch = json.dumps({"status": status})
+        kubectl(
+            cluster,
+            "patch",
+            "pod",
+            pod["metadata"]["name"],
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            patch,
+        )
+
+    def endpoints() -> list[str] | None:
+        ep = get_json(cluster, "endpoints", "api")
+        ips = sorted(a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or [])
+        return ips if len(ips) == 2 else None
+
+    assert wait_for(endpoints, what="endpoints") == ["10.42.0.10", "10.42.0.11"]
+    slices = wait_for(
+        lambda: [
+            s
+            for s in get_json(cluster, "endpointslices", "-l", "kubernetes.io/service-name=api")[
+                "items"
+            ]
+            if len(s.get("endpoints") or []) == 2
+        ],
+        what="endpointslice",
+    )
+    assert slices[0]["ports"][0]["port"] == 80
+    assert all(e["conditions"]["ready"] for e in slices[0]["endpoints"])
+    out = kubectl(cluster, "get", "endpoints", "api")
+    assert "10.42.0.10:80" in out
+
+
+def test_node_gets_pod_cidr(cluster: Server) -> None:
+    node = '{"apiVersion":"v1","kind":"Node","metadata":{"name":"hand-made"}}'
+    cluster.kubectl("1.33", "create", "-f", "-", input=node)
+    cidr = wait_for(
+        lambda: get_json(cluster, "node", "hand-made").get("spec", {}).get("podCIDR"),
+        what="podCIDR",
+    )
+    assert cidr.startswith("10.42.") and cidr.endswith(".0/24")
+    kubectl(cluster, "delete", "node", "hand-made")
