@@ -39,22 +39,16 @@ sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere
 
 import uvloop  # noqa: E402
 
-from pyk8s.images import archive, bootstrap, distribution, layers, pull  # noqa: E402
+from pyk8s.images import archive, distribution, layers, pull  # noqa: E402
 from pyk8s.images import store as store_mod  # noqa: E402
 from pyk8s.images.build import builder  # noqa: E402
-from tests.e2e.images.conftest import cache_root  # noqa: E402
 from tests.e2e.images.registry_fixture import docker_registry  # noqa: E402
+from tests.support.images import bootstrapped  # noqa: E402
 
 
 def tarball(name: str) -> Path:
     """The bootstrapped image, from the test suite's cache (made there if missing)."""
-    root = cache_root()
-    tar = root / f"{name}.tar"
-    if not tar.exists():
-        store = store_mod.Store(root / "store")
-        image = bootstrap.bootstrap(store, name, lambda line: None)
-        archive.export_archive(store, list(store.resolve(image.target).names), tar)
-    return tar
+    return bootstrapped(name)
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -1,39 +1,19 @@
-"""Real images for the image tests, made by ``pyk8s image bootstrap`` once and cached.
-
-The cache (a store plus one exported tarball per image) lives outside the repository, in
-``/var/cache/pyk8s-test-images`` (root) or ``~/.cache/pyk8s-test-images``, or where
-``PYK8S_TEST_IMAGE_CACHE`` says, so CI makes each image once. Bump ``CACHE_VERSION`` when
-bootstrap changes what it makes.
-"""
+"""Fixtures for the image tests: real images (tests/support/images.py), a fresh store,
+and running a command in an image on a real overlayfs mount."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pyk8s.images import archive, bootstrap
 from pyk8s.images import store as store_mod
-
-CACHE_VERSION = "1"
-
-
-def cache_root() -> Path:
-    env = os.environ.get("PYK8S_TEST_IMAGE_CACHE")
-    if env:
-        base = Path(env)
-    elif os.geteuid() == 0:
-        base = Path("/var/cache/pyk8s-test-images")
-    else:
-        base = Path.home() / ".cache" / "pyk8s-test-images"
-    return base / f"v{CACHE_VERSION}"
+from tests.support import images
 
 
 def need_root() -> None:
@@ -49,14 +29,6 @@ def need_tools(*tools: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
 @pytest.fixture(scope="session")
 def image_tarball() -> Callable[[str], Path]:
     """``image_tarball("busybox")``: an exported tarball of a bootstrapped image (cached)."""
@@ -64,15 +36,7 @@ def image_tarball() -> Callable[[str], Path]:
     def get(name: str) -> Path:
         need_root()
         need_tools("debootstrap", "apt-get", "dpkg-deb", "unshare")
-        root = cache_root()
-        tar = root / f"{name}.tar"
-        with _locked(root / "lock"):
-            if not tar.exists():
-                store = store_mod.Store(root / "store")
-                image = bootstrap.bootstrap(store, name, lambda line: None)
-                names = store.resolve(image.target).names
-                archive.export_archive(store, list(names), tar)
-        return tar
+        return images.bootstrapped(name)
 
     return get
 
