@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,31 @@ def _sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
 
 
+@dataclass
+class KubeletCluster(Cluster):
+    """The cluster of this module, with the server process, so a test can restart it."""
+
+    argv: list[str] = field(default_factory=list)
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.data_dir / "server.log").open("ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        ca = self.data_dir / "server" / "tls" / "ca.crt"
+        _wait_ready(self.port, ca, self.proc, time.monotonic() + 60)
+        wait_for("the node to be Ready", lambda: _node_ready(self), timeout=60)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+
 @pytest.fixture(scope="module")
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, image_tarball: Callable[[str], Path]
-) -> Iterator[Cluster]:
+) -> Iterator[KubeletCluster]:
     _require_host()
     if kubectl_binary(KUBECTL) is None:
         pytest.skip(f"kubectl.{KUBECTL} is not installed")
@@ -49,26 +71,20 @@ def cluster(
     for image in ("busybox", "nginx"):
         (imports / f"{image}.tar").symlink_to(image_tarball(image))
     port = free_port()
-    with (data / "server.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
-                "--https-port", str(port), "--bind-address", "127.0.0.1",
-                "--kubelet-port", str(free_port()),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            _wait_ready(port, data / "server" / "tls" / "ca.crt", proc, time.monotonic() + 60)
-            c = Cluster(data, data / "kubeconfig.yaml")
-            wait_for("the node to be Ready", lambda: _node_ready(c), timeout=60)
-            yield c
-        finally:
-            _stop(proc)
-            prefix = naming.prefix_for(data)
-            asyncio.run(killall.killall(prefix, data))
-            left = killall.leftovers(prefix, data)
+    argv = [
+        sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
+        "--https-port", str(port), "--bind-address", "127.0.0.1",
+        "--kubelet-port", str(free_port()),
+    ]  # fmt: skip
+    c = KubeletCluster(data, data / "kubeconfig.yaml", argv=argv, port=port)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        prefix = naming.prefix_for(data)
+        asyncio.run(killall.killall(prefix, data))
+        left = killall.leftovers(prefix, data)
     assert left == [], f"left on the host after killall: {left}"
 
 
@@ -332,3 +348,17 @@ def test_exec_and_run_attached(cluster: Cluster) -> None:
     )  # fmt: skip
     assert "got: from stdin" in res.stdout
     assert cluster.kubectl("get", "pod", "att", check=False).returncode != 0
+
+
+def test_restarted_server_adopts_running_containers(cluster: KubeletCluster) -> None:
+    """Stopping the server leaves pods running (as k3s does); the next one adopts them."""
+    cluster.apply(_pod("survivor", _sh("c", "echo started; sleep 3600")))
+    wait_for("survivor to run", lambda: _phase(cluster, "survivor", "Running"), timeout=30)
+    before = _status(cluster, "survivor")["containerStatuses"][0]
+    cluster.stop()
+    cluster.start()
+    time.sleep(3)  # a few PLEG relists and syncs of the adopted pod
+    after = _status(cluster, "survivor")["containerStatuses"][0]
+    assert after["containerID"] == before["containerID"]
+    assert after["restartCount"] == 0 and after["ready"] is True
+    assert cluster.kubectl("logs", "survivor").stdout == "started\n"
