@@ -22,6 +22,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for pods")
     p.add_argument("--cluster-domain", default="cluster.local", help="cluster DNS domain")
     p.add_argument("--node-labels", default="", help="k=v,k2=v2 labels for the node")
+    p.add_argument(
+        "--pod-manifest-path",
+        default="",
+        help="static pod manifests (default <data-dir>/manifests)",
+    )
     p.set_defaults(func=run)
 
 
@@ -36,6 +41,9 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         cluster_dns=tuple(s for s in args.cluster_dns.split(",") if s),
         cluster_domain=args.cluster_domain,
         node_labels=labels,
+        static_pod_path=Path(args.pod_manifest_path)
+        if args.pod_manifest_path
+        else data_dir / "manifests",
     )
     if args.hostname_override:
         cfg.node_name = args.hostname_override.lower()

@@ -126,6 +126,7 @@ def _kubelet(args: argparse.Namespace, api: APIServerConfig) -> KubeletConfig:
         cluster_dns=(str(net.network_address + 10),),
         cluster_domain=api.cluster_domain,
         control_plane=True,
+        static_pod_path=api.data_dir / "manifests",
     )
     if getattr(args, "node_name", ""):
         cfg.node_name = args.node_name.lower()

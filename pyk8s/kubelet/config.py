@@ -22,6 +22,9 @@ class KubeletConfig:
     cluster_domain: str = "cluster.local"
     node_labels: dict[str, str] = field(default_factory=dict)
     control_plane: bool = False
+    static_pod_path: Path | None = None
+    """Manifests of static pods (``staticPodPath``); None: no static pods."""
+    file_check_frequency: float = 5.0
     max_pods: int = 110
     node_lease_duration_seconds: int = 40
     node_lease_renew_interval: float = 10.0

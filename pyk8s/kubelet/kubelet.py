@@ -24,7 +24,7 @@ from pyk8s.client import events, rest
 from pyk8s.client.informers import factory as informers_factory
 from pyk8s.client.informers import shared_informer
 from pyk8s.images import service as image_service
-from pyk8s.kubelet import node_lease, node_status, pod_workers, prober, status
+from pyk8s.kubelet import node_lease, node_status, pod_workers, prober, static_pods, status
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime import actions
 from pyk8s.kubelet.runtime import interface as cri
@@ -93,6 +93,7 @@ class Kubelet:
         self.server: kubelet_server.KubeletServer | None = None
         self.port = config.port
         self._pleg_state: dict[str, frozenset[tuple[str, str]]] = {}
+        self.static: dict[str, Obj] = {}  # static pods by UID
 
     # -- helpers used by the managers
 
@@ -125,9 +126,12 @@ class Kubelet:
 
     def find_pod(self, namespace: str, name: str) -> Obj | None:
         try:
-            return dict(self.pod_informer.lister("pods").namespace(namespace).get(name))
+            pod = dict(self.pod_informer.lister("pods").namespace(namespace).get(name))
         except errors.NotFound:
             return None
+        if static_pods.is_mirror(pod):
+            return self.static.get(static_pods.static_uid(pod))
+        return pod
 
     # -- the node
 
@@ -300,27 +304,89 @@ class Kubelet:
         )
         if self.last_status.get(uid) == new:
             return
-        await self.client.patch(
-            PODS,
-            pod["metadata"]["name"],
-            {"status": new},
-            pod["metadata"].get("namespace"),
-            subresource="status",
-        )
+        try:
+            await self.client.patch(
+                PODS,
+                pod["metadata"]["name"],
+                {"status": new},
+                pod["metadata"].get("namespace"),
+                subresource="status",
+            )
+        except errors.NotFound:
+            if uid not in self.static:
+                raise
+            return  # the mirror pod comes with the next look at the manifests
         self.last_status[uid] = new
 
     # -- loops
 
     def _on_add(self, obj: Mapping[str, Any]) -> None:
-        self.workers.update(dict(obj))
+        if not static_pods.is_mirror(obj):  # the static pod runs; its mirror only shows it
+            self.workers.update(dict(obj))
 
     def _on_update(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-        self.workers.update(dict(new))
+        if not static_pods.is_mirror(new):
+            self.workers.update(dict(new))
 
     def _on_delete(self, obj: Any) -> None:
         pod = getattr(obj, "obj", obj)
-        if isinstance(pod, Mapping) and "metadata" in pod:
+        if isinstance(pod, Mapping) and "metadata" in pod and not static_pods.is_mirror(pod):
             self.workers.update(dict(pod), removed=True)
+
+    async def static_pod_source(self) -> None:
+        """``file.go``: re-read the manifests; start, update or remove static pods; keep
+        their mirror pods in the API."""
+        path = self.config.static_pod_path
+        assert path is not None
+        while True:
+            found = await asyncio.to_thread(static_pods.read_manifests, path, self.config.node_name)
+            for uid, pod in found.items():
+                if uid not in self.static:
+                    log.info("static pod %s from %s", pod["metadata"]["name"], path)
+                    self.workers.update(pod)
+            for uid, pod in self.static.items():
+                if uid not in found:
+                    self.workers.update(pod, removed=True)
+                    await self._delete_mirror(pod, None)
+            self.static = found
+            for pod in found.values():
+                try:
+                    await self._ensure_mirror(pod)
+                except (errors.ApiError, OSError) as e:
+                    log.warning("mirror pod of %s: %s", pod["metadata"]["name"], e)
+            await asyncio.sleep(self.config.file_check_frequency)
+
+    async def _ensure_mirror(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        try:
+            existing: Obj | None = dict(
+                self.pod_informer.lister("pods").namespace(meta["namespace"]).get(meta["name"])
+            )
+        except errors.NotFound:
+            existing = None
+        ours = existing is not None and static_pods.static_uid(existing) == meta["uid"]
+        if existing is not None and ours and not existing["metadata"].get("deletionTimestamp"):
+            return
+        if existing is not None:  # being deleted, stale (older manifest) or in the way
+            await self._delete_mirror(pod, existing["metadata"].get("uid"))
+            return
+        with contextlib.suppress(errors.AlreadyExists):
+            await self.client.create(
+                PODS, static_pods.mirror_pod(pod, self.node), meta["namespace"]
+            )
+        self.last_status.pop(meta["uid"], None)  # write the status onto the new mirror
+        self.workers.wake(meta["uid"])
+
+    async def _delete_mirror(self, pod: Obj, uid: str | None) -> None:
+        meta = pod["metadata"]
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await self.client.delete(
+                PODS,
+                meta["name"],
+                meta["namespace"],
+                grace_period_seconds=0,
+                preconditions={"uid": uid} if uid else None,
+            )
 
     async def pleg(self) -> None:
         """``relist``: wake the pods whose containers changed state since the last look."""
@@ -353,6 +419,7 @@ class Kubelet:
             await asyncio.sleep(self.config.housekeeping_interval)
             try:
                 known = {p["metadata"]["uid"] for p in self.pod_informer.lister("pods").list()}
+                known |= set(self.static)
                 for s in await self.runtime.list_pod_sandboxes():
                     uid = s.metadata.uid
                     if uid not in known and not self.workers.known(uid):
@@ -395,6 +462,8 @@ class Kubelet:
                 tg.create_task(self.node_status_loop())
                 tg.create_task(self.pleg())
                 tg.create_task(self.housekeeping())
+                if self.config.static_pod_path is not None:
+                    tg.create_task(self.static_pod_source())
         finally:
             await self.workers.close()
             await self.probes.close()

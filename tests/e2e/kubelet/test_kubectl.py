@@ -362,3 +362,29 @@ def test_restarted_server_adopts_running_containers(cluster: KubeletCluster) -> 
     assert after["containerID"] == before["containerID"]
     assert after["restartCount"] == 0 and after["ready"] is True
     assert cluster.kubectl("logs", "survivor").stdout == "started\n"
+
+
+def test_static_pod_with_mirror(cluster: KubeletCluster) -> None:
+    manifests = cluster.data_dir / "manifests"
+    manifests.mkdir(exist_ok=True)
+    node = cluster.get("nodes")["items"][0]["metadata"]["name"]
+    mirror = f"static-web-{node}"
+    (manifests / "web.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: static-web}\nspec:\n  containers:\n"
+        "  - {name: c, image: busybox, command: [sh, -c, 'echo static; sleep 3600']}\n"
+    )
+    wait_for("the mirror pod to run", lambda: _phase(cluster, mirror, "Running"), timeout=40)
+    pod = cluster.get("pod", mirror)
+    assert pod["metadata"]["annotations"]["kubernetes.io/config.source"] == "file"
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    assert cluster.kubectl("logs", mirror).stdout == "static\n"
+    cid = pod["status"]["containerStatuses"][0]["containerID"]
+    cluster.kubectl("delete", "pod", mirror)  # the kubelet recreates it; the pod keeps running
+    wait_for("the mirror pod again", lambda: _phase(cluster, mirror, "Running"), timeout=30)
+    assert cluster.get("pod", mirror)["status"]["containerStatuses"][0]["containerID"] == cid
+    (manifests / "web.yaml").unlink()
+    wait_for(
+        "the static pod to go",
+        lambda: cluster.kubectl("get", "pod", mirror, check=False).returncode != 0,
+        timeout=40,
+    )
