@@ -1,0 +1,43 @@
+"""Reading CRI log files the way kubectl logs asks: tail, since, timestamps, limits, follow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyk8s.kubelet.runtime import logs as cri_logs
+from pyk8s.kubelet.server import logs
+
+S = 1_000_000_000
+
+
+def write(path: Path, entries: list[tuple[int, str, str, bytes]]) -> None:
+    with path.open("ab") as f:
+        for ns, stream, tag, content in entries:
+            f.write(cri_logs.format_entry(stream, tag, content, ns))
+
+
+async def collect(path: Path, opts: logs.Options, running: bool = False) -> bytes:
+    async def is_running() -> bool:
+        return running
+
+    return b"".join([c async for c in logs.stream(str(path), opts, is_running)])
+
+
+async def test_options(tmp_path: Path) -> None:
+    log = tmp_path / "0.log"
+    write(log, [(10 * S, "stdout", "F", b"one"), (20 * S, "stderr", "P", b"tw"),
+                (21 * S, "stderr", "F", b"o"), (30 * S, "stdout", "F", b"three")])  # fmt: skip
+    assert await collect(log, logs.Options()) == b"one\ntwo\nthree\n"
+    assert await collect(log, logs.Options(tail_lines=2)) == b"two\nthree\n"
+    assert await collect(log, logs.Options(tail_lines=0)) == b""
+    assert await collect(log, logs.Options(since_ns=15 * S)) == b"two\nthree\n"
+    assert await collect(log, logs.Options(limit_bytes=6)) == b"one\ntw"
+    stamped = await collect(log, logs.Options(timestamps=True, tail_lines=1))
+    assert stamped == b"1970-01-01T00:00:30.000000000Z three\n"
+
+
+async def test_follow_stops_when_the_container_stops(tmp_path: Path) -> None:
+    log = tmp_path / "0.log"
+    write(log, [(1, "stdout", "F", b"a")])
+    assert await collect(log, logs.Options(follow=True), running=False) == b"a\n"
+    assert await collect(tmp_path / "missing.log", logs.Options()) == b""
