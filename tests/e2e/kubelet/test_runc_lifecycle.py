@@ -36,7 +36,8 @@ async def main():
     print(sid, cid, flush=True)
     await asyncio.sleep(3600)
 
-asyncio.run(main())
+import uvloop  # the event loop pyk8s runs on (its subprocesses leak a pipe to children)
+uvloop.run(main())
 """
 
 
