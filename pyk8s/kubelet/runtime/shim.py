@@ -111,10 +111,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return 0 if msg.startswith("ok ") else 1
     os.close(report_r)
-    # A daemon keeps nothing it inherited: an event loop such as uvloop may have leaked a
-    # pipe into us, and whoever waits for that pipe's EOF would wait for the container.
-    os.closerange(3, report_w)
-    os.closerange(report_w + 1, os.sysconf("SC_OPEN_MAX"))
     try:
         Shim(args).run(report_w)
     except BaseException as e:  # the report pipe is the only way to tell anyone
