@@ -2,8 +2,10 @@
 # Builds the protobuf descriptor set of Kubernetes' API types, which the API server
 # needs to decode the protobuf request bodies kubectl >= 1.32 sends.
 #
-# The .proto files are upstream's (k8s.io/api and k8s.io/apimachinery generated.proto),
-# taken from Debian trixie's golang-k8s-api-dev and golang-k8s-apimachinery-dev
+# The .proto files are upstream's (k8s.io/api and k8s.io/apimachinery generated.proto, and
+# gnostic's OpenAPIv2.proto for the protobuf /openapi/v2 kubectl asks for), taken from
+# Debian trixie's golang-k8s-api-dev, golang-k8s-apimachinery-dev and
+# golang-github-google-gnostic-models-dev
 # (apt-get download with a private apt state dir: nothing installed, nothing committed)
 # and compiled by grpcio-tools' protoc (from PyPI, into a temporary dir) into one
 # FileDescriptorSet: $PYK8S_CACHE_DIR/k8s-proto/descriptors.pb (default cache dir
@@ -15,7 +17,9 @@ python=${1:-python3}
 [[ "$python" == */* ]] && python=$(realpath -s "$python")
 cache=${PYK8S_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pyk8s}
 out="$cache/k8s-proto"
-[ -s "$out/descriptors.pb" ] && exit 0
+# Bump when the set of .proto files changes, so existing caches are rebuilt.
+set_version=2
+[ -s "$out/descriptors.pb" ] && [ "$(cat "$out/VERSION" 2>/dev/null)" = "$set_version" ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/apt/{state/lists/partial,cache/archives/partial,etc/sources.list.d,etc/preferences.d} \
@@ -32,16 +36,20 @@ apt_opts=(
 )
 echo "fetching Kubernetes .proto files (Debian trixie golang-k8s-api-dev, golang-k8s-apimachinery-dev)"
 apt-get "${apt_opts[@]}" update -qq
-(cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq golang-k8s-api-dev golang-k8s-apimachinery-dev)
+(cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq golang-k8s-api-dev \
+  golang-k8s-apimachinery-dev golang-github-google-gnostic-models-dev)
 for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/src"; done
 "$python" -m pip install -q --disable-pip-version-check --no-deps --target "$work/protoc" \
   'grpcio-tools>=1.60,<2' 2>&1 | { grep -v '^WARNING: Location' || true; }
 src="$work/src/usr/share/gocode/src"
 mapfile -t protos < <(cd "$src" && find k8s.io -name generated.proto | grep -v testapigroup | sort)
+# The OpenAPI v2 document kubectl reads as protobuf (gnostic's OpenAPIv2.proto).
+protos+=(github.com/google/gnostic-models/openapiv2/OpenAPIv2.proto)
 mkdir -p "$out"
 (cd "$src" && PYTHONPATH="$work/protoc" "$python" -m grpc_tools.protoc -I. --include_imports \
   --descriptor_set_out="$work/descriptors.pb" "${protos[@]}" 2>&1 | { grep -v 'warning: Import' || true; })
 ls "$work"/debs/*.deb | xargs -n1 basename > "$work/SOURCES"
 mv "$work/SOURCES" "$out/SOURCES"
 mv "$work/descriptors.pb" "$out/descriptors.pb"
+echo "$set_version" > "$out/VERSION"
 echo "built $out/descriptors.pb from ${#protos[@]} .proto files"

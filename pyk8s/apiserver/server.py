@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 import pyk8s
@@ -33,6 +34,7 @@ from pyk8s.apiserver import (
     metrics,
     negotiation,
     openapi,
+    openapi_v2proto,
     pki,
     protobuf,
     requestinfo,
@@ -97,6 +99,7 @@ class APIServer:
     def __post_init__(self) -> None:
         self._openapi_lock = asyncio.Lock()
         self._openapi_builder: openapi.Builder | None = None
+        self._openapi_v2_pb: bytes | None = None
         self._kubelet_ssl_context: ssl.SSLContext | None = None
         self.rest = rest.build(self.backend, self.table, service_cidr=self.config.service_cidr)
         self.health_checks = [
@@ -244,9 +247,11 @@ class APIServer:
         if path == "/":
             return json_response({"paths": self._paths()})
         if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
-            # kubectl asks /openapi/v2 for protobuf only and parses any 200 as protobuf:
-            # refuse with 406 unless JSON is acceptable (then it uses /openapi/v3).
-            negotiation.choose(request.headers.get("Accept"), allow_table=False)
+            # kubectl asks /openapi/v2 for protobuf only and parses any 200 as protobuf.
+            accept = request.headers.get("Accept") or ""
+            if path == "/openapi/v2" and openapi_v2proto.MEDIA_TYPE in accept:
+                return await self._openapi_v2_protobuf()
+            negotiation.choose(accept or None, allow_table=False)
             return await self._openapi(path)
         if path == "/api":
             return self._discovery(request, legacy=True)
@@ -289,6 +294,26 @@ class APIServer:
                     raise errors.NotFound.no_resource()
                 data = doc
         return web.Response(body=data, content_type="application/json")
+
+    async def _openapi_v2_protobuf(self) -> web.Response:
+        encoder = openapi_v2proto.Encoder.create(self.codec)
+        if self.schemas is None or encoder is None:
+            raise errors.NotAcceptable(
+                "the OpenAPI v2 document is only available as JSON on this server"
+            )
+        async with self._openapi_lock:
+            if self._openapi_builder is None:
+                self._openapi_builder = openapi.Builder(self.table, self.schemas)
+            builder = self._openapi_builder
+            if self._openapi_v2_pb is None:
+
+                def build() -> bytes:
+                    return encoder.encode(orjson.loads(builder.v2_document()))
+
+                self._openapi_v2_pb = await asyncio.to_thread(build)
+        return web.Response(
+            body=self._openapi_v2_pb, headers={"Content-Type": openapi_v2proto.CONTENT_TYPE}
+        )
 
     def _discovery(self, request: web.Request, *, legacy: bool) -> web.Response:
         target = negotiation.choose(

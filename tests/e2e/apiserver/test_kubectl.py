@@ -504,3 +504,23 @@ def test_server_side_apply(server: Server, version: str) -> None:
     assert d["spec"]["replicas"] == 3
     applies = [m for m in d["metadata"]["managedFields"] if m["operation"] == "Apply"]
     assert [m["manager"] for m in applies] == ["kubectl"]
+
+
+def test_kinds_without_patch_validate_through_openapi_v2(server: Server) -> None:
+    from pyk8s.apiserver import protobuf
+
+    if protobuf.Codec.load() is None:
+        pytest.skip(f"protobuf descriptors not built ({protobuf.default_path()}): make protos")
+    k = server.kubectl
+    k("1.33", "create", "-f", "-", input=POD.format(name="tobind", app="b"))
+    k("1.33", "create", "-f", "-", input="apiVersion: v1\nkind: Node\nmetadata: {name: n-bind}\n")
+    bad = "apiVersion: v1\nkind: Binding\nmetadata: {name: tobind}\ntargt: {name: n-bind}\n"
+    res = k("1.33", "create", "-f", "-", input=bad, check=False)
+    assert res.returncode == 1
+    assert 'unknown field "targt" in io.k8s.api.core.v1.Binding' in res.stderr
+    good = "apiVersion: v1\nkind: Binding\nmetadata: {name: tobind}\ntarget: {name: n-bind}\n"
+    k("1.33", "create", "-f", "-", input=good)
+    pod = json.loads(k("1.33", "get", "pod", "tobind", "-o", "json").stdout)
+    assert pod["spec"]["nodeName"] == "n-bind"
+    out = k("1.33", "explain", "pods.spec.restartPolicy", "--output=plaintext-openapiv2").stdout
+    assert "FIELD:    restartPolicy <string>" in out

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+from google.protobuf import message_factory
+
+from pyk8s.apiserver import protobuf
 from tests.integration.apiserver.conftest import Client
 
 CMS = "/api/v1/namespaces/default/configmaps"
@@ -47,15 +52,33 @@ async def test_v3_root_and_group_version_document(client: Client) -> None:
     assert all(isinstance(s, dict) for s in _walk_schemas(schemas))
 
 
-async def test_v2_needs_json_accept(client: Client) -> None:
-    status, body = await client.get(
-        "/openapi/v2",
-        headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"},
-    )
-    assert (status, body["reason"]) == (406, "NotAcceptable")
+async def test_v2_as_json_and_as_gnostic_protobuf(client: Client) -> None:
     status, doc = await client.get("/openapi/v2", headers={"Accept": "application/json"})
     assert status == 200 and doc["swagger"] == "2.0"
     assert "io.k8s.api.core.v1.Pod" in doc["definitions"]
+    codec = await asyncio.to_thread(protobuf.Codec.load)
+    if codec is None:
+        pytest.skip(f"protobuf descriptors not built ({protobuf.default_path()}): make protos")
+    accept = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    async with client.session.get(client.base + "/openapi/v2", headers={"Accept": accept}) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == (
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+        )
+        raw = await r.read()
+    document = message_factory.GetMessageClass(
+        codec.pool.FindMessageTypeByName("openapi.v2.Document")
+    ).FromString(raw)
+    named = {d.name: d.value for d in document.definitions.additional_properties}
+    binding = named["io.k8s.api.core.v1.Binding"]
+    ext = {e.name: e.value.yaml for e in binding.vendor_extension}
+    assert "kind: Binding" in ext["x-kubernetes-group-version-kind"]
+    props = {p.name for p in binding.properties.additional_properties}
+    assert {"metadata", "target"} <= props
+    status, body = await client.get(
+        "/openapi/v2", headers={"Accept": "application/vnd.kubernetes.protobuf"}
+    )
+    assert (status, body["reason"]) == (406, "NotAcceptable")
 
 
 async def test_field_validation_modes(client: Client) -> None:
