@@ -50,6 +50,7 @@ bench: deps
 	$(BIN)/python bench/client_informer.py
 	$(BIN)/python bench/network.py
 	$(BIN)/python bench/images.py
+	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/scheduler.py --split
 
 clean:
