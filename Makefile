@@ -1,6 +1,8 @@
 # make run   installs what is missing (system packages, .venv), then starts `pyk8s server`
 # make test  installs test dependencies, then lint, types, import layers and the whole suite
 # make test-fast   unit tests only
+# make conformance upstream's kubectl suite (test/cmd, from Debian's source package) against
+#                  pyk8s, one fresh server per function; writes conformance/RESULTS.md
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,8 +10,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVER_ARGS ?=
+CONFORMANCE_ARGS ?= -j 2
 
-.PHONY: protos run test test-fast lint deps system-deps bench clean
+.PHONY: protos run test test-fast lint deps system-deps bench clean conformance
 
 deps: system-deps $(STAMP) protos
 
@@ -42,6 +45,9 @@ test: deps lint
 
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit -q -x $(PYTEST_ARGS)
+
+conformance: deps
+	$(BIN)/python -m conformance.harness $(CONFORMANCE_ARGS)
 
 bench: deps
 	$(BIN)/python bench/storage.py

@@ -1,0 +1,1 @@
+"""Upstream test suites run against pyk8s (see harness.py)."""
