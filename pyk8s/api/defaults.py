@@ -11,6 +11,7 @@ Pure functions on dicts; unknown shapes are left for validation to reject.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -208,6 +209,17 @@ def cronjob(obj: Obj) -> None:
 
 def secret(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
+    # stringData is write-only: merged into data, overriding its keys, on every decode
+    # (upstream does it in the v1 -> internal conversion, Convert_v1_Secret_To_core_Secret)
+    string_data = obj.get("stringData")
+    if isinstance(string_data, dict):
+        data = obj.get("data")
+        if data is None:
+            data = obj["data"] = {}
+        if isinstance(data, dict) and all(isinstance(v, str) for v in string_data.values()):
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(value.encode()).decode()
+            del obj["stringData"]
 
 
 def pvc(obj: Obj) -> None:

@@ -75,3 +75,18 @@ def test_unknown_kinds_are_untouched() -> None:
     obj = {"spec": {}}
     defaults.apply("example.com", "Widget", obj)
     assert obj == {"spec": {}}
+
+
+def test_secret_string_data_is_merged_into_data() -> None:
+    secret: dict[str, Any] = {
+        "kind": "Secret",
+        "data": {"k1": "djE=", "k2": ""},
+        "stringData": {"k2": "v2", "k3": "é"},
+    }
+    defaults.apply("", "Secret", secret)
+    assert secret["data"] == {"k1": "djE=", "k2": "djI=", "k3": "w6k="}
+    assert "stringData" not in secret
+    assert secret["type"] == "Opaque"
+    only_string: dict[str, Any] = {"stringData": {"a": "b"}}
+    defaults.apply("", "Secret", only_string)
+    assert only_string == {"data": {"a": "Yg=="}, "type": "Opaque"}
