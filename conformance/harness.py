@@ -34,6 +34,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyk8s.apiserver import pki
+
 HERE = Path(__file__).resolve().parent
 KUBECTL_VERSION = "1.32"
 TOKEN = "admin-token"
@@ -155,6 +157,12 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
     workdir.mkdir(parents=True, exist_ok=True)
     tokens = workdir / "tokens.csv"
     tokens.write_text(f'{TOKEN},admin,admin,"system:masters"\n')
+    # upstream serves test-cmd with --client-ca-file=hack/testdata/ca.crt (CN 127.0.0.1) and
+    # authentication.sh checks the CA names the server asks client certificates from; pyk8s
+    # keeps a CA it finds in its PKI dir, so seed one with that name
+    tls = workdir / "data" / "server" / "tls"
+    tls.mkdir(parents=True, exist_ok=True)
+    pki.make_ca(pki.KeyPair(tls / "ca.crt", tls / "ca.key"), cn="127.0.0.1")
     port = free_port()
     t0 = time.monotonic()
     with (workdir / "server.log").open("ab") as log:
@@ -190,6 +198,9 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
                     break
             time.sleep(0.05)
         started = time.monotonic() - t0
+        (workdir / "start.json").write_text(
+            json.dumps({"wall": started, "cpu": _cpu_seconds(proc.pid)})
+        )
         status = _request(port, "POST", "/api/v1/nodes", NODE)
         if status != 201:
             raise RuntimeError(f"creating Node 127.0.0.1 answered {status}")
@@ -201,6 +212,12 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (load-independent start cost)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def first_failure(output: str) -> str:
@@ -220,8 +237,8 @@ def first_failure(output: str) -> str:
                     break
                 if nxt.strip():
                     block.append(nxt)
-            if len(block) > 9:
-                block = [*block[:7], "...", block[-1]]
+            if len(block) > 9:  # keep the head and the expectation (has: / caller) lines
+                block = [*block[:4], "...", *block[-3:]]
             return "\n".join(block)
     tree = next((i for i, x in enumerate(seg) if "Call tree:" in x), None)
     if tree is not None:

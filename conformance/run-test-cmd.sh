@@ -19,7 +19,7 @@ source test/cmd/legacy-script.sh
 BIN_DIR=$(mktemp -d)
 # kubectl through a shim: a backgrounded `kubectl proxy` must not inherit the pipe fds of
 # shell2junit's tee (a function failing before stop-proxy would otherwise hang the run)
-printf '#!/usr/bin/env bash\n[[ ${1-} == proxy ]] && exec 3>&- 4>&- 5>&-\nexec %q "$@"\n' \
+printf '#!/bin/bash\n[[ ${1-} == proxy ]] && exec 3>&- 4>&- 5>&-\nexec %q "$@"\n' \
   "$KUBECTL_BIN" >"$BIN_DIR/kubectl"
 chmod +x "$BIN_DIR/kubectl"
 if [[ -n "${KUBECTL_CONVERT_BIN:-}" ]]; then ln -s "$KUBECTL_CONVERT_BIN" "$BIN_DIR/kubectl-convert"; fi
