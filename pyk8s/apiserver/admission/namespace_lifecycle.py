@@ -1,9 +1,10 @@
 """The NamespaceLifecycle admission plugin: no new objects in a missing or
-terminating namespace.
+terminating namespace; the system namespaces may not be deleted.
 
 Mirrors ``staging/src/k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle``:
 a create in a namespace that does not exist is 404 ``namespaces "x" not found``;
-in a terminating one, 403 with cause ``NamespaceTerminating``.
+in a terminating one, 403 with cause ``NamespaceTerminating``; deleting
+``default``, ``kube-system`` or ``kube-public`` (its ``immortalNamespaces``) is 403.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pyk8s.apiserver.registry.generic.strategy import Obj
 from pyk8s.storage import interface as storage
 
 NAMESPACES = "/registry/namespaces/"
+IMMORTAL = frozenset({"default", "kube-system", "kube-public"})
 
 
 class NamespaceLifecycle:
@@ -23,6 +25,16 @@ class NamespaceLifecycle:
         self.resource = resource
 
     async def __call__(self, operation: str, obj: Obj, old: Obj | None) -> None:
+        if operation == "DELETE" and (self.resource.group, self.resource.plural) == (
+            "",
+            "namespaces",
+        ):
+            name = (obj.get("metadata") or {}).get("name", "")
+            if name in IMMORTAL:
+                raise errors.Forbidden.for_object(
+                    "namespaces", "", name, "this namespace may not be deleted", None
+                )
+            return
         if operation != "CREATE" or not self.resource.namespaced:
             return
         ns = (obj.get("metadata") or {}).get("namespace", "")

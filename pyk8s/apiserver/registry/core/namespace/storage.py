@@ -26,6 +26,7 @@ class NamespaceStore(generic.Store):
         except storage.KeyNotFoundError:
             raise self._not_found(name) from None
         obj = self._with_type(generic.decode(current))
+        await self._run_admission("DELETE", obj, obj)
         md = obj["metadata"]
         if opts.precondition_uid is not None and opts.precondition_uid != md.get("uid"):
             raise self._conflict(
