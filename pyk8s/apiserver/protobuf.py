@@ -59,6 +59,43 @@ _GROUPS = {
     "imagepolicy": "imagepolicy.k8s.io",
 }
 
+# Embedded Go structs tagged ``json:",inline"``: protobuf nests them in a field of their
+# own, JSON puts their fields in the parent (Volume.VolumeSource, Probe.ProbeHandler...).
+_CORE = "k8s.io.api.core.v1."
+INLINE = frozenset(
+    [
+        (_CORE + "Volume", "volumeSource"),
+        (_CORE + "PersistentVolumeSpec", "persistentVolumeSource"),
+        (_CORE + "EphemeralContainer", "ephemeralContainerCommon"),
+        (_CORE + "Probe", "handler"),
+        *(
+            (_CORE + kind, "localObjectReference")
+            for kind in (
+                "ConfigMapEnvSource",
+                "ConfigMapKeySelector",
+                "ConfigMapProjection",
+                "ConfigMapVolumeSource",
+                "SecretEnvSource",
+                "SecretKeySelector",
+                "SecretProjection",
+            )
+        ),
+        *(
+            (f"k8s.io.api.{gv}.IngressRule", "ingressRuleValue")
+            for gv in ("networking.v1", "networking.v1beta1", "extensions.v1beta1")
+        ),
+        *(
+            (f"k8s.io.api.resource.{v}.{kind}", "deviceConfiguration")
+            for v in ("v1alpha3", "v1beta1", "v1beta2", "v1")
+            for kind in (
+                "DeviceAllocationConfiguration",
+                "DeviceClaimConfiguration",
+                "DeviceClassConfiguration",
+            )
+        ),
+    ]
+)
+
 # Scalar fields whose zero value is meaningful (Go pointers, or not omitempty).
 KEEP_ZERO = frozenset(
     [
@@ -213,11 +250,15 @@ class Codec:
 
 def to_dict(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    name = msg.DESCRIPTOR.full_name
     for fd, value in msg.ListFields():
         converted = _field(fd, value)
         if converted is _DROP:
             continue
-        out[fd.name] = converted
+        if (name, fd.name) in INLINE and isinstance(converted, dict):
+            out.update(converted)
+        else:
+            out[fd.name] = converted
     return out
 
 

@@ -95,3 +95,24 @@ def test_bad_bodies(codec: protobuf.Codec) -> None:
 )
 def test_go_duration(nanos: int, want: str) -> None:
     assert protobuf.go_duration(nanos) == want
+
+
+def test_inline_structs_are_flattened(codec: protobuf.Codec) -> None:
+    """Go's ``json:",inline"`` embedded structs: JSON has their fields in the parent."""
+    pod = _msg(codec, "k8s.io.api.core.v1.Pod")()
+    pod.metadata.name = "p"
+    vol = pod.spec.volumes.add()
+    vol.name = "host-root"
+    vol.volumeSource.hostPath.path = "/"
+    c = pod.spec.containers.add()
+    c.name = "c"
+    c.readinessProbe.handler.exec.command.append("true")
+    ref = c.env.add()
+    ref.name = "E"
+    ref.valueFrom.configMapKeyRef.localObjectReference.name = "cm"
+    ref.valueFrom.configMapKeyRef.key = "k"
+    got = codec.decode(envelope(codec, "v1", "Pod", pod.SerializeToString()))
+    assert got["spec"]["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
+    container = got["spec"]["containers"][0]
+    assert container["readinessProbe"] == {"exec": {"command": ["true"]}}
+    assert container["env"][0]["valueFrom"] == {"configMapKeyRef": {"name": "cm", "key": "k"}}
