@@ -74,6 +74,8 @@ def _container(c: Any) -> None:
 def _volume(v: Any) -> None:
     if not isinstance(v, dict):
         return
+    if all(val is None for key, val in v.items() if key != "name"):
+        v["emptyDir"] = {}  # a volume with no source is an emptyDir (SetDefaults_Volume)
     for source in ("configMap", "secret", "downwardAPI", "projected"):
         s = v.get(source)
         if isinstance(s, dict):

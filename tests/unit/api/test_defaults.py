@@ -90,3 +90,20 @@ def test_secret_string_data_is_merged_into_data() -> None:
     only_string: dict[str, Any] = {"stringData": {"a": "b"}}
     defaults.apply("", "Secret", only_string)
     assert only_string == {"data": {"a": "Yg=="}, "type": "Opaque"}
+
+
+def test_volume_without_source_is_empty_dir() -> None:
+    deploy: dict[str, Any] = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "c", "image": "i"}],
+                    "volumes": [{"name": "bare"}, {"name": "cm", "configMap": {"name": "x"}}],
+                }
+            }
+        }
+    }
+    defaults.apply("apps", "Deployment", deploy)
+    bare, cm = deploy["spec"]["template"]["spec"]["volumes"]
+    assert bare == {"name": "bare", "emptyDir": {}}
+    assert "emptyDir" not in cm and cm["configMap"]["defaultMode"] == 0o644
