@@ -58,8 +58,8 @@ FORCE = _query("force", "Force is going to force Apply requests.", "boolean")
 LIST_PARAMS = [
     _query("allowWatchBookmarks", "Request watch events with type BOOKMARK.", "boolean"),
     _query("continue", "The continue option from a previous paged list."),
-    _query("fieldSelector", "A selector to restrict the returned objects by their fields."),
-    _query("labelSelector", "A selector to restrict the returned objects by their labels."),
+    _query("fieldSelector", "A selector to restrict the list of returned objects by their fields."),
+    _query("labelSelector", "A selector to restrict the list of returned objects by their labels."),
     _query("limit", "Maximum number of responses to return for a list call.", "integer"),
     _query("resourceVersion", "Constrains which resource versions the request may be served from."),
     _query("resourceVersionMatch", "How resourceVersion is applied to list calls."),
