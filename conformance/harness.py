@@ -67,6 +67,13 @@ def source_tree() -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
+def tidy(tree: Path) -> None:
+    """Remove what failed functions leave in the tree (``start-proxy`` writes its port file
+    to the working directory and only ``stop-proxy`` removes it). Call when no run is on."""
+    for leftover in tree.glob("proxy-port.out.*"):
+        leftover.unlink(missing_ok=True)
+
+
 def functions(tree: Path) -> list[str]:
     """Every recorded test function, in upstream order, as ``WHAT=`` stems."""
     text = (tree / "test/cmd/legacy-script.sh").read_text()
@@ -443,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         outcomes = list(pool.map(one, stems))
     total = time.monotonic() - t0
+    tidy(tree)
     starts = sorted(o.start_seconds for o in outcomes if o.start_seconds)
     median_start = starts[len(starts) // 2] if starts else 0.0
     header = (

@@ -5,6 +5,7 @@ cached at run time): every function in ``conformance/allow-list.txt`` passes aga
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")
-def tree() -> Path:
+def tree() -> Iterator[Path]:
     if harness.kubectl_binary() is None:
         pytest.skip(f"kubectl.{harness.KUBECTL_VERSION} is not installed")
     if missing := harness.missing_tools():
         pytest.skip(f"missing on PATH: {' '.join(missing)}")
     try:
-        return harness.source_tree()
+        path = harness.source_tree()
     except subprocess.CalledProcessError as e:
         pytest.skip(f"could not get Debian's kubernetes source package: {e.stderr[-2000:]}")
+    yield path
+    harness.tidy(path)
 
 
 def test_allow_list_names_upstream_functions(tree: Path) -> None:
