@@ -228,21 +228,28 @@ async def watch_binds(
     """Monotonic times at which measured pods were first seen with a nodeName."""
     seen: set[str] = set()
     times: list[float] = []
+
+    def note(obj: dict[str, Any]) -> None:
+        name = (obj.get("metadata") or {}).get("name", "")
+        if name.startswith("pod-") and name not in seen and (obj.get("spec") or {}).get("nodeName"):
+            seen.add(name)
+            times.append(time.perf_counter())
+
     while len(times) < want:
         gen = client.watch(PODS, NS, resource_version=rv, allow_bookmarks=True)
-        async with contextlib.aclosing(gen) as stream:
-            started.set()
-            async for ev in stream:
-                md = ev.object.get("metadata") or {}
-                rv = md.get("resourceVersion", rv)
-                name = md.get("name", "")
-                if not name.startswith("pod-") or name in seen:
-                    continue
-                if (ev.object.get("spec") or {}).get("nodeName"):
-                    seen.add(name)
-                    times.append(time.perf_counter())
+        try:
+            async with contextlib.aclosing(gen) as stream:
+                started.set()
+                async for ev in stream:
+                    rv = (ev.object.get("metadata") or {}).get("resourceVersion", rv)
+                    note(ev.object)
                     if len(times) >= want:
                         break
+        except errors.Gone:  # compacted past our revision: relist, as an informer would
+            listing = await client.list(PODS, NS)
+            for obj in listing["items"]:
+                note(obj)
+            rv = listing["metadata"]["resourceVersion"]
     return times
 
 

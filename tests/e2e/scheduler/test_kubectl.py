@@ -33,8 +33,8 @@ def bound_node(cluster: Cluster, name: str, ns: str = "default") -> str:
     return str(cluster.get("pod", name, "-n", ns)["spec"].get("nodeName") or "")
 
 
-def wait_bound(cluster: Cluster, name: str, ns: str = "default") -> str:
-    return wait_for(f"pod {name} to be bound", lambda: bound_node(cluster, name, ns))
+def wait_bound(cluster: Cluster, name: str, ns: str = "default", timeout: float = 20) -> str:
+    return wait_for(f"pod {name} to be bound", lambda: bound_node(cluster, name, ns), timeout)
 
 
 def condition(pod_obj: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def test_preemption_by_priority(cluster: Cluster, nodes: list[str]) -> None:
         },
         node("sched-prio", "2", labels={"size": "prio"}),
     )
-    on_prio = {"nodeSelector": {"size": "prio"}}
+    on_prio: dict[str, Any] = {"nodeSelector": {"size": "prio"}}
     cluster.apply(
         pod("low-1", cpu="1", priorityClassName="low", **on_prio),
         pod("low-2", cpu="1", priorityClassName="low", **on_prio),
@@ -211,7 +211,7 @@ def test_second_scheduler_schedules_only_its_pods(
     config = tmp_path / "my-scheduler.yaml"
     config.write_text(MY_SCHEDULER)
     with cluster.scheduler(f"--config={config}", log_name="my-scheduler.log") as log:
-        assert wait_bound(cluster, "mine") == SMALL
+        assert wait_bound(cluster, "mine", timeout=60) == SMALL  # the process starts first
         lease = cluster.get("lease", "-n", "kube-system", "my-scheduler")
         assert lease["spec"]["holderIdentity"]
         cluster.apply(pod("mine-2", nodeSelector={"size": "large"}, schedulerName="my-scheduler"))
@@ -246,8 +246,46 @@ def test_standby_scheduler_waits_for_the_lease(cluster: Cluster, nodes: list[str
         wait_for(
             "the standby to try the lease",
             lambda: "attempting to acquire leader lease" in log.read_text(),
+            timeout=60,
         )
         time.sleep(1)
         assert "successfully acquired" not in log.read_text()
     lease = cluster.get("lease", "-n", "kube-system", "kube-scheduler")
     assert lease["spec"]["holderIdentity"] == holder
+
+
+def test_kubectl_label_taint_and_cordon_move_pods(cluster: Cluster, nodes: list[str]) -> None:
+    """The seeds' node commands: ``kubectl label nodes``, ``kubectl taint nodes ...`` (and
+    its ``-`` form), ``kubectl cordon``/``uncordon``; each change re-queues waiting pods."""
+    cluster.apply(node("sched-edit", "2"))
+    on_edit: dict[str, Any] = {"nodeSelector": {"hardware": "high-spec"}}
+
+    def waiting_because(name: str) -> str:
+        return str(
+            wait_for(
+                f"{name} to be unschedulable",
+                lambda: condition(cluster.get("pod", name), "PodScheduled").get("message"),
+            )
+        )
+
+    try:
+        cluster.apply(pod("labelled", **on_edit))
+        time.sleep(0.5)
+        assert bound_node(cluster, "labelled") == ""
+        cluster.kubectl("label", "nodes", "sched-edit", "hardware=high-spec")
+        assert wait_bound(cluster, "labelled") == "sched-edit"
+
+        cluster.kubectl("taint", "nodes", "sched-edit", "app=blue:NoSchedule")
+        cluster.apply(pod("after-taint", **on_edit))
+        assert "1 node(s) had untolerated taint {app: blue}" in waiting_because("after-taint")
+        cluster.kubectl("taint", "nodes", "sched-edit", "app=blue:NoSchedule-")
+        assert wait_bound(cluster, "after-taint") == "sched-edit"
+
+        cluster.kubectl("cordon", "sched-edit")
+        cluster.apply(pod("after-cordon", **on_edit))
+        assert "1 node(s) were unschedulable" in waiting_because("after-cordon")
+        cluster.kubectl("uncordon", "sched-edit")
+        assert wait_bound(cluster, "after-cordon") == "sched-edit"
+    finally:
+        cluster.delete_pods("labelled", "after-taint", "after-cordon")
+        cluster.kubectl("delete", "node", "sched-edit")
