@@ -188,6 +188,7 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
                 "--token-auth-file",
                 str(tokens),
                 "--disable-scheduler",
+                "--disable-agent",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
