@@ -16,6 +16,7 @@ import shutil
 import signal
 from pathlib import Path
 
+from pyk8s.kubelet.network import bridge
 from pyk8s.kubelet.runtime import cgroups, command
 from pyk8s.kubelet.runtime.naming import NETNS_DIR, run_dir
 
@@ -89,6 +90,7 @@ def leftovers(prefix: str, data_dir: Path | None = None) -> list[str]:
     """Human-readable list of what of cluster ``prefix`` is still on the host (blocking)."""
     out = [f"mount {m}" for m in _owned_mounts(prefix, data_dir)]
     out += [f"netns {n}" for n in _netns_names(prefix)]
+    out += [f"link {n}" for n in bridge.host_links(prefix)]
     out += [f"cgroup {d}" for d in _cgroup_dirs(prefix)]
     out += [f"shim pid {p}" for p in _shim_pids(prefix)]
     out += [f"pid namespace holder {p}" for p in _pidns_holder_pids(prefix)]
@@ -131,6 +133,7 @@ async def killall(prefix: str, data_dir: Path | None = None, runc: str = "runc")
         # leftovers() reports what stayed.
         with contextlib.suppress(OSError):
             await asyncio.to_thread(os.unlink, NETNS_DIR / name)
+    await bridge.cleanup(prefix, data_dir)  # the pod network's bridge, veths and addresses
     await asyncio.to_thread(cgroups.remove, "/" + prefix)
     await asyncio.to_thread(_remove_run_dir, prefix)
 

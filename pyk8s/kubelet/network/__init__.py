@@ -1,0 +1,1 @@
+"""The pod network: a bridge per node, a veth per pod, host-local IPAM (the CNI's place)."""
