@@ -94,7 +94,7 @@ async def count_pods(client: rest.Client, ns: str) -> int:
     return sum(1 for p in items if not p["metadata"].get("deletionTimestamp"))
 
 
-async def wait_for(check: Any, timeout: float = 600.0, interval: float = 0.25) -> None:
+async def wait_for(check: Any, timeout: float = 900.0, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
@@ -120,12 +120,31 @@ async def reference(client: rest.Client) -> float:
     return elapsed
 
 
-async def mark_ready(client: rest.Client, ns: str, stop: asyncio.Event) -> None:
-    """The kubelet stand-in: every pod not yet Ready becomes Running and Ready."""
+async def watch_pods(client: rest.Client, ns: str, on_pod: Any) -> None:
+    """Call ``on_pod`` with every pod of ``ns`` now and on every change (until cancelled)."""
+    while True:
+        listing = await client.list(PODS, ns)
+        for p in listing["items"]:
+            on_pod(p)
+        gen = client.watch(
+            PODS, ns, resource_version=listing["metadata"]["resourceVersion"], timeout_seconds=300
+        )
+        try:
+            async with contextlib.aclosing(gen) as stream:
+                async for ev in stream:
+                    if ev.type in ("ADDED", "MODIFIED"):
+                        on_pod(ev.object)
+        except errors.Gone:
+            continue
+
+
+async def mark_ready(client: rest.Client, ns: str) -> None:
+    """The kubelet stand-in: every new pod becomes Running and Ready (one status patch)."""
     done: set[str] = set()
     sem = asyncio.Semaphore(16)
+    tasks: set[asyncio.Task[None]] = set()
 
-    async def ready(p: dict[str, Any]) -> None:
+    async def ready(name: str) -> None:
         async with sem:
             now = meta.now()
             status = {
@@ -135,18 +154,18 @@ async def mark_ready(client: rest.Client, ns: str, stop: asyncio.Event) -> None:
                 }
             }
             with contextlib.suppress(errors.NotFound, errors.Conflict):
-                await client.patch(PODS, p["metadata"]["name"], status, ns, subresource="status")
+                await client.patch(PODS, name, status, ns, subresource="status")
 
-    while not stop.is_set():
-        items = (await client.list(PODS, ns))["items"]
-        todo = [
-            p
-            for p in items
-            if p["metadata"]["uid"] not in done and not p["metadata"].get("deletionTimestamp")
-        ]
-        await asyncio.gather(*(ready(p) for p in todo))
-        done.update(p["metadata"]["uid"] for p in todo)
-        await asyncio.sleep(0.2)
+    def on_pod(p: dict[str, Any]) -> None:
+        md = p["metadata"]
+        if md["uid"] in done or md.get("deletionTimestamp"):
+            return
+        done.add(md["uid"])
+        task = asyncio.create_task(ready(md["name"]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    await watch_pods(client, ns, on_pod)
 
 
 async def all_complete(client: rest.Client, ns: str, image: str) -> bool:
@@ -215,20 +234,26 @@ async def run(tmp: str, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
         ref_s = await reference(client)
         ns = "bench"
         await client.create(NAMESPACES, {"metadata": {"name": ns}})
+        seen: set[str] = set()
+        counter = asyncio.create_task(
+            watch_pods(client, ns, lambda p: seen.add(p["metadata"]["name"]))
+        )
+
+        async def all_pods() -> bool:
+            return len(seen) >= COUNT * REPLICAS
+
+        await asyncio.sleep(0.5)
         start = time.perf_counter()
         await gather_limited(
             32,
             [client.create(DEPLOYMENTS, deployment(i, "nginx:1"), ns) for i in range(COUNT)],
         )
 
-        async def all_pods() -> bool:
-            return await count_pods(client, ns) >= COUNT * REPLICAS
-
         await wait_for(all_pods)
         create_s = time.perf_counter() - start
-        stop = asyncio.Event()
-        stand_in = asyncio.create_task(mark_ready(client, ns, stop))
-        await wait_for(lambda: all_complete(client, ns, "nginx:1"))
+        counter.cancel()
+        stand_in = asyncio.create_task(mark_ready(client, ns))
+        await wait_for(lambda: all_complete(client, ns, "nginx:1"), interval=1.0)
         start = time.perf_counter()
         await gather_limited(
             32,
@@ -248,10 +273,11 @@ async def run(tmp: str, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
                 for i in range(COUNT)
             ],
         )
-        await wait_for(lambda: all_complete(client, ns, "nginx:2"))
+        await wait_for(lambda: all_complete(client, ns, "nginx:2"), interval=1.0)
         rolling_s = time.perf_counter() - start
-        stop.set()
-        await stand_in
+        stand_in.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stand_in
         pods_now = await count_pods(client, ns)
         await asyncio.sleep(10)  # let the last status writes settle
         before, t0 = cpu_seconds(proc.pid), time.monotonic()

@@ -33,6 +33,28 @@ def controller_of(obj: Object) -> Mapping[str, Any] | None:
     return None
 
 
+CONTROLLER_UID_INDEX = "controllerUID"
+"""Objects by the uid of their controller, orphans under ``orphan/<namespace>``
+(upstream ``PodControllerUIDIndex`` and ``OrphanPodIndexKey``)."""
+
+
+def controller_uid_index(obj: Object) -> list[str]:
+    ref = controller_of(obj)
+    if ref is not None and ref.get("uid"):
+        return [str(ref["uid"])]
+    return [orphan_key((obj.get("metadata") or {}).get("namespace") or "")]
+
+
+def orphan_key(namespace: str) -> str:
+    return f"orphan/{namespace}"
+
+
+def ensure_controller_index(informer: Any) -> None:
+    """Add the controller-uid index to ``informer`` unless another controller did."""
+    if CONTROLLER_UID_INDEX not in informer.store.indexers:
+        informer.add_indexers({CONTROLLER_UID_INDEX: controller_uid_index})
+
+
 def controller_ref(owner: Object, api_version: str, kind: str) -> dict[str, Any]:
     md = owner["metadata"]
     return {

@@ -81,8 +81,10 @@ class ReplicaSetController(base.Controller):
             update=self._set_updated,
             delete=self._set_deleted,
         )
+        pod_informer = ctx.informers.for_resource(PODS)
+        ownership.ensure_controller_index(pod_informer)
         self.watch(
-            ctx.informers.for_resource(PODS),
+            pod_informer,
             add=self._pod_added,
             update=self._pod_updated,
             delete=self._pod_deleted,
@@ -197,8 +199,12 @@ class ReplicaSetController(base.Controller):
             log.error("%s %s has an invalid selector: %s", self.kind.kind, key, e)
             return
         needs_sync = self.expectations.satisfied(key)
-        all_pods = self.pods.namespace(namespace).list()
-        active = [p for p in all_pods if pods.is_active(p)]
+        # Ours and orphans only, through the index: not every pod of the namespace.
+        index = self.pods.store.by_index
+        candidates = index(ownership.CONTROLLER_UID_INDEX, rs["metadata"]["uid"]) + index(
+            ownership.CONTROLLER_UID_INDEX, ownership.orphan_key(namespace)
+        )
+        active = [p for p in candidates if pods.is_active(p)]
         owned = await self._claim(rs, selector, active)
         manage_error: Exception | None = None
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
