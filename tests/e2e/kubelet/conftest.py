@@ -103,7 +103,3 @@ async def run_container(
     cid = await rt.create_container(sandbox_id, cfg, sb)
     await rt.start_container(cid)
     return cid
-
-
-# The bootstrapped images (busybox, nginx) the image tests cache, for the kubectl tests.
-from tests.e2e.images.conftest import image_tarball  # noqa: E402, F401

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from pyk8s.kubelet.runtime import killall, naming
 from tests.e2e.apiserver.conftest import _wait_ready, free_port, kubectl_binary
 from tests.e2e.kubelet.conftest import _require_host
 from tests.e2e.scheduler.conftest import KUBECTL, Cluster, _stop, wait_for
+from tests.support import images
 
 pytestmark = pytest.mark.e2e
 
@@ -59,9 +60,7 @@ class KubeletCluster(Cluster):
 
 
 @pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, image_tarball: Callable[[str], Path]
-) -> Iterator[KubeletCluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster]:
     _require_host()
     if kubectl_binary(KUBECTL) is None:
         pytest.skip(f"kubectl.{KUBECTL} is not installed")
@@ -69,7 +68,7 @@ def cluster(
     imports = data / "images" / "import"
     imports.mkdir(parents=True)
     for image in ("busybox", "nginx"):
-        (imports / f"{image}.tar").symlink_to(image_tarball(image))
+        (imports / f"{image}.tar").symlink_to(images.bootstrapped(image))
     port = free_port()
     argv = [
         sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
