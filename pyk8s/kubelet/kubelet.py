@@ -24,7 +24,15 @@ from pyk8s.client import events, rest
 from pyk8s.client.informers import factory as informers_factory
 from pyk8s.client.informers import shared_informer
 from pyk8s.images import service as image_service
-from pyk8s.kubelet import node_lease, node_status, pod_workers, prober, static_pods, status
+from pyk8s.kubelet import (
+    node_lease,
+    node_status,
+    pod_workers,
+    prober,
+    runtime_cache,
+    static_pods,
+    status,
+)
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime import actions
 from pyk8s.kubelet.runtime import interface as cri
@@ -58,7 +66,7 @@ class Kubelet:
     ) -> None:
         self.config = config
         self.client = client
-        self.runtime = runtime
+        self.runtime = runtime_cache.CachedRuntime(runtime, config.pleg_relist_period)
         self.images = images
         self.recorder = events.EventRecorder(client, "kubelet", config.node_name)
         self.machine: node_status.MachineInfo | None = None
@@ -66,11 +74,11 @@ class Kubelet:
         self.node: Obj = {}
         self.observed: dict[str, status.Observed] = {}
         self.last_status: dict[str, Obj] = {}
-        self.probes = prober.ProberManager(runtime, self._wake, self._unhealthy)
+        self.probes = prober.ProberManager(self.runtime, self._wake, self._unhealthy)
         self.volumes = VolumeManager(config.pods_dir, self.get)
         self.manager = RuntimeManager(
             config,
-            runtime,
+            self.runtime,
             images,
             self.volumes,
             self.probes,
@@ -393,8 +401,7 @@ class Kubelet:
         while True:
             await asyncio.sleep(self.config.pleg_relist_period)
             try:
-                sandboxes = await self.runtime.list_pod_sandboxes()
-                containers = await self.runtime.list_containers()
+                sandboxes, containers = await self.runtime.listing(fresh=True)
             except cri.ContainerRuntimeError as e:
                 log.warning("PLEG relist failed: %s", e)
                 continue

@@ -86,9 +86,8 @@ class RuntimeManager:
     async def pod_status(self, uid: str) -> actions.PodStatus:
         """``GetPodStatus``: the pod's sandboxes and containers (all attempts)."""
         sandboxes = [s for s in await self.runtime.list_pod_sandboxes() if s.metadata.uid == uid]
-        containers: list[cri.ContainerStatus] = []
-        for s in sandboxes:
-            containers += await self.runtime.list_containers(s.id)
+        ids = {s.id for s in sandboxes}
+        containers = [c for c in await self.runtime.list_containers() if c.sandbox_id in ids]
         return actions.PodStatus(tuple(sandboxes), tuple(containers))
 
     # -- sync
