@@ -173,3 +173,23 @@ async def test_kill_pod_runs_pre_stop_within_grace(env: Any) -> None:
 )
 def test_default_pull_policy(image: str, policy: str) -> None:
     assert pull_policy({"image": image}) == policy
+
+
+def test_sandbox_config_dns_policies(env: Any) -> None:
+    m = env[0]
+    m.config.cluster_dns = ("10.43.0.10",)
+    sb = m.sandbox_config(pod(), 0)
+    assert sb.dns == cri.DNSConfig(
+        ("10.43.0.10",),
+        ("default.svc.cluster.local", "svc.cluster.local", "cluster.local"),
+        ("ndots:5",),
+    )
+    assert m.sandbox_config(pod(dnsPolicy="Default"), 0).dns is None
+    host = m.sandbox_config(pod(hostNetwork=True), 0)
+    assert host.host_network and host.dns is None and host.hostname == ""
+    custom = m.sandbox_config(
+        pod(dnsPolicy="None", dnsConfig={"nameservers": ["1.1.1.1"], "searches": ["x"],
+                                         "options": [{"name": "ndots", "value": "2"}]}),
+        0,
+    )  # fmt: skip
+    assert custom.dns == cri.DNSConfig(("1.1.1.1",), ("x",), ("ndots:2",))
