@@ -58,5 +58,5 @@ async def run(args: argparse.Namespace) -> int:
         print(f"pyk8s kubelet: {e}", file=sys.stderr)
         return 1
     async with rest.Client(client_config, user_agent="kubelet/pyk8s") as client:
-        await agent.run(cfg, client)
+        await agent.run(cfg, client, import_images=True)
     return 0
