@@ -165,3 +165,39 @@ def test_hash_ignores_go_empty_values() -> None:
     }
     assert revisions.compute_hash(t, None) == revisions.compute_hash(same, None)
     assert revisions.compute_hash(t, None) != revisions.compute_hash(t, 1)
+
+
+def test_progress_deadline_exceeded() -> None:
+    import datetime
+
+    from pyk8s.controllers.deployment import progress
+
+    d = new_deployment(2, progressDeadlineSeconds=60)
+    d["metadata"]["generation"] = 1
+    d["status"] = {
+        "observedGeneration": 1,
+        "replicas": 2,
+        "updatedReplicas": 1,
+        "availableReplicas": 1,
+        "conditions": [
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "ReplicaSetUpdated",
+                "lastUpdateTime": "2026-01-01T00:00:00Z",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    new_rs = {"metadata": {"name": "web-abc"}, "status": {"replicas": 1, "availableReplicas": 1}}
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    status = copy.deepcopy(d["status"])
+    recheck = progress.rollout_status(d, status, new_rs, start + datetime.timedelta(seconds=30))
+    assert recheck is not None and 30 < recheck <= 32  # look again when the deadline passes
+    status = copy.deepcopy(d["status"])
+    assert (
+        progress.rollout_status(d, status, new_rs, start + datetime.timedelta(seconds=61)) is None
+    )
+    cond = {c["type"]: c for c in status["conditions"]}["Progressing"]
+    assert (cond["status"], cond["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert cond["message"] == 'ReplicaSet "web-abc" has timed out progressing.'
