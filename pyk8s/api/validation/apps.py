@@ -24,14 +24,26 @@ def _non_negative(value: Any, path: str) -> list[FieldError]:
     return []
 
 
-def _selector_and_template(spec: Obj, template_path: str = "spec.template") -> list[FieldError]:
+def _selector_and_template(
+    spec: Obj, template_path: str = "spec.template", kind: str = "deployment"
+) -> list[FieldError]:
+    """Upstream's selector checks then ``ValidatePodTemplateSpecForReplicaSet``: the template is a
+    struct, never absent, so a missing one is validated as empty; a missing selector selects
+    nothing, so it also fails to match the template's labels."""
     errs: list[FieldError] = []
     sel = spec.get("selector")
-    labels = (((spec.get("template") or {}).get("metadata")) or {}).get("labels") or {}
+    tmpl = spec.get("template")
+    tmpl = tmpl if isinstance(tmpl, dict) else {}
+    labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    mismatch = invalid_value(
+        f"{template_path}.metadata.labels",
+        labels or None,
+        "`selector` does not match template `labels`",
+    )
     if not isinstance(sel, dict):
-        errs.append(required("spec.selector"))
+        errs += [required("spec.selector"), mismatch]
     elif not sel.get("matchLabels") and not sel.get("matchExpressions"):
-        errs.append(invalid_value("spec.selector", sel, "empty selector is invalid for deployment"))
+        errs.append(invalid_value("spec.selector", sel, f"empty selector is invalid for {kind}"))
     else:
         try:
             matches = selectors.from_label_selector(sel).matches(labels)
@@ -39,27 +51,22 @@ def _selector_and_template(spec: Obj, template_path: str = "spec.template") -> l
             errs.append(invalid_value("spec.selector", sel, str(e)))
         else:
             if not matches:
-                errs.append(
-                    invalid_value(
-                        f"{template_path}.metadata.labels",
-                        labels,
-                        "`selector` does not match template `labels`",
-                    )
-                )
-    if not isinstance(spec.get("template"), dict):
-        errs.append(required(template_path))
-    else:
-        errs += core.pod_spec((spec["template"]).get("spec"), f"{template_path}.spec")
+                errs.append(mismatch)
+    errs += core.pod_spec(tmpl.get("spec"), f"{template_path}.spec")
     return errs
 
 
 def workload(obj: Obj) -> list[FieldError]:
     spec = obj.get("spec") or {}
-    return _non_negative(spec.get("replicas"), "spec.replicas") + _selector_and_template(spec)
+    # upstream's ReplicaSet validation reuses the Deployment wording
+    kind = "statefulset" if obj.get("kind") == "StatefulSet" else "deployment"
+    return _non_negative(spec.get("replicas"), "spec.replicas") + _selector_and_template(
+        spec, kind=kind
+    )
 
 
 def daemonset(obj: Obj) -> list[FieldError]:
-    errs = _selector_and_template(obj.get("spec") or {})
+    errs = _selector_and_template(obj.get("spec") or {}, kind="daemonset")
     policy = ((((obj.get("spec") or {}).get("template") or {}).get("spec")) or {}).get(
         "restartPolicy"
     )

@@ -29,8 +29,10 @@ def test_deployment_selector_must_match_template() -> None:
     errs = validation.validate("apps", "Deployment", bad)
     assert fields(errs) == ["spec.template.metadata.labels"]
     assert "`selector` does not match template `labels`" in errs[0].message()
+    # upstream: a missing selector selects nothing, so it cannot match the template either
     assert fields(validation.validate("apps", "Deployment", deployment({}, None))) == [
-        "spec.selector"
+        "spec.selector",
+        "spec.template.metadata.labels",
     ]
     changed = deployment({"app": "x", "b": "c"}, {"matchLabels": {"b": "c"}})
     errs = validation.validate_update("apps", "Deployment", changed, ok)
@@ -79,3 +81,20 @@ def test_job_restart_policy() -> None:
         }
     }
     assert fields(validation.validate("batch", "Job", job)) == ["spec.template.spec.restartPolicy"]
+
+
+def test_workload_without_spec_reports_what_upstream_reports() -> None:
+    # a Deployment or StatefulSet with no spec at all (as in the notes): the template is a
+    # struct upstream, so its (empty) pod spec is validated rather than reported missing
+    for kind in ("Deployment", "StatefulSet"):
+        errs = validation.validate("apps", kind, {"kind": kind, "metadata": {"name": "d"}})
+        assert fields(errs) == [
+            "spec.selector",
+            "spec.template.metadata.labels",
+            "spec.template.spec.containers",
+        ]
+    empty = deployment({"a": "b"}, {})
+    empty["kind"] = "StatefulSet"
+    errs = validation.validate("apps", "StatefulSet", empty)
+    assert fields(errs) == ["spec.selector"]
+    assert "empty selector is invalid for statefulset" in errs[0].message()

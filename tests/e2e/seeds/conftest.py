@@ -1,0 +1,5 @@
+"""The module-scoped ``pyk8s server --disable-agent`` fixture, shared with the controller e2e tests."""
+
+from tests.e2e.controllers.conftest import cluster
+
+__all__ = ["cluster"]
