@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pyk8s.api.errors import FieldError
-from pyk8s.api.validation import apps, core
+from pyk8s.api.validation import apps, core, networking
 
 Obj = dict[str, Any]
 
@@ -25,6 +25,7 @@ _CREATE: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
     ("apps", "DaemonSet"): apps.daemonset,
     ("batch", "Job"): apps.job,
     ("batch", "CronJob"): apps.cronjob,
+    ("networking.k8s.io", "Ingress"): networking.ingress,
 }
 
 _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {

@@ -98,3 +98,18 @@ def test_workload_without_spec_reports_what_upstream_reports() -> None:
     errs = validation.validate("apps", "StatefulSet", empty)
     assert fields(errs) == ["spec.selector"]
     assert "empty selector is invalid for statefulset" in errs[0].message()
+
+
+def test_ingress_needs_rules_or_default_backend() -> None:
+    errs = validation.validate("networking.k8s.io", "Ingress", {"metadata": {"name": "i"}})
+    assert [e.full() for e in errs] == [
+        "spec: Invalid value: null: either `defaultBackend` or `rules` must be specified"
+    ]
+    path = {"path": "/x", "pathType": "Prefix", "backend": {"service": {"name": "s"}}}
+    ok = {"spec": {"rules": [{"http": {"paths": [path]}}]}}
+    assert validation.validate("networking.k8s.io", "Ingress", ok) == []
+    bad = {"spec": {"rules": [{"http": {"paths": [{"path": "x", "pathType": "Prefix"}, {}]}}]}}
+    assert fields(validation.validate("networking.k8s.io", "Ingress", bad)) == [
+        "spec.rules[0].http.paths[0].path",
+        "spec.rules[0].http.paths[1].pathType",
+    ]
