@@ -52,7 +52,8 @@ def _selector_and_template(
         else:
             if not matches:
                 errs.append(mismatch)
-    errs += core.pod_spec(tmpl.get("spec"), f"{template_path}.spec")
+    if kind != "statefulset":  # upstream leaves a StatefulSet's pod spec unvalidated (a TODO)
+        errs += core.pod_spec(tmpl.get("spec"), f"{template_path}.spec")
     return errs
 
 

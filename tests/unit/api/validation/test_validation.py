@@ -86,13 +86,15 @@ def test_job_restart_policy() -> None:
 def test_workload_without_spec_reports_what_upstream_reports() -> None:
     # a Deployment or StatefulSet with no spec at all (as in the notes): the template is a
     # struct upstream, so its (empty) pod spec is validated rather than reported missing
-    for kind in ("Deployment", "StatefulSet"):
-        errs = validation.validate("apps", kind, {"kind": kind, "metadata": {"name": "d"}})
-        assert fields(errs) == [
-            "spec.selector",
-            "spec.template.metadata.labels",
-            "spec.template.spec.containers",
-        ]
+    errs = validation.validate("apps", "Deployment", {"kind": "Deployment"})
+    assert fields(errs) == [
+        "spec.selector",
+        "spec.template.metadata.labels",
+        "spec.template.spec.containers",
+    ]
+    # ValidatePodTemplateSpecForStatefulSet does not validate the pod spec (an upstream TODO)
+    errs = validation.validate("apps", "StatefulSet", {"kind": "StatefulSet"})
+    assert fields(errs) == ["spec.selector", "spec.template.metadata.labels"]
     empty = deployment({"a": "b"}, {})
     empty["kind"] = "StatefulSet"
     errs = validation.validate("apps", "StatefulSet", empty)
