@@ -1,4 +1,4 @@
-"""The module-scoped ``pyk8s server --disable-agent`` fixture, shared with the controller e2e tests."""
+"""The module-scoped ``pyk8s server --disable-agent`` fixture of the controller e2e tests."""
 
 from tests.e2e.controllers.conftest import cluster
 
