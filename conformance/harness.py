@@ -434,8 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = HERE / "RESULTS.md"
     expected = expected_failures()
     if args.from_logs:
-        outcomes = from_logs(Path(args.from_logs), stems, expected)
-        write_results(results or HERE / "RESULTS.md", outcomes, "(re-judged from kept logs)")
+        base = Path(args.from_logs)
+        outcomes = from_logs(base, stems, expected)
+        saved = base / "header.txt"
+        header = saved.read_text().strip() if saved.exists() else "(re-judged from kept logs)"
+        write_results(results or HERE / "RESULTS.md", outcomes, header)
         return 0
     base = Path(tempfile.mkdtemp(prefix="pyk8s-test-cmd-"))
     t0 = time.monotonic()
@@ -454,11 +457,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     tidy(tree)
     starts = sorted(o.start_seconds for o in outcomes if o.start_seconds)
     median_start = starts[len(starts) // 2] if starts else 0.0
+    cpus = sorted(json.loads(p.read_text())["cpu"] for p in base.glob("*/start.json") if p.exists())
+    median_cpu = cpus[len(cpus) // 2] if cpus else 0.0
+    load = os.getloadavg()[1]
     header = (
         f"kubectl `{Path(kubectl).name}`, ALLOW_SKEW=1, {len(outcomes)} functions, "
-        f"{args.jobs} at a time, {total / 60:.1f} min in all; a fresh `pyk8s server` per "
-        f"function (median start {median_start:.1f} s)."
+        f"{args.jobs} at a time, {total / 60:.1f} min in all (load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs); a fresh `pyk8s server` per function: median "
+        f"{median_start:.1f} s until ready, {median_cpu:.2f} s of CPU."
     )
+    (base / "header.txt").write_text(header + "\n")
     if results:
         write_results(results, outcomes, header)
         print(f"wrote {results}")
