@@ -145,8 +145,12 @@ def replication_controller(obj: Obj) -> None:
     spec = _d(obj, "spec")
     spec.setdefault("replicas", 1)
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
-    if not spec.get("selector") and isinstance(labels, dict):
-        spec["selector"] = dict(labels)
+    if isinstance(labels, dict):
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        md = obj.get("metadata")
+        if isinstance(md, dict) and not md.get("labels"):
+            md["labels"] = dict(labels)  # an RC without labels takes its template's
     _template(spec)
 
 

@@ -107,3 +107,13 @@ def test_volume_without_source_is_empty_dir() -> None:
     bare, cm = deploy["spec"]["template"]["spec"]["volumes"]
     assert bare == {"name": "bare", "emptyDir": {}}
     assert "emptyDir" not in cm and cm["configMap"]["defaultMode"] == 0o644
+
+
+def test_replication_controller_takes_template_labels() -> None:
+    template = {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": []}}
+    rc: dict[str, Any] = {"metadata": {"name": "rc"}, "spec": {"template": template}}
+    defaults.apply("", "ReplicationController", rc)
+    assert rc["metadata"]["labels"] == {"app": "a"} == rc["spec"]["selector"]
+    own: dict[str, Any] = {"metadata": {"labels": {"x": "y"}}, "spec": {"template": template}}
+    defaults.apply("", "ReplicationController", own)
+    assert own["metadata"]["labels"] == {"x": "y"}
