@@ -207,6 +207,7 @@ def start_server(tmp: str, log: Any) -> subprocess.Popen[bytes]:
             "--bind-address",
             "127.0.0.1",
             "--disable-scheduler",
+            "--disable-agent",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -39,6 +39,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 str(port),
                 "--bind-address",
                 "127.0.0.1",
+                "--disable-agent",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
