@@ -14,7 +14,16 @@ from typing import cast
 
 import pyk8s
 from pyk8s.cli import apiserver as apiserver_cmd
-from pyk8s.cli import controller_manager, image, killall, kubelet, registry, scheduler, server
+from pyk8s.cli import (
+    controller_manager,
+    image,
+    killall,
+    kubelet,
+    proxy,
+    registry,
+    scheduler,
+    server,
+)
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
@@ -34,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_parser(sub)
     killall.add_parser(sub)
     kubelet.add_parser(sub)
+    proxy.add_parser(sub)
     registry.add_parser(sub)
     scheduler.add_parser(sub)
     return parser

@@ -12,7 +12,7 @@ import logging
 
 from pyk8s.apiserver import server as apiserver
 from pyk8s.client import kubeconfig, rest
-from pyk8s.cluster import agent
+from pyk8s.cluster import agent, kubedns
 from pyk8s.cluster.settings import ClusterSettings
 from pyk8s.controllers import manager as controller_manager
 from pyk8s.controllers.config import ControllerManagerConfig
@@ -58,6 +58,8 @@ async def run(
                     tg.create_task(run_controllers(settings, settings.controllers))
                 if settings.scheduler is not None:
                     tg.create_task(_scheduler(settings))
+                if settings.kube_dns is not None:
+                    tg.create_task(_kube_dns(settings, settings.kube_dns))
                 if settings.kubelet is not None:
                     tg.create_task(_agent(settings, settings.kubelet))
     finally:
@@ -94,7 +96,16 @@ async def _agent(settings: ClusterSettings, config: KubeletConfig) -> None:
         settings.apiserver.kubeconfig_path, user_agent="kubelet/pyk8s"
     )
     async with client:
-        await agent.run(config, client)
+        await agent.run(config, client, proxy=settings.proxy)
+
+
+async def _kube_dns(settings: ClusterSettings, config: kubedns.KubeDNSConfig) -> None:
+    """The cluster DNS behind ``kube-system/kube-dns`` (CoreDNS' place)."""
+    client = await rest.Client.from_kubeconfig(
+        settings.apiserver.kubeconfig_path, user_agent="kube-dns/pyk8s"
+    )
+    async with client:
+        await kubedns.run(config, client)
 
 
 async def _scheduler(settings: ClusterSettings) -> None:

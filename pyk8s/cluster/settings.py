@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyk8s.apiserver.settings import APIServerConfig
+from pyk8s.cluster.kubedns import KubeDNSConfig
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
 from pyk8s.kubelet.config import KubeletConfig
+from pyk8s.kubelet.runtime import naming
+from pyk8s.proxy.config import ProxyConfig, chain_prefix_for
 from pyk8s.scheduler.config import KubeSchedulerConfiguration
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
@@ -34,6 +37,10 @@ class ClusterSettings:
     """None: no scheduler in this process (``--disable-scheduler``, ``pyk8s apiserver``)."""
     kubelet: KubeletConfig | None = None
     """None: no node agent in this process (``--disable-agent``, ``pyk8s apiserver``)."""
+    proxy: ProxyConfig | None = None
+    """The service proxy, run in the node agent; None: none (no agent, ``--disable-kube-proxy``)."""
+    kube_dns: KubeDNSConfig | None = None
+    """The cluster DNS behind ``kube-system/kube-dns``; None: none (``--disable-kube-dns``)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:
@@ -75,6 +82,10 @@ class ClusterSettings:
             if getattr(args, "disable_scheduler", True)
             else KubeSchedulerConfiguration(),
             kubelet=None if getattr(args, "disable_agent", True) else _kubelet(args, api),
+            proxy=None
+            if getattr(args, "disable_agent", True) or getattr(args, "disable_kube_proxy", True)
+            else _proxy(args, data_dir),
+            kube_dns=None if getattr(args, "disable_kube_dns", True) else _kube_dns(args, api),
         )
 
 
@@ -123,7 +134,7 @@ def _kubelet(args: argparse.Namespace, api: APIServerConfig) -> KubeletConfig:
         image_store_root=api.data_dir / "images",
         port=getattr(args, "kubelet_port", 10250),
         client_ca_file=api.pki_dir / "ca.crt",
-        cluster_dns=(str(net.network_address + 10),),
+        cluster_dns=(getattr(args, "cluster_dns", "") or str(net.network_address + 10),),
         cluster_domain=api.cluster_domain,
         control_plane=True,
         static_pod_path=api.data_dir / "manifests",
@@ -131,6 +142,31 @@ def _kubelet(args: argparse.Namespace, api: APIServerConfig) -> KubeletConfig:
     if getattr(args, "node_name", ""):
         cfg.node_name = args.node_name.lower()
     return cfg
+
+
+def _proxy(args: argparse.Namespace, data_dir: Path) -> ProxyConfig:
+    """Chains named after the cluster's prefix, so ``pyk8s killall`` finds them again."""
+    return ProxyConfig(
+        node_name=(getattr(args, "node_name", "") or "").lower(),
+        chain_prefix=chain_prefix_for(naming.prefix_for(data_dir)),
+        cluster_cidr=args.cluster_cidr,
+    )
+
+
+def _kube_dns(args: argparse.Namespace, api: APIServerConfig) -> KubeDNSConfig:
+    net = ipaddress.ip_network(api.service_cidr, strict=False)
+    cluster_ip = args.cluster_dns or str(net.network_address + 10)
+    try:
+        if ipaddress.ip_address(cluster_ip) not in net:
+            raise ValueError(f"not in the service CIDR {api.service_cidr}")
+    except ValueError as e:
+        raise SystemExit(f"--cluster-dns {cluster_ip}: {e}") from None
+    return KubeDNSConfig(
+        cluster_ip=cluster_ip,
+        listen_ip=args.cluster_dns_listen,
+        port=args.cluster_dns_port,
+        domain=api.cluster_domain,
+    )
 
 
 def add_component_flags(p: argparse.ArgumentParser) -> None:
@@ -153,6 +189,23 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cluster-cidr", default="10.42.0.0/16", help="pod CIDR, a /24 per node (10.42.0.0/16)"
     )
+    p.add_argument(
+        "--cluster-dns",
+        default="",
+        help="the kube-dns Service's IP, pods' nameserver (default: 10th of --service-cidr)",
+    )
+    p.add_argument(
+        "--cluster-dns-listen",
+        default="",
+        help="address the DNS server listens on, the Service's endpoint (default: node IP)",
+    )
+    p.add_argument(
+        "--cluster-dns-port", type=int, default=53, help="port the DNS server listens on (53)"
+    )
+    p.add_argument(
+        "--disable-kube-dns", action="store_true", help="do not run the cluster DNS server"
+    )
+    p.add_argument("--disable-kube-proxy", action="store_true", help="do not run the service proxy")
 
 
 def add_storage_flags(p: argparse.ArgumentParser) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from pyk8s.kubelet.runtime import killall, naming
+from pyk8s.proxy.config import chain_prefix_for
+from pyk8s.proxy.iptables import proxier
 from tests.e2e.apiserver.conftest import _wait_ready, free_port, kubectl_binary
 from tests.e2e.kubelet.conftest import _require_host
 from tests.e2e.scheduler.conftest import KUBECTL, Cluster, _stop, wait_for
@@ -84,6 +86,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster
         prefix = naming.prefix_for(data)
         asyncio.run(killall.killall(prefix, data))
         left = killall.leftovers(prefix, data)
+        # The agent's service proxy: its chains, as `pyk8s killall` removes them.
+        asyncio.run(proxier.cleanup(chain_prefix_for(prefix)))
     assert left == [], f"left on the host after killall: {left}"
 
 

@@ -1,0 +1,189 @@
+"""Issue 11 end to end in a real ``pyk8s server``: the pod network, the service proxy and
+the cluster DNS, driven with the real kubectl.
+
+The cluster has ranges of its own (10.142/16 for pods, 10.143/16 for Services) and its DNS
+server a port of its own, so it never meets another cluster on the machine; ``pyk8s
+killall`` must leave none of its iptables chains, links or namespaces behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pyk8s.kubelet.network import bridge
+from pyk8s.kubelet.runtime import killall, naming
+from pyk8s.proxy.config import chain_prefix_for
+from tests.e2e.apiserver.conftest import free_port, kubectl_binary
+from tests.e2e.kubelet.conftest import _require_host
+from tests.e2e.kubelet.test_kubectl import KubeletCluster
+from tests.e2e.scheduler.conftest import KUBECTL, wait_for
+
+pytestmark = pytest.mark.e2e
+
+POD_CIDR = "10.142.0.0/16"
+SERVICE_CIDR = "10.143.0.0/16"
+KUBERNETES_IP = "10.143.0.1"
+DNS_IP = "10.143.0.10"
+
+
+def _iptables_nat() -> str:
+    return subprocess.run(
+        ["iptables-save", "-t", "nat"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, image_tarball: Callable[[str], Path]
+) -> Iterator[KubeletCluster]:
+    _require_host()
+    for tool in ("iptables-save", "dig"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (hack/system-packages.txt)")
+    if kubectl_binary(KUBECTL) is None:
+        pytest.skip(f"kubectl.{KUBECTL} is not installed")
+    data = tmp_path_factory.mktemp("pyk8s-net")
+    imports = data / "images" / "import"
+    imports.mkdir(parents=True)
+    for image in ("nginx", "debian"):
+        (imports / f"{image}.tar").symlink_to(image_tarball(image))
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
+        "--https-port", str(port), "--bind-address", "127.0.0.1",
+        "--kubelet-port", str(free_port()), "--cluster-cidr", POD_CIDR,
+        "--service-cidr", SERVICE_CIDR, "--cluster-dns-port", str(free_port()),
+    ]  # fmt: skip
+    c = KubeletCluster(data, data / "kubeconfig.yaml", argv=argv, port=port)
+    prefix = naming.prefix_for(data)
+    chains = chain_prefix_for(prefix)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        res = subprocess.run(
+            [sys.executable, "-m", "pyk8s", "killall", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        left = killall.leftovers(prefix, data)
+        nat = _iptables_nat()
+        links = bridge.host_links(prefix)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert left == [] and links == [], (left, links)
+    assert f"{chains}-" not in nat, f"chains {chains}-* left after killall"
+
+
+def _dig(name: str, *args: str) -> str:
+    res = subprocess.run(
+        ["dig", "+short", "+time=2", "+tries=2", f"@{DNS_IP}", name, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Only the answers: a first try may time out while the proxy programs the Service.
+    return "\n".join(line for line in res.stdout.splitlines() if not line.startswith(";"))
+
+
+def test_kube_dns_service_answers_through_its_cluster_ip(cluster: KubeletCluster) -> None:
+    svc = json.loads(
+        cluster.kubectl("get", "svc", "kube-dns", "-n", "kube-system", "-o", "json").stdout
+    )
+    assert svc["spec"]["clusterIP"] == DNS_IP
+    assert svc["metadata"]["labels"]["k8s-app"] == "kube-dns"
+    ports = {(p["port"], p["protocol"]) for p in svc["spec"]["ports"]}
+    assert ports == {(53, "UDP"), (53, "TCP"), (9153, "TCP")}
+    got = wait_for(
+        "kube-dns to answer on its ClusterIP",
+        lambda: _dig("kubernetes.default.svc.cluster.local") or None,
+        timeout=20,
+    )
+    assert got == KUBERNETES_IP
+    assert _dig("kubernetes.default.svc.cluster.local", "+tcp") == KUBERNETES_IP
+
+
+def test_service_change_is_in_the_kernel_within_a_second(cluster: KubeletCluster) -> None:
+    chains = chain_prefix_for(naming.prefix_for(cluster.data_dir))
+    ip = "10.143.7.7"
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "fast"},
+            "spec": {"clusterIP": ip, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": "fast-1", "labels": {"kubernetes.io/service-name": "fast"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.142.9.9"], "conditions": {"ready": True}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        },
+    )
+    start = time.monotonic()
+    while not any(
+        line.startswith(f"-A {chains}-SERVICES") and f"{ip}/32" in line
+        for line in _iptables_nat().splitlines()
+    ):
+        assert time.monotonic() - start < 1.0, "the Service's rule is not in the kernel after 1 s"
+        time.sleep(0.02)
+    assert any(
+        "--to-destination 10.142.9.9:8080" in line and line.startswith(f"-A {chains}-SEP-")
+        for line in _iptables_nat().splitlines()
+    )
+    cluster.kubectl("delete", "service", "fast")
+    start = time.monotonic()
+    while f"{ip}/32" in _iptables_nat():
+        assert time.monotonic() - start < 1.0, "the deleted Service's rule is still there after 1 s"
+        time.sleep(0.02)
+
+
+def test_pods_talk_by_ip_and_by_service_name(cluster: KubeletCluster) -> None:
+    cluster.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2")
+    cluster.kubectl("expose", "deployment", "web", "--port=80")
+
+    def running_ips() -> list[str] | None:
+        pods = json.loads(cluster.kubectl("get", "pods", "-l", "app=web", "-o", "json").stdout)
+        ips = [
+            p["status"].get("podIP") for p in pods["items"] if p["status"].get("phase") == "Running"
+        ]
+        return ips if len(ips) == 2 and all(ips) else None
+
+    ips = wait_for("two web pods running", running_ips, timeout=90)
+    assert all(ip.startswith("10.142.") for ip in ips) and len(set(ips)) == 2
+    script = (
+        "for target in {} {} web web.default web.default.svc.cluster.local; do "
+        "exec 3<>/dev/tcp/$target/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && "
+        'echo "$target $(head -1 <&3)"; exec 3<&-; done; '
+        "getent hosts kubernetes.default"
+    ).format(*ips)
+    cluster.kubectl(
+        "run", "client", "--image=debian", "--restart=Never", "--command", "--",
+        "bash", "-c", script,
+    )  # fmt: skip
+
+    def done() -> str | None:
+        pod = json.loads(cluster.kubectl("get", "pod", "client", "-o", "json").stdout)
+        return (
+            pod["status"].get("phase")
+            if pod["status"].get("phase") in ("Succeeded", "Failed")
+            else None
+        )
+
+    phase = wait_for("the client pod to finish", done, timeout=90)
+    out = cluster.kubectl("logs", "client").stdout.splitlines()
+    assert phase == "Succeeded", out
+    targets = [*ips, "web", "web.default", "web.default.svc.cluster.local"]
+    assert out[:5] == [f"{t} HTTP/1.1 200 OK" for t in targets]
+    assert out[5].split() == [KUBERNETES_IP, "kubernetes.default.svc.cluster.local"]
