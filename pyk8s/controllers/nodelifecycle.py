@@ -40,6 +40,10 @@ UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 LEASE_NAMESPACE = "kube-node-lease"
 WATCHED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 TICK = "\x00tick"
+DEFAULT_TOLERATION_SECONDS = 300
+"""What the DefaultTolerationSeconds admission plugin gives every pod for the not-ready and
+unreachable NoExecute taints; applied here to pods that lack them, as long as the API
+server does not add them at admission."""
 
 
 class NodeLifecycleController(base.Controller):
@@ -284,6 +288,8 @@ def eviction_time(
     due: datetime.datetime | None = None
     for taint in taints:
         matching = [t for t in tolerations if tolerates(t, taint)]
+        if not matching and taint.get("key") in (NOT_READY, UNREACHABLE):
+            matching = [{"tolerationSeconds": DEFAULT_TOLERATION_SECONDS}]
         if not matching:
             return datetime.datetime.fromtimestamp(0, datetime.UTC)
         seconds = [

@@ -60,7 +60,7 @@ async def test_silent_node_goes_unknown_tainted_and_evicts(harness: Harness) -> 
                     "key": nodelifecycle.UNREACHABLE,
                     "operator": "Exists",
                     "effect": "NoExecute",
-                    "tolerationSeconds": 300,
+                    "tolerationSeconds": 600,
                 }
             ],
         ),
@@ -82,17 +82,27 @@ async def test_silent_node_goes_unknown_tainted_and_evicts(harness: Harness) -> 
         (nodelifecycle.UNREACHABLE, "NoSchedule"),
         (nodelifecycle.UNREACHABLE, "NoExecute"),
     }
-    deleted = [a.name for a in harness.client.actions_of("delete", "pods")]
-    assert deleted == ["plain"]
+    assert harness.client.actions_of("delete", "pods") == []  # tolerated for a while
     status_patches = {a.name for a in harness.client.actions_of("patch", "pods")}
     assert status_patches == {"plain", "patient"}  # marked not ready
+    fake.advance(301)  # past the default 300 s (DefaultTolerationSeconds), not past 600 s
+    await harness.settle()
+    await ctl.reconcile("n1")
+    deleted = [a.name for a in harness.client.actions_of("delete", "pods")]
+    assert deleted == ["plain"]
     assert "elsewhere" in {p["metadata"]["name"] for p in harness.client.objects(PODS)}
+
+
+def test_other_no_execute_taint_evicts_at_once() -> None:
+    taints = [{"key": "example.com/broken", "effect": "NoExecute"}]
+    due = nodelifecycle.eviction_time(taints, [])
+    assert due is not None and due.year == 1970
 
 
 @pytest.mark.parametrize(
     ("tolerations", "expected"),
     [
-        pytest.param([], 0, id="no-toleration-now"),
+        pytest.param([], 300, id="default-toleration-seconds"),
         pytest.param(
             [
                 {
@@ -113,7 +123,9 @@ async def test_silent_node_goes_unknown_tainted_and_evicts(harness: Harness) -> 
             id="shortest-wins",
         ),
         pytest.param(
-            [{"key": "other", "operator": "Exists", "effect": "NoExecute"}], 0, id="wrong-key"
+            [{"key": "other", "operator": "Exists", "effect": "NoExecute"}],
+            300,
+            id="wrong-key-gets-default",
         ),
     ],
 )
