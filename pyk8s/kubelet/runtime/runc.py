@@ -81,6 +81,10 @@ class RuncRuntime:
         self._sandboxes = self.naming.state_dir / "sandboxes"
         self._containers = self.naming.state_dir / "containers"
         self._host: _HostFacts | None = None
+        # Concurrent status calls share one ``runc list``, unless a container changed state
+        # through us since it started (then it could miss that change): see _runc_list.
+        self._generation = 0
+        self._listing: tuple[int, asyncio.Future[dict[str, dict[str, Any]]]] | None = None
 
     # ----- paths
 
@@ -248,6 +252,7 @@ class RuncRuntime:
         try:
             await _mount_overlay(config.layers, cdir / "upper", cdir / "work", rootfs)
             await self._start_shim(container_id, cdir, record)
+            self._changed()
         except BaseException:
             await self._cleanup_container(container_id)
             raise
@@ -309,6 +314,8 @@ class RuncRuntime:
         except BaseException:
             await asyncio.to_thread(state.save, path, record)
             raise
+        finally:
+            self._changed()
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         status = await self.container_status(container_id)
@@ -317,9 +324,12 @@ class RuncRuntime:
         if timeout > 0 and status.state == ContainerState.RUNNING:
             await command.run(*self._runc("kill", container_id, "TERM"), check=False)
             if await self._wait_exit(container_id, timeout):
+                self._changed()
                 return
         await command.run(*self._runc("kill", "--all", container_id, "KILL"), check=False)
-        if not await self._wait_exit(container_id, KILL_WAIT):
+        ok = await self._wait_exit(container_id, KILL_WAIT)
+        self._changed()
+        if not ok:
             raise ContainerRuntimeError(f"container {container_id} did not exit after SIGKILL")
 
     async def _wait_exit(self, container_id: str, timeout: float) -> bool:
@@ -351,6 +361,7 @@ class RuncRuntime:
 
     async def _cleanup_container(self, container_id: str) -> None:
         await command.run(*self._runc("delete", "--force", container_id), check=False)
+        self._changed()
         rootfs = self._rootfs(container_id)
         await command.run("umount", str(rootfs), check=False)
         record_path = self._cdir(container_id) / "container.json"
@@ -361,7 +372,18 @@ class RuncRuntime:
         await asyncio.to_thread(_rmdirs, rootfs, rootfs.parent)  # rmdir: never into a mount
         await asyncio.to_thread(shutil.rmtree, self._cdir(container_id), True)
 
+    def _changed(self) -> None:
+        self._generation += 1
+
     async def _runc_list(self) -> dict[str, dict[str, Any]]:
+        listing = self._listing
+        if listing is not None and listing[0] == self._generation and not listing[1].done():
+            return await asyncio.shield(listing[1])
+        future = asyncio.ensure_future(self._runc_list_now())
+        self._listing = (self._generation, future)
+        return await asyncio.shield(future)
+
+    async def _runc_list_now(self) -> dict[str, dict[str, Any]]:
         out = await command.run(*self._runc("list", "--format", "json"), check=False)
         try:
             entries = json.loads(out) or []
