@@ -1,0 +1,65 @@
+"""The kube-dns Service and its EndpointSlice, as pyk8s server publishes them."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from pyk8s.client import fake
+from pyk8s.cluster import kubedns, settings
+
+
+async def test_ensure_creates_once_and_follows_the_listen_address() -> None:
+    client = fake.Client()
+    config = kubedns.KubeDNSConfig(cluster_ip="10.43.0.10", listen_ip="192.0.2.2", port=53)
+    await kubedns.ensure(client, config)
+    await kubedns.ensure(client, config)  # a restart: nothing to change, no error
+    svc = await client.get(kubedns.SERVICES, "kube-dns", "kube-system")
+    assert svc["spec"]["clusterIP"] == "10.43.0.10"
+    assert svc["metadata"]["labels"]["k8s-app"] == "kube-dns"
+    assert [(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]] == [
+        ("dns", 53, "UDP"),
+        ("dns-tcp", 53, "TCP"),
+        ("metrics", 9153, "TCP"),
+    ]
+    assert "selector" not in svc["spec"]  # the endpoint is ours, not the endpointslice controller's
+
+    moved = kubedns.KubeDNSConfig(cluster_ip="10.43.0.10", listen_ip="192.0.2.7", port=5353)
+    await kubedns.ensure(client, moved)
+    eps = await client.get(kubedns.ENDPOINT_SLICES, "kube-dns", "kube-system")
+    assert eps["metadata"]["labels"]["kubernetes.io/service-name"] == "kube-dns"
+    assert eps["endpoints"][0]["addresses"] == ["192.0.2.7"]
+    assert {(p["port"], p["protocol"]) for p in eps["ports"]} == {(5353, "UDP"), (5353, "TCP")}
+
+
+def _server_args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    settings.add_storage_flags(p)
+    settings.add_apiserver_flags(p)
+    settings.add_registry_flags(p)
+    settings.add_component_flags(p)
+    return p.parse_args(list(argv))
+
+
+def test_cluster_dns_defaults_to_the_tenth_service_address() -> None:
+    s = settings.ClusterSettings.from_args(
+        _server_args("--data-dir", "/tmp/x", "--service-cidr", "10.143.0.0/16")
+    )
+    assert s.kube_dns is not None and s.kube_dns.cluster_ip == "10.143.0.10"
+    assert s.kubelet is not None and s.kubelet.cluster_dns == ("10.143.0.10",)
+    assert s.proxy is not None and s.proxy.chain_prefix.startswith("P")
+
+
+def test_cluster_dns_outside_the_service_range_is_refused() -> None:
+    with pytest.raises(SystemExit, match="not in the service CIDR"):
+        settings.ClusterSettings.from_args(_server_args("--cluster-dns", "10.99.0.10"))
+
+
+def test_disable_flags() -> None:
+    s = settings.ClusterSettings.from_args(
+        _server_args("--disable-kube-dns", "--disable-kube-proxy")
+    )
+    assert s.kube_dns is None and s.proxy is None
+    s = settings.ClusterSettings.from_args(_server_args("--disable-agent"))
+    assert s.proxy is None and s.kube_dns is not None
