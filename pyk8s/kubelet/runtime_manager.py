@@ -139,7 +139,9 @@ class RuntimeManager:
                     pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}"
                 )
                 return 2.0
-            status = await self.pod_status(uid)
+            # Only the new sandbox is needed (for its IPs): ask for it alone, not a listing.
+            new = await self.runtime.pod_sandbox_status(sandbox_id)
+            status = actions.PodStatus((*status.sandboxes, new), status.containers)
         sandbox = next((s for s in status.sandboxes if s.id == sandbox_id), None)
         pod_ips = self._pod_ips(pod, sandbox)
         spec = pod.get("spec") or {}
@@ -168,7 +170,11 @@ class RuntimeManager:
         for i in changes.containers_to_start:
             _, delay = await start(spec["containers"][i], False)
             wake = _min(wake, delay)
-        await self._gc_containers(uid)
+        if (
+            len(status.containers) > len({c.metadata.name for c in status.containers})
+            or len(status.sandboxes) > 1
+        ):
+            await self._gc_containers(uid)  # something older than the previous attempt may go
         return wake
 
     def _spec_of(self, pod: Obj, name: str) -> Obj:

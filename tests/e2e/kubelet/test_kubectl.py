@@ -254,7 +254,7 @@ def test_crashloop_backoff_grows(cluster: Cluster) -> None:
 def test_memory_limit_ends_in_oomkilled(cluster: Cluster) -> None:
     hog = _sh("c", "x=a; while true; do x=$x$x; done", resources={"limits": {"memory": "20Mi"}})
     cluster.apply(_pod("oom", hog, restartPolicy="Never"))
-    wait_for("oom to fail", lambda: _phase(cluster, "oom", "Failed"), timeout=60)
+    wait_for("oom to fail", lambda: _phase(cluster, "oom", "Failed"), timeout=90)
     term = _status(cluster, "oom")["containerStatuses"][0]["state"]["terminated"]
     assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137)
     assert "OOMKilled" in cluster.kubectl("get", "pod", "oom").stdout
