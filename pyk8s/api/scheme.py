@@ -253,9 +253,11 @@ RESOURCES: tuple[Resource, ...] = (
        ns=False, verbs=_CREATE_ONLY, stored=False),
     _r("authorization.k8s.io/v1", "SubjectAccessReview", "subjectaccessreviews", ns=False,
        verbs=_CREATE_ONLY, stored=False),
-    # autoscaling/v2 (preferred) and v1 share one store upstream; pyk8s serves v2.
+    # autoscaling/v2 (preferred) and v1 share one store (v2 objects; v1 converts on the way)
     _r("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
        short=("hpa",), cats=_ALL, sub=(_status("HorizontalPodAutoscaler"),)),
+    _r("autoscaling/v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+       short=("hpa",), cats=_ALL, preferred=False),
     # batch/v1
     _r("batch/v1", "CronJob", "cronjobs", short=("cj",), cats=_ALL,
        sub=(_status("CronJob"),)),

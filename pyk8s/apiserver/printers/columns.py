@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from pyk8s.api.conversion import autoscaling as autoscaling_conversion
 from pyk8s.api.conversion import events as events_conversion
 from pyk8s.apiserver.printers.table import (
     AGE,
@@ -861,6 +862,8 @@ BINDING = Printer(
 
 def _hpa_targets(o: Obj) -> str:
     """``formatHPAMetrics``: ``cpu: 30%/50%``, ``<unknown>`` where nothing is measured yet."""
+    if o.get("apiVersion") == "autoscaling/v1":
+        o = autoscaling_conversion.to_v2(o)
     metrics = _spec(o).get("metrics") or []
     if not metrics:
         return NONE

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pyk8s.api import scheme
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
+from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
 from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
@@ -93,7 +94,10 @@ def build(
                 subs[sub.name] = cls(res)
         out[(res.group, res.version, res.plural)] = REST(store, subs)
     core_events = out.get(("", "v1", "events"))
+    hpa_v2 = out.get(("autoscaling", "v2", "horizontalpodautoscalers"))
     for key, r in list(out.items()):
         if key == ("events.k8s.io", "v1", "events") and core_events is not None:
             out[key] = REST(EventsV1Store(r.store.resource, core_events.store))
+        if key == ("autoscaling", "v1", "horizontalpodautoscalers") and hpa_v2 is not None:
+            out[key] = REST(HorizontalPodAutoscalerV1Store(r.store.resource, hpa_v2.store))
     return out
