@@ -121,7 +121,6 @@ EXPECTED_ERRORS: dict[str, list[str]] = {
 # Where pyk8s still differs from a real 1.33 server (tests marked xfail, strict).
 KNOWN_GAPS: dict[str, str] = {
     "000:1177": "JSON type errors are not reported as Go's decoder does (containers as a map)",
-    "001:1396": "autoscaling/v1 HorizontalPodAutoscaler is not served (only autoscaling/v2)",
 }
 
 # Manifest id -> manifests created for real first (in a namespace of its own), as the notes do
@@ -216,3 +215,24 @@ def test_manifest(cluster: Server, created: dict[str, Created], manifest: Manife
         assert res.returncode != 0, f"{manifest.id} accepted, expected {expected}"
         for text in expected:
             assert text in res.stderr + res.stdout, f"{manifest.id}: {text!r} not in\n{res.stderr}"
+
+
+def test_autoscaling_v1_reads_back_as_both_versions(cluster: Server) -> None:
+    # the notes' autoscaling/v1 HPA (001:1396), created for real: v2 is what is stored
+    (hpa,) = [m for m in MANIFESTS if m.docs[0].get("kind") == "HorizontalPodAutoscaler"]
+    cluster.kubectl("1.33", "create", "namespace", "seeds-hpa")
+    cluster.kubectl("1.33", "-n", "seeds-hpa", "create", "-f", "-", input=hpa.text)
+    name = hpa.docs[0]["metadata"]["name"]
+
+    def get(version: str, path: str) -> str:
+        resource = f"horizontalpodautoscalers.{version}.autoscaling"
+        return cluster.kubectl(
+            "1.33", "-n", "seeds-hpa", "get", resource, name, "-o", f"jsonpath={path}"
+        ).stdout
+
+    assert get("v1", "{.spec.targetCPUUtilizationPercentage}") == "50"
+    assert get("v2", "{.spec.metrics[0].resource.target.averageUtilization}") == "50"
+    assert get("v2", "{.spec.minReplicas}/{.spec.maxReplicas}") == "1/10"
+    assert get("v1", "{.apiVersion}") == "autoscaling/v1"
+    table = cluster.kubectl("1.33", "-n", "seeds-hpa", "get", "hpa", name).stdout
+    assert "cpu: <unknown>/50%" in table, table
