@@ -7,7 +7,9 @@ function ``run(args)`` as the parser default; ``main`` runs it on uvloop.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
@@ -68,9 +70,30 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _run(coro: Awaitable[int | None]) -> int | None:
+    """Run ``coro`` on uvloop; SIGTERM and SIGINT cancel it, so every component
+    unwinds through its ``finally`` (leases released, storage closed)."""
     import uvloop
 
     async def wrapper() -> int | None:
-        return await coro
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        stopping = False
+
+        def stop(signame: str) -> None:
+            nonlocal stopping
+            if not stopping:
+                stopping = True
+                logging.getLogger("pyk8s").info("%s received, shutting down", signame)
+                task.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop, sig.name)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+            return 0
 
     return uvloop.run(wrapper())
