@@ -238,6 +238,14 @@ def pv(obj: Obj) -> None:
     spec.setdefault("volumeMode", "Filesystem")
 
 
+def storageclass(obj: Obj) -> None:
+    """``pkg/apis/storage/v1/defaults.go``: volumes deleted with their claim, bound at once."""
+    if obj.get("reclaimPolicy") is None:
+        obj["reclaimPolicy"] = "Delete"
+    if obj.get("volumeBindingMode") is None:
+        obj["volumeBindingMode"] = "Immediate"
+
+
 def endpoints(obj: Obj) -> None:
     for subset in obj.get("subsets") or []:
         for port in (subset or {}).get("ports") or []:
@@ -267,6 +275,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): job,
     ("batch", "CronJob"): cronjob,
     ("discovery.k8s.io", "EndpointSlice"): endpointslice,
+    ("storage.k8s.io", "StorageClass"): storageclass,
 }
 
 

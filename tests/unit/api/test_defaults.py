@@ -117,3 +117,13 @@ def test_replication_controller_takes_template_labels() -> None:
     own: dict[str, Any] = {"metadata": {"labels": {"x": "y"}}, "spec": {"template": template}}
     defaults.apply("", "ReplicationController", own)
     assert own["metadata"]["labels"] == {"x": "y"}
+
+
+def test_storageclass_defaults() -> None:
+    sc: dict[str, Any] = {"provisioner": "ebs.csi.aws.com"}
+    defaults.apply("storage.k8s.io", "StorageClass", sc)
+    assert sc["reclaimPolicy"] == "Delete"
+    assert sc["volumeBindingMode"] == "Immediate"
+    kept: dict[str, Any] = {"reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}
+    defaults.apply("storage.k8s.io", "StorageClass", kept)
+    assert kept == {"reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}
