@@ -236,3 +236,14 @@ def test_autoscaling_v1_reads_back_as_both_versions(cluster: Server) -> None:
     assert get("v1", "{.apiVersion}") == "autoscaling/v1"
     table = cluster.kubectl("1.33", "-n", "seeds-hpa", "get", "hpa", name).stdout
     assert "cpu: <unknown>/50%" in table, table
+
+
+def test_storageclasses_read_back_defaulted(cluster: Server) -> None:
+    # the notes' three StorageClasses (004:2326); only the last sets policy and binding mode
+    (scs,) = [m for m in MANIFESTS if m.id == "004:2326"]
+    out = cluster.kubectl(
+        "1.33", "create", "--dry-run=server", "-f", "-", "-o",
+        "jsonpath={.reclaimPolicy}/{.volumeBindingMode} ",
+        input=scs.text,
+    ).stdout  # fmt: skip
+    assert out.split() == ["Delete/Immediate", "Delete/Immediate", "Delete/WaitForFirstConsumer"]
