@@ -58,6 +58,8 @@ bench: deps
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/scheduler.py --split
+	$(BIN)/python bench/controllers.py
+	$(BIN)/python bench/kubelet.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
