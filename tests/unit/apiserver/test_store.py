@@ -74,3 +74,22 @@ async def test_update_conflict_and_graceful_pod_delete(
     assert deleted
     with pytest.raises(errors.NotFound):
         await pods.get("ns", "p")
+
+
+async def test_dry_run_service_create_shows_allocations_and_keeps_nothing(
+    rests: dict[tuple[str, str, str], rest.REST],
+) -> None:
+    svcs = rests[("", "v1", "services")].store
+    body = {
+        "metadata": {"name": "lb"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "nodePort": 30080}]},
+    }
+    seen = await svcs.create("ns", orjson.loads(orjson.dumps(body)), WriteOptions(dry_run=True))
+    spec = seen["spec"]
+    assert spec["clusterIP"] and spec["clusterIPs"] == [spec["clusterIP"]]
+    assert spec["ipFamilies"] == ["IPv4"] and spec["ipFamilyPolicy"] == "SingleStack"
+    assert spec["allocateLoadBalancerNodePorts"] is True
+    assert spec["ports"][0]["nodePort"] == 30080
+    # nothing was reserved: the real create gets the same node port
+    real = await svcs.create("ns", body, WriteOptions())
+    assert real["spec"]["ports"][0]["nodePort"] == 30080

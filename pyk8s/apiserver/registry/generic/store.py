@@ -421,6 +421,11 @@ class Store:
             try:
                 await self.storage.get(key)
             except storage.KeyNotFoundError:
+                # upstream allocates with a dry-run allocator: the answer shows what would be
+                # allocated (cluster IP, node ports), and nothing stays reserved
+                undo = await self.allocate(obj, None)
+                if undo is not None:
+                    await undo()
                 return obj
             raise errors.AlreadyExists.for_object(self.resource.plural, self.resource.group, name)
         if type(self).allocate is not Store.allocate:

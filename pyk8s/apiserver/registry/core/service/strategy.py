@@ -3,7 +3,7 @@
 Mirrors ``pkg/registry/core/service/strategy.go`` (``svcStrategy``) and the
 Service parts of ``pkg/apis/core/v1/defaults.go`` (``SetDefaults_Service``:
 type ClusterIP, sessionAffinity None, protocol TCP, targetPort = port,
-traffic policies Cluster) and ``pkg/apis/core/validation`` (``ValidateService``).
+traffic policies Cluster, allocateLoadBalancerNodePorts true) and ``pkg/apis/core/validation`` (``ValidateService``).
 IPs and node ports are allocated by ``storage.py``.
 """
 
@@ -25,6 +25,8 @@ def set_defaults(obj: Obj) -> None:
         spec.setdefault("internalTrafficPolicy", "Cluster")
     if stype in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
+    if stype == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
     for p in spec.get("ports") or []:
         if not isinstance(p, dict):
             continue
