@@ -3,7 +3,8 @@
 Mirrors ``pkg/registry/core/service/strategy.go`` (``svcStrategy``) and the
 Service parts of ``pkg/apis/core/v1/defaults.go`` (``SetDefaults_Service``:
 type ClusterIP, sessionAffinity None, protocol TCP, targetPort = port,
-traffic policies Cluster, allocateLoadBalancerNodePorts true) and ``pkg/apis/core/validation`` (``ValidateService``).
+traffic policies Cluster, allocateLoadBalancerNodePorts true) and
+``pkg/apis/core/validation`` (``ValidateService``).
 IPs and node ports are allocated by ``storage.py``.
 """
 
