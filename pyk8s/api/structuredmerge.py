@@ -1,14 +1,14 @@
-"""Server-side apply: field sets, ownership conflicts and the apply merge.
+"""Server-side apply's typed values: field sets, comparison, merge and pruning.
 
-A reduced form of sigs.k8s.io/structured-merge-diff (``fieldpath.Set``,
-``merge.Updater.Apply``) as kube-apiserver uses it (``fieldmanager``): the
-fields an applied configuration sets are a set of paths, built with the
-schema's list types (``x-kubernetes-list-type: map`` items are named by their
-``x-kubernetes-list-map-keys`` as ``k:{...}``, ``set`` items by value as
-``v:...``, anything else is atomic). Applying takes the fields, reports as
-conflicts those that another manager owns and whose value would change
-(unless forced), drops fields the manager applied before and no longer
-applies (when nobody else owns them), and merges the configuration in.
+Our reduced form of sigs.k8s.io/structured-merge-diff as kube-apiserver uses it:
+``typed.ToFieldSet`` (:func:`field_set`), ``typed.Compare`` (:func:`compare`),
+``typed.Merge`` (:func:`merge`), ``RemoveItems`` (:func:`remove`), and
+``fieldpath.Path.String`` / the FieldsV1 encoding. The schema gives each list
+its kind: ``x-kubernetes-list-type: map`` items are named by their
+``x-kubernetes-list-map-keys`` (``k:{"name":"a"}``), ``set`` items by value
+(``v:"x"``), any other list is atomic (one leaf); ``x-kubernetes-map-type:
+atomic`` maps are leaves too. Without a schema, lists are atomic and maps
+are walked field by field.
 
 Pure: objects are dicts, schemas are :class:`~pyk8s.api.strategicpatch.Schema`.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,50 +28,120 @@ PathElement = tuple[str, str]  # ("f", name) | ("k", json keys) | ("v", json val
 Path = tuple[PathElement, ...]
 
 _SKIP_TOP = ("apiVersion", "kind", "status")
+# stripMetaManager: the server's own metadata is nobody's field.
 _SKIP_META = frozenset(
     ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink",
      "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name")
 )  # fmt: skip
+# Keys the OpenAPI schema defaults (``+default="TCP"``): an item that leaves them out
+# is the same item as the stored, defaulted one.
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+_MISSING: Any = object()
 
 
-def _key_json(item: Mapping[str, Any], keys: list[str]) -> str:
-    return orjson.dumps({k: item.get(k) for k in keys if k in item}).decode()
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _node(schema: Schema | None) -> Mapping[str, Any]:
+    return schema._resolve(schema.node) if schema is not None else {}
+
+
+def _child(schema: Schema | None, key: str) -> tuple[Schema | None, Mapping[str, Any], bool]:
+    """Schema of ``key`` in a map, its property node, and whether it is a named field."""
+    if schema is None:
+        return None, {}, False
+    sub, prop = schema.field(key)
+    if sub is not None:
+        return sub, prop, True
+    extra = _node(schema).get("additionalProperties")
+    if isinstance(extra, Mapping):
+        return Schema(schema._resolve(extra), schema.defs), extra, False
+    return None, {}, False
 
 
 def _list_info(prop: Mapping[str, Any]) -> tuple[str, list[str]]:
     kind = str(prop.get("x-kubernetes-list-type", ""))
-    keys = prop.get("x-kubernetes-list-map-keys") or []
-    if not kind and prop.get("x-kubernetes-patch-merge-key"):
-        kind, keys = "map", [prop["x-kubernetes-patch-merge-key"]]
-    return kind, list(keys)
+    keys = list(prop.get("x-kubernetes-list-map-keys") or [])
+    if not kind and prop.get("x-kubernetes-patch-strategy", "").startswith("merge"):
+        merge_key = prop.get("x-kubernetes-patch-merge-key")
+        kind, keys = ("map", [merge_key]) if merge_key else ("set", [])
+    if kind == "map" and not keys:
+        kind = "atomic"
+    return kind or "atomic", keys
 
 
-def field_set(obj: Mapping[str, Any], schema: Schema | None) -> set[Path]:
-    """The paths ``obj`` sets: every leaf and every list-map/set item node."""
-    out: set[Path] = set()
+def _atomic_map(schema: Schema | None) -> bool:
+    return _node(schema).get("x-kubernetes-map-type") == "atomic"
+
+
+def item_element(item: Any, kind: str, keys: list[str]) -> PathElement | None:
+    """The path element naming one item of a list-map or set (None: not nameable)."""
+    if kind == "map":
+        if not isinstance(item, Mapping):
+            return None
+        named = {}
+        for k in keys:
+            if k in item:
+                named[k] = item[k]
+            elif k in _KEY_DEFAULTS:
+                named[k] = _KEY_DEFAULTS[k]
+        return ("k", _dumps(named))
+    if kind == "set":
+        return ("v", _dumps(item))
+    return None
+
+
+Index = tuple[list[PathElement], dict[PathElement, Any]]
+
+
+def _index(items: list[Any], kind: str, keys: list[str]) -> Index | None:
+    order: list[PathElement] = []
+    seen: dict[PathElement, Any] = {}
+    for item in items:
+        pe = item_element(item, kind, keys)
+        if pe is None:
+            return None
+        if pe not in seen:
+            seen[pe] = item
+            order.append(pe)
+    return order, seen
+
+
+# -- field sets
+
+
+def strip(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an object that managers own: no apiVersion/kind/status, no server metadata."""
     top = {k: v for k, v in obj.items() if k not in _SKIP_TOP}
     md = top.get("metadata")
     if isinstance(md, Mapping):
-        top["metadata"] = {k: v for k, v in md.items() if k not in _SKIP_META}
-        if not top["metadata"]:
+        kept = {k: v for k, v in md.items() if k not in _SKIP_META}
+        if kept:
+            top["metadata"] = kept
+        else:
             del top["metadata"]
-    _collect(top, schema, (), out)
+    return top
+
+
+def field_set(obj: Mapping[str, Any], schema: Schema | None) -> set[Path]:
+    """The paths an applied configuration sets (``ToFieldSet``): leaves, map entries, list items."""
+    out: set[Path] = set()
+    _collect(strip(obj), schema, (), out)
     return out
 
 
 def _collect(value: Any, schema: Schema | None, path: Path, out: set[Path]) -> None:
     if isinstance(value, Mapping):
-        node = schema._resolve(schema.node) if schema is not None else {}
-        if node.get("x-kubernetes-map-type") == "atomic" or (path and not value):
+        if path and (not value or _atomic_map(schema)):
             out.add(path)
             return
         for k, v in value.items():
-            sub, prop = schema.field(k) if schema is not None else (None, {})
-            if sub is None and schema is not None:
-                extra = node.get("additionalProperties")
-                if isinstance(extra, Mapping):
-                    sub = Schema(schema._resolve(extra), schema.defs)
+            sub, prop, named = _child(schema, k)
             child = (*path, ("f", k))
+            if not named and schema is not None:
+                out.add(child)
             if isinstance(v, list):
                 _collect_list(v, sub, prop, child, out)
             else:
@@ -84,34 +154,272 @@ def _collect_list(
     items: list[Any], schema: Schema | None, prop: Mapping[str, Any], path: Path, out: set[Path]
 ) -> None:
     kind, keys = _list_info(prop)
-    item_schema = schema.items() if schema is not None else None
-    if kind == "map" and keys and all(isinstance(i, Mapping) for i in items):
-        for item in items:
-            item_path = (*path, ("k", _key_json(item, keys)))
-            out.add(item_path)
-            _collect(item, item_schema, item_path, out)
-    elif kind == "set":
-        for item in items:
-            out.add((*path, ("v", orjson.dumps(item).decode())))
-    else:
+    indexed = _index(items, kind, keys) if kind != "atomic" and items else None
+    if indexed is None:
         out.add(path)
+        return
+    item_schema = schema.items() if schema is not None else None
+    for pe, item in indexed[1].items():
+        item_path = (*path, pe)
+        out.add(item_path)
+        if kind == "map":
+            _collect(item, item_schema, item_path, out)
 
 
-# -- FieldsV1 <-> path sets
+# -- comparison
+
+
+@dataclass
+class Comparison:
+    """What changed from one object to another (``typed.Comparison``)."""
+
+    added: set[Path] = field(default_factory=set)
+    modified: set[Path] = field(default_factory=set)
+    removed: set[Path] = field(default_factory=set)
+
+    def empty(self) -> bool:
+        return not (self.added or self.modified or self.removed)
+
+    def changed(self) -> set[Path]:
+        return self.added | self.modified
+
+
+def compare(lhs: Mapping[str, Any], rhs: Mapping[str, Any], schema: Schema | None) -> Comparison:
+    """Leaves and nodes added, modified and removed from ``lhs`` to ``rhs``.
+
+    Maps of named struct fields are not nodes of their own (as Go's non-pointer
+    structs, which exist empty in any object); map entries and list items are.
+    """
+    c = Comparison()
+    _compare(strip(lhs), strip(rhs), schema, {}, (), c)
+    return c
+
+
+def _leaf(lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
+    if lhs is _MISSING:
+        c.added.add(path)
+    elif rhs is _MISSING:
+        c.removed.add(path)
+    elif lhs != rhs:
+        c.modified.add(path)
+
+
+def _compare(
+    lhs: Any, rhs: Any, schema: Schema | None, prop: Mapping[str, Any], path: Path, c: Comparison
+) -> None:
+    ldict, rdict = isinstance(lhs, Mapping), isinstance(rhs, Mapping)
+    llist, rlist = isinstance(lhs, list), isinstance(rhs, list)
+    if (ldict or lhs is _MISSING) and (rdict or rhs is _MISSING) and (ldict or rdict):
+        ld = {} if lhs is _MISSING else lhs
+        rd = {} if rhs is _MISSING else rhs
+        if not path or not (_atomic_map(schema) or (not ld and not rd)):
+            _compare_map(ld, rd, schema, path, c)
+            return
+    elif (llist or lhs is _MISSING) and (rlist or rhs is _MISSING) and (llist or rlist):
+        kind, keys = _list_info(prop)
+        ll = [] if lhs is _MISSING else lhs
+        rl = [] if rhs is _MISSING else rhs
+        if kind != "atomic" and (ll or rl) and _compare_list(ll, rl, schema, kind, keys, path, c):
+            return
+    _leaf(lhs, rhs, path, c)
+
+
+def _compare_map(
+    lhs: Mapping[str, Any], rhs: Mapping[str, Any], schema: Schema | None, path: Path, c: Comparison
+) -> None:
+    for k in {**lhs, **rhs}:
+        sub, prop, named = _child(schema, k)
+        child = (*path, ("f", k))
+        lv, rv = lhs.get(k, _MISSING), rhs.get(k, _MISSING)
+        _compare(lv, rv, sub, prop, child, c)
+        if not named and (isinstance(lv, Mapping | list) or isinstance(rv, Mapping | list)):
+            _node_hook(lv, rv, child, c)
+
+
+def _node_hook(lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
+    if lhs is _MISSING:
+        c.added.add(path)
+    elif rhs is _MISSING:
+        c.removed.add(path)
+
+
+def _compare_list(
+    lhs: list[Any],
+    rhs: list[Any],
+    schema: Schema | None,
+    kind: str,
+    keys: list[str],
+    path: Path,
+    c: Comparison,
+) -> bool:
+    li, ri = _index(lhs, kind, keys), _index(rhs, kind, keys)
+    if li is None or ri is None:
+        return False
+    item_schema = schema.items() if schema is not None else None
+    for pe in {**li[1], **ri[1]}:
+        lv, rv = li[1].get(pe, _MISSING), ri[1].get(pe, _MISSING)
+        child = (*path, pe)
+        if kind == "map":
+            _compare(lv, rv, item_schema, {}, child, c)
+            _node_hook(lv, rv, child, c)
+        else:
+            _leaf(lv, rv, child, c)
+    return True
+
+
+# -- merge
+
+
+def merge(live: Any, applied: Any, schema: Schema | None) -> Any:
+    """``applied`` merged into a copy of ``live``: maps field by field, list-maps by key,
+    sets by value, the rest replaced; items keep live's order, new ones follow the
+    applied order (``typed.Merge``)."""
+    return _merge(live, applied, schema, {})
+
+
+def _merge(live: Any, applied: Any, schema: Schema | None, prop: Mapping[str, Any]) -> Any:
+    if isinstance(applied, Mapping) and isinstance(live, Mapping) and not _atomic_map(schema):
+        out = dict(live)
+        for k, v in applied.items():
+            sub, sprop, _named = _child(schema, k)
+            out[k] = _merge(live.get(k, _MISSING), v, sub, sprop)
+        return out
+    if isinstance(applied, list) and isinstance(live, list):
+        kind, keys = _list_info(prop)
+        if kind != "atomic":
+            merged = _merge_list(live, applied, schema, kind, keys)
+            if merged is not None:
+                return merged
+    return copy.deepcopy(applied)
+
+
+def _merge_list(
+    live: list[Any], applied: list[Any], schema: Schema | None, kind: str, keys: list[str]
+) -> list[Any] | None:
+    li, ai = _index(live, kind, keys), _index(applied, kind, keys)
+    if li is None or ai is None:
+        return None
+    item_schema = schema.items() if schema is not None else None
+    lorder, litems = li
+    aorder, aitems = ai
+    # Live items stay where they are relative to the applied ones; applied items come
+    # in the applied order, each merged with its live counterpart.
+    out: list[Any] = []
+    done: set[PathElement] = set()
+    shared = [pe for pe in aorder if pe in litems]
+    nxt = 0  # index in shared of the next shared item due
+    lpos = rpos = 0
+    while lpos < len(lorder) or rpos < len(aorder):
+        if lpos < len(lorder):
+            lpe = lorder[lpos]
+            if lpe in done:
+                lpos += 1
+                continue
+            if lpe not in aitems:
+                out.append(copy.deepcopy(litems[lpe]))
+                done.add(lpe)
+                lpos += 1
+                continue
+            if rpos >= len(aorder) or (nxt < len(shared) and shared[nxt] != lpe):
+                lpos += 1  # a shared item whose turn comes later
+                continue
+        if rpos < len(aorder):
+            ape = aorder[rpos]
+            if kind == "map":
+                out.append(_merge(litems.get(ape, _MISSING), aitems[ape], item_schema, {}))
+            else:
+                out.append(copy.deepcopy(aitems[ape]))
+            done.add(ape)
+            if nxt < len(shared) and shared[nxt] == ape:
+                nxt += 1
+            rpos += 1
+    return out
+
+
+# -- reading and removing values at paths
+
+
+def get(obj: Any, path: Path) -> Any:
+    cur = obj
+    for kind, name in path:
+        if kind == "f":
+            if not isinstance(cur, Mapping) or name not in cur:
+                return _MISSING
+            cur = cur[name]
+            continue
+        if not isinstance(cur, list):
+            return _MISSING
+        want = orjson.loads(name)
+        if kind == "k":
+            cur = next((i for i in cur if _key_matches(i, want)), _MISSING)
+        else:
+            cur = want if want in cur else _MISSING
+        if cur is _MISSING:
+            return _MISSING
+    return cur
+
+
+def exists(obj: Any, path: Path) -> bool:
+    return get(obj, path) is not _MISSING
+
+
+def _key_matches(item: Any, want: Mapping[str, Any]) -> bool:
+    if not isinstance(item, Mapping):
+        return False
+    return all(item.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items())
+
+
+def remove(obj: Any, paths: Iterable[Path], keep: set[Path] | None = None) -> None:
+    """Remove the values at ``paths`` from ``obj`` in place, shallowest first; a path with a
+    descendant in ``keep`` (owned by someone else) stays."""
+    keep_prefixes: set[Path] = set()
+    for p in keep or ():
+        for n in range(1, len(p)):
+            keep_prefixes.add(p[:n])
+    for path in sorted(paths, key=len):
+        if not path or path in keep_prefixes:
+            continue
+        parent = get(obj, path[:-1]) if len(path) > 1 else obj
+        kind, name = path[-1]
+        if kind == "f" and isinstance(parent, dict):
+            parent.pop(name, None)
+        elif kind in ("k", "v") and isinstance(parent, list):
+            want = orjson.loads(name)
+            if kind == "k":
+                parent[:] = [i for i in parent if not _key_matches(i, want)]
+            else:
+                parent[:] = [i for i in parent if i != want]
+
+
+# -- FieldsV1 and path strings
 
 
 def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
+    """The FieldsV1 tree of a set of paths (``"."`` marks a member that has children)."""
     root: dict[str, Any] = {}
-    for path in sorted(paths):
+    members = set(paths)
+    for path in sorted(members):
         node = root
-        for i, (kind, name) in enumerate(path):
-            key = f"{kind}:{name}"
-            node = node.setdefault(key, {})
-            if kind in ("k", "v") and i < len(path) - 1:
-                node.setdefault(".", {})
-        if path and path[-1][0] == "k":
-            node.setdefault(".", {})
+        for kind, name in path:
+            node = node.setdefault(f"{kind}:{name}", {})
+    _mark(root, (), members)
     return root
+
+
+def _mark(node: dict[str, Any], path: Path, members: set[Path]) -> None:
+    for key, child in node.items():
+        if key == ".":
+            continue
+        kind, _, name = key.partition(":")
+        sub = (*path, (kind, name))
+        if child:
+            if sub in members:
+                child["."] = {}
+            _mark(child, sub, members)
+    # FieldsV1 keys are sorted with "." first, as upstream serialises them
+    items = sorted(node.items(), key=lambda kv: (kv[0] != ".", kv[0]))
+    node.clear()
+    node.update(items)
 
 
 def from_fields_v1(fields: Mapping[str, Any] | None) -> set[Path]:
@@ -130,140 +438,31 @@ def from_fields_v1(fields: Mapping[str, Any] | None) -> set[Path]:
     return out
 
 
-# -- reading and editing values at paths
+def _value_string(value: Any) -> str:
+    if isinstance(value, str):
+        return orjson.dumps(value).decode()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_value_string(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "".join(f"{k}={_value_string(v)}" for k, v in value.items())
+    return str(value)
 
 
-_MISSING = object()
-
-
-def get(obj: Any, path: Path) -> Any:
-    cur = obj
+def path_string(path: Path) -> str:
+    """``fieldpath.Path.String``: ``.spec.containers[name="a"].image``, ``[="x"]`` for sets."""
+    parts = []
     for kind, name in path:
         if kind == "f":
-            if not isinstance(cur, Mapping) or name not in cur:
-                return _MISSING
-            cur = cur[name]
+            parts.append("." + name)
         elif kind == "k":
-            want = orjson.loads(name)
-            if not isinstance(cur, list):
-                return _MISSING
-            cur = next(
-                (
-                    i
-                    for i in cur
-                    if isinstance(i, Mapping) and all(i.get(k) == v for k, v in want.items())
-                ),
-                _MISSING,
-            )
-            if cur is _MISSING:
-                return _MISSING
+            keys = orjson.loads(name)
+            parts.append("[" + ",".join(f"{k}={_value_string(v)}" for k, v in keys.items()) + "]")
+        elif kind == "v":
+            parts.append(f"[={_value_string(orjson.loads(name))}]")
         else:
-            want = orjson.loads(name)
-            if not isinstance(cur, list) or want not in cur:
-                return _MISSING
-            cur = want
-    return cur
-
-
-def remove(obj: Any, path: Path) -> None:
-    if not path:
-        return
-    parent = get(obj, path[:-1]) if len(path) > 1 else obj
-    kind, name = path[-1]
-    if kind == "f" and isinstance(parent, dict):
-        parent.pop(name, None)
-    elif kind == "k" and isinstance(parent, list):
-        want = orjson.loads(name)
-        parent[:] = [
-            i
-            for i in parent
-            if not (isinstance(i, Mapping) and all(i.get(k) == v for k, v in want.items()))
-        ]
-    elif kind == "v" and isinstance(parent, list):
-        value = orjson.loads(name)
-        parent[:] = [i for i in parent if i != value]
-
-
-def merge(live: Any, applied: Any, schema: Schema | None) -> Any:
-    """``applied`` merged into ``live``: maps field by field, list-maps by key,
-    sets by value, the rest replaced."""
-    if not isinstance(applied, Mapping) or not isinstance(live, dict):
-        return copy.deepcopy(applied)
-    node = schema._resolve(schema.node) if schema is not None else {}
-    if node.get("x-kubernetes-map-type") == "atomic":
-        return copy.deepcopy(dict(applied))
-    out = live
-    for k, v in applied.items():
-        sub, prop = schema.field(k) if schema is not None else (None, {})
-        if sub is None and schema is not None:
-            extra = node.get("additionalProperties")
-            if isinstance(extra, Mapping):
-                sub = Schema(schema._resolve(extra), schema.defs)
-        current = out.get(k)
-        if isinstance(v, list) and isinstance(current, list):
-            kind, keys = _list_info(prop)
-            item_schema = sub.items() if sub is not None else None
-            if kind == "map" and keys:
-                merged = list(current)
-                for item in v:
-                    if not isinstance(item, Mapping):
-                        merged = copy.deepcopy(v)
-                        break
-                    kj = _key_json(item, keys)
-                    idx = next(
-                        (
-                            n
-                            for n, c in enumerate(merged)
-                            if isinstance(c, Mapping) and _key_json(c, keys) == kj
-                        ),
-                        None,
-                    )
-                    if idx is None:
-                        merged.append(copy.deepcopy(dict(item)))
-                    else:
-                        merged[idx] = merge(merged[idx], item, item_schema)
-                out[k] = merged
-            elif kind == "set":
-                out[k] = list(current) + [copy.deepcopy(i) for i in v if i not in current]
-            else:
-                out[k] = copy.deepcopy(v)
-        elif isinstance(v, Mapping) and isinstance(current, dict):
-            out[k] = merge(current, v, sub)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-@dataclass(frozen=True)
-class Conflict:
-    manager: str
-    api_version: str
-    path: Path
-
-    def field(self) -> str:
-        parts = []
-        for kind, name in self.path:
-            parts.append(f".{name}" if kind == "f" else f"[{kind}={name}]" if kind == "v" else (
-                "[" + ",".join(f"{k}={v!s}" for k, v in orjson.loads(name).items()) + "]"
-            ))  # fmt: skip
-        return "".join(parts)
-
-
-def conflicts(
-    live: Any,
-    applied: Any,
-    applied_paths: set[Path],
-    others: Iterable[tuple[str, str, set[Path]]],
-) -> list[Conflict]:
-    """Paths this apply sets to a new value that another manager owns."""
-    out: list[Conflict] = []
-    for manager, api_version, owned in others:
-        for path in sorted(applied_paths & owned):
-            if not path or path[-1][0] == "k":
-                continue  # list item nodes: their fields decide
-            want = get(applied, path)
-            if isinstance(want, Mapping) and want:
-                continue
-            if get(live, path) != want:
-                out.append(Conflict(manager, api_version, path))
-    return out
+            parts.append(f"[{name}]")
+    return "".join(parts)

@@ -115,6 +115,7 @@ class Scope:
             field_manager=manager,
             subresource=self.info.subresource,
             user=self.user,
+            schema=self.schema(),
         )
 
     def list_options(self) -> generic.ListOptions:

@@ -53,6 +53,8 @@ class WriteOptions:
     """The authenticated user (``authn.User``) making the request, when known."""
     managed_fields: builtins.list[Any] | None = None
     """Exactly these managedFields (server-side apply computed them); None: track updates."""
+    schema: Any = None
+    """The kind's ``strategicpatch.Schema``: list types for managedFields (None: lists atomic)."""
 
 
 @dataclass
@@ -412,9 +414,11 @@ class Store:
         self.strategy.canonicalize(obj)
         self._with_type(obj)
         if opts.managed_fields is not None:
-            md["managedFields"] = opts.managed_fields
+            md.pop("managedFields", None)
+            if opts.managed_fields:
+                md["managedFields"] = opts.managed_fields
         else:
-            fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version)
+            fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version, opts.schema)
         name = md["name"]
         key = self.resource.key(md.get("namespace", ""), name)
         if opts.dry_run:
@@ -530,10 +534,17 @@ class Store:
             strat.canonicalize(obj)
             self._with_type(obj)
             if opts.managed_fields is not None:
-                omd["managedFields"] = opts.managed_fields
+                omd.pop("managedFields", None)
+                if opts.managed_fields:
+                    omd["managedFields"] = opts.managed_fields
             else:
                 fieldmanager.on_update(
-                    obj, old, opts.field_manager, self.resource.api_version, opts.subresource
+                    obj,
+                    old,
+                    opts.field_manager,
+                    self.resource.api_version,
+                    opts.subresource,
+                    opts.schema,
                 )
             if not opts.dry_run:
                 undo = await self.allocate(obj, old)
@@ -797,13 +808,13 @@ def _validate_common_update(obj: Obj, old: Obj) -> list[errors.FieldError]:
 
 
 def _same_stored(a: Obj, b: Obj) -> bool:
-    """Whether two objects store the same, resourceVersion and managedFields aside."""
+    """Whether two objects store the same, resourceVersion aside (managedFields count:
+    the field manager keeps them, timestamps included, as they were on a no-op)."""
 
     def strip(o: Obj) -> Obj:
         o = dict(o)
         md = dict(o.get("metadata") or {})
         md.pop("resourceVersion", None)
-        md.pop("managedFields", None)
         o["metadata"] = md
         return o
 

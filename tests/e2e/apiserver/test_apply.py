@@ -1,0 +1,102 @@
+"""Server-side apply with the real kubectl: several managers, dropped fields, dry run, and
+kubectl's upgrade from client-side apply (what upstream's test/cmd apply.sh checks)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.apiserver.conftest import VERSIONS, Server
+
+pytestmark = pytest.mark.e2e
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: test-pod
+  labels: {{name: {label}}}
+spec:
+  containers:
+  - name: pause
+    image: registry.k8s.io/pause:3.10
+"""
+
+CONFIGMAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  labels: {labels}
+data: {data}
+"""
+
+
+def managed(server: Server, version: str, ns: str, what: str) -> dict[str, list[str]]:
+    obj = json.loads(
+        server.kubectl(version, "-n", ns, "get", what, "-o", "json", "--show-managed-fields").stdout
+    )
+    out: dict[str, list[str]] = {}
+    for e in obj["metadata"].get("managedFields", []):
+        out.setdefault(e["manager"], []).append(e["operation"])
+    return out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_upgrade_from_client_side_apply(server: Server, version: str) -> None:
+    k = server.kubectl
+    ns = f"upgrade-{version.replace('.', '-')}"
+    k(version, "create", "namespace", ns)
+    k(version, "-n", ns, "apply", "-f", "-", input=POD.format(label="first"))
+    applied = POD.format(label="second")
+    res = k(
+        version, "-n", ns, "apply", "--server-side", "--field-manager=not-kubectl",
+        "-f", "-", input=applied, check=False,
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert (
+        'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: '
+        ".metadata.labels.name"
+    ) in res.stderr
+    k(version, "-n", ns, "apply", "--server-side", "-f", "-", input=applied)
+    last = json.loads(k(version, "-n", ns, "apply", "view-last-applied", "pod/test-pod",
+                        "-o", "json").stdout)  # fmt: skip
+    assert last["metadata"]["labels"] == {"name": "second"}
+    assert "kubectl" in managed(server, version, ns, "pod/test-pod")
+    # and back to client-side apply
+    k(version, "-n", ns, "apply", "-f", "-", input=POD.format(label="third"))
+    pod = json.loads(k(version, "-n", ns, "get", "pod", "test-pod", "-o", "json").stdout)
+    assert pod["metadata"]["labels"] == {"name": "third"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_two_managers_share_and_conflict(server: Server, version: str) -> None:
+    k = server.kubectl
+    ns = f"share-{version.replace('.', '-')}"
+    k(version, "create", "namespace", ns)
+
+    def ssa(manager: str, labels: str, data: str, *flags: str, check: bool = True) -> str:
+        res = k(
+            version, "-n", ns, "apply", "--server-side", f"--field-manager={manager}", *flags,
+            "-f", "-", input=CONFIGMAP.format(labels=labels, data=data), check=check,
+        )  # fmt: skip
+        return res.stdout + res.stderr
+
+    ssa("alice", "{team: a, tier: web}", "{k: v}")
+    ssa("bob", "{team: a}", "{k: v}")  # identical values: both own them, no conflict
+    assert managed(server, version, ns, "cm/shared") == {"alice": ["Apply"], "bob": ["Apply"]}
+    out = ssa("bob", "{team: b}", "{k: v}", check=False)
+    assert 'Apply failed with 1 conflict: conflict with "alice": .metadata.labels.team' in out
+    ssa("bob", "{team: b}", "{k: v}", "--force-conflicts")
+    # alice stops applying tier and team: tier goes (nobody else owns it), team stays (bob's)
+    ssa("alice", "{}", "{k: v}")
+    cm = json.loads(k(version, "-n", ns, "get", "cm", "shared", "-o", "json").stdout)
+    assert cm["metadata"]["labels"] == {"team": "b"}
+    rv = cm["metadata"]["resourceVersion"]
+    ssa("alice", "{}", "{k: w}", "--dry-run=server", "--force-conflicts")
+    cm = json.loads(k(version, "-n", ns, "get", "cm", "shared", "-o", "json").stdout)
+    assert cm["metadata"]["resourceVersion"] == rv and cm["data"] == {"k": "v"}
+    ssa("alice", "{}", "{k: v}")  # unchanged: no new version
+    cm = json.loads(k(version, "-n", ns, "get", "cm", "shared", "-o", "json").stdout)
+    assert cm["metadata"]["resourceVersion"] == rv
