@@ -43,6 +43,7 @@ from pyk8s.apiserver.handlers import create, delete, get, review, scale, update,
 from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
 from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
+from pyk8s.apiserver.rbac import reconcile as rbac_reconcile
 from pyk8s.apiserver.registry import rest
 from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
@@ -594,6 +595,7 @@ async def run(
         url = config.url.rsplit(":", 1)[0] + f":{port}"
         await asyncio.to_thread(kubeconfig.write, config.kubeconfig_path, url, bundle)
         await bootstrap.ensure_defaults(server.rest, config)
+        await rbac_reconcile.ensure_policy(server.rest)
         server.ready = True
         log.info(
             "API server listening on https://%s:%d; admin kubeconfig: %s",

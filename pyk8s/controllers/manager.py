@@ -83,6 +83,7 @@ def build_registry(descriptors: Iterable[ControllerDescriptor]) -> dict[str, Con
 def _descriptors() -> list[ControllerDescriptor]:
     # Imported here: each module registers one controller; the table is the index.
     from pyk8s.controllers import (
+        clusterroleaggregation,
         deployment,
         endpoints,
         endpointslice,
@@ -117,6 +118,11 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("node-lifecycle-controller", nodelifecycle.new, ("nodelifecycle",)),
         ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
         ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
+        ControllerDescriptor(
+            "clusterrole-aggregation-controller",
+            clusterroleaggregation.new,
+            ("clusterrole-aggregation",),
+        ),
     ]
 
 

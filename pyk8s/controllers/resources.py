@@ -22,6 +22,8 @@ LEASES = ref("coordination.k8s.io/v1", "Lease")
 REPLICASETS = ref("apps/v1", "ReplicaSet")
 DEPLOYMENTS = ref("apps/v1", "Deployment")
 ENDPOINTSLICES = ref("discovery.k8s.io/v1", "EndpointSlice")
+CLUSTERROLES = ref("rbac.authorization.k8s.io/v1", "ClusterRole")
+SECRETS = ref("v1", "Secret")
 
 
 def namespaced_deletable(table: scheme.Scheme = scheme.DEFAULT) -> list[rest.ResourceRef]:
