@@ -112,7 +112,17 @@ def _template(owner_spec: Obj) -> None:
 
 
 def pod(obj: Obj) -> None:
-    pod_spec(obj.get("spec"))
+    spec = obj.get("spec")
+    pod_spec(spec)
+    if isinstance(spec, dict) and spec.get("hostNetwork"):
+        # A host-network pod listens on the node's ports: hostPort is containerPort
+        # (SetDefaults_Pod's defaultHostNetworkPorts; Pods only, not templates).
+        for key in ("containers", "initContainers"):
+            for c in spec.get(key) or []:
+                for port in (c.get("ports") or []) if isinstance(c, dict) else []:
+                    cp = port.get("containerPort") if isinstance(port, dict) else None
+                    if isinstance(cp, int) and not port.get("hostPort"):
+                        port["hostPort"] = cp
 
 
 def pod_template(obj: Obj) -> None:

@@ -205,6 +205,7 @@ class RuntimeManager:
                 cri.HostAlias(a["ip"], tuple(a.get("hostnames") or ()))
                 for a in spec.get("hostAliases") or []
             ),
+            port_mappings=() if host_network else port_mappings(pod),
             host_network=host_network,
             host_ipc=bool(spec.get("hostIPC")),
             host_pid=bool(spec.get("hostPID")),
@@ -570,3 +571,22 @@ def _min(a: float | None, b: float | None) -> float | None:
     if b is None:
         return a
     return min(a, b)
+
+
+def port_mappings(pod: Obj) -> tuple[cri.PortMapping, ...]:
+    """The pod's ``hostPort``s as CRI port mappings (``generatePodSandboxConfig`` with
+    ``MakePortMappings``): one per distinct (protocol, hostIP, hostPort)."""
+    out: dict[tuple[str, str, int], cri.PortMapping] = {}
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            host_port = int(p.get("hostPort") or 0)
+            if host_port <= 0:
+                continue
+            m = cri.PortMapping(
+                protocol=p.get("protocol") or "TCP",
+                container_port=int(p["containerPort"]),
+                host_port=host_port,
+                host_ip=p.get("hostIP") or "",
+            )
+            out.setdefault((m.protocol, m.host_ip, m.host_port), m)
+    return tuple(out.values())

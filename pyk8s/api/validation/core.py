@@ -87,19 +87,48 @@ def _containers(items: Any, path: str, names: set[str], *, need_one: bool) -> li
                         f"{pp}.containerPort", cp, "must be between 1 and 65535, inclusive"
                     )
                 )
+            hp = port.get("hostPort") if isinstance(port, dict) else None
+            if hp is not None and hp != 0 and (not isinstance(hp, int) or not 1 <= hp <= 65535):
+                errs.append(
+                    invalid_value(f"{pp}.hostPort", hp, "must be between 1 and 65535, inclusive")
+                )
             proto = port.get("protocol", "TCP") if isinstance(port, dict) else "TCP"
             if proto not in PROTOCOLS:
                 errs.append(not_supported(f"{pp}.protocol", proto, PROTOCOLS))
     return errs
 
 
-def pod_spec(spec: Any, path: str) -> list[FieldError]:
+def _host_network_ports(spec: Obj, path: str, is_pod: bool) -> list[FieldError]:
+    """``validateHostNetwork``: a host-network pod's hostPort is its containerPort (a template
+    may leave it 0: the Pod made from it is defaulted)."""
+    errs: list[FieldError] = []
+    if not spec.get("hostNetwork"):
+        return errs
+    for key in ("containers", "initContainers"):
+        for i, c in enumerate(spec.get(key) or []):
+            for j, port in enumerate((c.get("ports") or []) if isinstance(c, dict) else []):
+                if not isinstance(port, dict):
+                    continue
+                hp, cp = port.get("hostPort") or 0, port.get("containerPort")
+                if (is_pod or hp != 0) and hp != cp:
+                    errs.append(
+                        invalid_value(
+                            f"{path}.{key}[{i}].ports[{j}].hostPort",
+                            hp,
+                            "must match `containerPort` when `hostNetwork` is true",
+                        )
+                    )
+    return errs
+
+
+def pod_spec(spec: Any, path: str, *, is_pod: bool = False) -> list[FieldError]:
     if not isinstance(spec, dict):
         spec = {}  # a struct upstream: an absent spec is validated as an empty one
     errs: list[FieldError] = []
     names: set[str] = set()
     errs += _containers(spec.get("containers"), f"{path}.containers", names, need_one=True)
     errs += _containers(spec.get("initContainers"), f"{path}.initContainers", names, need_one=False)
+    errs += _host_network_ports(spec, path, is_pod)
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in RESTART_POLICIES:
         errs.append(not_supported(f"{path}.restartPolicy", policy, RESTART_POLICIES))
@@ -125,7 +154,7 @@ def pod_spec(spec: Any, path: str) -> list[FieldError]:
 
 
 def pod(obj: Obj) -> list[FieldError]:
-    return pod_spec(obj.get("spec"), "spec")
+    return pod_spec(obj.get("spec"), "spec", is_pod=True)
 
 
 def pod_update(obj: Obj, old: Obj) -> list[FieldError]:

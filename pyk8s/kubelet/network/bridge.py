@@ -6,7 +6,8 @@ Plays the part of the CNI ``bridge`` plugin with ``host-local`` IPAM as k3s conf
 ``spec.podCIDR`` and is every pod's default gateway; each pod gets ``eth0``, the peer of a
 host-side veth enslaved to the bridge, with hairpin on so a pod reaches itself through a
 Service. IP forwarding is switched on; masquerading of traffic leaving the cluster CIDR is
-the service proxy's (its rules already carry it), so nothing here touches iptables.
+the service proxy's (its rules already carry it). Host ports are DNATed as the ``portmap``
+plugin chained after ``bridge`` does it (:mod:`.hostport`).
 
 Names carry the cluster's prefix (:func:`link_prefix`), so clusters side by side never share
 a bridge and :func:`cleanup` (``pyk8s killall``) removes exactly this cluster's links. With
@@ -24,7 +25,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pyk8s.kubelet.network import hostlocal
+from pyk8s.kubelet.network import hostlocal, hostport
 from pyk8s.kubelet.network.hostlocal import HostLocal
 from pyk8s.kubelet.runtime import command
 from pyk8s.kubelet.runtime.interface import ContainerRuntimeError, PodSandboxConfig
@@ -76,6 +77,7 @@ class BridgeNetwork:
         self._cidr_known = asyncio.Event()
         self._bridge_lock = asyncio.Lock()
         self._bridge_ready: ipaddress.IPv4Network | None = None
+        self.hostports = hostport.HostPorts(self.links, data_dir, netns)
         if pod_cidr:
             self.set_pod_cidr(pod_cidr)
 
@@ -157,7 +159,15 @@ class BridgeNetwork:
             await self._pod(
                 netns_path, "ip", "route", "add", "default", "via", str(net.network_address + 1)
             )
+            if config.port_mappings:
+                meta = config.metadata
+                await self.hostports.add(
+                    hostport.PodPorts(
+                        sandbox_id, f"{meta.namespace}/{meta.name}", str(ip), config.port_mappings
+                    )
+                )
         except BaseException:
+            await self.hostports.remove(sandbox_id)
             await self._node("ip", "link", "del", veth, check=False)
             await asyncio.to_thread(ipam.release, sandbox_id)
             raise
@@ -165,6 +175,7 @@ class BridgeNetwork:
         return [str(ip)]
 
     async def teardown(self, sandbox_id: str, netns_path: str, config: PodSandboxConfig) -> None:
+        await self.hostports.remove(sandbox_id)
         await self._node("ip", "link", "del", self.veth_name(sandbox_id), check=False)
         # Every range this node had: a podCIDR that changed leaves reservations in the old one.
         await asyncio.to_thread(_release_everywhere, ipam_dir(self.data_dir), sandbox_id)
@@ -209,4 +220,6 @@ async def cleanup(prefix: str, data_dir: Path | None, netns: str | None = None) 
         await command.run(*base, "ip", "link", "del", name, check=False)
     if data_dir is not None:
         await asyncio.to_thread(shutil.rmtree, ipam_dir(data_dir), True)
+    if await asyncio.to_thread(shutil.which, "iptables-save"):
+        await hostport.cleanup(links, data_dir, netns)
     return names

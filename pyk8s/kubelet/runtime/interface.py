@@ -79,6 +79,16 @@ class HostAlias:
 
 
 @dataclass(frozen=True)
+class PortMapping:
+    """A container port published on the node (CRI ``PortMapping``, from ``hostPort``)."""
+
+    protocol: str  # TCP | UDP | SCTP
+    container_port: int
+    host_port: int
+    host_ip: str = ""  # empty: every address of the node (and localhost)
+
+
+@dataclass(frozen=True)
 class PodSandboxConfig:
     """What the kubelet asks of a pod sandbox (CRI ``PodSandboxConfig``).
 
@@ -91,6 +101,7 @@ class PodSandboxConfig:
     log_directory: str = ""
     dns: DNSConfig | None = None
     host_aliases: tuple[HostAlias, ...] = ()
+    port_mappings: tuple[PortMapping, ...] = ()
     host_network: bool = False
     host_ipc: bool = False
     host_pid: bool = False

@@ -9,79 +9,18 @@ killall`` must leave none of its iptables chains, links or namespaces behind.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from pyk8s.kubelet.network import bridge
-from pyk8s.kubelet.runtime import killall, naming
+from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import chain_prefix_for
-from tests.e2e.apiserver.conftest import free_port, kubectl_binary
-from tests.e2e.kubelet.conftest import _require_host
+from tests.e2e.cluster.conftest import DNS_IP, KUBERNETES_IP, iptables_nat
 from tests.e2e.kubelet.test_kubectl import KubeletCluster
-from tests.e2e.scheduler.conftest import KUBECTL, wait_for
+from tests.e2e.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
-
-POD_CIDR = "10.142.0.0/16"
-SERVICE_CIDR = "10.143.0.0/16"
-KUBERNETES_IP = "10.143.0.1"
-DNS_IP = "10.143.0.10"
-
-
-def _iptables_nat() -> str:
-    return subprocess.run(
-        ["iptables-save", "-t", "nat"], check=True, capture_output=True, text=True
-    ).stdout
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, image_tarball: Callable[[str], Path]
-) -> Iterator[KubeletCluster]:
-    _require_host()
-    for tool in ("iptables-save", "dig"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (hack/system-packages.txt)")
-    if kubectl_binary(KUBECTL) is None:
-        pytest.skip(f"kubectl.{KUBECTL} is not installed")
-    data = tmp_path_factory.mktemp("pyk8s-net")
-    imports = data / "images" / "import"
-    imports.mkdir(parents=True)
-    for image in ("nginx", "debian"):
-        (imports / f"{image}.tar").symlink_to(image_tarball(image))
-    port = free_port()
-    argv = [
-        sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
-        "--https-port", str(port), "--bind-address", "127.0.0.1",
-        "--kubelet-port", str(free_port()), "--cluster-cidr", POD_CIDR,
-        "--service-cidr", SERVICE_CIDR, "--cluster-dns-port", str(free_port()),
-    ]  # fmt: skip
-    c = KubeletCluster(data, data / "kubeconfig.yaml", argv=argv, port=port)
-    prefix = naming.prefix_for(data)
-    chains = chain_prefix_for(prefix)
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
-        res = subprocess.run(
-            [sys.executable, "-m", "pyk8s", "killall", "--data-dir", str(data)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        left = killall.leftovers(prefix, data)
-        nat = _iptables_nat()
-        links = bridge.host_links(prefix)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert left == [] and links == [], (left, links)
-    assert f"{chains}-" not in nat, f"chains {chains}-* left after killall"
 
 
 def _dig(name: str, *args: str) -> str:
@@ -134,17 +73,17 @@ def test_service_change_is_in_the_kernel_within_a_second(cluster: KubeletCluster
     start = time.monotonic()
     while not any(
         line.startswith(f"-A {chains}-SERVICES") and f"{ip}/32" in line
-        for line in _iptables_nat().splitlines()
+        for line in iptables_nat().splitlines()
     ):
         assert time.monotonic() - start < 1.0, "the Service's rule is not in the kernel after 1 s"
         time.sleep(0.02)
     assert any(
         "--to-destination 10.142.9.9:8080" in line and line.startswith(f"-A {chains}-SEP-")
-        for line in _iptables_nat().splitlines()
+        for line in iptables_nat().splitlines()
     )
     cluster.kubectl("delete", "service", "fast")
     start = time.monotonic()
-    while f"{ip}/32" in _iptables_nat():
+    while f"{ip}/32" in iptables_nat():
         assert time.monotonic() - start < 1.0, "the deleted Service's rule is still there after 1 s"
         time.sleep(0.02)
 

@@ -127,3 +127,20 @@ def test_storageclass_defaults() -> None:
     kept: dict[str, Any] = {"reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}
     defaults.apply("storage.k8s.io", "StorageClass", kept)
     assert kept == {"reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}
+
+
+def test_host_network_pod_ports_default_to_container_port() -> None:
+    pod: dict[str, Any] = {
+        "spec": {
+            "hostNetwork": True,
+            "containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}],
+        }
+    }
+    defaults.pod(pod)
+    assert pod["spec"]["containers"][0]["ports"][0]["hostPort"] == 80
+    template: dict[str, Any] = {"template": {"spec": {**pod["spec"]}}}
+    template["template"]["spec"]["containers"] = [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 81}]}
+    ]
+    defaults.pod_template(template)
+    assert "hostPort" not in template["template"]["spec"]["containers"][0]["ports"][0]

@@ -193,3 +193,22 @@ def test_sandbox_config_dns_policies(env: Any) -> None:
         0,
     )  # fmt: skip
     assert custom.dns == cri.DNSConfig(("1.1.1.1",), ("x",), ("ndots:2",))
+
+
+def test_sandbox_config_port_mappings(env: Any) -> None:
+    m = env[0]
+    c = {
+        "name": "c",
+        "image": "nginx",
+        "ports": [
+            {"containerPort": 80, "hostPort": 8080, "protocol": "TCP"},
+            {"containerPort": 53, "hostPort": 5353, "protocol": "UDP", "hostIP": "127.0.0.1"},
+            {"containerPort": 9000},
+        ],
+    }
+    sb = m.sandbox_config(pod(containers=[c]), 0)
+    assert sb.port_mappings == (
+        cri.PortMapping("TCP", 80, 8080),
+        cri.PortMapping("UDP", 53, 5353, "127.0.0.1"),
+    )
+    assert m.sandbox_config(pod(hostNetwork=True, containers=[c]), 0).port_mappings == ()

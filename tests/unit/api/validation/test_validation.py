@@ -115,3 +115,27 @@ def test_ingress_needs_rules_or_default_backend() -> None:
         "spec.rules[0].http.paths[0].path",
         "spec.rules[0].http.paths[1].pathType",
     ]
+
+
+def test_host_ports() -> None:
+    def pod(host_network: bool, **port: Any) -> dict[str, Any]:
+        c = {"name": "a", "image": "x", "ports": [{"containerPort": 80, **port}]}
+        return {"spec": {"hostNetwork": host_network, "containers": [c]}}
+
+    assert fields(validation.validate("", "Pod", pod(False, hostPort=8080))) == []
+    assert fields(validation.validate("", "Pod", pod(False, hostPort=70000))) == [
+        "spec.containers[0].ports[0].hostPort"
+    ]
+    assert fields(validation.validate("", "Pod", pod(True, hostPort=8080))) == [
+        "spec.containers[0].ports[0].hostPort"
+    ]
+    assert fields(validation.validate("", "Pod", pod(True, hostPort=80))) == []
+    # A template may leave it unset: the Pod made from it is defaulted.
+    tmpl = pod(True)
+    deploy = {
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": tmpl["spec"]},
+        }
+    }
+    assert fields(validation.validate("apps", "Deployment", deploy)) == []
