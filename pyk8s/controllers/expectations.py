@@ -45,6 +45,10 @@ class Expectations:
     def expect_deletions(self, key: str, pod_keys: list[str]) -> None:
         self._records[key] = _Record(0, set(pod_keys), self.clock.now())
 
+    def expect(self, key: str, count: int, pod_keys: list[str]) -> None:
+        """``count`` creations and the deletion of ``pod_keys`` (``SetExpectations``)."""
+        self._records[key] = _Record(count, set(pod_keys), self.clock.now())
+
     def creation_observed(self, key: str) -> None:
         rec = self._records.get(key)
         if rec is not None:

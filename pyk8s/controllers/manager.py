@@ -84,6 +84,7 @@ def _descriptors() -> list[ControllerDescriptor]:
     # Imported here: each module registers one controller; the table is the index.
     from pyk8s.controllers import (
         clusterroleaggregation,
+        daemonset,
         deployment,
         endpoints,
         endpointslice,
@@ -95,6 +96,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         replicaset,
         rootcacert,
         serviceaccount,
+        statefulset,
     )
 
     return [
@@ -113,6 +115,8 @@ def _descriptors() -> list[ControllerDescriptor]:
             ("replicationcontroller",),
         ),
         ControllerDescriptor("deployment-controller", deployment.new, ("deployment",)),
+        ControllerDescriptor("statefulset-controller", statefulset.new, ("statefulset",)),
+        ControllerDescriptor("daemonset-controller", daemonset.new, ("daemonset",)),
         ControllerDescriptor("endpoints-controller", endpoints.new, ("endpoint",)),
         ControllerDescriptor("endpointslice-controller", endpointslice.new, ("endpointslice",)),
         ControllerDescriptor("node-lifecycle-controller", nodelifecycle.new, ("nodelifecycle",)),

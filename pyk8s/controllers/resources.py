@@ -24,6 +24,10 @@ DEPLOYMENTS = ref("apps/v1", "Deployment")
 ENDPOINTSLICES = ref("discovery.k8s.io/v1", "EndpointSlice")
 CLUSTERROLES = ref("rbac.authorization.k8s.io/v1", "ClusterRole")
 SECRETS = ref("v1", "Secret")
+PERSISTENTVOLUMECLAIMS = ref("v1", "PersistentVolumeClaim")
+STATEFULSETS = ref("apps/v1", "StatefulSet")
+DAEMONSETS = ref("apps/v1", "DaemonSet")
+CONTROLLERREVISIONS = ref("apps/v1", "ControllerRevision")
 
 
 def namespaced_deletable(table: scheme.Scheme = scheme.DEFAULT) -> list[rest.ResourceRef]:
