@@ -1,10 +1,20 @@
-"""The cluster DNS as ``pyk8s server`` runs it: the ``kube-dns`` Service and our DNS server.
+"""The cluster DNS as ``pyk8s server`` runs it: the ``kube-dns`` Service, our DNS server, and
+the pod that shows it.
 
 k3s deploys CoreDNS as a pod behind ``kube-system/kube-dns`` (``manifests/coredns.yaml``).
 We run our DNS server (:mod:`pyk8s.dns`) in the server process instead, listening on the
-node's address, and publish that address as the Service's endpoint (a selector-less Service
-with an EndpointSlice of our own), so the service proxy DNATs ``10.43.0.10:53`` to it as for
-any Service, from pods and from the host alike.
+node's address, and show it in the API as a host-network pod, ``kube-system/coredns-<node>``
+(labels ``k8s-app=kube-dns``), bound to the server's own node and marked as a mirror pod
+(``kubernetes.io/config.mirror``), so the kubelet leaves it alone as it leaves the mirror of
+a static pod. Its status is the truth about the server: Running and Ready while the server
+answers, not Ready while it cannot listen; it is recreated if deleted. The Service selects
+it like any Service selects its pods, so the endpointslice and endpoints controllers give
+``kube-dns`` the pod as endpoint and the service proxy DNATs ``10.43.0.10:53`` to it, from
+pods and from the host alike. ``kubectl get pods,svc,endpoints -n kube-system -l
+k8s-app=kube-dns`` then looks as it does on a k3s cluster.
+
+Without a node agent in the process (``--disable-agent``) there is no node to show a pod
+on: the Service then has no selector and we write its EndpointSlice ourselves.
 """
 
 from __future__ import annotations
@@ -12,10 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import pyk8s
 from pyk8s.api import errors
 from pyk8s.client import rest
 from pyk8s.dns import controller as dns_controller
@@ -26,6 +39,7 @@ from pyk8s.kubelet import node_status
 log = logging.getLogger(__name__)
 
 SERVICES = rest.ResourceRef("", "v1", "services", True, "Service")
+PODS = rest.ResourceRef("", "v1", "pods", True, "Pod")
 ENDPOINT_SLICES = rest.ResourceRef(
     "discovery.k8s.io", "v1", "endpointslices", True, "EndpointSlice"
 )
@@ -39,6 +53,11 @@ LABELS = {
 MANAGED_BY = "pyk8s-server"
 METRICS_PORT = 9153
 RETRY = 10.0
+CONTAINER = "coredns"
+MIRROR = "kubernetes.io/config.mirror"
+CONFIG_HASH = "kubernetes.io/config.hash"
+CONFIG_SOURCE = "kubernetes.io/config.source"
+IN_PROCESS = "pyk8s.io/in-process"
 
 
 @dataclass(frozen=True)
@@ -49,20 +68,163 @@ class KubeDNSConfig:
     """Where the server listens, the Service's endpoint; empty: the node's address."""
     port: int = 53
     domain: str = "cluster.local"
+    node_name: str = ""
+    """The node the server's agent runs as: the DNS pod is shown on it. Empty: no pod, the
+    Service has no selector and its EndpointSlice is ours."""
 
 
 def service(config: KubeDNSConfig) -> dict[str, Any]:
+    if config.node_name:  # the pod names its ports; no metrics port: nothing serves one
+        targets: list[int | str] = ["dns", "dns-tcp", "metrics"]
+    else:
+        targets = [config.port, config.port, METRICS_PORT]
     ports = [
-        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": config.port},
-        {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": config.port},
-        {"name": "metrics", "port": METRICS_PORT, "protocol": "TCP"},
+        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": targets[0]},
+        {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": targets[1]},
+        {"name": "metrics", "port": METRICS_PORT, "protocol": "TCP", "targetPort": targets[2]},
     ]
+    spec: dict[str, Any] = {"clusterIP": config.cluster_ip, "type": "ClusterIP", "ports": ports}
+    if config.node_name:
+        spec["selector"] = {"k8s-app": "kube-dns"}
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
-        "spec": {"clusterIP": config.cluster_ip, "type": "ClusterIP", "ports": ports},
+        "spec": spec,
     }
+
+
+def pod_name(config: KubeDNSConfig) -> str:
+    return f"{CONTAINER}-{config.node_name}"
+
+
+def _config_hash(config: KubeDNSConfig) -> str:
+    text = f"{config.node_name} {config.listen_ip} {config.port} {config.domain}"
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def pod(config: KubeDNSConfig) -> dict[str, Any]:
+    """The pod that shows the in-process DNS server on the server's node."""
+    digest = _config_hash(config)
+    ports = [
+        {"name": "dns", "containerPort": config.port, "hostPort": config.port, "protocol": "UDP"},
+        {"name": "dns-tcp", "containerPort": config.port, "hostPort": config.port,
+         "protocol": "TCP"},
+    ]  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(config),
+            "namespace": NAMESPACE,
+            "labels": {"k8s-app": "kube-dns"},
+            "annotations": {
+                MIRROR: digest,
+                CONFIG_HASH: digest,
+                CONFIG_SOURCE: MANAGED_BY,
+                IN_PROCESS: "the cluster DNS server runs inside the pyk8s server process; "
+                "this pod shows it",
+            },
+        },
+        "spec": {
+            "nodeName": config.node_name,
+            "hostNetwork": True,
+            "dnsPolicy": "Default",
+            "priorityClassName": "system-cluster-critical",
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": f"pyk8s/kube-dns:v{pyk8s.__version__}",
+                    "ports": ports,
+                }
+            ],
+            "tolerations": [
+                {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                {
+                    "key": "node-role.kubernetes.io/control-plane",
+                    "operator": "Exists",
+                    "effect": "NoSchedule",
+                },
+                {"operator": "Exists", "effect": "NoExecute"},
+            ],
+        },
+    }
+
+
+def pod_status(config: KubeDNSConfig, ready: bool, started_at: str) -> dict[str, Any]:
+    """What the server is doing, in the words of a pod's status."""
+    flag = "True" if ready else "False"
+    conditions = [
+        {"type": "PodReadyToStartContainers", "status": "True"},
+        {"type": "Initialized", "status": "True"},
+        {"type": "Ready", "status": flag},
+        {"type": "ContainersReady", "status": flag},
+        {"type": "PodScheduled", "status": "True"},
+    ]
+    for c in conditions:
+        c["lastTransitionTime"] = started_at
+    if ready:
+        state: dict[str, Any] = {"running": {"startedAt": started_at}}
+    else:
+        why = f"cannot listen on {config.listen_ip}:{config.port}"
+        state = {"waiting": {"reason": "CannotListen", "message": why}}
+    ip = config.listen_ip
+    return {
+        "phase": "Running",
+        "conditions": conditions,
+        "hostIP": ip,
+        "hostIPs": [{"ip": ip}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": started_at,
+        "qosClass": "BestEffort",
+        "containerStatuses": [
+            {
+                "name": CONTAINER,
+                "image": f"pyk8s/kube-dns:v{pyk8s.__version__}",
+                "imageID": "",
+                "ready": ready,
+                "started": ready,
+                "restartCount": 0,
+                "state": state,
+            }
+        ],
+    }
+
+
+def _conditions_state(status: dict[str, Any]) -> tuple[Any, ...]:
+    ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return (status.get("phase"), status.get("podIP"), tuple(ready))
+
+
+async def ensure_pod(
+    client: rest.Interface, config: KubeDNSConfig, ready: bool, since: str
+) -> None:
+    """Create the DNS pod (again, if it was deleted or shows an older configuration) and
+    make its status say ``ready``."""
+    want = pod(config)
+    try:
+        have: dict[str, Any] | None = await client.get(PODS, want["metadata"]["name"], NAMESPACE)
+    except errors.NotFound:
+        have = None
+    if have is not None:
+        annotations = have["metadata"].get("annotations") or {}
+        if annotations.get(CONFIG_HASH) != want["metadata"]["annotations"][CONFIG_HASH] or have[
+            "metadata"
+        ].get("deletionTimestamp"):
+            with contextlib.suppress(errors.NotFound, errors.Conflict):
+                await client.delete(
+                    PODS, want["metadata"]["name"], NAMESPACE, grace_period_seconds=0,
+                    preconditions={"uid": have["metadata"]["uid"]},
+                )  # fmt: skip
+            have = None
+    if have is None:
+        have = await client.create(PODS, want, NAMESPACE)
+    status = pod_status(config, ready, since)
+    if _conditions_state(have.get("status") or {}) != _conditions_state(status):
+        body = {**have, "status": status}
+        await client.update(PODS, body, NAMESPACE, subresource="status")
 
 
 def endpoint_slice(config: KubeDNSConfig) -> dict[str, Any]:
@@ -88,9 +250,32 @@ def endpoint_slice(config: KubeDNSConfig) -> dict[str, Any]:
 
 
 async def ensure(client: rest.Interface, config: KubeDNSConfig) -> None:
-    """Create the Service and its EndpointSlice, or bring the slice up to date."""
-    with contextlib.suppress(errors.AlreadyExists):
-        await client.create(SERVICES, service(config), NAMESPACE)
+    """Create the Service (with its EndpointSlice when there is no pod to select), or bring
+    them up to date."""
+    svc = service(config)
+    try:
+        await client.create(SERVICES, svc, NAMESPACE)
+    except errors.AlreadyExists:
+        have = await client.get(SERVICES, NAME, NAMESPACE)
+        spec = have.get("spec") or {}
+        if (spec.get("selector"), spec.get("ports")) != (
+            svc["spec"].get("selector"),
+            svc["spec"]["ports"],
+        ):
+            spec = {**spec, "ports": svc["spec"]["ports"]}
+            spec.pop("selector", None)
+            if "selector" in svc["spec"]:
+                spec["selector"] = svc["spec"]["selector"]
+            await client.update(SERVICES, {**have, "spec": spec}, NAMESPACE)
+    if config.node_name:
+        # The endpointslice controller follows the pod; a slice of ours from an earlier
+        # start without a pod would only confuse it.
+        with contextlib.suppress(errors.NotFound):
+            old = await client.get(ENDPOINT_SLICES, NAME, NAMESPACE)
+            labels = old["metadata"].get("labels") or {}
+            if labels.get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY:
+                await client.delete(ENDPOINT_SLICES, NAME, NAMESPACE)
+        return
     want = endpoint_slice(config)
     try:
         await client.create(ENDPOINT_SLICES, want, NAMESPACE)
@@ -106,8 +291,9 @@ async def run(
 ) -> None:
     """Serve the cluster's DNS until cancelled, behind the ``kube-dns`` Service.
 
-    An address it cannot listen on (port 53 taken, no privilege) is logged and tried again
-    every ``RETRY`` seconds rather than stopping the server: DNS is an add-on, as CoreDNS is.
+    An address it cannot listen on (port 53 taken, no privilege) is logged, shown as a
+    not-ready pod, and tried again every ``RETRY`` seconds rather than stopping the server:
+    DNS is an add-on, as CoreDNS is.
     """
     if not config.listen_ip:
         config = dataclasses.replace(
@@ -121,7 +307,16 @@ async def run(
                 "cluster DNS cannot listen on %s:%d (%s); retrying in %.0fs",
                 config.listen_ip, config.port, e, RETRY,
             )  # fmt: skip
+            if config.node_name:
+                try:
+                    await ensure_pod(client, config, False, _now())
+                except (errors.ApiError, OSError) as e2:
+                    log.warning("kube-dns pod: %s", e2)
             await asyncio.sleep(RETRY)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _serve(config: KubeDNSConfig, client: rest.Client, ready: asyncio.Event | None) -> None:
@@ -140,6 +335,7 @@ async def _serve(config: KubeDNSConfig, client: rest.Client, ready: asyncio.Even
         waiter.cancel()
         if task.done():
             await task  # raises why the server did not start
+        since = _now()
         try:
             await ensure(client, config)
         except errors.ApiError as e:  # serve anyway: the Service is what is missing
@@ -150,6 +346,13 @@ async def _serve(config: KubeDNSConfig, client: rest.Client, ready: asyncio.Even
         )  # fmt: skip
         if ready is not None:
             ready.set()
+        while not task.done():
+            if config.node_name:
+                try:
+                    await ensure_pod(client, config, True, since)
+                except (errors.ApiError, OSError) as e:
+                    log.warning("kube-dns pod: %s", e)
+            await asyncio.wait({task}, timeout=RETRY)
         await task
     finally:
         task.cancel()

@@ -57,6 +57,7 @@ class ClusterSettings:
                 cluster_domain=args.cluster_domain,
                 extra_sans=list(args.tls_san or []),
             )
+        kubelet = None if getattr(args, "disable_agent", True) else _kubelet(args, api)
         return cls(
             storage=StorageConfig(
                 data_dir=data_dir,
@@ -81,11 +82,13 @@ class ClusterSettings:
             scheduler=None
             if getattr(args, "disable_scheduler", True)
             else KubeSchedulerConfiguration(),
-            kubelet=None if getattr(args, "disable_agent", True) else _kubelet(args, api),
+            kubelet=kubelet,
             proxy=None
             if getattr(args, "disable_agent", True) or getattr(args, "disable_kube_proxy", True)
             else _proxy(args, data_dir),
-            kube_dns=None if getattr(args, "disable_kube_dns", True) else _kube_dns(args, api),
+            kube_dns=None
+            if getattr(args, "disable_kube_dns", True)
+            else _kube_dns(args, api, kubelet.node_name if kubelet is not None else ""),
         )
 
 
@@ -153,7 +156,7 @@ def _proxy(args: argparse.Namespace, data_dir: Path) -> ProxyConfig:
     )
 
 
-def _kube_dns(args: argparse.Namespace, api: APIServerConfig) -> KubeDNSConfig:
+def _kube_dns(args: argparse.Namespace, api: APIServerConfig, node_name: str) -> KubeDNSConfig:
     net = ipaddress.ip_network(api.service_cidr, strict=False)
     cluster_ip = args.cluster_dns or str(net.network_address + 10)
     try:
@@ -166,6 +169,7 @@ def _kube_dns(args: argparse.Namespace, api: APIServerConfig) -> KubeDNSConfig:
         listen_ip=args.cluster_dns_listen,
         port=args.cluster_dns_port,
         domain=api.cluster_domain,
+        node_name=node_name,
     )
 
 

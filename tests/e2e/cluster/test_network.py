@@ -16,7 +16,7 @@ import pytest
 
 from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import chain_prefix_for
-from tests.e2e.cluster.conftest import DNS_IP, KUBERNETES_IP, iptables_nat
+from tests.e2e.cluster.conftest import DNS_IP, KUBERNETES_IP, iptables_nat, node_ip
 from tests.e2e.kubelet.test_kubectl import KubeletCluster
 from tests.e2e.scheduler.conftest import wait_for
 
@@ -126,3 +126,37 @@ def test_pods_talk_by_ip_and_by_service_name(cluster: KubeletCluster) -> None:
     targets = [*ips, "web", "web.default", "web.default.svc.cluster.local"]
     assert out[:5] == [f"{t} HTTP/1.1 200 OK" for t in targets]
     assert out[5].split() == [KUBERNETES_IP, "kubernetes.default.svc.cluster.local"]
+
+
+def test_kube_dns_shows_as_a_pod_the_service_selects(cluster: KubeletCluster) -> None:
+    """``kubectl get pods,svc,endpoints -n kube-system -l k8s-app=kube-dns`` as on k3s."""
+
+    def shown() -> list[str] | None:
+        out = cluster.kubectl(
+            "get", "pods,svc,endpoints", "-n", "kube-system", "-l", "k8s-app=kube-dns"
+        ).stdout
+        lines = out.splitlines()
+        pods = [line for line in lines if line.startswith("pod/coredns-")]
+        eps = [line for line in lines if line.startswith("endpoints/kube-dns")]
+        ok = pods and " 1/1 " in pods[0] and " Running " in pods[0] and eps
+        return lines if ok and "<none>" not in eps[0] else None
+
+    lines = wait_for("the kube-dns pod and endpoints", shown, timeout=30)
+    ip = node_ip(cluster)
+    assert any(line.startswith("service/kube-dns") and DNS_IP in line for line in lines), lines
+    pod = cluster.get("pods", "-n", "kube-system", "-l", "k8s-app=kube-dns")["items"][0]
+    assert pod["status"]["podIP"] == ip and pod["spec"]["hostNetwork"] is True
+    eps = cluster.get("endpoints", "kube-dns", "-n", "kube-system")
+    (subset,) = eps["subsets"]
+    assert [a["ip"] for a in subset["addresses"]] == [ip]
+    assert subset["addresses"][0]["targetRef"]["name"] == pod["metadata"]["name"]
+    assert {p["name"] for p in subset["ports"]} == {"dns", "dns-tcp"}
+    # Deleted, it comes back (a ReplicaSet would make a new one on a real cluster).
+    cluster.kubectl("delete", "pod", "-n", "kube-system", pod["metadata"]["name"])
+    wait_for("the kube-dns pod to come back", shown, timeout=30)
+    got = wait_for(
+        "kube-dns to answer again",
+        lambda: _dig("kubernetes.default.svc.cluster.local") or None,
+        timeout=20,
+    )
+    assert got == KUBERNETES_IP
