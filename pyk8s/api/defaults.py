@@ -270,6 +270,45 @@ def endpointslice(obj: Obj) -> None:
             port.setdefault("name", "")
 
 
+def _scaling_rules(rules: Any, default: Obj) -> Obj:
+    """``copyHPAScalingRules``: the defaults, overridden by what is set."""
+    out = dict(default)
+    if isinstance(rules, dict):
+        out.update({k: v for k, v in rules.items() if v is not None})
+    return out
+
+
+def horizontalpodautoscaler(obj: Obj) -> None:
+    """``pkg/apis/autoscaling/v2/defaults.go``: minReplicas 1, 80% CPU when no metric is
+    given, and a given ``behavior`` completed with the default scale-up/down rules."""
+    spec = _d(obj, "spec")
+    if spec.get("minReplicas") is None:
+        spec["minReplicas"] = 1
+    if not spec.get("metrics"):
+        target = {"type": "Utilization", "averageUtilization": 80}
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, dict):
+        behavior["scaleUp"] = _scaling_rules(
+            behavior.get("scaleUp"),
+            {
+                "stabilizationWindowSeconds": 0,
+                "selectPolicy": "Max",
+                "policies": [
+                    {"type": "Pods", "value": 4, "periodSeconds": 15},
+                    {"type": "Percent", "value": 100, "periodSeconds": 15},
+                ],
+            },
+        )
+        behavior["scaleDown"] = _scaling_rules(
+            behavior.get("scaleDown"),
+            {
+                "selectPolicy": "Max",
+                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+            },
+        )
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): pod,
     ("", "PodTemplate"): pod_template,
@@ -282,6 +321,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("apps", "ReplicaSet"): replicaset,
     ("apps", "StatefulSet"): statefulset,
     ("apps", "DaemonSet"): daemonset,
+    ("autoscaling", "HorizontalPodAutoscaler"): horizontalpodautoscaler,
     ("batch", "Job"): job,
     ("batch", "CronJob"): cronjob,
     ("discovery.k8s.io", "EndpointSlice"): endpointslice,

@@ -144,3 +144,27 @@ def test_host_network_pod_ports_default_to_container_port() -> None:
     ]
     defaults.pod_template(template)
     assert "hostPort" not in template["template"]["spec"]["containers"][0]["ports"][0]
+
+
+def test_hpa_v2_defaults_cpu_target_and_behavior_rules() -> None:
+    hpa: dict[str, Any] = {"spec": {"maxReplicas": 3}}
+    defaults.apply("autoscaling", "HorizontalPodAutoscaler", hpa)
+    assert hpa["spec"]["minReplicas"] == 1
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"] == {
+        "name": "cpu",
+        "target": {"type": "Utilization", "averageUtilization": 80},
+    }
+    assert "behavior" not in hpa["spec"]
+    hpa = {
+        "spec": {"minReplicas": 2, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}
+    }
+    defaults.apply("autoscaling", "HorizontalPodAutoscaler", hpa)
+    behavior = hpa["spec"]["behavior"]
+    assert hpa["spec"]["minReplicas"] == 2
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 60
+    assert behavior["scaleDown"]["policies"] == [
+        {"type": "Percent", "value": 100, "periodSeconds": 15}
+    ]
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert [p["type"] for p in behavior["scaleUp"]["policies"]] == ["Pods", "Percent"]
