@@ -141,6 +141,10 @@ def free_port() -> int:
 
 
 def _request(port: int, method: str, path: str, body: object | None = None) -> int:
+    return _call(port, method, path, body)[0]
+
+
+def _call(port: int, method: str, path: str, body: object | None = None) -> tuple[int, bytes]:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -153,9 +157,9 @@ def _request(port: int, method: str, path: str, body: object | None = None) -> i
     )
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
-            return int(r.status)
+            return int(r.status), r.read()
     except urllib.error.HTTPError as e:
-        return int(e.code)
+        return int(e.code), b""
 
 
 @contextlib.contextmanager
@@ -189,6 +193,11 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
                 str(tokens),
                 "--disable-scheduler",
                 "--disable-agent",
+                # upstream's suite reaches its functions minutes after create_node, past the
+                # node lifecycle controller's 60 s startup grace, when the kubelet-less node
+                # has Unknown conditions and the unreachable NoSchedule taint; a fresh server
+                # per function gets the node into that state at once
+                "--node-startup-grace-period=0s",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -212,6 +221,7 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
         status = _request(port, "POST", "/api/v1/nodes", NODE)
         if status != 201:
             raise RuntimeError(f"creating Node 127.0.0.1 answered {status}")
+        _wait_node_settled(port, deadline=time.monotonic() + 20)
         yield port, started
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -220,6 +230,17 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _wait_node_settled(port: int, *, deadline: float) -> None:
+    """Until the node lifecycle controller has given the Node its conditions."""
+    while True:
+        status, body = _call(port, "GET", "/api/v1/nodes/127.0.0.1")
+        if status == 200 and (json.loads(body).get("status") or {}).get("conditions"):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the node lifecycle controller gave Node 127.0.0.1 no conditions")
+        time.sleep(0.1)
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from pyk8s.client import rest
+from pyk8s.cluster import settings
 from pyk8s.controllers import manager
 from pyk8s.controllers.config import ControllerManagerConfig
 
@@ -32,15 +33,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="",
         help="CA published as kube-root-ca.crt (default: kubeconfig's)",
     )
+    settings.add_node_lifecycle_flags(p)
     p.set_defaults(func=run)
 
 
 async def run(args: argparse.Namespace) -> int:
-    config = ControllerManagerConfig(
-        controllers=list(args.controllers or ["*"]),
-        leader_elect=args.leader_elect == "true",
-        cluster_cidr=args.cluster_cidr,
-        node_cidr_mask_size=args.node_cidr_mask_size,
+    config = settings.controller_config(
+        args,
+        ControllerManagerConfig(
+            controllers=list(args.controllers or ["*"]),
+            leader_elect=args.leader_elect == "true",
+            node_cidr_mask_size=args.node_cidr_mask_size,
+        ),
     )
     if args.root_ca_file:
         config.root_ca = await asyncio.to_thread(Path(args.root_ca_file).read_bytes)

@@ -18,7 +18,7 @@ from pyk8s.images.settings import ImagesConfig
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import ProxyConfig, chain_prefix_for
-from pyk8s.scheduler.config import KubeSchedulerConfiguration
+from pyk8s.scheduler.config import KubeSchedulerConfiguration, parse_duration
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
 
@@ -76,9 +76,7 @@ class ClusterSettings:
             ),
             controllers=None
             if getattr(args, "disable_controller_manager", True)
-            else ControllerManagerConfig(
-                cluster_cidr=getattr(args, "cluster_cidr", "10.42.0.0/16"),
-            ),
+            else controller_config(args, ControllerManagerConfig()),
             scheduler=None
             if getattr(args, "disable_scheduler", True)
             else KubeSchedulerConfiguration(),
@@ -193,6 +191,7 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cluster-cidr", default="10.42.0.0/16", help="pod CIDR, a /24 per node (10.42.0.0/16)"
     )
+    add_node_lifecycle_flags(p)
     p.add_argument(
         "--cluster-dns",
         default="",
@@ -210,6 +209,58 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
         "--disable-kube-dns", action="store_true", help="do not run the cluster DNS server"
     )
     p.add_argument("--disable-kube-proxy", action="store_true", help="do not run the service proxy")
+
+
+def _duration(value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_node_lifecycle_flags(p: argparse.ArgumentParser) -> None:
+    """kube-controller-manager's node lifecycle flags (Go durations such as 40s)."""
+    d = ControllerManagerConfig()
+    p.add_argument(
+        "--node-monitor-period",
+        type=_duration,
+        default=d.node_monitor_period,
+        help="how often node health is checked (default 5s)",
+    )
+    p.add_argument(
+        "--node-monitor-grace-period",
+        type=_duration,
+        default=d.node_monitor_grace_period,
+        help="silence after which a node is Unknown (default 40s)",
+    )
+    p.add_argument(
+        "--node-startup-grace-period",
+        type=_duration,
+        default=d.node_startup_grace_period,
+        help="the same for a node that never posted status, from its creation (default 1m)",
+    )
+    p.add_argument(
+        "--node-eviction-rate",
+        type=float,
+        default=d.node_eviction_rate,
+        help="nodes a second tainted NoExecute in a healthy zone (default 0.1)",
+    )
+
+
+def controller_config(
+    args: argparse.Namespace, config: ControllerManagerConfig
+) -> ControllerManagerConfig:
+    """``config`` with the controller-manager flags of ``args`` that were defined."""
+    config.cluster_cidr = getattr(args, "cluster_cidr", config.cluster_cidr)
+    for name in (
+        "node_monitor_period",
+        "node_monitor_grace_period",
+        "node_startup_grace_period",
+        "node_eviction_rate",
+    ):
+        if hasattr(args, name):
+            setattr(config, name, getattr(args, name))
+    return config
 
 
 def add_storage_flags(p: argparse.ArgumentParser) -> None:

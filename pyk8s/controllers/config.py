@@ -27,6 +27,12 @@ class ControllerManagerConfig:
     node_monitor_period: float = 5.0
     node_monitor_grace_period: float = 40.0
     node_startup_grace_period: float = 60.0
+    node_eviction_rate: float = 0.1
+    """Nodes a second that get a NoExecute taint in a healthy zone (``--node-eviction-rate``)."""
+    secondary_node_eviction_rate: float = 0.01
+    """The same in a partially disrupted zone of a large cluster."""
+    unhealthy_zone_threshold: float = 0.55
+    large_cluster_size_threshold: int = 50
     terminated_pod_gc_threshold: int = 12500
     pod_gc_period: float = 20.0
     concurrent_syncs: dict[str, int] = field(default_factory=dict)

@@ -97,6 +97,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         rootcacert,
         serviceaccount,
         statefulset,
+        tainteviction,
     )
 
     return [
@@ -120,6 +121,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("endpoints-controller", endpoints.new, ("endpoint",)),
         ControllerDescriptor("endpointslice-controller", endpointslice.new, ("endpointslice",)),
         ControllerDescriptor("node-lifecycle-controller", nodelifecycle.new, ("nodelifecycle",)),
+        ControllerDescriptor("taint-eviction-controller", tainteviction.new),
         ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
         ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
         ControllerDescriptor(

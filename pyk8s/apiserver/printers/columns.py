@@ -525,7 +525,8 @@ SERVICEACCOUNT = Printer(
 def _node_status(o: Obj) -> str:
     conds = {c.get("type"): c.get("status") for c in _status(o).get("conditions") or []}
     ready = conds.get("Ready")
-    s = "Ready" if ready == "True" else ("NotReady" if ready == "False" else "Unknown")
+    # printNode: any Ready condition not True is "NotReady" (Unknown too); none at all, "Unknown"
+    s = "Unknown" if ready is None else ("Ready" if ready == "True" else "NotReady")
     if _spec(o).get("unschedulable"):
         s += ",SchedulingDisabled"
     return s

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyk8s.api import scheme
+from pyk8s.apiserver.admission.default_toleration_seconds import DefaultTolerationSeconds
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
 from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
@@ -78,6 +79,8 @@ def build(
         admit: list[Admit] = [NamespaceLifecycle(backend, res)]
         if (res.group, res.plural) in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")):
             admit.append(Priority(backend, res))
+        if (res.group, res.plural) == ("", "pods"):
+            admit.append(DefaultTolerationSeconds(res))
         store: Store
         if (res.group, res.plural) == ("", "namespaces"):
             store = NamespaceStore(res, backend, strat_cls(res), admit=admit)

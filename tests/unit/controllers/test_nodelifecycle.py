@@ -1,4 +1,4 @@
-"""Node lifecycle on the fake client with a fake clock."""
+"""Node lifecycle on the fake client with a fake clock (node_lifecycle_controller_test.go)."""
 
 from __future__ import annotations
 
@@ -7,140 +7,252 @@ from typing import Any
 
 import pytest
 
+from pyk8s.api import meta
 from pyk8s.client import clock
-from pyk8s.controllers import nodelifecycle
-from pyk8s.controllers.resources import NODES, PODS
+from pyk8s.controllers import nodelifecycle, taints
+from pyk8s.controllers.nodelifecycle import controller as nlc
+from pyk8s.controllers.nodelifecycle import rate_limited_queue as rlq
+from pyk8s.controllers.resources import LEASES, NODES, PODS
 from tests.unit.controllers.conftest import Harness, obj
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+STAMP = "2026-01-01T00:00:00Z"
 
 
-def ready_node(name: str) -> dict[str, Any]:
+def node(name: str, ready: str | None = "True", **labels: str) -> dict[str, Any]:
+    status: dict[str, Any] = {}
+    if ready is not None:
+        status["conditions"] = [
+            {
+                "type": "Ready",
+                "status": ready,
+                "lastHeartbeatTime": STAMP,
+                "lastTransitionTime": STAMP,
+            }
+        ]
     return obj(
         "Node",
         name,
         None,
-        status={
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "lastHeartbeatTime": "2026-01-01T00:00:00Z",
-                    "lastTransitionTime": "2026-01-01T00:00:00Z",
-                }
-            ]
-        },
+        metadata={"creationTimestamp": STAMP, "labels": labels},
+        status=status,
     )
 
 
-def pod_on(name: str, node: str, tolerations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"nodeName": node, "containers": []}
-    if tolerations is not None:
-        spec["tolerations"] = tolerations
+def pod_on(name: str, node_name: str) -> dict[str, Any]:
     return obj(
         "Pod",
         name,
-        spec=spec,
+        spec={"nodeName": node_name, "containers": []},
         status={"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
     )
 
 
-async def test_silent_node_goes_unknown_tainted_and_evicts(harness: Harness) -> None:
+def stored(harness: Harness, name: str) -> dict[str, Any]:
+    return next(n for n in harness.client.objects(NODES) if n["metadata"]["name"] == name)
+
+
+def taint_set(n: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(t["key"], t["effect"]) for t in (n.get("spec") or {}).get("taints") or []}
+
+
+async def heartbeat(harness: Harness, fake: clock.FakeClock, name: str) -> None:
+    n = stored(harness, name)
+    for c in n["status"]["conditions"]:
+        if c["type"] == "Ready":
+            c["lastHeartbeatTime"] = meta.format_time(fake.wall())
+    await harness.client.update(NODES, n, subresource="status")
+    await harness.settle()
+
+
+async def start(harness: Harness) -> tuple[nlc.NodeLifecycleController, clock.FakeClock]:
     fake = clock.FakeClock(wall_start=T0)
     harness.clock = fake  # type: ignore[assignment]
-    harness.client.add(NODES, ready_node("n1"))
-    harness.client.add(PODS, pod_on("plain", "n1", []))
-    harness.client.add(
-        PODS,
-        pod_on(
-            "patient",
-            "n1",
-            [
-                {
-                    "key": nodelifecycle.UNREACHABLE,
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": 600,
-                }
-            ],
-        ),
-    )
-    harness.client.add(PODS, pod_on("elsewhere", "n2", []))
     ctl = await harness.start(nodelifecycle.new)
-    await ctl.reconcile("n1")
-    assert harness.verbs() == []  # heartbeat seen just now
-    fake.advance(39)
-    await ctl.reconcile("n1")
-    assert harness.verbs() == []
-    fake.advance(2)  # 41 s without a new heartbeat: past the 40 s grace
-    await ctl.reconcile("n1")
-    node = harness.client.objects(NODES)[0]
-    (ready,) = node["status"]["conditions"]
-    assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
-    taints = {(t["key"], t["effect"]) for t in node["spec"]["taints"]}
-    assert taints == {
-        (nodelifecycle.UNREACHABLE, "NoSchedule"),
-        (nodelifecycle.UNREACHABLE, "NoExecute"),
-    }
-    assert harness.client.actions_of("delete", "pods") == []  # tolerated for a while
-    status_patches = {a.name for a in harness.client.actions_of("patch", "pods")}
-    assert status_patches == {"plain", "patient"}  # marked not ready
-    fake.advance(301)  # past the default 300 s (DefaultTolerationSeconds), not past 600 s
+    return ctl, fake
+
+
+async def test_node_that_never_reported_gets_unknown_conditions_and_no_schedule_taint(
+    harness: Harness,
+) -> None:
+    harness.client.add(NODES, node("127.0.0.1", ready=None))
+    ctl, fake = await start(harness)
+    await ctl.reconcile(nlc.MONITOR)
+    assert harness.client.actions_of("update", "nodes") == []  # within the startup grace
+    fake.advance(61)  # the 60 s startup grace counts from the node's creation
+    await ctl.reconcile(nlc.MONITOR)
+    n = stored(harness, "127.0.0.1")
+    conds = {c["type"]: c for c in n["status"]["conditions"]}
+    assert set(conds) == {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}
+    for c in conds.values():
+        assert (c["status"], c["reason"], c["message"]) == (
+            "Unknown",
+            "NodeStatusNeverUpdated",
+            "Kubelet never posted node status.",
+        )
+        assert c["lastHeartbeatTime"] == STAMP
     await harness.settle()
+    await ctl.reconcile("127.0.0.1")  # the node's update event: NoSchedule taints
+    assert taint_set(stored(harness, "127.0.0.1")) == {(taints.UNREACHABLE, "NoSchedule")}
+    # the only node is down: the controller blames itself and taints nothing NoExecute
+    fake.advance(5)
+    await ctl.reconcile(nlc.MONITOR)
+    assert taint_set(stored(harness, "127.0.0.1")) == {(taints.UNREACHABLE, "NoSchedule")}
+    assert ctl.zone_states == {"": nlc.FULL_DISRUPTION}
+
+
+async def test_silent_node_goes_unknown_then_unreachable_no_execute(harness: Harness) -> None:
+    harness.client.add(NODES, node("n1"))
+    harness.client.add(NODES, node("n2"))
+    harness.client.add(PODS, pod_on("on-n1", "n1"))
+    harness.client.add(PODS, pod_on("on-n2", "n2"))
+    ctl, fake = await start(harness)
+    await ctl.reconcile(nlc.MONITOR)
+    assert harness.verbs() == []  # both heard from just now
+    fake.advance(39)
+    await heartbeat(harness, fake, "n2")
+    harness.client.clear_actions()
+    await ctl.reconcile(nlc.MONITOR)
+    assert harness.verbs() == []
+    fake.advance(2)  # n1: 41 s of silence, past the 40 s grace
+    await heartbeat(harness, fake, "n2")
+    harness.client.clear_actions()
+    await ctl.reconcile(nlc.MONITOR)
+    conds = {c["type"]: c for c in stored(harness, "n1")["status"]["conditions"]}
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("Unknown", "NodeStatusUnknown")
+    assert conds["Ready"]["message"] == "Kubelet stopped posting node status."
+    assert conds["MemoryPressure"]["reason"] == "NodeStatusNeverUpdated"
+    assert stored(harness, "n2")["status"]["conditions"][0]["status"] == "True"
+    marked = [a.name for a in harness.client.actions_of("update", "pods")]
+    assert marked == ["on-n1"]
+    pods = {p["metadata"]["name"]: p for p in harness.client.objects(PODS)}
+    assert pods["on-n1"]["status"]["conditions"][0]["status"] == "False"
+    assert pods["on-n2"]["status"]["conditions"][0]["status"] == "True"
+    assert taints.no_execute(stored(harness, "n1")) == []  # queued on the next pass
+    await harness.settle()
+    fake.advance(5)
+    await heartbeat(harness, fake, "n2")
+    await ctl.reconcile(nlc.MONITOR)
+    (t,) = taints.no_execute(stored(harness, "n1"))
+    assert (t["key"], t["effect"]) == (taints.UNREACHABLE, "NoExecute")
+    assert meta.parse_time(t["timeAdded"]) == fake.wall()
+    # the kubelet comes back: Ready again, the NoExecute taint goes
+    await harness.settle()
+    n1 = stored(harness, "n1")
+    n1["status"]["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "lastHeartbeatTime": meta.format_time(fake.wall()),
+            "lastTransitionTime": meta.format_time(fake.wall()),
+        }
+    ]
+    await harness.client.update(NODES, n1, subresource="status")
+    await harness.settle()
+    fake.advance(5)
+    await ctl.reconcile(nlc.MONITOR)
+    await ctl.reconcile(nlc.MONITOR)
+    assert taints.no_execute(stored(harness, "n1")) == []
+
+
+async def test_lease_renewals_keep_a_node_healthy(harness: Harness) -> None:
+    harness.client.add(NODES, node("n1"))
+    harness.client.add(NODES, node("n2"))
+    lease = obj(
+        "Lease",
+        "n1",
+        nlc.LEASE_NAMESPACE,
+        spec={"holderIdentity": "n1", "renewTime": "2026-01-01T00:00:00.000000Z"},
+    )
+    harness.client.add(LEASES, lease)
+    ctl, fake = await start(harness)
+    await ctl.reconcile(nlc.MONITOR)
+    for _ in range(5):
+        fake.advance(10)
+        stored_lease = harness.client.objects(LEASES)[0]
+        stored_lease["spec"]["renewTime"] = clock.micro_time(fake.wall())
+        await harness.client.update(LEASES, stored_lease)
+        await harness.settle()
+        await ctl.reconcile(nlc.MONITOR)
+    conds = stored(harness, "n1")["status"]["conditions"]
+    assert conds[0]["status"] == "True"  # 50 s without a status heartbeat, lease renewed
+    assert stored(harness, "n2")["status"]["conditions"][0]["status"] == "Unknown"
+
+
+async def test_no_schedule_taints_follow_conditions_and_unschedulable(harness: Harness) -> None:
+    n = node("n1", ready="False")
+    n["status"]["conditions"].append({"type": "MemoryPressure", "status": "True"})
+    n["spec"] = {
+        "unschedulable": True,
+        "taints": [
+            {"key": taints.DISK_PRESSURE, "effect": "NoSchedule"},  # stale: removed
+            {"key": "example.com/mine", "effect": "NoSchedule"},  # not ours: kept
+        ],
+    }
+    harness.client.add(NODES, n)
+    ctl, _ = await start(harness)
     await ctl.reconcile("n1")
-    deleted = [a.name for a in harness.client.actions_of("delete", "pods")]
-    assert deleted == ["plain"]
-    assert "elsewhere" in {p["metadata"]["name"] for p in harness.client.objects(PODS)}
+    assert taint_set(stored(harness, "n1")) == {
+        (taints.NOT_READY, "NoSchedule"),
+        (taints.MEMORY_PRESSURE, "NoSchedule"),
+        (taints.UNSCHEDULABLE, "NoSchedule"),
+        ("example.com/mine", "NoSchedule"),
+    }
 
 
-def test_other_no_execute_taint_evicts_at_once() -> None:
-    taints = [{"key": "example.com/broken", "effect": "NoExecute"}]
-    due = nodelifecycle.eviction_time(taints, [])
-    assert due is not None and due.year == 1970
+async def test_pod_assigned_to_a_not_ready_node_is_marked_not_ready(harness: Harness) -> None:
+    harness.client.add(NODES, node("n1", ready="False"))
+    harness.client.add(PODS, pod_on("p", "n1"))
+    ctl, _ = await start(harness)
+    await ctl.reconcile(nlc.MONITOR)
+    harness.client.clear_actions()
+    await ctl.reconcile("default/p")
+    assert [a.name for a in harness.client.actions_of("update", "pods")] == ["p"]
 
 
 @pytest.mark.parametrize(
-    ("tolerations", "expected"),
+    ("statuses", "expected"),
     [
-        pytest.param([], 300, id="default-toleration-seconds"),
-        pytest.param(
-            [
-                {
-                    "key": "node.kubernetes.io/unreachable",
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                }
-            ],
-            None,
-            id="forever",
-        ),
-        pytest.param(
-            [
-                {"operator": "Exists", "tolerationSeconds": 60},
-                {"operator": "Exists", "tolerationSeconds": 30},
-            ],
-            30,
-            id="shortest-wins",
-        ),
-        pytest.param(
-            [{"key": "other", "operator": "Exists", "effect": "NoExecute"}],
-            300,
-            id="wrong-key-gets-default",
-        ),
+        pytest.param(["True", "True"], nlc.NORMAL, id="healthy"),
+        pytest.param(["True", "Unknown"], nlc.NORMAL, id="one-down-of-two"),
+        pytest.param([None, "Unknown"], nlc.FULL_DISRUPTION, id="none-ready"),
+        pytest.param(["True", "False", "False", "Unknown"], nlc.PARTIAL_DISRUPTION, id="most-down"),
+        pytest.param(["True", "True", "False", "False"], nlc.NORMAL, id="two-down-only"),
     ],
 )
-def test_eviction_time(tolerations: list[dict[str, Any]], expected: int | None) -> None:
-    taints = [
-        {
-            "key": "node.kubernetes.io/unreachable",
-            "effect": "NoExecute",
-            "timeAdded": "2026-01-01T00:00:00Z",
-        }
-    ]
-    due = nodelifecycle.eviction_time(taints, tolerations)
-    if expected is None:
-        assert due is None
-    elif expected == 0:
-        assert due is not None and due.year == 1970
-    else:
-        assert due == T0 + datetime.timedelta(seconds=expected)
+async def test_zone_state(harness: Harness, statuses: list[str | None], expected: str) -> None:
+    ctl, _ = await start(harness)
+    conditions = [None if s is None else {"type": "Ready", "status": s} for s in statuses]
+    assert ctl.compute_zone_state(conditions)[1] == expected
+
+
+def test_zone_key() -> None:
+    assert nlc.zone_key(node("a")) == ""
+    labelled = node(
+        "b", **{"topology.kubernetes.io/region": "r", "topology.kubernetes.io/zone": "z"}
+    )
+    assert nlc.zone_key(labelled) == "r:\x00:z"
+
+
+async def test_rate_limited_queue_takes_one_node_per_ten_seconds() -> None:
+    fake = clock.FakeClock()
+    q = rlq.RateLimitedTimedQueue(0.1, fake)
+    for name in ("a", "b", "c"):
+        assert q.add(name, "")
+    assert not q.add("a", "")
+    done: list[str] = []
+
+    async def take(item: rlq.TimedValue) -> tuple[bool, float]:
+        done.append(item.value)
+        return True, 0.0
+
+    await q.try_(take)
+    assert done == ["a"]  # burst 1
+    assert q.next_due_in() == pytest.approx(10.0)
+    fake.advance(10)
+    await q.try_(take)
+    assert done == ["a", "b"]
+    q.swap_limiter(0)
+    fake.advance(100)
+    await q.try_(take)
+    assert done == ["a", "b"] and q.next_due_in() is None
