@@ -49,7 +49,7 @@ class EndpointSliceController(base.Controller):
         self.services = ctx.informers.lister(SERVICES)
         self.pods = ctx.informers.lister(PODS)
         self.slices = ctx.informers.lister(ENDPOINTSLICES)
-        self._written: dict[str, _Writes] = {}
+        self._written: dict[str, Writes] = {}
         self.watch(
             ctx.informers.for_resource(SERVICES),
             add=self.enqueue,
@@ -139,7 +139,7 @@ class EndpointSliceController(base.Controller):
             return
         if svc["metadata"].get("deletionTimestamp"):
             return
-        writes = self._written[key] = _Writes(at=self.clock.now())
+        writes = self._written[key] = Writes(at=self.clock.now())
         labels = {
             **(svc["metadata"].get("labels") or {}),
             SERVICE_NAME_LABEL: name,
@@ -191,7 +191,7 @@ class EndpointSliceController(base.Controller):
 
 
 @dataclass
-class _Writes:
+class Writes:
     at: float
     updated: dict[str, str] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
