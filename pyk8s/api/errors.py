@@ -293,7 +293,8 @@ class Invalid(ApiError):
         details: dict[str, Any] = {"name": name} if name else {}
         if group:
             details["group"] = group
-        details["kind"] = kind
+        if kind:
+            details["kind"] = kind
         details["causes"] = [e.cause() for e in errs]
         err = cls(f'{qkind} "{name}" is invalid: {agg}', details=details)
         err.field_errors = list(errs)

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pyk8s.api import errors
+from pyk8s.api import decoding, errors
 from pyk8s.apiserver import fieldmanager, negotiation
 from pyk8s.apiserver.handlers.scope import Scope
 from pyk8s.apiserver.registry.generic.store import WriteOptions
@@ -50,8 +50,18 @@ async def apply(scope: Scope, raw: bytes) -> web.Response:
         )
     if md.get("managedFields") is not None:
         raise errors.BadRequest("metadata.managedFields must be nil")
-    scope.validate_fields(applied)
     schema = scope.schema()
+    wrong = decoding.apply_error(applied, schema) if schema is not None else None
+    if wrong:
+        # upstream's field manager fails with a plain error: 500, reason Unknown
+        gvk = f"{scope.resource.group}/{scope.resource.version}, Kind={scope.resource.kind}"
+        raise errors.ApiError(
+            f"failed to create typed patch object ({md.get('namespace', '')}/"
+            f"{md.get('name', '')}; {gvk}): {wrong}",
+            code=500,
+            reason="",
+        )
+    scope.validate_fields(None)  # checks the fieldValidation parameter
     api_version = scope.resource.api_version
     dry_run = scope.write_options().dry_run
     for _attempt in range(5):

@@ -11,14 +11,16 @@ is ``apply.py``. The patched object then goes through the normal update path
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
+import orjson
 from aiohttp import web
 
-from pyk8s.api import errors, strategicpatch
+from pyk8s.api import decoding, errors, strategicpatch
 from pyk8s.apiserver import negotiation
-from pyk8s.apiserver.handlers.scope import Scope
+from pyk8s.apiserver.handlers.scope import Scope, patch_invalid
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -77,6 +79,18 @@ def apply_patch(
     )
 
 
+def _shown(content_type: str, raw: bytes, patched: Any) -> Callable[[], str]:
+    """How upstream shows a patch that does not decode: the patch map as Go prints it
+    (strategic merge), else the patched object's JSON."""
+
+    def show() -> str:
+        if content_type.split(";", maxsplit=1)[0].strip().lower() == STRATEGIC:
+            return decoding.go_format(negotiation.decode(raw, "application/json"))
+        return orjson.dumps(patched, option=orjson.OPT_SORT_KEYS).decode()
+
+    return show
+
+
 async def patch(scope: Scope) -> web.Response:
     raw = await scope.request.read()
     if len(raw) > scope.max_body:
@@ -102,7 +116,16 @@ async def patch(scope: Scope) -> web.Response:
         if not isinstance(patched, dict):
             raise errors.BadRequest("the patched object is not a JSON object")
         scope.warnings.clear()
-        scope.validate_fields(patched)
+        shown = _shown(content_type, raw, patched)
+        schema = scope.schema()
+        if schema is not None:
+            if content_type.split(";", maxsplit=1)[0].strip().lower() == STRATEGIC:
+                wrong = decoding.converter_error(patched, schema)
+            else:
+                wrong = decoding.unmarshal_error(patched, schema, scope.resource.kind)
+            if wrong:
+                raise patch_invalid(shown(), wrong)
+        scope.validate_fields(patched, patch=shown)
         md = patched.get("metadata")
         if not isinstance(md, dict):
             raise errors.BadRequest("the patched object has no metadata")

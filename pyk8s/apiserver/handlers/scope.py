@@ -7,13 +7,14 @@ or the object itself, in the encoding the client accepts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from pyk8s.api import errors, fieldvalidation, scheme, selectors, strategicpatch
+from pyk8s.api import decoding, errors, fieldvalidation, scheme, selectors, strategicpatch
 from pyk8s.apiserver import negotiation, protobuf
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
@@ -23,6 +24,12 @@ from pyk8s.apiserver.requestinfo import RequestInfo
 from pyk8s.apiserver.schemas import Schemas
 
 Obj = dict[str, Any]
+
+
+def patch_invalid(value: str, detail: str) -> errors.Invalid:
+    """``errors.NewInvalid(schema.GroupKind{}, "", {patch: Invalid value})``: a patched
+    object that does not decode."""
+    return errors.Invalid.for_object("", "", "", [errors.invalid_value("patch", value, detail)])
 
 
 @dataclass
@@ -55,8 +62,10 @@ class Scope:
         r = self.resource
         return self.schemas.for_kind(r.group, r.version, r.kind)
 
-    def validate_fields(self, obj: Any) -> None:
-        """``fieldValidation``: Strict refuses unknown fields, Warn (default) warns."""
+    def validate_fields(self, obj: Any, *, patch: Callable[[], str] | None = None) -> None:
+        """Decoding as upstream's handlers decode: a field of the wrong JSON type fails (400
+        for a body; for a patch, 422 naming ``patch`` with ``patch`` as its value), then
+        ``fieldValidation``: Strict refuses unknown fields, Warn (the default) warns."""
         mode = self.query.get("fieldValidation", "Warn") or "Warn"
         if mode not in ("Ignore", "Warn", "Strict"):
             raise errors.BadRequest(
@@ -64,20 +73,34 @@ class Scope:
                 '"Strict", "Warn"'
             )
         ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip()
-        if mode == "Ignore" or ctype == negotiation.PROTOBUF or not isinstance(obj, dict):
+        if ctype == negotiation.PROTOBUF or not isinstance(obj, dict):
             return
         schema = self.schema()
         if schema is None:
+            return
+        if patch is None:
+            wrong = decoding.unmarshal_error(obj, schema, self.resource.kind)
+            if wrong:
+                kind = obj.get("kind") or self.resource.kind
+                version = str(obj.get("apiVersion") or self.resource.version).rsplit("/", 1)[-1]
+                raise errors.BadRequest(
+                    f'{kind} in version "{version}" cannot be handled as a '
+                    f"{self.resource.kind}: {wrong}"
+                )
+        if mode == "Ignore":
             return
         unknown = fieldvalidation.unknown_fields(obj, schema)
         if not unknown:
             return
         messages = [f'unknown field "{p}"' for p in unknown]
         if mode == "Strict":
+            text = "strict decoding error: " + ", ".join(messages)
+            if patch is not None:
+                raise patch_invalid(patch(), text)
             kind = self.resource.kind
             raise errors.BadRequest(
                 f'{kind} in version "{self.resource.version}" cannot be handled as a {kind}: '
-                "strict decoding error: " + ", ".join(messages)
+                + text
             )
         self.warnings.extend(messages)
 

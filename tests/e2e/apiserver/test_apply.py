@@ -100,3 +100,27 @@ def test_two_managers_share_and_conflict(server: Server, version: str) -> None:
     ssa("alice", "{}", "{k: v}")  # unchanged: no new version
     cm = json.loads(k(version, "-n", ns, "get", "cm", "shared", "-o", "json").stdout)
     assert cm["metadata"]["resourceVersion"] == rv
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_wrong_json_types(server: Server, version: str) -> None:
+    k = server.kubectl
+    ns = f"types-{version.replace('.', '-')}"
+    k(version, "create", "namespace", ns)
+    bad = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: '3'\n"
+        "  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n"
+        "    spec: {containers: [{name: c, image: nginx}]}\n"
+    )
+    res = k(version, "-n", ns, "create", "-f", "-", input=bad, check=False)
+    assert res.returncode == 1
+    assert (
+        'Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" '
+        "cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field "
+        "DeploymentSpec.spec.replicas of type int32"
+    ) in res.stderr
+    k(version, "-n", ns, "apply", "-f", "-", input=POD.format(label="x"))
+    patch = '{"metadata":{"labels":"invalid"}}'
+    res = k(version, "-n", ns, "patch", "pod", "test-pod", "-p", patch, check=False)
+    assert res.returncode == 1
+    assert "cannot restore map from string" in res.stderr

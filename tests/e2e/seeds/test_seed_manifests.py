@@ -119,9 +119,7 @@ EXPECTED_ERRORS: dict[str, list[str]] = {
 }
 
 # Where pyk8s still differs from a real 1.33 server (tests marked xfail, strict).
-KNOWN_GAPS: dict[str, str] = {
-    "000:1177": "JSON type errors are not reported as Go's decoder does (containers as a map)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 # Manifest id -> manifests created for real first (in a namespace of its own), as the notes do
 # just before it.

@@ -482,6 +482,8 @@ class Store:
         md["name"] = name
         key = self.resource.key(namespace, name)
         want_rv = md.get("resourceVersion") or ""
+        if want_rv == "0":
+            want_rv = ""  # upstream: version 0 is no precondition (an unconditional update)
         if want_rv:
             _parse_rv(want_rv, "resourceVersion")
         created = False
