@@ -400,7 +400,11 @@ class APIServer:
                 pdbs = self.rest[("policy", "v1", "poddisruptionbudgets")].store
                 out = await pod_storage.evict(r.store, pdbs, info.namespace, info.name, body)
             return json_response(out, 201)
-        if (res.group, res.plural) == ("", "pods") and info.subresource in ("exec", "attach"):
+        if (res.group, res.plural) == ("", "pods") and info.subresource in (
+            "exec",
+            "attach",
+            "portforward",
+        ):
             nodes = self.rest[("", "v1", "nodes")].store
             return await pod_stream.connect(
                 request,

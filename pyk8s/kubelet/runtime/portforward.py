@@ -25,16 +25,42 @@ def _setns(fd: int) -> None:
         raise OSError(err, f"setns: {os.strerror(err)}")
 
 
-def connect_in_netns(netns_path: str, port: int, timeout: float) -> socket.socket:
-    """Blocking: a TCP connection to ``127.0.0.1:port`` inside ``netns_path`` ("" = host)."""
-    if not netns_path:
+def _go_error(e: OSError) -> str:
+    """Go's text for a failed connect: ``connect: connection refused``."""
+    if isinstance(e, TimeoutError):
+        return "i/o timeout"
+    text = os.strerror(e.errno) if e.errno else str(e)
+    return "connect: " + text[:1].lower() + text[1:]
+
+
+def _dial(port: int, timeout: float) -> socket.socket:
+    """containerd's order: IPv4 localhost first, then IPv6 (Go's Happy Eyeballs would dial
+    from another thread, outside the namespace)."""
+    try:
         return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    except OSError as e4:
+        err4 = f"dial tcp4 127.0.0.1:{port}: {_go_error(e4)}"
+        try:
+            return socket.create_connection(("::1", port), timeout=timeout)
+        except OSError as e6:
+            err6 = f"dial tcp6 [::1]:{port}: {_go_error(e6)}"
+            raise DialError(f"IPv4: {err4} IPv6 {err6} ") from e6
+
+
+class DialError(OSError):
+    pass
+
+
+def connect_in_netns(netns_path: str, port: int, timeout: float) -> socket.socket:
+    """Blocking: a TCP connection to ``localhost:port`` inside ``netns_path`` ("" = host)."""
+    if not netns_path:
+        return _dial(port, timeout)
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(target)
         try:
-            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            return _dial(port, timeout)
         finally:
             _setns(own)
     finally:

@@ -541,6 +541,13 @@ class RuncRuntime:
             raise ContainerRuntimeError(f"pod sandbox {sandbox_id} is not ready")
         try:
             return await portforward.open_connection(status.netns_path, port)
+        except portforward.DialError as e:
+            # containerd's text (sandbox_portforward_linux.go), which kubectl shows.
+            raise ContainerRuntimeError(
+                f"failed to execute portforward in network namespace "
+                f'"{status.netns_path or "host"}": failed to connect to localhost:{port} '
+                f'inside namespace "{sandbox_id}", {e}'
+            ) from e
         except OSError as e:
             raise ContainerRuntimeError(f"port-forward to port {port}: {e}") from e
 

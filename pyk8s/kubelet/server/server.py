@@ -21,8 +21,8 @@ import orjson
 from aiohttp import web
 
 from pyk8s.kubelet.config import KubeletConfig
-from pyk8s.kubelet.runtime.interface import ContainerState
-from pyk8s.kubelet.server import certs, logs, streaming
+from pyk8s.kubelet.runtime.interface import ContainerState, SandboxState
+from pyk8s.kubelet.server import certs, logs, portforward, streaming
 
 if TYPE_CHECKING:
     from pyk8s.kubelet.kubelet import Kubelet
@@ -61,6 +61,9 @@ class KubeletServer:
         app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
         app.router.add_get("/attach/{namespace}/{pod}/{container}", self.attach)
         app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
+        for path in ("/portForward/{namespace}/{pod}", "/portForward/{namespace}/{pod}/{uid}"):
+            app.router.add_get(path, self.port_forward)
+            app.router.add_post(path, self.port_forward)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         ctx = await asyncio.to_thread(self._ssl)
@@ -205,4 +208,26 @@ class KubeletServer:
         async def start(stdin: bool, tty: bool) -> object:
             return await runtime.attach(cid, stdin=stdin)
 
-        return await streaming.serve(request, start, [])
+        return await streaming.serve(request, start, [], attach=True)
+
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        ns = request.match_info["namespace"]
+        name = request.match_info["pod"]
+        pod = self.kubelet.find_pod(ns, name)
+        if pod is None:
+            return _error(404, f'pod "{name}" not found in namespace "{ns}"')
+        status = await self.kubelet.manager.pod_status(pod["metadata"]["uid"])
+        ready = [s for s in status.sandboxes if s.state == SandboxState.READY]
+        if not ready:
+            return _error(400, f'pod "{name}" in namespace "{ns}" is not running')
+        sandbox = max(ready, key=lambda s: s.created_at).id
+        runtime = self.kubelet.runtime
+
+        async def forward(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await runtime.port_forward(sandbox, port)
+
+        def describe(port: int, e: Exception) -> str:
+            # The CRI streaming server names the pod by its sandbox and has no uid.
+            return f"error forwarding port {port} to pod {sandbox}, uid : {e}"
+
+        return await portforward.serve(request, forward, describe)

@@ -47,8 +47,12 @@ def failure(message: str) -> dict[str, Any]:
     return {"metadata": {}, "status": "Failure", "message": message, "reason": "InternalError"}
 
 
-async def serve(request: web.Request, start: Any, command: list[str]) -> web.WebSocketResponse:
-    """Upgrade, start the session (``await start(stdin, tty)``), pump, report the exit."""
+async def serve(
+    request: web.Request, start: Any, command: list[str], *, attach: bool = False
+) -> web.WebSocketResponse:
+    """Upgrade, start the session (``await start(stdin, tty)``), pump, report the exit.
+    An attach reports Success whatever the container's exit code (``ServeAttach``: the
+    client learns the code from the pod's status)."""
     q = request.query
     want_stdin, tty = _truthy(q.get("stdin")), _truthy(q.get("tty"))
     ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
@@ -64,7 +68,9 @@ async def serve(request: web.Request, start: Any, command: list[str]) -> web.Web
         if reader is None:
             return
         while chunk := await reader.read(32768):
-            await ws.send_bytes(bytes([channel]) + chunk)
+            if not ws.closed:  # once the client is gone, output is drained and dropped
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_bytes(bytes([channel]) + chunk)
 
     async def inbound() -> None:
         async for msg in ws:
@@ -81,16 +87,30 @@ async def serve(request: web.Request, start: Any, command: list[str]) -> web.Web
             elif channel == CLOSE and data[:1] == bytes([STDIN]) and session.stdin is not None:
                 session.stdin.close()
 
-    reader_task = asyncio.create_task(inbound())
-    try:
+    async def outbound() -> None:
         await asyncio.gather(pump(session.stdout, STDOUT), pump(session.stderr, STDERR))
         code = await session.wait()
-        if code >= 0:
-            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(status(code, command)))
+        if code >= 0 and not ws.closed:
+            result = status(0 if attach else code, command)
+            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(result))
+
+    reader_task = asyncio.create_task(inbound())
+    output_task = asyncio.create_task(outbound())
+    try:
+        # Either the session ends, or the client goes away first (then it is killed: a
+        # client that disconnects leaves nothing running).
+        await asyncio.wait({reader_task, output_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not output_task.done() and reader_task.done():
+            with contextlib.suppress(Exception):
+                await session.kill()
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(output_task), 5)
     finally:
-        reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader_task
+        for task in (reader_task, output_task):
+            task.cancel()
+        for task in (reader_task, output_task):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         with contextlib.suppress(Exception):
             await session.kill()
         await ws.close()

@@ -147,8 +147,14 @@ async def test_port_forward_into_the_pod_network_namespace(
     writer.close()
     assert response.startswith(b"HTTP/1.")
     assert response.endswith(b"hello pf\n")
-    with pytest.raises(cri.ContainerRuntimeError, match="port 8081"):
+    with pytest.raises(cri.ContainerRuntimeError) as refused:
         await runtime.port_forward(sid, 8081)
+    # containerd's text, which kubectl port-forward prints
+    assert (
+        f'failed to connect to localhost:8081 inside namespace "{sid}", IPv4: dial tcp4 '
+        "127.0.0.1:8081: connect: connection refused IPv6 dial tcp6 [::1]:8081: connect: "
+        in str(refused.value)
+    )
 
 
 async def test_share_process_namespace(

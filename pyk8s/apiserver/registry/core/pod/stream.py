@@ -1,10 +1,13 @@
-"""``pods/exec`` and ``pods/attach``: the client's WebSocket relayed to the pod's kubelet.
+"""``pods/exec``, ``pods/attach`` and ``pods/portforward``: the client relayed to the kubelet.
 
-Mirrors ``pkg/registry/core/pod/rest/subresources.go`` (``ExecREST``, ``AttachREST``:
-``Connect`` → the kubelet's ``/exec`` and ``/attach`` URLs) and the upgrade-aware proxy of
-``k8s.io/apimachinery/pkg/util/proxy``: the subprotocol the client asked for
-(``v5.channel.k8s.io``/``v4.channel.k8s.io``) is negotiated with the kubelet and frames are
-passed through unchanged in both directions.
+Mirrors ``pkg/registry/core/pod/rest/subresources.go`` (``ExecREST``, ``AttachREST``,
+``PortForwardREST``: ``Connect`` → the kubelet's ``/exec``, ``/attach`` and ``/portForward``
+URLs, ``ports`` becoming the kubelet's ``port`` parameters), the upgrade-aware proxy of
+``k8s.io/apimachinery/pkg/util/proxy`` (WebSocket frames passed through unchanged, with the
+subprotocol negotiated with the kubelet; SPDY upgrades answered with the kubelet's 101 and
+then spliced byte for byte) and ``apiserver/pkg/util/proxy/streamtunnel.go`` (kubectl 1.31+
+asks for ``SPDY/3.1+portforward.k8s.io``: the API server upgrades to SPDY towards the kubelet
+and carries the SPDY bytes in WebSocket binary messages towards the client).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -19,8 +23,32 @@ from aiohttp import web
 from pyk8s.api import errors
 from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.generic import store as generic
+from pyk8s.client.httpstream import upgrade
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PORT_FORWARD_WS_PROTOCOLS = ("v4.channel.k8s.io", "v4.base64.channel.k8s.io")
+_KUBELET_PATH = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
+
+
+def _kubelet_url(host: str, port: int, path: str) -> str:
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}:{port}/{path}"
+
+
+def _forward_ports(request: web.Request) -> list[tuple[str, str]]:
+    """``PodPortForwardOptions.ports`` (repeated or comma-separated) as the kubelet's ``port``."""
+    out = []
+    for raw in request.query.getall("ports", []):
+        for p in raw.split(","):
+            try:
+                port = int(p)
+            except ValueError:
+                raise errors.BadRequest(f'unable to parse "{raw}" as a port') from None
+            if not 0 < port <= 65535:
+                raise errors.BadRequest(f"port {port} must be between 1 and 65535")
+            out.append(("port", str(port)))
+    return out
 
 
 async def connect(
@@ -32,27 +60,117 @@ async def connect(
     subresource: str,
     ssl_context: ssl.SSLContext,
 ) -> web.StreamResponse:
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise errors.BadRequest(
-            f"{subresource} needs a WebSocket upgrade (SPDY is not supported by this server)"
-        )
+    websocket = upgrade.is_websocket(request)
+    spdy = upgrade.is_spdy_upgrade(request)
+    if subresource != "portforward" and not websocket:
+        if spdy:
+            # Not an upgrade failure that kubectl's fallback executor would retry: answer
+            # like a server without SPDY support for remotecommand.
+            raise errors.BadRequest(
+                f"{subresource} over SPDY is not supported by this server; "
+                "use a client that speaks WebSocket (v5.channel.k8s.io)"
+            )
+        raise errors.BadRequest("Upgrade request required")
+    if subresource == "portforward" and not (websocket or spdy):
+        raise errors.BadRequest("Upgrade request required")
     pod = await pods.get(namespace, name)
-    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-        raise errors.BadRequest(
-            f"cannot {subresource} into a container in a completed pod; "
-            f"current phase is {pod['status']['phase']}"
-        )
-    container = pod_log.container_for(pod, request.query.get("container", ""))
+    if subresource != "portforward":
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            raise errors.BadRequest(
+                f"cannot {subresource} into a container in a completed pod; "
+                f"current phase is {phase}"
+            )
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
     host, port = pod_log.kubelet_location(await nodes.get("", node_name))
-    if ":" in host:
-        host = f"[{host}]"
-    url = f"https://{host}:{port}/{subresource}/{namespace}/{name}/{container}"
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if subresource == "portforward":
+        url = _kubelet_url(host, port, f"portForward/{namespace}/{name}")
+        params = _forward_ports(request)
+        if spdy:
+            return await _spdy(request, url, params, ssl_context)
+        offered = upgrade.websocket_protocols(request)
+        tunnel = [p[len(upgrade.TUNNEL_PREFIX):] for p in offered
+                  if p.startswith(upgrade.TUNNEL_PREFIX) and p.endswith(".k8s.io")]  # fmt: skip
+        if tunnel:
+            return await _tunnel(request, url, params, tunnel, ssl_context)
+        wanted = [p for p in offered if p in PORT_FORWARD_WS_PROTOCOLS]
+        return await _websocket(request, url, params, wanted, "portforward", ssl_context)
+    container = pod_log.container_for(pod, request.query.get("container", ""))
+    url = _kubelet_url(host, port, f"{subresource}/{namespace}/{name}/{container}")
+    offered = upgrade.websocket_protocols(request)
     wanted = [p for p in offered if p in PROTOCOLS] or list(PROTOCOLS)
     params = [(k, v) for k, v in request.query.items() if k != "container"]
+    return await _websocket(request, url, params, wanted, subresource, ssl_context)
+
+
+def _refused(resp: upgrade.Response) -> web.Response:
+    """The kubelet's non-101 answer, passed on (the client sees an upgrade failure)."""
+    keep = ("content-type", upgrade.HEADER_ACCEPTED_PROTOCOL_VERSIONS.lower())
+    headers = {k: v for k, v in resp.headers.items() if k in keep}
+    return web.Response(status=resp.status, body=resp.body, headers=headers)
+
+
+async def _dial(
+    url: str, params: list[tuple[str, str]], protocols: list[str], ssl_context: ssl.SSLContext
+) -> tuple[upgrade.Response, upgrade.StreamTransport | None]:
+    query = "&".join(f"{k}={v}" for k, v in params)
+    headers = [(upgrade.HEADER_PROTOCOL_VERSION, p) for p in protocols]
+    try:
+        return await upgrade.dial(url + (f"?{query}" if query else ""), headers, ssl_context)
+    except (TimeoutError, OSError, ValueError) as e:
+        raise errors.InternalError(f"cannot reach the kubelet at {url}: {e}") from e
+
+
+async def _spdy(
+    request: web.Request, url: str, params: list[tuple[str, str]], ssl_context: ssl.SSLContext
+) -> web.StreamResponse:
+    """A plain SPDY upgrade (kubectl before 1.31, or with the WebSocket dialer turned off)."""
+    resp, kubelet = await _dial(url, params, upgrade.client_protocols(request), ssl_context)
+    if kubelet is None:
+        return _refused(resp)
+    chosen = resp.headers.get(upgrade.HEADER_PROTOCOL_VERSION.lower(), "")
+    out, client = await upgrade.accept(
+        request, {upgrade.HEADER_PROTOCOL_VERSION: chosen} if chosen else {}
+    )
+    await upgrade.pipe(client, kubelet)
+    return out
+
+
+async def _tunnel(
+    request: web.Request,
+    url: str,
+    params: list[tuple[str, str]],
+    protocols: list[str],
+    ssl_context: ssl.SSLContext,
+) -> web.StreamResponse:
+    """SPDY towards the kubelet, tunnelled in WebSocket towards the client."""
+    resp, kubelet = await _dial(url, params, protocols, ssl_context)
+    if kubelet is None:
+        return _refused(resp)
+    chosen = resp.headers.get(upgrade.HEADER_PROTOCOL_VERSION.lower(), "")
+    ws = web.WebSocketResponse(
+        protocols=(upgrade.TUNNEL_PREFIX + chosen,) if chosen else (), max_msg_size=0
+    )
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        await kubelet.close()
+        raise
+    await upgrade.pipe(upgrade.WebSocketTransport(ws), kubelet)
+    return ws
+
+
+async def _websocket(
+    request: web.Request,
+    url: str,
+    params: list[tuple[str, str]],
+    wanted: list[str],
+    subresource: str,
+    ssl_context: ssl.SSLContext,
+) -> web.StreamResponse:
+    """WebSocket to WebSocket, frames passed through unchanged."""
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
     try:
         try:
@@ -63,9 +181,8 @@ async def connect(
             raise errors.BadRequest(f"the kubelet refused the {subresource}: {e.message}") from e
         except aiohttp.ClientError as e:
             raise errors.InternalError(f"cannot reach the kubelet at {url}: {e}") from e
-        ws = web.WebSocketResponse(
-            protocols=(upstream.protocol,) if upstream.protocol else PROTOCOLS, max_msg_size=0
-        )
+        protocols: Any = (upstream.protocol,) if upstream.protocol else ()
+        ws = web.WebSocketResponse(protocols=protocols, max_msg_size=0)
         await ws.prepare(request)
 
         async def down() -> None:

@@ -1,0 +1,267 @@
+"""HTTP connection upgrades other than WebSocket, and byte transports over them.
+
+Mirrors ``k8s.io/apimachinery/pkg/util/httpstream`` (``Handshake``, the
+``X-Stream-Protocol-Version`` negotiation) and ``httpstream/spdy`` (``upgrade.go``'s 101
+answer, ``roundtripper.go``'s client side). aiohttp only upgrades to WebSocket by itself, so
+:func:`accept` takes the connection over the way aiohttp's own WebSocket response does: it
+installs a payload parser that receives every byte after the request, then writes the 101.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from pyk8s.client.httpstream import spdy
+
+HEADER_PROTOCOL_VERSION = "X-Stream-Protocol-Version"
+HEADER_ACCEPTED_PROTOCOL_VERSIONS = "X-Accepted-Stream-Protocol-Versions"
+SPDY_31 = "SPDY/3.1"
+TUNNEL_PREFIX = "SPDY/3.1+"
+_HIGH_WATER = 4 * 1024 * 1024
+_READ = 256 * 1024
+
+
+def is_spdy_upgrade(request: web.BaseRequest) -> bool:
+    return "upgrade" in request.headers.get("Connection", "").lower() and (
+        SPDY_31.lower() in request.headers.get("Upgrade", "").lower()
+    )
+
+
+def is_websocket(request: web.BaseRequest) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def client_protocols(request: web.BaseRequest) -> list[str]:
+    """The ``X-Stream-Protocol-Version`` values, in the client's order."""
+    out: list[str] = []
+    for v in request.headers.getall(HEADER_PROTOCOL_VERSION, []):
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return out
+
+
+def websocket_protocols(request: web.BaseRequest) -> list[str]:
+    raw = ",".join(request.headers.getall("Sec-WebSocket-Protocol", []))
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def negotiate(offered: list[str], supported: list[str] | tuple[str, ...]) -> str:
+    """``httpstream.Handshake``'s choice: the first supported protocol the client offered."""
+    for p in offered:
+        if p in supported:
+            return p
+    return ""
+
+
+class _Feed:
+    """What aiohttp's request handler feeds the upgraded connection's bytes to."""
+
+    def __init__(self, transport: asyncio.Transport | None) -> None:
+        self._transport = transport
+        self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        self._size = 0
+        self._paused = False
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self._chunks.put_nowait(bytes(data))
+        self._size += len(data)
+        if self._size > _HIGH_WATER and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self._chunks.put_nowait(b"")
+
+    async def read(self) -> bytes:
+        data = await self._chunks.get()
+        self._size -= len(data)
+        if self._paused and self._size < _HIGH_WATER // 2 and self._transport is not None:
+            self._paused = False
+            with contextlib.suppress(Exception):
+                self._transport.resume_reading()
+        if not data:
+            self._chunks.put_nowait(b"")  # stay at EOF
+        return data
+
+
+class UpgradedTransport:
+    """The server side of an upgraded aiohttp connection, as a :class:`spdy.Transport`."""
+
+    def __init__(self, request: web.BaseRequest, feed: _Feed) -> None:
+        self._request = request
+        self._feed = feed
+
+    async def read(self) -> bytes:
+        return await self._feed.read()
+
+    async def write(self, data: bytes) -> None:
+        transport = self._request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("connection closed")
+        transport.write(data)
+        protocol = self._request.protocol
+        if protocol.writing_paused:
+            await protocol._drain_helper()
+
+    async def close(self) -> None:
+        transport = self._request.transport
+        if transport is not None:
+            transport.close()
+
+
+async def accept(
+    request: web.BaseRequest, headers: Mapping[str, str]
+) -> tuple[web.StreamResponse, UpgradedTransport]:
+    """Answer 101 (``Upgrade: SPDY/3.1`` plus ``headers``); return the connection's bytes.
+    The handler must return the response only once it is done with the connection."""
+    feed = _Feed(request.transport)
+    request.protocol.set_parser(feed)  # type: ignore[arg-type]
+    resp = web.StreamResponse(
+        status=101, headers={"Connection": "Upgrade", "Upgrade": SPDY_31, **headers}
+    )
+    resp.force_close()
+    await resp.prepare(request)
+    return resp, UpgradedTransport(request, feed)
+
+
+class StreamTransport:
+    """An asyncio stream pair (the client side of an upgrade) as a :class:`spdy.Transport`."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def read(self) -> bytes:
+        try:
+            return await self.reader.read(_READ)
+        except (ConnectionError, ssl.SSLError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), 2)
+
+
+class WebSocketTransport:
+    """Bytes carried in WebSocket binary messages (client-go's ``TunnelingConnection``)."""
+
+    def __init__(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def read(self) -> bytes:
+        while True:
+            msg = await self.ws.receive()
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                if msg.data:
+                    return bytes(msg.data)
+                continue
+            if msg.type in (aiohttp.WSMsgType.PING, aiohttp.WSMsgType.PONG):
+                continue
+            return b""  # close, error, or a text message (not part of the protocol)
+
+    async def write(self, data: bytes) -> None:
+        if self.ws.closed:
+            raise ConnectionResetError("websocket closed")
+        await self.ws.send_bytes(data)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class Response:
+    """A dialled upgrade's answer: the status, headers, and the body when it was refused."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.raw_head = b""
+
+
+async def dial(
+    url: str,
+    headers: Mapping[str, str] | list[tuple[str, str]],
+    ssl_context: ssl.SSLContext | None,
+    *,
+    method: str = "POST",
+    timeout: float = 10.0,
+) -> tuple[Response, StreamTransport | None]:
+    """``POST url`` asking to upgrade to SPDY/3.1; on 101 the connection as a transport."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(
+            host, port, ssl=ssl_context if parts.scheme == "https" else None,
+            limit=_HIGH_WATER,
+        ),
+        timeout,
+    )  # fmt: skip
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {hostport}",
+                 "Connection: Upgrade", f"Upgrade: {SPDY_31}", "Content-Length: 0"]  # fmt: skip
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        lines += [f"{k}: {v}" for k, v in items]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        version_status = status_line.split(" ", 2)
+        status = int(version_status[1])
+        reason = version_status[2] if len(version_status) > 2 else ""
+        resp_headers: dict[str, str] = {}
+        for line in header_lines:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                resp_headers[k.strip().lower()] = v.strip()
+        resp = Response(status, reason, resp_headers, b"")
+        resp.raw_head = head
+        if status == 101:
+            return resp, StreamTransport(reader, writer)
+        length = resp_headers.get("content-length")
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            if length is not None:
+                resp.body = await asyncio.wait_for(reader.readexactly(int(length)), timeout)
+            else:
+                resp.body = await asyncio.wait_for(reader.read(65536), timeout)
+        writer.close()
+        return resp, None
+    except BaseException:
+        writer.close()
+        raise
+
+
+async def pipe(a: spdy.Transport, b: spdy.Transport) -> None:
+    """Copy bytes both ways until either side ends, then close both."""
+
+    async def copy(src: spdy.Transport, dst: spdy.Transport) -> None:
+        while data := await src.read():
+            await dst.write(data)
+
+    tasks = [asyncio.create_task(copy(a, b)), asyncio.create_task(copy(b, a))]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for side in (a, b):
+            with contextlib.suppress(Exception):
+                await side.close()
