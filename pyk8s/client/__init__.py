@@ -14,6 +14,7 @@ as Go code does: ``from pyk8s.client import workqueue`` then
 - :mod:`workqueue` controller work queues (one worker per key, ``add_after``, rate limits)
 - :mod:`leaderelection` leader election on a coordination.k8s.io Lease
 - :mod:`events` the event recorder (events.k8s.io/v1, series for repeats)
+- :mod:`httpstream` SPDY/3.1 streams and non-WebSocket HTTP upgrades (port-forward)
 - :mod:`backoff` exponential backoff with jitter; :mod:`clock` injectable time
 """
 
@@ -23,6 +24,8 @@ import pyk8s.client.cache.frozen
 import pyk8s.client.cache.index
 import pyk8s.client.cache.listers
 import pyk8s.client.cache.store
+import pyk8s.client.httpstream.spdy
+import pyk8s.client.httpstream.upgrade
 import pyk8s.client.informers.factory
 import pyk8s.client.informers.listwatch
 import pyk8s.client.informers.reflector
@@ -33,6 +36,7 @@ from pyk8s.client import (
     clock,
     events,
     fake,
+    httpstream,
     informers,
     kubeconfig,
     leaderelection,
@@ -46,6 +50,7 @@ __all__ = [
     "clock",
     "events",
     "fake",
+    "httpstream",
     "informers",
     "kubeconfig",
     "leaderelection",
