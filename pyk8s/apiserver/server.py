@@ -102,7 +102,12 @@ class APIServer:
         self._openapi_builder: openapi.Builder | None = None
         self._openapi_v2_pb: bytes | None = None
         self._kubelet_ssl_context: ssl.SSLContext | None = None
-        self.rest = rest.build(self.backend, self.table, service_cidr=self.config.service_cidr)
+        self.rest = rest.build(
+            self.backend,
+            self.table,
+            service_cidr=self.config.service_cidr,
+            node_port_range=self.config.service_node_port_range,
+        )
         self.health_checks = [
             health.NamedCheck("ping", health.ping),
             health.NamedCheck("log", health.ping),

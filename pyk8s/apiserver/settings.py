@@ -20,6 +20,7 @@ class APIServerConfig:
     """Where to write the admin kubeconfig; None: ``<data-dir>/kubeconfig.yaml``."""
     token_auth_file: Path | None = None
     service_cidr: str = "10.43.0.0/16"
+    service_node_port_range: tuple[int, int] = (30000, 32767)
     cluster_domain: str = "cluster.local"
     extra_sans: list[str] = field(default_factory=list)
     min_request_timeout: float = 1800.0

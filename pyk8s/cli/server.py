@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from pyk8s.cluster import server, settings
+from pyk8s.cluster import hostranges, server, settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,5 +18,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 async def run(args: argparse.Namespace) -> int:
-    await server.run(settings.ClusterSettings.from_args(args))
+    try:
+        await server.run(settings.ClusterSettings.from_args(args))
+    except hostranges.ClashError as e:
+        print(f"pyk8s server: {e}", file=sys.stderr)
+        return 1
     return 0

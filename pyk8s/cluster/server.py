@@ -12,7 +12,7 @@ import logging
 
 from pyk8s.apiserver import server as apiserver
 from pyk8s.client import kubeconfig, rest
-from pyk8s.cluster import agent, kubedns
+from pyk8s.cluster import agent, hostranges, kubedns
 from pyk8s.cluster.settings import ClusterSettings
 from pyk8s.controllers import manager as controller_manager
 from pyk8s.controllers.config import ControllerManagerConfig
@@ -20,6 +20,7 @@ from pyk8s.images import airgap, registry
 from pyk8s.images import store as image_store
 from pyk8s.images.settings import ImagesConfig
 from pyk8s.kubelet.config import KubeletConfig
+from pyk8s.kubelet.runtime import naming
 from pyk8s.scheduler import server as scheduler
 from pyk8s.storage import compactor, factory
 
@@ -29,6 +30,27 @@ log = logging.getLogger(__name__)
 async def run(
     settings: ClusterSettings, *, with_apiserver: bool = True, with_controllers: bool = True
 ) -> None:
+    claim = None
+    if settings.kubelet is not None:  # the node agent puts the ranges on the host
+        data_dir = settings.kubelet.data_dir
+        claim = await asyncio.to_thread(
+            hostranges.acquire,
+            hostranges.Claim(
+                prefix=naming.prefix_for(data_dir),
+                data_dir=str(data_dir),
+                cluster_cidr=settings.cluster_cidr,
+                service_cidr=settings.apiserver.service_cidr,
+                node_ports=settings.apiserver.service_node_port_range,
+            ),
+        )
+    try:
+        await _run(settings, with_apiserver=with_apiserver, with_controllers=with_controllers)
+    finally:
+        if claim is not None:
+            await asyncio.to_thread(hostranges.release, claim)
+
+
+async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controllers: bool) -> None:
     store = await factory.open_storage(settings.storage)
     try:
         log.info("storage ready: %s", factory.describe(settings.storage))

@@ -41,6 +41,8 @@ class ClusterSettings:
     """The service proxy, run in the node agent; None: none (no agent, ``--disable-kube-proxy``)."""
     kube_dns: KubeDNSConfig | None = None
     """The cluster DNS behind ``kube-system/kube-dns``; None: none (``--disable-kube-dns``)."""
+    cluster_cidr: str = "10.42.0.0/16"
+    """Pod addresses (``--cluster-cidr``): nodes' podCIDRs, and claimed on the host."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:
@@ -54,6 +56,7 @@ class ClusterSettings:
                 write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig else None,
                 token_auth_file=Path(args.token_auth_file) if args.token_auth_file else None,
                 service_cidr=args.service_cidr,
+                service_node_port_range=parse_port_range(args.service_node_port_range),
                 cluster_domain=args.cluster_domain,
                 extra_sans=list(args.tls_san or []),
             )
@@ -81,6 +84,7 @@ class ClusterSettings:
             if getattr(args, "disable_scheduler", True)
             else KubeSchedulerConfiguration(),
             kubelet=kubelet,
+            cluster_cidr=getattr(args, "cluster_cidr", "10.42.0.0/16"),
             proxy=None
             if getattr(args, "disable_agent", True) or getattr(args, "disable_kube_proxy", True)
             else _proxy(args, data_dir),
@@ -107,6 +111,11 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--service-cidr", default="10.43.0.0/16", help="service IP range (default 10.43.0.0/16)"
+    )
+    p.add_argument(
+        "--service-node-port-range",
+        default="30000-32767",
+        help="NodePorts are allocated from this range (default 30000-32767)",
     )
     p.add_argument("--cluster-domain", default="cluster.local", help="cluster DNS domain")
     p.add_argument(
@@ -278,6 +287,18 @@ def add_storage_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--datastore-cafile", default="", help="CA bundle for an https etcd")
     p.add_argument("--datastore-certfile", default="", help="client certificate for etcd")
     p.add_argument("--datastore-keyfile", default="", help="client key for etcd")
+
+
+def parse_port_range(value: str) -> tuple[int, int]:
+    """``30000-32767`` (kube-apiserver's ``--service-node-port-range``)."""
+    try:
+        first, _, last = value.partition("-")
+        lo, hi = int(first), int(last or first)
+    except ValueError:
+        raise SystemExit(f"--service-node-port-range {value!r}: want FIRST-LAST") from None
+    if not 1 <= lo <= hi <= 65535:
+        raise SystemExit(f"--service-node-port-range {value!r}: want 1 <= FIRST <= LAST <= 65535")
+    return lo, hi
 
 
 def _path(value: str) -> Path | None:

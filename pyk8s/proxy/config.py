@@ -21,8 +21,12 @@ class ProxyConfig:
 
     ``chain_prefix`` names every chain we own (``KUBE`` would give kube-proxy's own names, and
     clash with a kube-proxy on the same host); two clusters on one machine use two prefixes
-    (``chain_prefix_for``) and two ``masquerade_bit`` values and never touch each other's
-    rules. ``node_ips`` empty means NodePorts answer on every local address (and localhost);
+    (``chain_prefix_for``) and never touch each other's rules. They may share
+    ``masquerade_bit``: the mark means "masquerade this packet" in every cluster's chains, so
+    whichever cluster's ``POSTROUTING`` chain sees a marked packet first does what the marking
+    one wanted (``pyk8s.cluster.hostranges`` has the ranges that must not be shared).
+
+    ``node_ips`` empty means NodePorts answer on every local address (and localhost);
     otherwise on those addresses and on localhost.
     """
 

@@ -32,6 +32,7 @@ POD_CIDR = "10.142.0.0/16"
 SERVICE_CIDR = "10.143.0.0/16"
 KUBERNETES_IP = "10.143.0.1"
 DNS_IP = "10.143.0.10"
+NODE_PORTS = "33000-33999"  # not the default range: other clusters on the machine use that
 
 
 def iptables_nat() -> str:
@@ -59,6 +60,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster
         "--https-port", str(port), "--bind-address", "127.0.0.1",
         "--kubelet-port", str(free_port()), "--cluster-cidr", POD_CIDR,
         "--service-cidr", SERVICE_CIDR, "--cluster-dns-port", str(free_port()),
+        "--service-node-port-range", NODE_PORTS,
     ]  # fmt: skip
     c = KubeletCluster(data, data / "kubeconfig.yaml", argv=argv, port=port)
     prefix = naming.prefix_for(data)
