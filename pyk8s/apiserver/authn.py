@@ -3,7 +3,8 @@
 Mirrors k8s.io/apiserver ``pkg/authentication``: an ordered union of
 authenticators (``request/union``) — the TLS client certificate
 (``request/x509``: CN is the user, O the groups), static bearer tokens from
-``--token-auth-file`` (``token/tokenfile``: CSV ``token,user,uid,"g1,g2"``) —
+``--token-auth-file`` (``token/tokenfile``: CSV ``token,user,uid,"g1,g2"``), service-account JWTs
+(``apiserver.serviceaccount.authenticator``) —
 and, when none answers, the anonymous user (``system:anonymous`` in
 ``system:unauthenticated``), which the server admits only on the health and
 version paths. Every authenticated user is in ``system:authenticated``.
@@ -11,12 +12,13 @@ version paths. Every authenticated user is in ``system:authenticated``.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ANONYMOUS = "system:anonymous"
 UNAUTHENTICATED = "system:unauthenticated"
@@ -36,6 +38,12 @@ class User:
 
 
 ANONYMOUS_USER = User(ANONYMOUS, groups=(UNAUTHENTICATED,))
+
+current_user: contextvars.ContextVar[User | None] = contextvars.ContextVar(
+    "current_user", default=None
+)
+"""The user a request runs as (after impersonation), for checks deep in the registry
+(upstream's ``request.UserFrom(ctx)``); None inside the server's own work."""
 
 
 class AuthenticationError(Exception):
@@ -97,20 +105,31 @@ class TokenFile:
         return self.users.get(token)
 
 
+class TokenAuthenticator(Protocol):
+    async def authenticate(self, token: str) -> User | None:
+        """The user; None when the token is not this authenticator's kind;
+        AuthenticationError when it is but is not valid."""
+        ...
+
+
 @dataclass
 class Authenticator:
     """The union of the configured authenticators; ``None`` means anonymous."""
 
     token_file: TokenFile | None = None
+    service_accounts: TokenAuthenticator | None = None
 
-    def authenticate(
+    async def authenticate(
         self, authorization: str | None, peercert: Mapping[str, Any] | None
     ) -> User | None:
         """Raises AuthenticationError when a bearer token was given and is unknown."""
         if authorization:
             scheme, _, token = authorization.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                user = self.token_file.authenticate(token.strip()) if self.token_file else None
+            token = token.strip()
+            if scheme.lower() == "bearer" and token:
+                user = self.token_file.authenticate(token) if self.token_file else None
+                if user is None and self.service_accounts is not None:
+                    user = await self.service_accounts.authenticate(token)
                 if user is None:
                     raise AuthenticationError("invalid bearer token")
                 return user

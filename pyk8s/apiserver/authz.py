@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pyk8s.apiserver.authn import User
 
@@ -40,9 +40,36 @@ class Authorizer(Protocol):
         ...
 
 
+Rule = dict[str, Any]
+
+
+class RuleLister(Protocol):
+    def rules_for(self, user: User, namespace: str) -> tuple[list[Rule], list[str]]:
+        """The rules this authorizer grants ``user`` in ``namespace`` (cluster-wide ones
+        included), and the errors met resolving them (``authorizer.RuleResolver``)."""
+        ...
+
+
+_EVERYTHING: list[Rule] = [
+    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+    {"nonResourceURLs": ["*"], "verbs": ["*"]},
+]
+
+
 class AlwaysAllow:
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         return Decision.ALLOW, ""
+
+    def rules_for(self, user: User, namespace: str) -> tuple[list[Rule], list[str]]:
+        return [dict(r) for r in _EVERYTHING], []
+
+
+class AlwaysDeny:
+    def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        return Decision.DENY, "Everything is forbidden."
+
+    def rules_for(self, user: User, namespace: str) -> tuple[list[Rule], list[str]]:
+        return [], []
 
 
 class Union:
@@ -60,3 +87,15 @@ class Union:
             if reason:
                 reasons.append(reason)
         return Decision.NO_OPINION, ", ".join(reasons)
+
+    def rules_for(self, user: User, namespace: str) -> tuple[list[Rule], list[str]]:
+        rules: list[Rule] = []
+        errs: list[str] = []
+        for a in self.authorizers:
+            lister = getattr(a, "rules_for", None)
+            if lister is None:
+                continue
+            r, e = lister(user, namespace)
+            rules.extend(r)
+            errs.extend(e)
+        return rules, errs

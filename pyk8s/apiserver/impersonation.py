@@ -2,8 +2,9 @@
 
 Mirrors k8s.io/apiserver ``pkg/endpoints/filters/impersonation.go``: the
 requester must be allowed the ``impersonate`` verb on ``users`` (or
-``serviceaccounts`` for ``system:serviceaccount:<ns>:<name>``), ``groups``,
-``uids`` and ``userextras/<key>``; the request then runs as that user, who is
+``serviceaccounts`` for ``system:serviceaccount:<ns>:<name>``) and ``groups``
+(core group, as upstream's ObjectReference carries no API group), ``uids`` and
+``userextras/<key>`` (``authentication.k8s.io``); the request then runs as that user, who is
 in ``system:authenticated`` (and the service-account groups) unless anonymous.
 """
 
@@ -76,10 +77,10 @@ def impersonate(
         _check(authorizer, requester, "serviceaccounts", sa, group="", namespace=ns)
         base_groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
     else:
-        _check(authorizer, requester, "users", user_name)
+        _check(authorizer, requester, "users", user_name, group="")
         base_groups = []
     for g in groups:
-        _check(authorizer, requester, "groups", g)
+        _check(authorizer, requester, "groups", g, group="")
     if uid:
         _check(authorizer, requester, "uids", uid)
     for key, values in extra.items():

@@ -23,6 +23,7 @@ from aiohttp import web
 
 import pyk8s
 from pyk8s.api import errors, scheme
+from pyk8s.api.serviceaccount import jwt as sa_jwt
 from pyk8s.apiserver import (
     authn,
     authz,
@@ -43,12 +44,17 @@ from pyk8s.apiserver.handlers import create, delete, get, review, scale, update,
 from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
 from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
+from pyk8s.apiserver.rbac import authorizer as rbac_authorizer
+from pyk8s.apiserver.rbac import escalation
+from pyk8s.apiserver.rbac import node as node_authorizer
 from pyk8s.apiserver.rbac import reconcile as rbac_reconcile
 from pyk8s.apiserver.registry import rest
 from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
 from pyk8s.apiserver.registry.core.pod import stream as pod_stream
 from pyk8s.apiserver.schemas import Schemas
+from pyk8s.apiserver.serviceaccount import authenticator as sa_authenticator
+from pyk8s.apiserver.serviceaccount import tokenrequest
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage import interface as storage
 
@@ -90,11 +96,15 @@ class APIServer:
     backend: storage.Interface
     table: scheme.Scheme = field(default_factory=lambda: scheme.DEFAULT)
     authenticator: authn.Authenticator = field(default_factory=authn.Authenticator)
-    authorizer: authz.Authorizer = field(default_factory=authz.AlwaysAllow)
+    authorizer: authz.Authorizer | None = None
+    """None: built from ``config.authorization_mode``."""
     metrics: metrics.Registry = field(default_factory=metrics.Registry)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     codec: protobuf.Codec | None = None
     schemas: Schemas | None = None
+    token_issuer: tokenrequest.Issuer | None = None
+    """Signs TokenRequests; None: the ``token`` subresource answers 404 and no
+    service-account tokens are accepted."""
     ready: bool = False
 
     def __post_init__(self) -> None:
@@ -108,6 +118,26 @@ class APIServer:
             service_cidr=self.config.service_cidr,
             node_port_range=self.config.service_node_port_range,
         )
+        self.rbac_cache = rbac_authorizer.PolicyCache(
+            {p: self.rest[(RBAC_GROUP, "v1", p)].store for p in RBAC_RESOURCES}
+        )
+        self.rule_resolver = rbac_authorizer.RuleResolver(self.rbac_cache)
+        self.authz: authz.Authorizer = self.authorizer or build_authorizer(
+            self.config.authorization_mode, self.rule_resolver
+        )
+        for plural in RBAC_RESOURCES:
+            self.rest[(RBAC_GROUP, "v1", plural)].store.admit.append(
+                escalation.Check(plural, lambda: self.authz, self.rule_resolver)
+            )
+        if self.token_issuer is not None and self.authenticator.service_accounts is None:
+            issuers = (self.token_issuer.issuer,)
+            self.authenticator.service_accounts = sa_authenticator.ServiceAccountAuthenticator(
+                [self.token_issuer.key.public_key()],
+                issuers,
+                self.token_issuer.audiences,
+                self._get_core,
+            )
+
         self.health_checks = [
             health.NamedCheck("ping", health.ping),
             health.NamedCheck("log", health.ping),
@@ -119,6 +149,10 @@ class APIServer:
             health.NamedCheck("poststarthook/bootstrap-controller", self._check_ready),
             health.NamedCheck("shutdown", self._check_not_stopping),
         ]
+
+    async def _get_core(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+        """A stored core/v1 object (service-account token checks and TokenRequest)."""
+        return await self.rest[("", "v1", plural)].store.get(namespace, name)
 
     async def _check_storage(self) -> None:
         await self.backend.current_revision()
@@ -183,7 +217,7 @@ class APIServer:
     async def _handle(
         self, request: web.Request, info: requestinfo.RequestInfo
     ) -> web.StreamResponse:
-        user = self._authenticate(request)
+        user = await self._authenticate(request)
         if user is None:
             if not any(
                 request.path == p or request.path.startswith(p + "/") for p in ANONYMOUS_PATHS
@@ -191,7 +225,9 @@ class APIServer:
                 raise errors.Unauthorized("Unauthorized")
             user = authn.ANONYMOUS_USER
         else:
-            user = impersonation.impersonate(request.headers, user, self.authorizer)
+            await self.rbac_cache.ensure_fresh()
+            user = impersonation.impersonate(request.headers, user, self.authz)
+        authn.current_user.set(user)
         attrs = authz.Attributes(
             user=user,
             verb=info.verb,
@@ -204,20 +240,26 @@ class APIServer:
             name=info.name,
             path=request.path,
         )
-        decision, reason = self.authorizer.authorize(attrs)
+        decision, reason = self.authz.authorize(attrs)
         if decision is not authz.Decision.ALLOW:
             raise _forbidden(attrs, reason)
         if not info.is_resource_request:
             return await self._non_resource(request, info)
-        return await self._resource(request, info, user)
+        try:
+            return await self._resource(request, info, user)
+        finally:
+            if info.api_group == RBAC_GROUP and info.verb not in ("get", "list", "watch"):
+                self.rbac_cache.invalidate()
 
-    def _authenticate(self, request: web.Request) -> authn.User | None:
+    async def _authenticate(self, request: web.Request) -> authn.User | None:
         peercert = None
         transport = request.transport
         if transport is not None:
             peercert = transport.get_extra_info("peercert")
         try:
-            return self.authenticator.authenticate(request.headers.get("Authorization"), peercert)
+            return await self.authenticator.authenticate(
+                request.headers.get("Authorization"), peercert
+            )
         except authn.AuthenticationError:
             raise errors.Unauthorized("Unauthorized") from None
 
@@ -252,6 +294,16 @@ class APIServer:
             )
         if path == "/":
             return json_response({"paths": self._paths()})
+        if path in (OIDC_CONFIG_PATH, JWKS_PATH) and self.token_issuer is not None:
+            keys = [self.token_issuer.key.public_key()]
+            if path == JWKS_PATH:
+                resp = json_response(tokenrequest.jwks(keys))
+                resp.headers["Content-Type"] = "application/jwk-set+json"
+                return resp
+            jwks_uri = f"https://{request.host or self.config.client_host}{JWKS_PATH}"
+            return json_response(
+                tokenrequest.openid_configuration(self.token_issuer.issuer, jwks_uri)
+            )
         if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
             # kubectl asks /openapi/v2 for protobuf only and parses any 200 as protobuf.
             accept = request.headers.get("Accept") or ""
@@ -384,7 +436,7 @@ class APIServer:
             return await self._component_statuses(request, info, res, user)
         if not res.stored:
             return await review.handle(
-                request, res, user, self.authorizer, self.codec, self.authenticator
+                request, res, user, self.authz, self.codec, self.authenticator
             )
         r = self.rest[(res.group, res.version, res.plural)]
         scope = Scope(
@@ -425,6 +477,16 @@ class APIServer:
             return await pod_log.log(
                 request, r.store, nodes, info.namespace, info.name, self._kubelet_ssl()
             )
+        if (res.group, res.plural, info.subresource) == ("", "serviceaccounts", "token"):
+            if self.token_issuer is None:
+                raise errors.NotFound.no_resource()
+            body = await scope.body()
+            if not isinstance(body, dict):
+                raise errors.BadRequest("the body of the request must be a JSON object")
+            out = await tokenrequest.create(
+                self.token_issuer, self._get_core, info.namespace, info.name, body
+            )
+            return json_response(out, 201)
         if info.subresource and info.subresource not in r.subresources:
             raise errors.MethodNotAllowed(
                 f"the server does not support {info.subresource} on {res.plural} yet"
@@ -501,6 +563,30 @@ class APIServer:
         return scope.render(body, is_list=is_list)
 
 
+OIDC_CONFIG_PATH = "/.well-known/openid-configuration"
+JWKS_PATH = "/openid/v1/jwks"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_RESOURCES = ("clusterroles", "clusterrolebindings", "roles", "rolebindings")
+
+
+def build_authorizer(modes: list[str], resolver: rbac_authorizer.RuleResolver) -> authz.Authorizer:
+    """The union ``--authorization-mode`` names, behind the ``system:masters`` shortcut
+    (``pkg/kubeapiserver/authorizer/config.go`` ``New``)."""
+    chain: list[authz.Authorizer] = [rbac_authorizer.PrivilegedGroups("system:masters")]
+    for mode in modes:
+        if mode == "AlwaysAllow":
+            chain.append(authz.AlwaysAllow())
+        elif mode == "AlwaysDeny":
+            chain.append(authz.AlwaysDeny())
+        elif mode == "Node":
+            chain.append(node_authorizer.NodeAuthorizer())
+        elif mode == "RBAC":
+            chain.append(rbac_authorizer.RBACAuthorizer(resolver))
+        else:
+            raise ValueError(f"unknown authorization mode {mode!r}")
+    return authz.Union(*chain)
+
+
 def _forbidden(attrs: authz.Attributes, reason: str) -> errors.Forbidden:
     user = attrs.user.name
     if not attrs.resource_request:
@@ -540,6 +626,7 @@ class Prepared:
     authenticator: authn.Authenticator
     codec: protobuf.Codec | None
     schemas: Schemas | None
+    token_issuer: tokenrequest.Issuer
 
 
 async def prepare(config: APIServerConfig) -> Prepared:
@@ -562,7 +649,14 @@ async def prepare(config: APIServerConfig) -> Prepared:
         schemas = Schemas.load()
         if schemas is None:
             log.warning("kubernetes-validate schemas missing: strategic merge patch disabled")
-        return Prepared(bundle, authn.Authenticator(token_file=token_file), codec, schemas)
+        key = sa_jwt.ensure_keys(config.sa_key_path, config.sa_key_path.with_suffix(".pub"))
+        issuer = tokenrequest.Issuer(
+            key,
+            issuer=config.issuer,
+            audiences=tuple(config.api_audiences or [config.issuer]),
+            max_expiration=config.service_account_max_token_expiration,
+        )
+        return Prepared(bundle, authn.Authenticator(token_file=token_file), codec, schemas, issuer)
 
     return await asyncio.to_thread(work)
 
@@ -584,6 +678,7 @@ async def run(
         authenticator=prepared.authenticator,
         codec=prepared.codec,
         schemas=prepared.schemas,
+        token_issuer=prepared.token_issuer,
     )
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip
@@ -595,6 +690,7 @@ async def run(
         ssl_context=tls_context(bundle),
         reuse_address=True,
     )
+    refresher: asyncio.Task[None] | None = None
     try:
         await site.start()
         port = config.https_port
@@ -605,6 +701,8 @@ async def run(
         await asyncio.to_thread(kubeconfig.write, config.kubeconfig_path, url, bundle)
         await bootstrap.ensure_defaults(server.rest, config)
         await rbac_reconcile.ensure_policy(server.rest)
+        await server.rbac_cache.reload()
+        refresher = asyncio.create_task(server.rbac_cache.run(), name="rbac policy cache")
         server.ready = True
         log.info(
             "API server listening on https://%s:%d; admin kubeconfig: %s",
@@ -619,5 +717,9 @@ async def run(
         await asyncio.Event().wait()
     finally:
         server.stopping.set()
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
         with contextlib.suppress(Exception):
             await runner.cleanup()

@@ -19,6 +19,15 @@ class APIServerConfig:
     write_kubeconfig: Path | None = None
     """Where to write the admin kubeconfig; None: ``<data-dir>/kubeconfig.yaml``."""
     token_auth_file: Path | None = None
+    authorization_mode: list[str] = field(default_factory=lambda: ["Node", "RBAC"])
+    """``--authorization-mode``: Node, RBAC and/or AlwaysAllow, tried in order."""
+    service_account_issuer: str = ""
+    """``--service-account-issuer``; empty: ``https://kubernetes.default.svc.<domain>``."""
+    api_audiences: list[str] = field(default_factory=list)
+    """``--api-audiences``; empty: the issuer."""
+    service_account_key_file: Path | None = None
+    """The RSA key that signs service-account tokens; None: ``<pki>/sa.key`` (made once)."""
+    service_account_max_token_expiration: int = 0
     service_cidr: str = "10.43.0.0/16"
     service_node_port_range: tuple[int, int] = (30000, 32767)
     cluster_domain: str = "cluster.local"
@@ -31,6 +40,16 @@ class APIServerConfig:
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "server" / "tls"
+
+    @property
+    def sa_key_path(self) -> Path:
+        return self.service_account_key_file or (self.pki_dir / "sa.key")
+
+    @property
+    def issuer(self) -> str:
+        return (
+            self.service_account_issuer or f"https://kubernetes.default.svc.{self.cluster_domain}"
+        )
 
     @property
     def kubeconfig_path(self) -> Path:

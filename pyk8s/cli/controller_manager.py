@@ -34,6 +34,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="CA published as kube-root-ca.crt (default: kubeconfig's)",
     )
     settings.add_node_lifecycle_flags(p)
+    p.add_argument(
+        "--service-account-private-key-file",
+        default="",
+        help="RSA key (PEM) that signs the tokens of service-account token Secrets",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,6 +51,8 @@ async def run(args: argparse.Namespace) -> int:
             node_cidr_mask_size=args.node_cidr_mask_size,
         ),
     )
+    if args.service_account_private_key_file:
+        config.service_account_private_key_file = Path(args.service_account_private_key_file)
     if args.root_ca_file:
         config.root_ca = await asyncio.to_thread(Path(args.root_ca_file).read_bytes)
     manager.enabled_names(config.controllers, manager.controllers())  # fail early on bad names

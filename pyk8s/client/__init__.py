@@ -15,6 +15,7 @@ as Go code does: ``from pyk8s.client import workqueue`` then
 - :mod:`leaderelection` leader election on a coordination.k8s.io Lease
 - :mod:`events` the event recorder (events.k8s.io/v1, series for repeats)
 - :mod:`httpstream` SPDY/3.1 streams and non-WebSocket HTTP upgrades (port-forward)
+- :mod:`tokenrequest` service-account tokens from the API (TokenRequest), for the kubelet
 - :mod:`backoff` exponential backoff with jitter; :mod:`clock` injectable time
 """
 
@@ -41,6 +42,7 @@ from pyk8s.client import (
     kubeconfig,
     leaderelection,
     rest,
+    tokenrequest,
     workqueue,
 )
 
@@ -55,5 +57,6 @@ __all__ = [
     "kubeconfig",
     "leaderelection",
     "rest",
+    "tokenrequest",
     "workqueue",
 ]

@@ -55,6 +55,7 @@ class ClusterSettings:
                 bind_address=args.bind_address,
                 write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig else None,
                 token_auth_file=Path(args.token_auth_file) if args.token_auth_file else None,
+                authorization_mode=authorization_modes(args.authorization_mode),
                 service_cidr=args.service_cidr,
                 service_node_port_range=parse_port_range(args.service_node_port_range),
                 cluster_domain=args.cluster_domain,
@@ -79,7 +80,9 @@ class ClusterSettings:
             ),
             controllers=None
             if getattr(args, "disable_controller_manager", True)
-            else controller_config(args, ControllerManagerConfig()),
+            else controller_config(
+                args, ControllerManagerConfig(service_account_private_key_file=api.sa_key_path)
+            ),
             scheduler=None
             if getattr(args, "disable_scheduler", True)
             else KubeSchedulerConfiguration(),
@@ -92,6 +95,23 @@ class ClusterSettings:
             if getattr(args, "disable_kube_dns", True)
             else _kube_dns(args, api, kubelet.node_name if kubelet is not None else ""),
         )
+
+
+AUTHORIZATION_MODES = ("Node", "RBAC", "AlwaysAllow", "AlwaysDeny")
+
+
+def authorization_modes(value: str) -> list[str]:
+    """``--authorization-mode`` as a list; unknown or repeated modes are an error."""
+    modes = [m.strip() for m in value.split(",") if m.strip()]
+    for m in modes:
+        if m not in AUTHORIZATION_MODES:
+            known = ", ".join(AUTHORIZATION_MODES)
+            raise SystemExit(f'--authorization-mode: unknown mode "{m}" (known: {known})')
+    if len(set(modes)) != len(modes):
+        raise SystemExit(f"--authorization-mode: a mode is given twice: {value}")
+    if not modes:
+        raise SystemExit("--authorization-mode: at least one mode is needed")
+    return modes
 
 
 def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
@@ -108,6 +128,11 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
         "--token-auth-file",
         default="",
         help='static bearer tokens, CSV: token,user,uid[,"group1,group2"]',
+    )
+    p.add_argument(
+        "--authorization-mode",
+        default="Node,RBAC",
+        help="ordered authorizers: Node, RBAC, AlwaysAllow (default Node,RBAC)",
     )
     p.add_argument(
         "--service-cidr", default="10.43.0.0/16", help="service IP range (default 10.43.0.0/16)"

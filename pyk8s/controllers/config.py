@@ -7,6 +7,7 @@ One dataclass, nested in ``cluster.settings.ClusterSettings`` and passed to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -35,5 +36,8 @@ class ControllerManagerConfig:
     large_cluster_size_threshold: int = 50
     terminated_pod_gc_threshold: int = 12500
     pod_gc_period: float = 20.0
+    service_account_private_key_file: Path | None = None
+    """Signs the tokens of ``kubernetes.io/service-account-token`` Secrets; None: they stay
+    empty (``--service-account-private-key-file``)."""
     concurrent_syncs: dict[str, int] = field(default_factory=dict)
     """Workers per controller name (``--concurrent-*-syncs``); default per controller."""

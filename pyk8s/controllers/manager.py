@@ -97,6 +97,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         replicaset,
         rootcacert,
         serviceaccount,
+        serviceaccount_tokens,
         statefulset,
         tainteviction,
     )
@@ -130,6 +131,11 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("taint-eviction-controller", tainteviction.new),
         ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
         ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
+        ControllerDescriptor(
+            "serviceaccount-token-controller",
+            serviceaccount_tokens.new,
+            ("serviceaccount-token",),
+        ),
         ControllerDescriptor(
             "clusterrole-aggregation-controller",
             clusterroleaggregation.new,

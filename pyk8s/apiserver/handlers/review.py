@@ -4,8 +4,8 @@
 ``tokenreviews`` (the authenticator on a token), ``selfsubjectaccessreviews``
 (``kubectl auth can-i``), ``subjectaccessreviews`` and ``localsubjectaccessreviews``
 (``pkg/registry/authorization/*``: the configured authorizer on the given
-attributes) and ``selfsubjectrulesreviews`` (``can-i --list``; everything under
-AlwaysAllow).
+attributes) and ``selfsubjectrulesreviews`` (``can-i --list``: the rules the
+authorizers grant the caller in a namespace).
 """
 
 from __future__ import annotations
@@ -29,6 +29,34 @@ def _user_info(user: User) -> dict[str, Any]:
     if user.extra:
         info["extra"] = {k: list(v) for k, v in user.extra.items()}
     return info
+
+
+def rules_review_status(
+    rules: list[dict[str, Any]], errs: list[str], *, complete: bool = True
+) -> dict[str, Any]:
+    """``SubjectRulesReviewStatus`` from policy rules (``pkg/registry/authorization/
+    selfsubjectrulesreview/rest.go``): resource and non-resource rules apart."""
+    resource_rules: list[dict[str, Any]] = []
+    non_resource_rules: list[dict[str, Any]] = []
+    for r in rules:
+        if r.get("nonResourceURLs"):
+            non_resource_rules.append(
+                {"verbs": list(r.get("verbs") or []), "nonResourceURLs": list(r["nonResourceURLs"])}
+            )
+            continue
+        rr: dict[str, Any] = {"verbs": list(r.get("verbs") or [])}
+        for key in ("apiGroups", "resources", "resourceNames"):
+            if r.get(key):
+                rr[key] = list(r[key])
+        resource_rules.append(rr)
+    status: dict[str, Any] = {
+        "resourceRules": resource_rules,
+        "nonResourceRules": non_resource_rules,
+        "incomplete": bool(errs) or not complete,
+    }
+    if errs:
+        status["evaluationError"] = ", ".join(errs)
+    return status
 
 
 async def handle(
@@ -119,16 +147,14 @@ async def handle(
         out["status"] = status
         return json_response(out, 201)
     if res.plural == "selfsubjectrulesreviews":
-        # The rules an always-allow authorizer grants: everything (RBAC lists its rules).
+        namespace = (body.get("spec") or {}).get("namespace", "")
+        lister = getattr(authorizer, "rules_for", None)
+        rules, errs = lister(user, namespace) if lister is not None else ([], [])
         out = dict(body)
         out["apiVersion"] = res.api_version
         out["kind"] = res.kind
         out.setdefault("metadata", {}).setdefault("creationTimestamp", None)
-        out["status"] = {
-            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            "incomplete": False,
-        }
+        out["status"] = rules_review_status(rules, errs, complete=lister is not None)
         return json_response(out, 201)
     if res.plural == "tokenreviews":
         token = (body.get("spec") or {}).get("token", "")
@@ -139,7 +165,7 @@ async def handle(
         reviewed: User | None = None
         if token and authenticator is not None:
             try:
-                reviewed = authenticator.authenticate(f"Bearer {token}", None)
+                reviewed = await authenticator.authenticate(f"Bearer {token}", None)
             except AuthenticationError:
                 reviewed = None
         if reviewed is None:

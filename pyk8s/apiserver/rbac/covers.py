@@ -10,7 +10,7 @@ the bootstrap reconciler.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pyk8s.apiserver.rbac.rules import Rule
@@ -82,7 +82,7 @@ def unit_covered(owner: Mapping[str, Any], unit: Mapping[str, Any]) -> bool:
 
 
 def uncovered(
-    owner_rules: list[Mapping[str, Any]], rules: Iterable[Mapping[str, Any]]
+    owner_rules: Sequence[Mapping[str, Any]], rules: Iterable[Mapping[str, Any]]
 ) -> list[Rule]:
     """The units of ``rules`` that no rule of ``owner_rules`` covers (empty: covered)."""
     missing: list[Rule] = []

@@ -166,7 +166,7 @@ def _aggregate_to_edit() -> list[Rule]:
     ]  # fmt: skip
 
 
-def _node_rules() -> list[Rule]:
+def node_rules() -> list[Rule]:
     return [
         rule("create", "authentication.k8s.io", "tokenreviews"),
         rule("create", "authorization.k8s.io", "subjectaccessreviews,localsubjectaccessreviews"),
@@ -234,7 +234,7 @@ def cluster_roles() -> list[Obj]:
             rule(READ, "", "events,pods,nodes,namespaces"),
             rule(READ, "extensions", "deployments"),
         ]),
-        cluster_role("system:node", _node_rules()),
+        cluster_role("system:node", node_rules()),
         cluster_role("system:node-problem-detector", [
             rule("get", "", "nodes"),
             rule("patch", "", "nodes/status"),

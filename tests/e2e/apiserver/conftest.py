@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,8 +90,14 @@ def _wait_ready(port: int, ca: Path, proc: subprocess.Popen[bytes], deadline: fl
 
 
 @contextlib.contextmanager
-def running(data: Path, port: int | None = None) -> Iterator[Server]:
-    """``pyk8s apiserver`` on ``data`` until the block ends."""
+def running(
+    data: Path,
+    port: int | None = None,
+    *,
+    command: str = "apiserver",
+    extra_args: Sequence[str] = (),
+) -> Iterator[Server]:
+    """``pyk8s apiserver`` (or ``command``) on ``data`` until the block ends."""
     port = port or free_port()
     with (data / "server.log").open("ab") as log:
         proc = subprocess.Popen(
@@ -99,13 +105,14 @@ def running(data: Path, port: int | None = None) -> Iterator[Server]:
                 sys.executable,
                 "-m",
                 "pyk8s",
-                "apiserver",
+                command,
                 "--data-dir",
                 str(data),
                 "--https-port",
                 str(port),
                 "--bind-address",
                 "127.0.0.1",
+                *extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -220,7 +220,10 @@ async def test_reviews(client: Client) -> None:
         "spec": {"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods"}},
     }
     status, body = await client.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", sar)
-    assert status == 201 and body["status"]["allowed"] is True  # AlwaysAllow
+    assert status == 201 and body["status"]["allowed"] is False  # RBAC grants bob nothing
+    masters = {**sar, "spec": {**sar["spec"], "groups": ["system:masters"]}}
+    status, body = await client.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", masters)
+    assert status == 201 and body["status"]["allowed"] is True
     status, body = await client.post(
         "/apis/authorization.k8s.io/v1/subjectaccessreviews", {**sar, "spec": {}}
     )
@@ -230,6 +233,7 @@ async def test_reviews(client: Client) -> None:
         "kind": "LocalSubjectAccessReview",
         "spec": {
             "user": "bob",
+            "groups": ["system:masters"],
             "resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "default"},
         },
     }

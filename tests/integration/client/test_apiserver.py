@@ -115,7 +115,9 @@ async def test_token_and_anonymous(apiserver: ApiServer) -> None:
     admin = await kubeconfig.load(apiserver.config.kubeconfig_path)
     with_token = kubeconfig.Config(server=admin.server, ca_data=admin.ca_data, token=TOKEN)
     async with rest.Client(with_token) as c:
-        await c.list(NAMESPACES)
+        # Authenticated (not 401), but RBAC grants carol nothing on namespaces.
+        with pytest.raises(errors.Forbidden):
+            await c.list(NAMESPACES)
     bad_token = kubeconfig.Config(server=admin.server, ca_data=admin.ca_data, token="nope")
     async with rest.Client(bad_token) as c:
         with pytest.raises(errors.Unauthorized):

@@ -16,13 +16,13 @@ def test_token_file() -> None:
         authn.TokenFile.parse("onlytoken\n")
 
 
-def test_authenticator() -> None:
+async def test_authenticator() -> None:
     a = authn.Authenticator(authn.TokenFile.parse("t,u,1\n"))
-    user = a.authenticate("Bearer t", None)
+    user = await a.authenticate("Bearer t", None)
     assert user is not None and user.name == "u"
     with pytest.raises(authn.AuthenticationError):
-        a.authenticate("Bearer bad", None)
+        await a.authenticate("Bearer bad", None)
     cert = {"subject": ((("organizationName", "system:masters"),), (("commonName", "admin"),))}
-    user = a.authenticate(None, cert)
+    user = await a.authenticate(None, cert)
     assert user is not None and user.name == "admin" and "system:masters" in user.groups
-    assert a.authenticate(None, None) is None
+    assert await a.authenticate(None, None) is None
