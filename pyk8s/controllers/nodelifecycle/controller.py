@@ -25,6 +25,8 @@ Mirrors ``pkg/controller/nodelifecycle/node_lifecycle_controller.go``:
 - ``doNoScheduleTaintingPass`` on every node change: NoSchedule taints from the
   conditions (not-ready, unreachable, memory-, disk-, pid-pressure,
   network-unavailable) and ``unschedulable`` from ``spec.unschedulable``;
+- ``reconcileNodeLabels``: ``beta.kubernetes.io/os`` and ``/arch`` follow
+  ``kubernetes.io/os`` and ``/arch``;
 - ``processPod``: a pod assigned to a node that is not Ready is marked not ready.
 
 Deleting the pods of a NoExecute-tainted node is the taint eviction controller's
@@ -77,6 +79,12 @@ INITIAL, NORMAL, FULL_DISRUPTION, PARTIAL_DISRUPTION = (
     "FullDisruption",
     "PartialDisruption",
 )
+
+LABEL_RECONCILE = (
+    ("kubernetes.io/os", "beta.kubernetes.io/os"),
+    ("kubernetes.io/arch", "beta.kubernetes.io/arch"),
+)
+"""``labelReconcileInfo``: (primary, secondary); the secondary always follows the primary."""
 
 MONITOR = "\x00monitor"
 TAINT_PASS = "\x00taint"
@@ -165,6 +173,7 @@ class NodeLifecycleController(base.Controller):
             await self.process_pod(key)
         else:
             await self.no_schedule_tainting_pass(key)
+            await self.reconcile_node_labels(key)
 
     # -- monitorNodeHealth --------------------------------------------------------------
 
@@ -380,7 +389,8 @@ class NodeLifecycleController(base.Controller):
         name = node["metadata"]["name"]
         if not taints.exists(taints.of(node), taint):
             queue.remove(name)
-        queue.add(name, node["metadata"].get("uid", ""))
+        if queue.add(name, node["metadata"].get("uid", "")):
+            log.debug("node %s: queued for a %s NoExecute taint", name, taint["key"])
 
     async def _mark_reachable(self, node: Object) -> None:
         await taints.update_node_taints(
@@ -414,6 +424,7 @@ class NodeLifecycleController(base.Controller):
             add, opposite = UNREACHABLE_NO_EXECUTE, NOT_READY_NO_EXECUTE
         else:
             return True, 0.0
+        log.info("node %s: adding the %s NoExecute taint", item.value, add["key"])
         try:
             await self._swap(node, add, opposite)
         except errors.ApiError as e:
@@ -523,6 +534,20 @@ class NodeLifecycleController(base.Controller):
         await taints.update_node_taints(
             self.client, node, add=[{**t, "timeAdded": stamp} for t in add], remove=remove
         )
+
+    async def reconcile_node_labels(self, name: str) -> None:
+        try:
+            node = self.nodes.get(name)
+        except errors.NotFound:
+            return
+        labels = node["metadata"].get("labels") or {}
+        wanted = {
+            secondary: labels[primary]
+            for primary, secondary in LABEL_RECONCILE
+            if primary in labels and labels.get(secondary) != labels[primary]
+        }
+        if wanted:
+            await self.client.patch(NODES, name, {"metadata": {"labels": wanted}})
 
     # -- processPod ---------------------------------------------------------------------
 

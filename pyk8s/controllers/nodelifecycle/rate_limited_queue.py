@@ -71,6 +71,8 @@ class RateLimitedTimedQueue:
         self.limiter = TokenBucket(qps, EVICTION_RATE_LIMITER_BURST, clock)
         self._heap: list[TimedValue] = []
         self._members: dict[str, TimedValue] = {}
+        self._set: set[str] = set()
+        """Queued values and processed ones (``UniqueQueue.set``): added once until removed."""
         self._seq = itertools.count()
 
     def __len__(self) -> int:
@@ -80,16 +82,22 @@ class RateLimitedTimedQueue:
         return value in self._members
 
     def add(self, value: str, uid: str) -> bool:
-        """Queue ``value`` for now; False when it is already queued."""
-        if value in self._members:
+        """Queue ``value`` for now; False when it is queued or was processed (not removed)."""
+        if value in self._set:
             return False
         item = TimedValue(self.clock.now(), next(self._seq), value, uid)
         self._members[value] = item
+        self._set.add(value)
         heapq.heappush(self._heap, item)
         return True
 
     def remove(self, value: str) -> bool:
-        return self._members.pop(value, None) is not None
+        """Forget ``value``, queued or processed, so that it may be added again."""
+        self._members.pop(value, None)
+        if value in self._set:
+            self._set.discard(value)
+            return True
+        return False
 
     def _head(self) -> TimedValue | None:
         while self._heap:
@@ -100,7 +108,11 @@ class RateLimitedTimedQueue:
         return None
 
     async def try_(self, action: Action) -> None:
-        """Process queued values while the limiter accepts and they are due."""
+        """Process queued values while the limiter accepts and they are due.
+
+        A value done stays known (``RemoveFromQueue``): adding it again does nothing
+        until :meth:`remove`.
+        """
         item = self._head()
         while item is not None:
             if not self.limiter.try_accept():
@@ -111,7 +123,7 @@ class RateLimitedTimedQueue:
             heapq.heappop(self._heap)
             del self._members[item.value]
             done, wait = await action(item)
-            if not done and item.value not in self._members:
+            if not done and item.value in self._set and item.value not in self._members:
                 again = TimedValue(now + wait + 1e-9, next(self._seq), item.value, item.uid)
                 self._members[item.value] = again
                 heapq.heappush(self._heap, again)

@@ -136,6 +136,13 @@ async def test_silent_node_goes_unknown_then_unreachable_no_execute(harness: Har
     (t,) = taints.no_execute(stored(harness, "n1"))
     assert (t["key"], t["effect"]) == (taints.UNREACHABLE, "NoExecute")
     assert meta.parse_time(t["timeAdded"]) == fake.wall()
+    await harness.settle()
+    harness.client.clear_actions()
+    fake.advance(5)
+    await heartbeat(harness, fake, "n2")
+    await ctl.reconcile(nlc.MONITOR)
+    assert taints.no_execute(stored(harness, "n1")) == [t]  # tainted once, not again
+    assert [a.name for a in harness.client.actions_of("patch", "nodes")] == []
     # the kubelet comes back: Ready again, the NoExecute taint goes
     await harness.settle()
     n1 = stored(harness, "n1")
@@ -248,6 +255,8 @@ async def test_rate_limited_queue_takes_one_node_per_ten_seconds() -> None:
 
     await q.try_(take)
     assert done == ["a"]  # burst 1
+    assert not q.add("a", "")  # done, but known until removed
+    assert q.remove("a") and q.add("a", "") and q.remove("a")
     assert q.next_due_in() == pytest.approx(10.0)
     fake.advance(10)
     await q.try_(take)
@@ -256,3 +265,22 @@ async def test_rate_limited_queue_takes_one_node_per_ten_seconds() -> None:
     fake.advance(100)
     await q.try_(take)
     assert done == ["a", "b"] and q.next_due_in() is None
+
+
+async def test_beta_os_and_arch_labels_follow_the_stable_ones(harness: Harness) -> None:
+    harness.client.add(
+        NODES,
+        node(
+            "n1",
+            **{
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/arch": "arm64",
+            },
+        ),
+    )
+    ctl, _ = await start(harness)
+    await ctl.reconcile("n1")
+    labels = stored(harness, "n1")["metadata"]["labels"]
+    assert labels["beta.kubernetes.io/os"] == "linux"
+    assert labels["beta.kubernetes.io/arch"] == "amd64"
