@@ -487,14 +487,16 @@ class RuncRuntime:
             )
         tag = os.urandom(6).hex()
         pid_file = self._cdir(container_id) / f"exec-{tag}.pid"
+        # runc's own failure (no such command...) goes to a log of its own, not the output.
+        log = ("--log", str(self._cdir(container_id) / f"exec-{tag}.log"), "--log-format", "json")
         if not tty:
             proc = await asyncio.create_subprocess_exec(
-                *self._runc("exec", "--pid-file", str(pid_file), container_id, *cmd),
+                *self._runc(*log, "exec", "--pid-file", str(pid_file), container_id, *cmd),
                 stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
-            return sessions.PipeExec(proc, pid_file)
+            return sessions.PipeExec(proc, pid_file, tag)
         # runc only takes a console socket when it detaches, and a detached exec's exit code
         # is lost; so runc gets a pty of ours as its terminal and proxies it to the container's.
         master, slave = await asyncio.to_thread(os.openpty)
@@ -502,7 +504,7 @@ class RuncRuntime:
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self._runc("exec", "--tty", "--pid-file", str(pid_file), container_id, *cmd),
+                *self._runc(*log, "exec", "--tty", "--pid-file", str(pid_file), container_id, *cmd),
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -512,7 +514,7 @@ class RuncRuntime:
             raise
         finally:
             os.close(slave)
-        return sessions.PtyExec(proc, pid_file, master)
+        return sessions.PtyExec(proc, pid_file, master, tag)
 
     async def attach(self, container_id: str, *, stdin: bool = False) -> ExecSession:
         record = await self._container_record(container_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import struct
@@ -17,6 +18,26 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pyk8s.kubelet.runtime import attach
+
+
+class ExecStartError(Exception):
+    """runc could not start the exec'd command."""
+
+
+def _runc_failure(log_file: Path) -> str | None:
+    """The last error runc logged (``--log-format json``), if any."""
+    try:
+        lines = log_file.read_text().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") in ("error", "fatal") and entry.get("msg"):
+            return str(entry["msg"])
+    return None
 
 
 def read_pid(path: Path) -> int | None:
@@ -29,17 +50,56 @@ def read_pid(path: Path) -> int | None:
 class PipeExec:
     """``runc exec`` without a tty: the subprocess's own pipes."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, pid_file: Path) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, pid_file: Path, tag: str = "") -> None:
         self._proc = proc
         self._pid_file = pid_file
+        self._tag = tag
         self.stdin = proc.stdin
         assert proc.stdout is not None
         self.stdout: asyncio.StreamReader = proc.stdout
-        self.stderr: asyncio.StreamReader | None = proc.stderr
+        self.stderr: asyncio.StreamReader | None = None
+        self._stderr_pump: asyncio.Future[None] | None = None
+        if proc.stderr is not None:
+            self.stderr = asyncio.StreamReader()
+            self._stderr_pump = asyncio.ensure_future(self._pump_stderr(proc.stderr))
+
+    async def _pump_stderr(self, source: asyncio.StreamReader) -> None:
+        """Pass stderr on, except runc's own complaint when it cannot start the command:
+        what comes before the pid file exists is held back until it does."""
+        assert self.stderr is not None
+        held = b""
+        try:
+            while chunk := await source.read(65536):
+                if held or not await asyncio.to_thread(self._pid_file.exists):
+                    held += chunk
+                    if not await asyncio.to_thread(self._pid_file.exists):
+                        continue
+                    chunk, held = held, b""
+                self.stderr.feed_data(chunk)
+            code = await self._proc.wait()
+            log_file = self._pid_file.with_suffix(".log")
+            failure = await asyncio.to_thread(_runc_failure, log_file) if code == 255 else None
+            if held and not failure:
+                self.stderr.feed_data(held)
+        finally:
+            self.stderr.feed_eof()
 
     async def wait(self) -> int:
+        """The exit code; :class:`ExecStartError` when runc could not start the command."""
         code = await self._proc.wait()
+        if self._stderr_pump is not None:
+            with contextlib.suppress(Exception):
+                await self._stderr_pump
         await asyncio.to_thread(self._pid_file.unlink, True)
+        log_file = self._pid_file.with_suffix(".log")
+        failure = await asyncio.to_thread(_runc_failure, log_file) if code == 255 else None
+        await asyncio.to_thread(log_file.unlink, True)
+        if failure:
+            # containerd's words around runc's, as the kubelet passes them on
+            raise ExecStartError(
+                f'failed to exec in container: failed to start exec "{self._tag}": '
+                f"OCI runtime exec failed: {failure}: unknown"
+            )
         return code
 
     async def kill(self) -> None:
@@ -121,25 +181,28 @@ class PtyExec(PipeExec):
     forwards our window size to it on SIGWINCH."""
 
     def __init__(  # no super().__init__: there are no pipes
-        self, proc: asyncio.subprocess.Process, pid_file: Path, master: int
+        self, proc: asyncio.subprocess.Process, pid_file: Path, master: int, tag: str = ""
     ) -> None:
         self._proc = proc
         self._pid_file = pid_file
+        self._tag = tag
         os.set_blocking(master, False)
         self._master = master
         self.stdin = _FdInput(master)  # type: ignore[assignment]
         self.stdout = _pty_reader(master)
         self.stderr = None
+        self._stderr_pump = None
 
     async def wait(self) -> int:
-        code = await super().wait()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.stdout.read(), 2)  # let the reader see EOF
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self._master)
-        with contextlib.suppress(OSError):
-            os.close(self._master)
-        return code
+        try:
+            return await super().wait()
+        finally:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stdout.read(), 2)  # let the reader see EOF
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self._master)
+            with contextlib.suppress(OSError):
+                os.close(self._master)
 
     async def resize(self, cols: int, rows: int) -> None:
         with contextlib.suppress(OSError):

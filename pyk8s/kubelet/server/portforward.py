@@ -18,10 +18,10 @@ import logging
 import struct
 from collections.abc import Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
 
 from pyk8s.client.httpstream import spdy, upgrade
+from pyk8s.kubelet.server import streaming
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +224,12 @@ async def serve_websocket(
     async def dispatch() -> None:
         try:
             async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.BINARY or len(msg.data) < 2:
+                raw = streaming.payload(msg)
+                if len(raw) < 2:
                     continue
-                i, rest = divmod(msg.data[0], 2)
+                i, rest = divmod(raw[0], 2)
                 if rest == 0 and i < len(inbound) and not finished[i]:
-                    await inbound[i].put(bytes(msg.data[1:]))
+                    await inbound[i].put(raw[1:])
         finally:
             for q in inbound:  # the client went away: every copy to the pod ends
                 while q.full():

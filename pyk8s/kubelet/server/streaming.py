@@ -20,9 +20,20 @@ import orjson
 from aiohttp import web
 
 from pyk8s.kubelet.runtime.interface import ExecSession
+from pyk8s.kubelet.runtime.sessions import ExecStartError
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def payload(msg: aiohttp.WSMessage) -> bytes:
+    """A message's bytes: binary, or text (wsstream reads both alike; the Python client
+    writes stdin as text)."""
+    if msg.type == aiohttp.WSMsgType.BINARY:
+        return bytes(msg.data)
+    if msg.type == aiohttp.WSMsgType.TEXT:
+        return str(msg.data).encode()
+    return b""
 
 
 def _truthy(value: str | None) -> bool:
@@ -74,9 +85,10 @@ async def serve(
 
     async def inbound() -> None:
         async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+            raw = payload(msg)
+            if not raw:
                 continue
-            channel, data = msg.data[0], msg.data[1:]
+            channel, data = raw[0], raw[1:]
             if channel == STDIN and session.stdin is not None:
                 session.stdin.write(data)
                 await session.stdin.drain()
@@ -89,7 +101,13 @@ async def serve(
 
     async def outbound() -> None:
         await asyncio.gather(pump(session.stdout, STDOUT), pump(session.stderr, STDERR))
-        code = await session.wait()
+        try:
+            code = await session.wait()
+        except ExecStartError as e:
+            # ServeExec: an error that is not the command's exit is an InternalError
+            message = f"Internal error occurred: error executing command in container: {e}"
+            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(failure(message)))
+            return
         if code >= 0 and not ws.closed:
             result = status(0 if attach else code, command)
             await ws.send_bytes(bytes([ERROR]) + orjson.dumps(result))

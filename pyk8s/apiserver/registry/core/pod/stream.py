@@ -62,18 +62,12 @@ async def connect(
 ) -> web.StreamResponse:
     websocket = upgrade.is_websocket(request)
     spdy = upgrade.is_spdy_upgrade(request)
-    if subresource != "portforward" and not websocket:
-        if spdy:
-            # Not an upgrade failure that kubectl's fallback executor would retry: answer
-            # like a server without SPDY support for remotecommand.
-            raise errors.BadRequest(
-                f"{subresource} over SPDY is not supported by this server; "
-                "use a client that speaks WebSocket (v5.channel.k8s.io)"
-            )
+    if not (websocket or spdy):
         raise errors.BadRequest("Upgrade request required")
-    if subresource == "portforward" and not (websocket or spdy):
-        raise errors.BadRequest("Upgrade request required")
+    # What upstream checks before it upgrades (the pod, its phase, the container), so a
+    # client whose WebSocket attempt fails on them is told so, not sent on to SPDY.
     pod = await pods.get(namespace, name)
+    container = ""
     if subresource != "portforward":
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
@@ -81,9 +75,15 @@ async def connect(
                 f"cannot {subresource} into a container in a completed pod; "
                 f"current phase is {phase}"
             )
+        container = pod_log.container_for(pod, request.query.get("container", ""))
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
+    if subresource != "portforward" and not websocket:
+        raise errors.BadRequest(
+            f"{subresource} over SPDY is not supported by this server; "
+            "use a client that speaks WebSocket (v5.channel.k8s.io)"
+        )
     host, port = pod_log.kubelet_location(await nodes.get("", node_name))
     if subresource == "portforward":
         url = _kubelet_url(host, port, f"portForward/{namespace}/{name}")
@@ -97,7 +97,6 @@ async def connect(
             return await _tunnel(request, url, params, tunnel, ssl_context)
         wanted = [p for p in offered if p in PORT_FORWARD_WS_PROTOCOLS]
         return await _websocket(request, url, params, wanted, "portforward", ssl_context)
-    container = pod_log.container_for(pod, request.query.get("container", ""))
     url = _kubelet_url(host, port, f"{subresource}/{namespace}/{name}/{container}")
     offered = upgrade.websocket_protocols(request)
     wanted = [p for p in offered if p in PROTOCOLS] or list(PROTOCOLS)

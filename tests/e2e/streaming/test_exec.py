@@ -1,0 +1,171 @@
+"""``kubectl exec``/``cp``/``run -it``/``attach`` with kubectl 1.33 and 1.32, through a
+pseudo-terminal where a person would use one, and the Python client's ``stream()``."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.streaming.conftest import VERSIONS, Streaming, Terminal, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cp_both_ways(streaming: Streaming, version: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("hello\n")
+    (src / "sub" / "b.bin").write_bytes(os.urandom(300_000))
+    streaming.kubectl(version, "cp", str(src), f"shell:/tmp/cp-{version}")
+    listing = streaming.kubectl(version, "exec", "shell", "--", "ls", "-lR", f"/tmp/cp-{version}")
+    assert "300000" in listing.stdout and "a.txt" in listing.stdout
+    back = tmp_path / "back"
+    streaming.kubectl(version, "cp", f"shell:/tmp/cp-{version}", str(back))
+    cmp = filecmp.dircmp(src, back)
+    assert (cmp.left_only, cmp.right_only, cmp.diff_files) == ([], [], [])
+    assert (back / "sub" / "b.bin").read_bytes() == (src / "sub" / "b.bin").read_bytes()
+    # a single file, renamed on the way
+    streaming.kubectl(version, "cp", f"shell:/tmp/cp-{version}/a.txt", str(tmp_path / "one"))
+    assert (tmp_path / "one").read_text() == "hello\n"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exec_it_with_a_terminal(streaming: Streaming, version: str) -> None:
+    t = Terminal(streaming.argv(version, "exec", "-it", "shell", "--", "sh"), rows=40, cols=100)
+    try:
+        t.expect(b"# ")
+        t.send(b"stty size; tty\r")
+        t.expect(b"40 100")
+        t.expect(b"/dev/pts/")
+        t.resize(50, 120)
+        t.send(b"echo typed-$((6*7))\r")  # echoed by the container's terminal
+        t.expect(b"echo typed-$((6*7))")
+        t.expect(b"typed-42")
+        t.send(b"stty size\r")
+        t.expect(b"50 120")
+        t.send(b"exit 7\r")
+        assert t.wait() == 7, t.output
+    finally:
+        t.kill()
+    assert b"command terminated with exit code 7" in t.output
+
+
+def test_run_it_rm_and_attach(streaming: Streaming) -> None:
+    t = Terminal(streaming.argv("1.33", "run", "-it", "--rm", "--restart=Never", "interactive",
+                                "--image=busybox", "--", "sh"))  # fmt: skip
+    try:
+        t.expect(b"If you don't see a command prompt, try pressing enter.", timeout=60)
+        t.send(b"\r")
+        t.expect(b"# ")
+        t.send(b"stty size; echo in-$((1+2))\r")
+        t.expect(b"40 100")
+        t.expect(b"in-3")
+        t.send(b"exit 0\r")
+        assert t.wait() == 0
+    finally:
+        t.kill()
+    assert b"warning" not in t.output.lower()
+    wait_for("the --rm pod to go", lambda: not streaming.pod("interactive"), timeout=30)
+
+    # attach -i to a container that reads its stdin
+    reader = {"name": "r", "image": "busybox", "stdin": True, "stdinOnce": True,
+              "command": ["sh", "-c", "read a; echo got:$a; exit 3"]}  # fmt: skip
+    streaming.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader"},
+                     "spec": {"terminationGracePeriodSeconds": 1, "restartPolicy": "Never",
+                              "containers": [reader]}})  # fmt: skip
+    streaming.wait_running("reader")
+    res = streaming.kubectl("1.33", "attach", "-i", "reader", input="line\n", check=False)
+    assert "got:line" in res.stdout
+    phase = lambda: (streaming.pod("reader").get("status") or {}).get("phase")  # noqa: E731
+    wait_for("reader to end", lambda: phase() == "Failed")
+    state = streaming.pod("reader")["status"]["containerStatuses"][0]["state"]
+    assert state["terminated"]["exitCode"] == 3
+    streaming.kubectl("1.33", "delete", "pod", "reader", "--wait=false")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exec_exit_codes_and_stdin(streaming: Streaming, version: str) -> None:
+    res = streaming.kubectl(version, "exec", "shell", "--", "sh", "-c",
+                            "echo out; echo err >&2; exit 3", check=False)  # fmt: skip
+    assert (res.returncode, res.stdout, res.stderr.strip()) == (
+        3, "out\n", "err\ncommand terminated with exit code 3")  # fmt: skip
+    res = streaming.kubectl(version, "exec", "-i", "shell", "--", "cat", input="piped\n" * 1000)
+    assert res.stdout == "piped\n" * 1000
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_bad_input(streaming: Streaming, version: str) -> None:
+    res = streaming.kubectl(version, "exec", "shell", "-c", "nope", "--", "true", check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        "Error from server (BadRequest): container nope is not valid for pod shell"
+    )
+    res = streaming.kubectl(version, "exec", "shell", "--", "no-such-command", check=False)
+    assert res.returncode == 1, res
+    assert re.fullmatch(
+        r"error: Internal error occurred: error executing command in container: failed to exec "
+        r'in container: failed to start exec "\w+": OCI runtime exec failed: exec failed: '
+        r'unable to start container process: exec: "no-such-command": executable file not '
+        r"found in \$PATH: unknown",
+        res.stderr.strip(),
+    ), res.stderr
+    res = streaming.kubectl(version, "exec", "missing-pod", "--", "true", check=False)
+    assert (res.returncode, res.stderr.strip()) == (
+        1, 'Error from server (NotFound): pods "missing-pod" not found')  # fmt: skip
+    streaming.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"done-{version}"},
+                     "spec": {"restartPolicy": "Never", "containers": [{
+                         "name": "c", "image": "busybox", "command": ["true"]}]}})  # fmt: skip
+    wait_for("the pod to finish",
+             lambda: (streaming.pod(f"done-{version}").get("status") or {}).get("phase")
+             == "Succeeded")  # fmt: skip
+    res = streaming.kubectl(version, "exec", f"done-{version}", "--", "true", check=False)
+    assert (res.returncode, res.stderr.strip()) == (
+        1,
+        "error: cannot exec into a container in a completed pod; current phase is Succeeded",
+    )
+
+
+def test_python_client_stream_exec(streaming: Streaming) -> None:
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    api = client.CoreV1Api(config.new_client_from_config(str(streaming.kubeconfig)))
+    out = stream(api.connect_get_namespaced_pod_exec, "shell", "default",
+                 command=["sh", "-c", "echo hi; echo oops >&2"], stderr=True, stdout=True,
+                 stdin=False, tty=False)  # fmt: skip
+    assert "hi" in out
+    ws = stream(api.connect_get_namespaced_pod_exec, "shell", "default",
+                command=["sh", "-c", "read x; echo read:$x; exit 4"], stderr=True,
+                stdin=True, stdout=True, tty=False, _preload_content=False)  # fmt: skip
+    ws.write_stdin("value\n")
+    ws.run_forever(timeout=20)
+    assert "read:value" in ws.read_stdout()
+    assert ws.returncode == 4
+    ws.close()
+
+
+def test_client_disconnecting_mid_exec_leaves_no_process(streaming: Streaming) -> None:
+    def sleepers() -> int:
+        ps = streaming.kubectl("1.33", "exec", "shell", "--", "ps", "-o", "args")
+        return ps.stdout.count("sleep 1234")
+
+    assert sleepers() == 0
+    procs = [
+        subprocess.Popen(streaming.argv(version, "exec", *flags, "shell", "--", "sleep", "1234"),
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        for version in VERSIONS for flags in ([], ["-i"])
+    ]  # fmt: skip
+    try:
+        wait_for("the execs to start", lambda: sleepers() == len(procs), timeout=30)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    wait_for("the exec'd processes to go", lambda: sleepers() == 0, timeout=30)
