@@ -5,7 +5,10 @@ Mirrors ``pkg/controller/podgc/gc_controller.go`` (``gc`` every period:
 ``--terminated-pod-gc-threshold``; ``gcOrphaned`` force-deletes pods bound to
 nodes that no longer exist, after checking the API (the cache may lag);
 ``gcUnscheduledTerminating`` force-deletes terminating pods never bound to a
-node). Orphaned pods first get the ``DisruptionTarget`` condition, as upstream.
+node; ``gcTerminating`` force-deletes terminating pods on nodes that are not Ready
+and carry the ``node.kubernetes.io/out-of-service`` taint). A pod force-deleted
+this way is first set to phase Failed (``markFailedAndDeletePodWithCondition``),
+orphaned ones with the ``DisruptionTarget`` condition, as upstream.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 Object = Mapping[str, Any]
 TICK = "gc"
+OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 
 
 class PodGCController(base.Controller):
@@ -52,6 +56,7 @@ class PodGCController(base.Controller):
     async def gc(self) -> None:
         pods = self.pods.list()
         await self.gc_terminated(pods)
+        await self.gc_terminating(pods)
         await self.gc_orphaned(pods)
         await self.gc_unscheduled_terminating(pods)
 
@@ -66,6 +71,36 @@ class PodGCController(base.Controller):
             return
         finished.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
         await asyncio.gather(*(self._force_delete(p) for p in finished[:excess]))
+
+    async def gc_terminating(self, pods: list[Object]) -> None:
+        for pod in pods:
+            phase = (pod.get("status") or {}).get("phase")
+            if not pod["metadata"].get("deletionTimestamp") or phase in ("Succeeded", "Failed"):
+                continue
+            try:
+                node = self.nodes.get((pod.get("spec") or {}).get("nodeName") or "")
+            except errors.NotFound:
+                continue
+            ready = next(
+                (
+                    c.get("status")
+                    for c in (node.get("status") or {}).get("conditions") or []
+                    if c.get("type") == "Ready"
+                ),
+                None,
+            )
+            out_of_service = any(
+                t.get("key") == OUT_OF_SERVICE for t in (node.get("spec") or {}).get("taints") or []
+            )
+            if ready != "True" and out_of_service:
+                log.info(
+                    "pod gc: deleting terminating %s/%s of out-of-service node %s",
+                    pod["metadata"].get("namespace"),
+                    pod["metadata"]["name"],
+                    node["metadata"]["name"],
+                )
+                await self._mark_failed(pod, None)
+                await self._force_delete(pod)
 
     async def gc_orphaned(self, pods: list[Object]) -> None:
         known = {n["metadata"]["name"] for n in self.nodes.list()}
@@ -87,7 +122,7 @@ class PodGCController(base.Controller):
                     pod["metadata"]["name"],
                     node,
                 )
-                await self._mark_disrupted(pod, "PodGC: node no longer exists")
+                await self._mark_failed(pod, "PodGC: node no longer exists")
                 await self._force_delete(pod)
 
     async def gc_unscheduled_terminating(self, pods: list[Object]) -> None:
@@ -97,30 +132,30 @@ class PodGCController(base.Controller):
             ):
                 await self._force_delete(pod)
 
-    async def _mark_disrupted(self, pod: Object, message: str) -> None:
+    async def _mark_failed(self, pod: Object, disruption: str | None) -> None:
+        """Phase Failed (and a ``DisruptionTarget`` condition saying ``disruption``)."""
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             return
-        condition = {
-            "type": "DisruptionTarget",
-            "status": "True",
-            "reason": "DeletionByPodGC",
-            "message": message,
-            "lastTransitionTime": meta.format_time(self.clock.wall()),
-        }
-        others = [
-            c
-            for c in (pod.get("status") or {}).get("conditions") or []
-            if c.get("type") != "DisruptionTarget"
-        ]
+        status: dict[str, Any] = {"phase": "Failed"}
+        if disruption is not None:
+            condition = {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "DeletionByPodGC",
+                "message": disruption,
+                "lastTransitionTime": meta.format_time(self.clock.wall()),
+            }
+            others = [
+                c
+                for c in (pod.get("status") or {}).get("conditions") or []
+                if c.get("type") != "DisruptionTarget"
+            ]
+            status["conditions"] = [*others, condition]
         md = pod["metadata"]
         with contextlib.suppress(errors.NotFound):
             await self.client.patch(
-                PODS,
-                md["name"],
-                {"status": {"conditions": [*others, condition]}},
-                md.get("namespace"),
-                subresource="status",
+                PODS, md["name"], {"status": status}, md.get("namespace"), subresource="status"
             )
 
     async def _force_delete(self, pod: Object) -> None:

@@ -249,6 +249,17 @@ def test_silent_node_goes_unknown_is_tainted_and_its_pods_evicted(cluster: Serve
         for name in ("defaulted", "forever", "elsewhere"):
             assert not get_json(cluster, "pod", name)["metadata"].get("deletionTimestamp"), name
 
+        # the admin declares the node gone for good: its pods are evicted (no toleration of
+        # out-of-service) and, no kubelet finishing them, force-deleted by the pod GC
+        oos = "node.kubernetes.io/out-of-service"
+        kubectl(cluster, "taint", "node", "silent", f"{oos}=nodeshutdown:NoExecute")
+
+        def pods_left() -> set[str]:
+            return {p["metadata"]["name"] for p in get_json(cluster, "pods")["items"]}
+
+        wait_for(lambda: pods_left() == {"elsewhere"}, 60, "the pod GC to remove silent's pods")
+        kubectl(cluster, "taint", "node", "silent", f"{oos}-")
+
         # the node comes back: Ready again, and the controller takes its taints away
         for _ in range(10):  # the controller writes the node too: retry on conflicts
             n = get_json(cluster, "node", "silent")

@@ -54,3 +54,29 @@ async def test_pod_gc(harness: Harness) -> None:
     left = sorted(p["metadata"]["name"] for p in harness.client.objects(PODS))
     assert left == ["done-1", "on-alive"]
     assert [a.name for a in harness.client.actions_of("get", "nodes")] == ["gone"]
+
+
+async def test_terminating_pods_of_out_of_service_nodes_are_force_deleted(
+    harness: Harness,
+) -> None:
+    down = {"conditions": [{"type": "Ready", "status": "Unknown"}]}
+    oos = {"taints": [{"key": "node.kubernetes.io/out-of-service", "effect": "NoExecute"}]}
+    harness.client.add(NODES, obj("Node", "dead", None, spec=oos, status=down))
+    harness.client.add(NODES, obj("Node", "down", None, status=down))
+    for name, node in (("stuck", "dead"), ("waiting", "down")):
+        harness.client.add(
+            PODS,
+            obj(
+                "Pod",
+                name,
+                metadata={"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": []},
+                spec={"nodeName": node},
+                status={"phase": "Running"},
+            ),
+        )
+    ctl = await harness.start(podgc.new)
+    await ctl.gc()
+    (patch,) = harness.client.actions_of("patch", "pods")
+    assert (patch.name, patch.patch) == ("stuck", {"status": {"phase": "Failed"}})
+    (delete,) = harness.client.actions_of("delete", "pods")
+    assert delete.name == "stuck"  # not out of service: left for its kubelet
