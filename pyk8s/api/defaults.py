@@ -309,6 +309,17 @@ def horizontalpodautoscaler(obj: Obj) -> None:
         )
 
 
+def rbac_binding(obj: Obj) -> None:
+    """``pkg/apis/rbac/v1/defaults.go``: the roleRef's group, and User/Group subjects'."""
+    ref = obj.get("roleRef")
+    if isinstance(ref, dict) and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in obj.get("subjects") or []:
+        user_or_group = isinstance(subject, dict) and subject.get("kind") in ("User", "Group")
+        if user_or_group and not subject.get("apiGroup"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): pod,
     ("", "PodTemplate"): pod_template,
@@ -326,6 +337,8 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "CronJob"): cronjob,
     ("discovery.k8s.io", "EndpointSlice"): endpointslice,
     ("storage.k8s.io", "StorageClass"): storageclass,
+    ("rbac.authorization.k8s.io", "RoleBinding"): rbac_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): rbac_binding,
 }
 
 

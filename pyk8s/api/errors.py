@@ -74,7 +74,15 @@ class FieldError:
         return {"reason": self.type, "message": self.message(), "field": self.field}
 
 
+class Raw(str):
+    """A bad value shown as it is, unquoted (a Go struct as upstream prints it with ``%#v``)."""
+
+    __slots__ = ()
+
+
 def _quote_value(value: Any) -> str:
+    if isinstance(value, Raw):
+        return str(value)
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'

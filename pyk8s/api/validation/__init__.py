@@ -11,7 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from pyk8s.api.errors import FieldError
-from pyk8s.api.validation import apps, core, networking
+from pyk8s.api.validation import (
+    apps,
+    autoscaling,
+    coordination,
+    core,
+    networking,
+    persistentvolume,
+    policy,
+    rbac,
+    resourcequota,
+    storage,
+)
 
 Obj = dict[str, Any]
 
@@ -26,6 +37,19 @@ _CREATE: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
     ("batch", "Job"): apps.job,
     ("batch", "CronJob"): apps.cronjob,
     ("networking.k8s.io", "Ingress"): networking.ingress,
+    ("networking.k8s.io", "NetworkPolicy"): networking.network_policy,
+    ("rbac.authorization.k8s.io", "Role"): rbac.role,
+    ("rbac.authorization.k8s.io", "ClusterRole"): rbac.cluster_role,
+    ("rbac.authorization.k8s.io", "RoleBinding"): rbac.role_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): rbac.cluster_role_binding,
+    ("", "PersistentVolume"): persistentvolume.persistent_volume,
+    ("", "PersistentVolumeClaim"): persistentvolume.persistent_volume_claim,
+    ("", "ResourceQuota"): resourcequota.resource_quota,
+    ("", "LimitRange"): resourcequota.limit_range,
+    ("storage.k8s.io", "StorageClass"): storage.storage_class,
+    ("policy", "PodDisruptionBudget"): policy.pod_disruption_budget,
+    ("autoscaling", "HorizontalPodAutoscaler"): autoscaling.horizontal_pod_autoscaler,
+    ("coordination.k8s.io", "Lease"): coordination.lease,
 }
 
 _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {
@@ -34,6 +58,11 @@ _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {
     ("apps", "ReplicaSet"): apps.selector_immutable,
     ("apps", "StatefulSet"): apps.selector_immutable,
     ("apps", "DaemonSet"): apps.selector_immutable,
+    ("rbac.authorization.k8s.io", "RoleBinding"): rbac.binding_update,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): rbac.binding_update,
+    ("", "PersistentVolume"): persistentvolume.persistent_volume_update,
+    ("", "PersistentVolumeClaim"): persistentvolume.persistent_volume_claim_update,
+    ("storage.k8s.io", "StorageClass"): storage.storage_class_update,
 }
 
 

@@ -4,14 +4,14 @@ Mirrors ``pkg/apis/apps/validation/validation.go`` (``ValidateDeploymentSpec``,
 ``ValidateReplicaSetSpec``, ``ValidateStatefulSetSpec``, ``ValidateDaemonSetSpec``:
 a selector is required, must not be empty, must match the template's labels,
 and is immutable in apps/v1; replicas are not negative) and
-``pkg/apis/batch/validation`` (Job template restart policy).
+``pkg/apis/batch/validation`` (Job template restart policy, CronJob schedules).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pyk8s.api import selectors
+from pyk8s.api import cron, selectors
 from pyk8s.api.errors import FieldError, invalid_value, not_supported, required
 from pyk8s.api.validation import core
 
@@ -104,12 +104,22 @@ def job(obj: Obj) -> list[FieldError]:
 def cronjob(obj: Obj) -> list[FieldError]:
     spec = obj.get("spec") or {}
     errs: list[FieldError] = []
-    if not spec.get("schedule"):
+    schedule = spec.get("schedule")
+    if not schedule:
         errs.append(required("spec.schedule"))
-    elif len(str(spec["schedule"]).split()) not in (5, 6) and not str(spec["schedule"]).startswith(
-        "@"
-    ):
-        errs.append(invalid_value("spec.schedule", spec["schedule"], "unparseable schedule"))
+    else:
+        try:
+            cron.parse(str(schedule))
+        except cron.CronError as e:
+            errs.append(invalid_value("spec.schedule", schedule, str(e)))
+        if "TZ" in str(schedule):
+            errs.append(
+                invalid_value(
+                    "spec.schedule",
+                    schedule,
+                    "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+                )
+            )
     policy = spec.get("concurrencyPolicy")
     if policy is not None and policy not in ("Allow", "Forbid", "Replace"):
         errs.append(not_supported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"]))
