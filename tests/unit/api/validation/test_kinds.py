@@ -175,3 +175,15 @@ def test_storage_class_update() -> None:
         "parameters: Forbidden: updates to parameters are forbidden.",
         "provisioner: Forbidden: updates to provisioner are forbidden.",
     ]
+
+
+def test_bootstrap_rbac_policy_is_valid() -> None:
+    from pyk8s.api import defaults
+    from pyk8s.apiserver.rbac import policy
+
+    objs = [*policy.cluster_roles(), *policy.cluster_role_bindings(), *policy.namespace_roles(),
+            *policy.namespace_role_bindings()]  # fmt: skip
+    assert objs
+    for obj in objs:
+        defaults.apply(RBAC, obj["kind"], obj)
+        assert validation.validate(RBAC, obj["kind"], obj) == [], obj["metadata"]["name"]
