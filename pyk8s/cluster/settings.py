@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.cluster.kubedns import KubeDNSConfig
+from pyk8s.controllers import servicelb
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
 from pyk8s.kubelet.config import KubeletConfig
@@ -243,6 +244,12 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
         "--disable-kube-dns", action="store_true", help="do not run the cluster DNS server"
     )
     p.add_argument("--disable-kube-proxy", action="store_true", help="do not run the service proxy")
+    p.add_argument(
+        "--service-lb-pool",
+        default="",
+        help="addresses for LoadBalancer Services, comma-separated CIDRs or FIRST-LAST ranges "
+        "(default: the nodes' addresses, as k3s' servicelb)",
+    )
 
 
 def _duration(value: str) -> float:
@@ -312,6 +319,15 @@ def add_storage_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--datastore-cafile", default="", help="CA bundle for an https etcd")
     p.add_argument("--datastore-certfile", default="", help="client certificate for etcd")
     p.add_argument("--datastore-keyfile", default="", help="client key for etcd")
+
+
+def _lb_pool(value: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    try:
+        servicelb.parse_pool(items)
+    except ValueError as e:
+        raise SystemExit(f"--service-lb-pool: {e}") from None
+    return items
 
 
 def parse_port_range(value: str) -> tuple[int, int]:

@@ -39,5 +39,7 @@ class ControllerManagerConfig:
     service_account_private_key_file: Path | None = None
     """Signs the tokens of ``kubernetes.io/service-account-token`` Secrets; None: they stay
     empty (``--service-account-private-key-file``)."""
+    service_lb_pool: tuple[str, ...] = ()
+    """Addresses for LoadBalancer Services (CIDRs or ``first-last``); empty: the nodes'."""
     concurrent_syncs: dict[str, int] = field(default_factory=dict)
     """Workers per controller name (``--concurrent-*-syncs``); default per controller."""

@@ -98,6 +98,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         rootcacert,
         serviceaccount,
         serviceaccount_tokens,
+        servicelb,
         statefulset,
         tainteviction,
     )
@@ -131,6 +132,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("taint-eviction-controller", tainteviction.new),
         ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
         ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
+        ControllerDescriptor("service-lb-controller", servicelb.new, ("servicelb",)),
         ControllerDescriptor(
             "serviceaccount-token-controller",
             serviceaccount_tokens.new,

@@ -13,8 +13,7 @@ import pytest
 
 from pyk8s.kubelet.network import bridge, hostport
 from pyk8s.kubelet.runtime import naming
-from tests.e2e.cluster.conftest import iptables_nat, node_ip, pod_phase
-from tests.e2e.kubelet.test_kubectl import KubeletCluster
+from tests.e2e.cluster.conftest import NetCluster, iptables_nat, node_ip, pod_phase
 from tests.e2e.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +60,7 @@ def _udp(ip: str, port: int, payload: bytes) -> bytes:
             return b""
 
 
-def test_host_ports_tcp_and_udp(cluster: KubeletCluster) -> None:
+def test_host_ports_tcp_and_udp(cluster: NetCluster) -> None:
     cluster.apply(
         _pod("hp-web", "nginx", [{"containerPort": 80, "hostPort": TCP_PORT}]),
         _pod(
@@ -117,7 +116,7 @@ def test_host_ports_tcp_and_udp(cluster: KubeletCluster) -> None:
     assert _curl(f"http://127.0.0.1:{TCP_PORT}/") != "200"
 
 
-def test_host_network_pod_gets_host_port_defaulted(cluster: KubeletCluster) -> None:
+def test_host_network_pod_gets_host_port_defaulted(cluster: NetCluster) -> None:
     pod = _pod("hn", "nginx", [{"containerPort": 80}])
     pod["spec"]["hostNetwork"] = True
     out = cluster.kubectl(

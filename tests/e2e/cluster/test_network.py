@@ -1,9 +1,7 @@
 """Issue 11 end to end in a real ``pyk8s server``: the pod network, the service proxy and
 the cluster DNS, driven with the real kubectl.
 
-The cluster has ranges of its own (10.142/16 for pods, 10.143/16 for Services) and its DNS
-server a port of its own, so it never meets another cluster on the machine; ``pyk8s
-killall`` must leave none of its iptables chains, links or namespaces behind.
+The cluster (``conftest.py``) has ranges of its own and its DNS server a port of its own.
 """
 
 from __future__ import annotations
@@ -16,16 +14,15 @@ import pytest
 
 from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import chain_prefix_for
-from tests.e2e.cluster.conftest import DNS_IP, KUBERNETES_IP, iptables_nat, node_ip
-from tests.e2e.kubelet.test_kubectl import KubeletCluster
+from tests.e2e.cluster.conftest import NetCluster, iptables_nat, node_ip
 from tests.e2e.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def _dig(name: str, *args: str) -> str:
+def _dig(dns_ip: str, name: str, *args: str) -> str:
     res = subprocess.run(
-        ["dig", "+short", "+time=2", "+tries=2", f"@{DNS_IP}", name, *args],
+        ["dig", "+short", "+time=2", "+tries=2", f"@{dns_ip}", name, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -34,26 +31,30 @@ def _dig(name: str, *args: str) -> str:
     return "\n".join(line for line in res.stdout.splitlines() if not line.startswith(";"))
 
 
-def test_kube_dns_service_answers_through_its_cluster_ip(cluster: KubeletCluster) -> None:
+def test_kube_dns_service_answers_through_its_cluster_ip(cluster: NetCluster) -> None:
     svc = json.loads(
         cluster.kubectl("get", "svc", "kube-dns", "-n", "kube-system", "-o", "json").stdout
     )
-    assert svc["spec"]["clusterIP"] == DNS_IP
+    assert svc["spec"]["clusterIP"] == cluster.ranges.dns_ip
     assert svc["metadata"]["labels"]["k8s-app"] == "kube-dns"
     ports = {(p["port"], p["protocol"]) for p in svc["spec"]["ports"]}
     assert ports == {(53, "UDP"), (53, "TCP"), (9153, "TCP")}
     got = wait_for(
         "kube-dns to answer on its ClusterIP",
-        lambda: _dig("kubernetes.default.svc.cluster.local") or None,
+        lambda: _dig(cluster.ranges.dns_ip, "kubernetes.default.svc.cluster.local") or None,
         timeout=20,
     )
-    assert got == KUBERNETES_IP
-    assert _dig("kubernetes.default.svc.cluster.local", "+tcp") == KUBERNETES_IP
+    assert got == cluster.ranges.kubernetes_ip
+    assert (
+        _dig(cluster.ranges.dns_ip, "kubernetes.default.svc.cluster.local", "+tcp")
+        == cluster.ranges.kubernetes_ip
+    )
 
 
-def test_service_change_is_in_the_kernel_within_a_second(cluster: KubeletCluster) -> None:
+def test_service_change_is_in_the_kernel_within_a_second(cluster: NetCluster) -> None:
     chains = chain_prefix_for(naming.prefix_for(cluster.data_dir))
-    ip = "10.143.7.7"
+    ip = cluster.ranges.service_ip("7.7")
+    pod_ip = cluster.ranges.pod_prefix + "9.9"
     cluster.apply(
         {
             "apiVersion": "v1",
@@ -66,7 +67,7 @@ def test_service_change_is_in_the_kernel_within_a_second(cluster: KubeletCluster
             "kind": "EndpointSlice",
             "metadata": {"name": "fast-1", "labels": {"kubernetes.io/service-name": "fast"}},
             "addressType": "IPv4",
-            "endpoints": [{"addresses": ["10.142.9.9"], "conditions": {"ready": True}}],
+            "endpoints": [{"addresses": [pod_ip], "conditions": {"ready": True}}],
             "ports": [{"port": 8080, "protocol": "TCP"}],
         },
     )
@@ -78,7 +79,7 @@ def test_service_change_is_in_the_kernel_within_a_second(cluster: KubeletCluster
         assert time.monotonic() - start < 1.0, "the Service's rule is not in the kernel after 1 s"
         time.sleep(0.02)
     assert any(
-        "--to-destination 10.142.9.9:8080" in line and line.startswith(f"-A {chains}-SEP-")
+        f"--to-destination {pod_ip}:8080" in line and line.startswith(f"-A {chains}-SEP-")
         for line in iptables_nat().splitlines()
     )
     cluster.kubectl("delete", "service", "fast")
@@ -88,7 +89,7 @@ def test_service_change_is_in_the_kernel_within_a_second(cluster: KubeletCluster
         time.sleep(0.02)
 
 
-def test_pods_talk_by_ip_and_by_service_name(cluster: KubeletCluster) -> None:
+def test_pods_talk_by_ip_and_by_service_name(cluster: NetCluster) -> None:
     cluster.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2")
     cluster.kubectl("expose", "deployment", "web", "--port=80")
 
@@ -100,7 +101,7 @@ def test_pods_talk_by_ip_and_by_service_name(cluster: KubeletCluster) -> None:
         return ips if len(ips) == 2 and all(ips) else None
 
     ips = wait_for("two web pods running", running_ips, timeout=90)
-    assert all(ip.startswith("10.142.") for ip in ips) and len(set(ips)) == 2
+    assert all(ip.startswith(cluster.ranges.pod_prefix) for ip in ips) and len(set(ips)) == 2
     script = (
         "for target in {} {} web web.default web.default.svc.cluster.local; do "
         "exec 3<>/dev/tcp/$target/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && "
@@ -125,10 +126,10 @@ def test_pods_talk_by_ip_and_by_service_name(cluster: KubeletCluster) -> None:
     assert phase == "Succeeded", out
     targets = [*ips, "web", "web.default", "web.default.svc.cluster.local"]
     assert out[:5] == [f"{t} HTTP/1.1 200 OK" for t in targets]
-    assert out[5].split() == [KUBERNETES_IP, "kubernetes.default.svc.cluster.local"]
+    assert out[5].split() == [cluster.ranges.kubernetes_ip, "kubernetes.default.svc.cluster.local"]
 
 
-def test_kube_dns_shows_as_a_pod_the_service_selects(cluster: KubeletCluster) -> None:
+def test_kube_dns_shows_as_a_pod_the_service_selects(cluster: NetCluster) -> None:
     """``kubectl get pods,svc,endpoints -n kube-system -l k8s-app=kube-dns`` as on k3s."""
 
     def shown() -> list[str] | None:
@@ -143,7 +144,9 @@ def test_kube_dns_shows_as_a_pod_the_service_selects(cluster: KubeletCluster) ->
 
     lines = wait_for("the kube-dns pod and endpoints", shown, timeout=30)
     ip = node_ip(cluster)
-    assert any(line.startswith("service/kube-dns") and DNS_IP in line for line in lines), lines
+    assert any(
+        line.startswith("service/kube-dns") and cluster.ranges.dns_ip in line for line in lines
+    ), lines
     pod = cluster.get("pods", "-n", "kube-system", "-l", "k8s-app=kube-dns")["items"][0]
     assert pod["status"]["podIP"] == ip and pod["spec"]["hostNetwork"] is True
     eps = cluster.get("endpoints", "kube-dns", "-n", "kube-system")
@@ -156,7 +159,7 @@ def test_kube_dns_shows_as_a_pod_the_service_selects(cluster: KubeletCluster) ->
     wait_for("the kube-dns pod to come back", shown, timeout=30)
     got = wait_for(
         "kube-dns to answer again",
-        lambda: _dig("kubernetes.default.svc.cluster.local") or None,
+        lambda: _dig(cluster.ranges.dns_ip, "kubernetes.default.svc.cluster.local") or None,
         timeout=20,
     )
-    assert got == KUBERNETES_IP
+    assert got == cluster.ranges.kubernetes_ip

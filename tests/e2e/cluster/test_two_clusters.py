@@ -17,27 +17,20 @@ from pyk8s.kubelet.network import bridge, hostport
 from pyk8s.kubelet.runtime import killall, naming
 from pyk8s.proxy.config import chain_prefix_for
 from tests.e2e.apiserver.conftest import free_port, kubectl_binary
-from tests.e2e.cluster.conftest import iptables_nat
+from tests.e2e.cluster.conftest import NetCluster, Ranges, free_ranges, iptables_nat
 from tests.e2e.kubelet.conftest import _require_host
-from tests.e2e.kubelet.test_kubectl import KubeletCluster
 from tests.e2e.scheduler.conftest import KUBECTL, wait_for
 from tests.support import images
 
 pytestmark = pytest.mark.e2e
 
-RANGES = {
-    "a": ("10.152.0.0/16", "10.153.0.0/16", "34000-34499"),
-    "b": ("10.162.0.0/16", "10.163.0.0/16", "34500-34999"),
-}
 
-
-def _argv(data: Path, pods: str, services: str, node_ports: str, port: int) -> list[str]:
+def _argv(data: Path, ranges: Ranges, port: int) -> list[str]:
     return [
         sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
         "--https-port", str(port), "--bind-address", "127.0.0.1",
-        "--kubelet-port", str(free_port()), "--cluster-cidr", pods,
-        "--service-cidr", services, "--cluster-dns-port", str(free_port()),
-        "--service-node-port-range", node_ports,
+        "--kubelet-port", str(free_port()), "--cluster-dns-port", str(free_port()),
+        *ranges.flags(),
     ]  # fmt: skip
 
 
@@ -50,23 +43,24 @@ def _killall(data: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def clusters(tmp_path: Path) -> Iterator[dict[str, KubeletCluster]]:
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NetCluster]]:
     _require_host()
     if kubectl_binary(KUBECTL) is None:
         pytest.skip(f"kubectl.{KUBECTL} is not installed")
-    out: dict[str, KubeletCluster] = {}
-    for name, ranges in RANGES.items():
-        data = tmp_path / name
+    out: dict[str, NetCluster] = {}
+    for name, ranges in zip("ab", free_ranges(2, start=152), strict=True):
+        data = tmp_path_factory.mktemp(f"pyk8s-{name}")
         (data / "images" / "import").mkdir(parents=True)
         (data / "images" / "import" / "nginx.tar").symlink_to(images.bootstrapped("nginx"))
         port = free_port()
-        out[name] = KubeletCluster(
-            data, data / "kubeconfig.yaml", argv=_argv(data, *ranges, port), port=port
-        )
+        out[name] = NetCluster(
+            data, data / "kubeconfig.yaml", argv=_argv(data, ranges, port), port=port,
+            ranges=ranges,
+        )  # fmt: skip
     errors: list[BaseException] = []
 
-    def start(c: KubeletCluster) -> None:
+    def start(c: NetCluster) -> None:
         try:
             c.start()
         except BaseException as e:
@@ -101,7 +95,7 @@ def _curl(url: str) -> str:
     ).stdout
 
 
-def _web(c: KubeletCluster) -> tuple[str, int]:
+def _web(c: NetCluster) -> tuple[str, int]:
     """A one-pod nginx Deployment behind a NodePort Service; its ClusterIP and NodePort."""
     c.kubectl("create", "deployment", "web", "--image=nginx")
     c.kubectl("expose", "deployment", "web", "--port=80", "--type=NodePort")
@@ -109,13 +103,19 @@ def _web(c: KubeletCluster) -> tuple[str, int]:
     return svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
 
 
-def test_two_clusters_side_by_side(clusters: dict[str, KubeletCluster], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def web(clusters: dict[str, NetCluster]) -> dict[str, tuple[str, int]]:
+    return {name: _web(c) for name, c in clusters.items()}
+
+
+def test_two_clusters_side_by_side(
+    clusters: dict[str, NetCluster], web: dict[str, tuple[str, int]], tmp_path: Path
+) -> None:
     a, b = clusters["a"], clusters["b"]
-    web = {name: _web(c) for name, c in clusters.items()}
     for name, (ip, node_port) in web.items():
-        pods, services, ports = RANGES[name]
-        assert ip.startswith(services.split(".0.0/")[0] + ".")
-        lo, hi = map(int, ports.split("-"))
+        ranges = clusters[name].ranges
+        assert ip.startswith(ranges.service_ip(""))
+        lo, hi = ranges.node_ports
         assert lo <= node_port <= hi
         for url in (f"http://{ip}/", f"http://127.0.0.1:{node_port}/"):
             assert wait_for(f"{url} of cluster {name}", lambda u=url: _curl(u) == "200", 90)
@@ -131,19 +131,26 @@ def test_two_clusters_side_by_side(clusters: dict[str, KubeletCluster], tmp_path
 
     # A third cluster on a's pod range: a clear error before anything is touched.
     data = tmp_path / "c"
+    (spare,) = free_ranges(1, start=b.ranges.n + 2)
+    clash = Ranges(a.ranges.n, spare.node_ports)  # a's pod and service ranges
     res = subprocess.run(
-        _argv(data, RANGES["a"][0], "10.173.0.0/16", "35000-35499", free_port()),
+        _argv(data, clash, free_port()),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert res.returncode == 1, res.stderr
-    assert f"--cluster-cidr {RANGES['a'][0]} overlaps {RANGES['a'][0]}" in res.stderr
+    assert f"--cluster-cidr {a.ranges.pods} overlaps {a.ranges.pods}" in res.stderr
+    assert f"--service-cidr {a.ranges.services} overlaps" in res.stderr
     assert f"--data-dir {a.data_dir}" in res.stderr
     assert bridge.host_links(naming.prefix_for(data)) == []
 
-    # killall of a leaves b intact.
+
+def test_killall_of_one_leaves_the_other(
+    clusters: dict[str, NetCluster], web: dict[str, tuple[str, int]]
+) -> None:
+    a, b = clusters["a"], clusters["b"]
     a.stop()
     res = _killall(a.data_dir)
     assert res.returncode == 0, res.stdout + res.stderr
