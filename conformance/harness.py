@@ -4,7 +4,8 @@ The suite comes from Debian's ``kubernetes`` source package (v1.20.2), downloade
 at run time by ``fetch-source.sh``; ``run-test-cmd.sh`` replaces its set-up. For each recorded
 function (``record_command run_<stem>_tests`` in ``test/cmd/legacy-script.sh``) this starts a
 ``pyk8s server`` on a free port with an empty datastore, no scheduler and no kubelet, creates
-the fake Node ``127.0.0.1`` (as upstream's ``hack/make-rules/test-cmd.sh`` ``create_node``),
+the fake Node ``127.0.0.1`` (as upstream's ``hack/make-rules/test-cmd.sh`` ``create_node``) and
+waits until the node lifecycle controller has given it conditions,
 runs the function with ``kubectl.1.32`` and ``ALLOW_SKEW=1``, and records pass / fail (with the
 first failing assertion) / expected-fail (``expected-fail.txt``, with the reason).
 

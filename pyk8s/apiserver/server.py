@@ -117,6 +117,10 @@ class APIServer:
             self.table,
             service_cidr=self.config.service_cidr,
             node_port_range=self.config.service_node_port_range,
+            toleration_seconds=(
+                self.config.default_not_ready_toleration_seconds,
+                self.config.default_unreachable_toleration_seconds,
+            ),
         )
         self.rbac_cache = rbac_authorizer.PolicyCache(
             {p: self.rest[(RBAC_GROUP, "v1", p)].store for p in RBAC_RESOURCES}

@@ -30,6 +30,9 @@ class APIServerConfig:
     service_account_max_token_expiration: int = 0
     service_cidr: str = "10.43.0.0/16"
     service_node_port_range: tuple[int, int] = (30000, 32767)
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
+    """What the DefaultTolerationSeconds admission plugin gives pods (the two flags)."""
     cluster_domain: str = "cluster.local"
     extra_sans: list[str] = field(default_factory=list)
     min_request_timeout: float = 1800.0

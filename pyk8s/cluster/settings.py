@@ -61,6 +61,8 @@ class ClusterSettings:
                 service_node_port_range=parse_port_range(args.service_node_port_range),
                 cluster_domain=args.cluster_domain,
                 extra_sans=list(args.tls_san or []),
+                default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+                default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
             )
         kubelet = None if getattr(args, "disable_agent", True) else _kubelet(args, api)
         return cls(
@@ -147,6 +149,13 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tls-san", action="append", help="extra name or IP for the serving certificate"
     )
+    for which in ("not-ready", "unreachable"):
+        p.add_argument(
+            f"--default-{which}-toleration-seconds",
+            type=int,
+            default=300,
+            help=f"tolerationSeconds of the {which}:NoExecute toleration every pod gets (300)",
+        )
 
 
 def add_registry_flags(p: argparse.ArgumentParser) -> None:

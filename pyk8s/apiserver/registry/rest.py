@@ -67,6 +67,7 @@ def build(
     *,
     service_cidr: str = "10.43.0.0/16",
     node_port_range: tuple[int, int] = (30000, 32767),
+    toleration_seconds: tuple[int, int] = (300, 300),
 ) -> dict[tuple[str, str, str], REST]:
     """REST storage keyed by (group, version, plural), for every stored resource."""
     out: dict[tuple[str, str, str], REST] = {}
@@ -80,7 +81,13 @@ def build(
         if (res.group, res.plural) in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")):
             admit.append(Priority(backend, res))
         if (res.group, res.plural) == ("", "pods"):
-            admit.append(DefaultTolerationSeconds(res))
+            admit.append(
+                DefaultTolerationSeconds(
+                    res,
+                    not_ready_seconds=toleration_seconds[0],
+                    unreachable_seconds=toleration_seconds[1],
+                )
+            )
         store: Store
         if (res.group, res.plural) == ("", "namespaces"):
             store = NamespaceStore(res, backend, strat_cls(res), admit=admit)
