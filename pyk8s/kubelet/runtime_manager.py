@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from typing import Any
 from pyk8s.api import errors
 from pyk8s.images import registries
 from pyk8s.images import service as image_service
-from pyk8s.kubelet import container_config, prober
+from pyk8s.kubelet import container_config, prober, termination_message
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime import actions, backoff
 from pyk8s.kubelet.runtime import interface as cri
@@ -80,6 +81,7 @@ class RuntimeManager:
         self.backoff = backoff.BackOff(config.backoff_initial, config.backoff_max, time.time)
         self.pull_backoff = backoff.BackOff(config.backoff_initial, config.backoff_max, time.time)
         self._pull_failures: dict[str, float] = {}  # key → when the last pull failed
+        self._messages: dict[str, str] = {}  # exited container id → its termination message
 
     # -- status
 
@@ -88,7 +90,22 @@ class RuntimeManager:
         sandboxes = [s for s in await self.runtime.list_pod_sandboxes() if s.metadata.uid == uid]
         ids = {s.id for s in sandboxes}
         containers = [c for c in await self.runtime.list_containers() if c.sandbox_id in ids]
+        exited = [c for c in containers if c.state == cri.ContainerState.EXITED]
+        if any(c.id not in self._messages for c in exited):
+            await asyncio.to_thread(self._read_messages, exited)
+        containers = [
+            _with_message(c, self._messages[c.id]) if c.id in self._messages else c
+            for c in containers
+        ]
         return actions.PodStatus(tuple(sandboxes), tuple(containers))
+
+    def _read_messages(self, exited: list[cri.ContainerStatus]) -> None:
+        """Termination messages of newly exited containers (an exit never changes, so once)."""
+        for c in exited:
+            if c.id not in self._messages:
+                self._messages[c.id] = termination_message.message(
+                    c.annotations, c.log_path, c.exit_code, c.reason
+                )
 
     # -- sync
 
@@ -424,6 +441,20 @@ class RuntimeManager:
                 await asyncio.to_thread(os.makedirs, m.host_path, exist_ok=True)
         attempt = prev.metadata.attempt + 1 if prev is not None else 0
         meta = pod["metadata"]
+        annotations = {actions.HASH_ANNOTATION: spec_hash, RESTART_COUNT: str(attempt)}
+        msg_path = str(c.get("terminationMessagePath") or "")
+        if msg_path and not any(m.container_path == msg_path for m in mounts):
+            host = await asyncio.to_thread(
+                termination_message.create_file,
+                self.volumes.pod_dir(meta["uid"]),
+                c["name"],
+                attempt,
+            )
+            mounts = (*mounts, cri.Mount(msg_path, str(host)))
+            annotations[termination_message.PATH_ANNOTATION] = msg_path
+            annotations[termination_message.FILE_ANNOTATION] = str(host)
+        policy = str(c.get("terminationMessagePolicy") or "File")
+        annotations[termination_message.POLICY_ANNOTATION] = policy
         return cri.ContainerConfig(
             metadata=cri.ContainerMetadata(c["name"], attempt),
             layers=tuple(str(p) for p in rimg.layers),
@@ -446,7 +477,7 @@ class RuntimeManager:
                 cri.POD_UID_LABEL: meta["uid"],
                 cri.CONTAINER_NAME_LABEL: c["name"],
             },
-            annotations={actions.HASH_ANNOTATION: spec_hash, RESTART_COUNT: str(attempt)},
+            annotations=annotations,
         )
 
     async def _hook(
@@ -537,6 +568,8 @@ class RuntimeManager:
         self.probes.remove_pod(uid)
         for s in await self.runtime.list_pod_sandboxes():
             if s.metadata.uid == uid:
+                for c in await self.runtime.list_containers(s.id):
+                    self._messages.pop(c.id, None)
                 await self.runtime.remove_pod_sandbox(s.id)
         await self.volumes.teardown(uid)
 
@@ -554,11 +587,19 @@ class RuntimeManager:
             for old in cs[2:]:
                 if old.state == cri.ContainerState.EXITED:
                     await self.runtime.remove_container(old.id)
+                    self._messages.pop(old.id, None)
         latest = status.latest_sandbox()
         for s in status.sandboxes:
             stale = latest is not None and s.id != latest.id and s.id not in keep
             if stale and s.state != cri.SandboxState.READY:
                 await self.runtime.remove_pod_sandbox(s.id)
+
+
+def _with_message(c: cri.ContainerStatus, message: str) -> cri.ContainerStatus:
+    """Upstream appends the termination message to the runtime's own message."""
+    if not message:
+        return c
+    return dataclasses.replace(c, message=f"{c.message}: {message}" if c.message else message)
 
 
 def _ports(c: Obj) -> dict[str, int]:

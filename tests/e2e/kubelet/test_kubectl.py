@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -391,3 +392,25 @@ def test_static_pod_with_mirror(cluster: KubeletCluster) -> None:
         lambda: cluster.kubectl("get", "pod", mirror, check=False).returncode != 0,
         timeout=40,
     )
+
+
+def test_termination_message_in_status_and_describe(cluster: Cluster) -> None:
+    cluster.apply(
+        _pod("farewell", _sh("c", "echo -n 'gone fishing' > /dev/termination-log; exit 4"),
+             restartPolicy="Never")
+    )  # fmt: skip
+    cluster.apply(
+        _pod("fallback", _sh("c", "seq 1 100; exit 5",
+                             terminationMessagePolicy="FallbackToLogsOnError"),
+             restartPolicy="Never")
+    )  # fmt: skip
+    wait_for("farewell to fail", lambda: _phase(cluster, "farewell", "Failed"), timeout=60)
+    term = _status(cluster, "farewell")["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["message"]) == (4, "gone fishing")
+    described = cluster.kubectl("describe", "pod", "farewell").stdout
+    assert re.search(
+        r"State:\s+Terminated\n\s+Reason:\s+Error\n\s+Message:\s+gone fishing\n", described
+    ), described
+    wait_for("fallback to fail", lambda: _phase(cluster, "fallback", "Failed"), timeout=60)
+    term = _status(cluster, "fallback")["containerStatuses"][0]["state"]["terminated"]
+    assert term["message"] == "".join(f"{i}\n" for i in range(21, 101))  # the last 80 lines

@@ -212,3 +212,28 @@ def test_sandbox_config_port_mappings(env: Any) -> None:
         cri.PortMapping("UDP", 53, 5353, "127.0.0.1"),
     )
     assert m.sandbox_config(pod(hostNetwork=True, containers=[c]), 0).port_mappings == ()
+
+
+def swap_content(path: str, new: str) -> str:
+    old = Path(path).read_text()
+    Path(path).write_text(new)
+    return old
+
+
+async def test_termination_message_file_is_mounted_and_read_on_exit(env: Any) -> None:
+    m, rt, _, _ = env
+    p = pod(containers=[{"name": "c", "image": "busybox", "command": ["true"],
+                         "terminationMessagePath": "/dev/termination-log",
+                         "terminationMessagePolicy": "File"}])  # fmt: skip
+    await m.sync_pod(p, status.Observed())
+    (cfg,) = rt.container_configs.values()
+    (mount,) = [x for x in cfg.mounts if x.container_path == "/dev/termination-log"]
+    assert swap_content(mount.host_path, "goodbye") == ""
+    (cid,) = rt.containers
+    before = await m.pod_status("u1")
+    assert before.containers[0].message == ""  # still running: not read yet
+    rt.exit_container(cid, 1)
+    (c,) = (await m.pod_status("u1")).containers
+    assert c.message == "goodbye"
+    st = status.generate(p, await m.pod_status("u1"), status.Observed(), host_ip="h", now="t")
+    assert st["containerStatuses"][0]["state"]["terminated"]["message"] == "goodbye"
