@@ -268,7 +268,7 @@ class RuncRuntime:
         state.save(cdir / "container.json", record)
 
     async def _start_shim(self, container_id: str, cdir: Path, r: state.ContainerRecord) -> None:
-        proc = await asyncio.create_subprocess_exec(
+        argv = (
             self.python,
             "-S",  # no site: the shim needs only the stdlib and this package (faster start)
             "-m",
@@ -292,14 +292,13 @@ class RuncRuntime:
             *(["--stdin"] if r.config.stdin else []),
             *(["--stdin-once"] if r.config.stdin_once else []),
             *(["--tty"] if r.config.tty else []),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_shim_env(),
         )
-        out, err = await proc.communicate()
+        # Spawned from a thread, as every host command is (see command.py for why).
+        code, out, err = await asyncio.to_thread(
+            command.run_blocking, argv, None, None, _shim_env()
+        )
         msg = out.decode(errors="replace").strip()
-        if proc.returncode != 0 or not msg.startswith("ok "):
+        if code != 0 or not msg.startswith("ok "):
             detail = msg or err.decode(errors="replace").strip()
             raise ContainerRuntimeError(f"create container {r.config.metadata.name!r}: {detail}")
 
@@ -565,6 +564,7 @@ class RuncRuntime:
     async def container_stats(self, container_id: str) -> ContainerStats:
         record = await self._container_record(container_id)
         u = await asyncio.to_thread(cgroups.usage, record.cgroup)
+        used, inodes = await asyncio.to_thread(disk_usage, self._cdir(container_id) / "upper")
         return ContainerStats(
             id=container_id,
             timestamp=time.time_ns(),
@@ -572,6 +572,11 @@ class RuncRuntime:
             memory_usage_bytes=u.memory_usage,
             memory_working_set_bytes=u.memory_working_set,
             pids=u.pids,
+            memory_rss_bytes=u.memory_rss,
+            page_faults=u.page_faults,
+            major_page_faults=u.major_page_faults,
+            writable_layer_bytes=used,
+            writable_layer_inodes=inodes,
         )
 
 
@@ -622,6 +627,18 @@ class _HostFacts:
             "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"
         )
         return cls(caps, limit_swap)
+
+
+def disk_usage(top: Path) -> tuple[int, int]:
+    """Bytes (allocated blocks, as ``du``) and inodes below ``top``; 0, 0 if it is gone."""
+    used = inodes = 0
+    for root, dirs, files in os.walk(top):
+        for name in (*dirs, *files):
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(root, name))
+                used += st.st_blocks * 512
+                inodes += 1
+    return used, inodes
 
 
 def _remove_sockets(d: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import os
 import types
@@ -20,6 +21,12 @@ from typing import Any, TypeVar
 from pyk8s.kubelet.runtime.interface import ContainerConfig, PodSandboxConfig
 
 T = TypeVar("T")
+
+
+@functools.cache
+def _hints(tp: type) -> dict[str, Any]:
+    """``get_type_hints`` evaluates every annotation string anew each call: once per class."""
+    return typing.get_type_hints(tp)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -38,7 +45,7 @@ def from_jsonable(tp: Any, value: Any) -> Any:
     """Rebuild a value of type ``tp`` (dataclass, tuple, Mapping, Optional, enum, scalar)."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        hints = typing.get_type_hints(tp)
+        hints = _hints(tp)
         return tp(
             **{
                 f.name: from_jsonable(hints[f.name], value[f.name])
@@ -90,6 +97,25 @@ def save(path: Path, record: Any) -> None:
     os.replace(tmp, path)
 
 
+_CACHE_MAX = 4096
+_cache: dict[tuple[str, type], tuple[tuple[int, int, int], Any]] = {}
+
+
 def load(path: Path, cls: type[T]) -> T:
-    result: T = from_jsonable(cls, json.loads(path.read_text()))
+    """The record in ``path``. Records are immutable and rewritten by rename, so one parsed
+    while the file's inode, size and mtime stay the same is handed out again (the kubelet
+    lists every record once a second)."""
+    key = (str(path), cls)
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            cached: T = hit[1]
+            return cached
+        data = f.read()
+    result: T = from_jsonable(cls, json.loads(data))
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = (stamp, result)
     return result
