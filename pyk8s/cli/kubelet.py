@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pyk8s.api import resource
 from pyk8s.client import kubeconfig, rest
 from pyk8s.cluster import agent
 from pyk8s.kubelet.config import KubeletConfig
@@ -27,6 +28,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="",
         help="static pod manifests (default <data-dir>/manifests)",
     )
+    p.add_argument(
+        "--container-log-max-size",
+        default="10Mi",
+        help="rotate a container's log past this size (quantity, default 10Mi)",
+    )
+    p.add_argument(
+        "--container-log-max-files",
+        type=int,
+        default=5,
+        help="log files kept per container, the live one included (default 5)",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,6 +57,13 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         if args.pod_manifest_path
         else data_dir / "manifests",
     )
+    try:
+        cfg.container_log_max_size = resource.value(args.container_log_max_size)
+    except ValueError as e:
+        raise SystemExit(f"--container-log-max-size: {e}") from None
+    if cfg.container_log_max_size <= 0 or args.container_log_max_files < 2:
+        raise SystemExit("--container-log-max-size must be > 0 and --container-log-max-files >= 2")
+    cfg.container_log_max_files = args.container_log_max_files
     if args.hostname_override:
         cfg.node_name = args.hostname_override.lower()
     return cfg

@@ -36,6 +36,15 @@ class KubeletConfig:
     pleg_relist_period: float = 1.0
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
+    container_log_max_size: int = 10 * 2**20
+    """A running container's log is rotated past this size (``containerLogMaxSize``, 10Mi)."""
+    container_log_max_files: int = 5
+    """Files kept per container log, the live one included (``containerLogMaxFiles``)."""
+    container_log_monitor_interval: float = 10.0
+    image_gc_high_threshold_percent: int = 85
+    image_gc_low_threshold_percent: int = 80
+    image_minimum_gc_age: float = 120.0
+    image_gc_period: float = 300.0
 
     @property
     def root_dir(self) -> Path:

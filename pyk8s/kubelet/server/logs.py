@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pyk8s.kubelet.runtime import logs as cri_logs
 
@@ -58,20 +60,56 @@ def parse(data: bytes) -> tuple[list[cri_logs.Entry], int]:
     return out, end
 
 
-def read_file(path: str, offset: int = 0) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read()
-    except FileNotFoundError:
+class _Reader:
+    """A log file read as it grows, following it across a rotation: once the renamed file
+    holds nothing more, the new file at the path is read from its start."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.f: BinaryIO | None = None
+
+    def read(self) -> bytes:
+        if self.f is None:
+            try:
+                self.f = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+            except FileNotFoundError:
+                return b""
+        data = self.f.read()
+        if data:
+            return data
+        try:
+            rotated = os.stat(self.path).st_ino != os.fstat(self.f.fileno()).st_ino
+        except FileNotFoundError:
+            rotated = False
+        if rotated:
+            self.f.close()
+            self.f = None
+            return self.read()
         return b""
+
+    def close(self) -> None:
+        if self.f is not None:
+            self.f.close()
+            self.f = None
 
 
 async def stream(
     path: str, opts: Options, running: Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[bytes]:
-    data = await asyncio.to_thread(read_file, path)
+    reader = _Reader(path)
+    try:
+        async for chunk in _stream(reader, opts, running):
+            yield chunk
+    finally:
+        await asyncio.to_thread(reader.close)
+
+
+async def _stream(
+    reader: _Reader, opts: Options, running: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[bytes]:
+    data = await asyncio.to_thread(reader.read)
     entries, used = parse(data)
+    rest = data[used:]
     lines = _format(entries, opts)
     if opts.tail_lines is not None:
         lines = lines[-opts.tail_lines :] if opts.tail_lines > 0 else []
@@ -86,11 +124,11 @@ async def stream(
         yield line
     if not opts.follow:
         return
-    offset = used
     while True:
-        more = await asyncio.to_thread(read_file, path, offset)
-        entries, used = parse(more)
-        offset += used
+        more = await asyncio.to_thread(reader.read)
+        rest += more
+        entries, used = parse(rest)
+        rest = rest[used:]
         for whole in _format(entries, Options(timestamps=opts.timestamps)):
             line = whole
             if budget is not None:
@@ -99,7 +137,7 @@ async def stream(
                 line = line[:budget]
                 budget -= len(line)
             yield line
-        if not used:
+        if not more:
             if not await running():
                 return
             await asyncio.sleep(FOLLOW_POLL)

@@ -41,3 +41,24 @@ async def test_follow_stops_when_the_container_stops(tmp_path: Path) -> None:
     write(log, [(1, "stdout", "F", b"a")])
     assert await collect(log, logs.Options(follow=True), running=False) == b"a\n"
     assert await collect(tmp_path / "missing.log", logs.Options()) == b""
+
+
+async def test_follow_goes_on_in_the_new_file_after_a_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "0.log"
+    write(log, [(1, "stdout", "F", b"before")])
+    state = {"running": True}
+
+    async def running() -> bool:
+        return state["running"]
+
+    got: list[bytes] = []
+    gen = logs.stream(str(log), logs.Options(follow=True), running)
+    got.append(await anext(gen))
+    write(log, [(2, "stdout", "F", b"late in the old file")])
+    log.rename(tmp_path / "0.log.20250101-000000")  # rotated, as the log manager does
+    write(log, [(3, "stdout", "F", b"in the new file")])
+    got.append(await anext(gen))
+    got.append(await anext(gen))
+    state["running"] = False
+    got += [c async for c in gen]
+    assert got == [b"before\n", b"late in the old file\n", b"in the new file\n"]
