@@ -20,6 +20,7 @@ import time
 from typing import NamedTuple
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+MOUNTINFO = "/proc/self/mountinfo"
 
 
 class Hierarchy(NamedTuple):
@@ -34,11 +35,12 @@ class Hierarchy(NamedTuple):
         return os.path.join(self.mountpoint, rel)
 
 
-def hierarchies() -> list[Hierarchy]:
-    """Every mounted cgroup hierarchy (v1 controllers, named ones, and the unified one)."""
+def hierarchies(mountinfo: str = MOUNTINFO) -> list[Hierarchy]:
+    """Every mounted cgroup hierarchy (v1 controllers, named ones, and the unified one).
+    ``mountinfo`` is a parameter so tests can describe a fake cgroupfs."""
     out: list[Hierarchy] = []
     seen: set[frozenset[str]] = set()
-    with open("/proc/self/mountinfo") as f:
+    with open(mountinfo) as f:
         for line in f:
             left, _, right = line.partition(" - ")
             fields = left.split()
@@ -58,18 +60,24 @@ def hierarchies() -> list[Hierarchy]:
     return out
 
 
-def is_v2() -> bool:
-    """True on a pure cgroup2 host (what runc calls unified mode)."""
-    return any(h.mountpoint == CGROUP_ROOT and "unified" in h.controllers for h in hierarchies())
+def is_v2(hs: list[Hierarchy] | None = None) -> bool:
+    """True on a pure cgroup2 host (what runc calls unified mode): the unified hierarchy
+    and no v1 controller hierarchy."""
+    hs = hierarchies() if hs is None else hs
+    unified = any("unified" in h.controllers for h in hs)
+    v1 = any(c for h in hs for c in h.controllers if c != "unified" and not c.startswith("name="))
+    return unified and not v1
 
 
-def _find(controller: str) -> Hierarchy | None:
-    hs = hierarchies()
+def _find(controller: str, hs: list[Hierarchy] | None = None) -> Hierarchy | None:
+    """The hierarchy of a v1 controller, else the unified one (v2, or hybrid with v1 lacking
+    that controller)."""
+    hs = hierarchies() if hs is None else hs
     for h in hs:
         if controller in h.controllers:
             return h
     for h in hs:
-        if h.mountpoint == CGROUP_ROOT and "unified" in h.controllers:
+        if "unified" in h.controllers and (h.mountpoint == CGROUP_ROOT or is_v2(hs)):
             return h
     return None
 
@@ -99,10 +107,10 @@ def _read_int(path: str) -> int:
         return 0
 
 
-def oom_kill_count(cgroup: str) -> int:
+def oom_kill_count(cgroup: str, hs: list[Hierarchy] | None = None) -> int:
     """How many processes of ``cgroup`` the OOM killer killed (v2 ``memory.events``, v1
     ``memory.oom_control``)."""
-    h = _find("memory")
+    h = _find("memory", hs)
     if h is None:
         return 0
     d = h.path(cgroup)
@@ -115,13 +123,19 @@ class Usage(NamedTuple):
     memory_usage: int
     memory_working_set: int
     pids: int
+    memory_rss: int = 0
+    page_faults: int = 0
+    major_page_faults: int = 0
 
 
-def usage(cgroup: str) -> Usage:
-    mem = _find("memory")
-    cpu = _find("cpuacct") or _find("cpu")
-    pids_h = _find("pids")
-    cpu_ns = mem_usage = inactive = npids = 0
+def usage(cgroup: str, hs: list[Hierarchy] | None = None) -> Usage:
+    """What cAdvisor reports for a cgroup: cpu time, memory usage and working set (usage
+    less inactive file pages), rss (v1 ``total_rss``, v2 ``anon``), page faults, pids."""
+    hs = hierarchies() if hs is None else hs
+    mem = _find("memory", hs)
+    cpu = _find("cpuacct", hs) or _find("cpu", hs)
+    pids_h = _find("pids", hs)
+    cpu_ns = mem_usage = inactive = npids = rss = faults = major = 0
     if cpu is not None:
         if "unified" in cpu.controllers:
             stat = os.path.join(cpu.path(cgroup), "cpu.stat")
@@ -132,13 +146,19 @@ def usage(cgroup: str) -> Usage:
         d = mem.path(cgroup)
         if "unified" in mem.controllers:
             mem_usage = _read_int(os.path.join(d, "memory.current"))
-            inactive = _read_kv(os.path.join(d, "memory.stat")).get("inactive_file", 0)
+            mstat = _read_kv(os.path.join(d, "memory.stat"))
+            inactive = mstat.get("inactive_file", 0)
+            rss = mstat.get("anon", 0)
+            faults, major = mstat.get("pgfault", 0), mstat.get("pgmajfault", 0)
         else:
             mem_usage = _read_int(os.path.join(d, "memory.usage_in_bytes"))
-            inactive = _read_kv(os.path.join(d, "memory.stat")).get("total_inactive_file", 0)
+            mstat = _read_kv(os.path.join(d, "memory.stat"))
+            inactive = mstat.get("total_inactive_file", 0)
+            rss = mstat.get("total_rss", 0)
+            faults, major = mstat.get("total_pgfault", 0), mstat.get("total_pgmajfault", 0)
     if pids_h is not None:
         npids = _read_int(os.path.join(pids_h.path(cgroup), "pids.current"))
-    return Usage(cpu_ns, mem_usage, max(0, mem_usage - inactive), npids)
+    return Usage(cpu_ns, mem_usage, max(0, mem_usage - inactive), npids, rss, faults, major)
 
 
 def _kill_procs(d: str) -> None:
@@ -156,12 +176,12 @@ def _kill_procs(d: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
-def remove(cgroup: str, deadline: float = 5.0) -> None:
+def remove(cgroup: str, deadline: float = 5.0, hs: list[Hierarchy] | None = None) -> None:
     """Remove ``cgroup`` and everything below it in every hierarchy, killing what still runs
-    there. Missing directories are fine."""
+    there (v2 ``cgroup.kill`` when there is one). Missing directories are fine."""
     if cgroup.strip("/") == "":
         raise ValueError("refusing to remove the root cgroup")
-    for h in hierarchies():
+    for h in hierarchies() if hs is None else hs:
         top = h.path(cgroup)
         if not os.path.isdir(top):
             continue
