@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,8 @@ from pyk8s.client.informers import factory as informers_factory
 from pyk8s.client.informers import shared_informer
 from pyk8s.images import service as image_service
 from pyk8s.kubelet import (
+    container_log_manager,
+    image_gc,
     node_lease,
     node_status,
     pod_workers,
@@ -38,6 +41,7 @@ from pyk8s.kubelet.runtime import actions
 from pyk8s.kubelet.runtime import interface as cri
 from pyk8s.kubelet.runtime_manager import RuntimeManager
 from pyk8s.kubelet.server import server as kubelet_server
+from pyk8s.kubelet.stats import summary as stats_summary
 from pyk8s.kubelet.volumes.manager import VolumeManager
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,12 @@ class Kubelet:
             self.allocatable,
         )
         self.workers = pod_workers.PodWorkers(self.sync, config.sync_frequency)
+        self.log_manager = container_log_manager.ContainerLogManager(
+            self.runtime,
+            config.container_log_max_size,
+            config.container_log_max_files,
+            config.container_log_monitor_interval,
+        )
         self.lease = node_lease.LeaseController(
             client,
             config.node_name,
@@ -97,6 +107,26 @@ class Kubelet:
         self.informers = informers_factory.SharedInformerFactory(client)
         self.pod_informer = self.informers.for_resource(
             PODS, field_selector=f"spec.nodeName={config.node_name}"
+        )
+        self.image_gc = image_gc.ImageGCManager(
+            self.runtime,
+            images,
+            self._image_fs_usage,
+            image_gc.Policy(
+                config.image_gc_high_threshold_percent,
+                config.image_gc_low_threshold_percent,
+                config.image_minimum_gc_age,
+                config.image_gc_period,
+            ),
+            self._node_event,
+        )
+        self.summary = stats_summary.SummaryProvider(
+            self.runtime,
+            lambda: self.config.node_name,
+            self._pods,
+            config.root_dir,
+            config.pods_dir,
+            self._image_fs,
         )
         self.server: kubelet_server.KubeletServer | None = None
         self.port = config.port
@@ -131,6 +161,27 @@ class Kubelet:
         pod = self.workers.pod(uid)
         if pod is not None:
             self.record(pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {output}")
+
+    def _pods(self) -> list[Obj]:
+        """The pods this kubelet runs: from the API (not mirrors) and static ones."""
+        api = [
+            dict(p) for p in self.pod_informer.lister("pods").list() if not static_pods.is_mirror(p)
+        ]
+        return api + list(self.static.values())
+
+    async def _image_fs_usage(self) -> tuple[int, int]:
+        st = await asyncio.to_thread(os.statvfs, self.images.store_root)
+        return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
+    def _node_event(self, type_: str, reason: str, note: str) -> None:
+        meta = self.node.get("metadata") or {"name": self.config.node_name}
+        regarding = {"apiVersion": "v1", "kind": "Node", "metadata": meta}
+        with contextlib.suppress(ValueError):
+            self.recorder.event(regarding, type_, reason, reason, note)
+
+    async def _image_fs(self) -> tuple[str, int]:
+        info = await self.images.fs_info()
+        return str(info["mountpoint"]), int(info["used_bytes"])
 
     def find_pod(self, namespace: str, name: str) -> Obj | None:
         try:
@@ -469,6 +520,8 @@ class Kubelet:
                 tg.create_task(self.node_status_loop())
                 tg.create_task(self.pleg())
                 tg.create_task(self.housekeeping())
+                tg.create_task(self.log_manager.run())
+                tg.create_task(self.image_gc.run())
                 if self.config.static_pod_path is not None:
                     tg.create_task(self.static_pod_source())
         finally:

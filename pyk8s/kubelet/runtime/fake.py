@@ -44,6 +44,7 @@ class FakeRuntime:
         self.container_configs: dict[str, ContainerConfig] = {}
         self.exec_handler: ExecHandler = lambda _cid, _cmd: ExecResult(0, b"", b"")
         self.exit_on_stop_code = 137
+        self.stats: dict[str, ContainerStats] = {}  # what container_stats answers, by id
         self._ids = itertools.count(1)
 
     def _call(self, name: str, *args: Any) -> None:
@@ -222,7 +223,9 @@ class FakeRuntime:
     async def container_stats(self, container_id: str) -> ContainerStats:
         self._call("container_stats", container_id)
         self._get(container_id)
-        return ContainerStats(id=container_id, timestamp=self.clock())
+        return self.stats.get(container_id) or ContainerStats(
+            id=container_id, timestamp=self.clock()
+        )
 
 
 class _FakeExec:

@@ -217,6 +217,11 @@ class ContainerStats:
     memory_usage_bytes: int = 0
     memory_working_set_bytes: int = 0
     pids: int = 0
+    memory_rss_bytes: int = 0
+    page_faults: int = 0
+    major_page_faults: int = 0
+    writable_layer_bytes: int = 0  # the container's own files (its overlay upper dir)
+    writable_layer_inodes: int = 0
 
 
 @dataclass(frozen=True)

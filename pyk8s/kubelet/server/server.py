@@ -56,6 +56,7 @@ class KubeletServer:
         app = web.Application(middlewares=[self._authn])
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
+        app.router.add_get("/stats/summary", self.stats_summary)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
         app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
@@ -107,6 +108,12 @@ class KubeletServer:
     async def pods(self, request: web.Request) -> web.Response:
         items = self.kubelet.pod_informer.lister("pods").list()
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def stats_summary(self, request: web.Request) -> web.Response:
+        body = await self.kubelet.summary.get()
+        if request.query.get("only_cpu_and_memory") == "true":
+            body = _cpu_and_memory(body)
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     async def container_logs(self, request: web.Request) -> web.StreamResponse:
@@ -231,3 +238,17 @@ class KubeletServer:
             return f"error forwarding port {port} to pod {sandbox}, uid : {e}"
 
         return await portforward.serve(request, forward, describe)
+
+
+def _cpu_and_memory(summary: dict[str, Any]) -> dict[str, Any]:
+    """``only_cpu_and_memory=true``: what the resource metrics pipeline asks for."""
+    keep = ("nodeName", "podRef", "name", "startTime", "cpu", "memory", "systemContainers")
+
+    def trim(obj: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in obj.items() if k in keep}
+        for key in ("containers", "systemContainers"):
+            if key in obj:
+                out[key] = [trim(c) for c in obj[key]]
+        return out
+
+    return {"node": trim(summary["node"]), "pods": [trim(p) for p in summary["pods"]]}
