@@ -135,6 +135,8 @@ async def server(data: Path) -> AsyncIterator[tuple[Path, int]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data), "--https-port",
         str(port), "--bind-address", "127.0.0.1", "--kubelet-port", str(_free_port()),
+        "--cluster-dns-port", str(_free_port()), "--cluster-cidr", "10.222.0.0/16",
+        "--service-cidr", "10.223.0.0/16", "--service-node-port-range", "38000-38999",
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

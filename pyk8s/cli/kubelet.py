@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pyk8s.api import resource
 from pyk8s.client import kubeconfig, rest
 from pyk8s.cluster import agent
-from pyk8s.kubelet.config import KubeletConfig
+from pyk8s.kubelet.config import KubeletConfig, apply_kubelet_args
 from pyk8s.storage.factory import default_data_dir
 
 
@@ -58,12 +57,15 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         else data_dir / "manifests",
     )
     try:
-        cfg.container_log_max_size = resource.value(args.container_log_max_size)
+        apply_kubelet_args(
+            cfg,
+            [
+                f"container-log-max-size={args.container_log_max_size}",
+                f"container-log-max-files={args.container_log_max_files}",
+            ],
+        )
     except ValueError as e:
-        raise SystemExit(f"--container-log-max-size: {e}") from None
-    if cfg.container_log_max_size <= 0 or args.container_log_max_files < 2:
-        raise SystemExit("--container-log-max-size must be > 0 and --container-log-max-files >= 2")
-    cfg.container_log_max_files = args.container_log_max_files
+        raise SystemExit(str(e)) from None
     if args.hostname_override:
         cfg.node_name = args.hostname_override.lower()
     return cfg

@@ -55,8 +55,10 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
     try:
         log.info("storage ready: %s", factory.describe(settings.storage))
         async with asyncio.TaskGroup() as tg:
-            # Air-gap images (<data-dir>/images/import/*.tar), as k3s preloads them.
-            tg.create_task(airgap.import_dir(settings.images.store_root))
+            # Air-gap images (<data-dir>/images/import/*.tar), as k3s preloads them: before
+            # the node agent starts, or a pod's first sync would try to pull them.
+            imported = asyncio.Event()
+            tg.create_task(_import_images(settings.images, imported))
             if settings.images.registry_port:
                 tg.create_task(_registry(settings.images))
             tg.create_task(
@@ -83,7 +85,7 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
                 if settings.kube_dns is not None:
                     tg.create_task(_kube_dns(settings, settings.kube_dns))
                 if settings.kubelet is not None:
-                    tg.create_task(_agent(settings, settings.kubelet))
+                    tg.create_task(_agent(settings, settings.kubelet, imported))
     finally:
         await store.close()
 
@@ -111,9 +113,17 @@ async def run_controllers(settings: ClusterSettings, config: ControllerManagerCo
     raise RuntimeError("the controller-manager lost its leader lease")
 
 
-async def _agent(settings: ClusterSettings, config: KubeletConfig) -> None:
+async def _import_images(config: ImagesConfig, done: asyncio.Event) -> None:
+    try:
+        await airgap.import_dir(config.store_root)
+    finally:
+        done.set()
+
+
+async def _agent(settings: ClusterSettings, config: KubeletConfig, imported: asyncio.Event) -> None:
     """This machine's node agent, through the API with the admin kubeconfig (k3s gives it a
-    node identity of its own; we have no node authorizer yet)."""
+    node identity of its own; we have no node authorizer yet), once air-gap images are in."""
+    await imported.wait()
     client = await rest.Client.from_kubeconfig(
         settings.apiserver.kubeconfig_path, user_agent="kubelet/pyk8s"
     )

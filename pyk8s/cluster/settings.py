@@ -16,7 +16,7 @@ from pyk8s.cluster.kubedns import KubeDNSConfig
 from pyk8s.controllers import servicelb
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
-from pyk8s.kubelet.config import KubeletConfig
+from pyk8s.kubelet.config import KubeletConfig, apply_kubelet_args
 from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import ProxyConfig, chain_prefix_for
 from pyk8s.scheduler.config import KubeSchedulerConfiguration, parse_duration
@@ -186,6 +186,10 @@ def _kubelet(args: argparse.Namespace, api: APIServerConfig) -> KubeletConfig:
     )
     if getattr(args, "node_name", ""):
         cfg.node_name = args.node_name.lower()
+    try:
+        apply_kubelet_args(cfg, getattr(args, "kubelet_arg", None) or [])
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     return cfg
 
 
@@ -223,6 +227,12 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-name", default="", help="this machine's node name (default hostname)")
     p.add_argument(
         "--kubelet-port", type=int, default=10250, help="the kubelet API port (default 10250)"
+    )
+    p.add_argument(
+        "--kubelet-arg",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a kubelet flag, e.g. container-log-max-size=1Mi (repeatable)",
     )
     p.add_argument(
         "--disable-scheduler", action="store_true", help="do not run the scheduler in this process"

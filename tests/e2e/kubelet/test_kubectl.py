@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +78,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster
     argv = [
         sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
         "--https-port", str(port), "--bind-address", "127.0.0.1",
-        "--kubelet-port", str(free_port()),
+        "--kubelet-port", str(free_port()), "--cluster-dns-port", str(free_port()),
+        # Ranges of its own: other clusters on the machine hold the default ones.
+        "--cluster-cidr", "10.212.0.0/16", "--service-cidr", "10.213.0.0/16",
+        "--service-node-port-range", "37000-37999",
+        # Small logs, rotated often, so a test sees rotation in seconds.
+        "--kubelet-arg", "container-log-max-size=64Ki", "--kubelet-arg",
+        "container-log-max-files=3", "--kubelet-arg", "container-log-monitor-interval=1s",
     ]  # fmt: skip
     c = KubeletCluster(data, data / "kubeconfig.yaml", argv=argv, port=port)
     try:
@@ -414,3 +422,91 @@ def test_termination_message_in_status_and_describe(cluster: Cluster) -> None:
     wait_for("fallback to fail", lambda: _phase(cluster, "fallback", "Failed"), timeout=60)
     term = _status(cluster, "fallback")["containerStatuses"][0]["state"]["terminated"]
     assert term["message"] == "".join(f"{i}\n" for i in range(21, 101))  # the last 80 lines
+
+
+def _kubelet_get(c: Cluster, path: str) -> Any:
+    """GET on the kubelet API with the admin's client certificate (signed by the cluster CA)."""
+    node = c.get("nodes")["items"][0]
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    tls = c.data_dir / "server" / "tls"
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the kubelet's certificate is self-signed, as upstream's
+    ctx.load_cert_chain(tls / "admin.crt", tls / "admin.key")
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", context=ctx) as resp:
+        return json.loads(resp.read())
+
+
+def test_stats_summary(cluster: Cluster) -> None:
+    # The shell holds 6 MB in a variable; the last command keeps it from exec'ing sleep.
+    script = (
+        "head -c 3000000 /dev/urandom > /tmp/blob; head -c 1000000 /dev/zero > /scratch/f; "
+        "echo logged; x=$(head -c 6000000 /dev/zero | tr '\\0' a); sleep 3600; echo $x"
+    )
+    pod = _pod("stats", _sh("c", script, volumeMounts=[{"name": "s", "mountPath": "/scratch"}]),
+               volumes=[{"name": "s", "emptyDir": {}}])  # fmt: skip
+    cluster.apply(pod)
+    wait_for("stats to run", lambda: _phase(cluster, "stats", "Running"), timeout=60)
+
+    def summary_with_pod() -> dict[str, Any] | None:
+        s: dict[str, Any] = _kubelet_get(cluster, "/stats/summary")
+        for p in s["pods"]:
+            c = p["containers"][0] if p["podRef"]["name"] == "stats" else None
+            if c and c["memory"]["workingSetBytes"] > 5_000_000 and c["rootfs"]["usedBytes"]:
+                return s
+        return None
+
+    s = wait_for("the pod's figures", summary_with_pod, timeout=30)
+    node = s["node"]
+    assert node["nodeName"] == cluster.get("nodes")["items"][0]["metadata"]["name"]
+    assert 0 < node["memory"]["workingSetBytes"] <= node["memory"]["usageBytes"]
+    assert node["memory"]["availableBytes"] > 0 and node["cpu"]["usageNanoCores"] >= 0
+    assert node["fs"]["capacityBytes"] > node["fs"]["availableBytes"] > 0
+    assert node["runtime"]["imageFs"]["usedBytes"] > 1_000_000  # busybox and nginx
+    assert node["rlimit"]["curproc"] > 0
+    (p,) = [p for p in s["pods"] if p["podRef"]["name"] == "stats"]
+    assert p["podRef"]["namespace"] == "default" and p["podRef"]["uid"]
+    (c,) = p["containers"]
+    assert c["name"] == "c" and c["cpu"]["usageCoreNanoSeconds"] > 0
+    assert "usageNanoCores" in c["cpu"]
+    assert 5_000_000 < c["memory"]["workingSetBytes"] < 200_000_000
+    assert c["rootfs"]["usedBytes"] >= 3_000_000  # /tmp/blob in its writable layer
+    assert 0 < c["logs"]["usedBytes"] < 1_000_000
+    (vol,) = [v for v in p["volume"] if v["name"] == "s"]
+    assert vol["usedBytes"] >= 1_000_000
+    assert p["ephemeral-storage"]["usedBytes"] >= 4_000_000
+    assert p["process_stats"]["process_count"] == 2  # sh and sleep
+    light = _kubelet_get(cluster, "/stats/summary?only_cpu_and_memory=true")
+    assert "fs" not in light["node"] and "memory" in light["node"]
+    cluster.kubectl("delete", "pod", "stats", "--wait=false")
+
+
+def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
+    script = "i=0; while true; do i=$((i+1)); echo line $i; [ $((i % 200)) = 0 ] && sleep 0.1; done"
+    cluster.apply(_pod("chatty", _sh("c", script)))
+    wait_for("chatty to run", lambda: _phase(cluster, "chatty", "Running"), timeout=60)
+    uid = cluster.get("pod", "chatty")["metadata"]["uid"]
+    log_dir = cluster.data_dir / "pod-logs" / f"default_chatty_{uid}" / "c"
+    binary = kubectl_binary(KUBECTL)
+    assert binary is not None
+    with subprocess.Popen(
+        [binary, "--kubeconfig", str(cluster.kubeconfig), "logs", "-f", "chatty"],
+        stdout=subprocess.PIPE, text=True,
+    ) as follow:  # fmt: skip
+        time.sleep(1)
+        first = sorted(p.name for p in log_dir.iterdir())
+        wait_for("two rotations", lambda: len(list(log_dir.glob("0.log.*"))) >= 2, timeout=30)
+        time.sleep(2)
+        follow.terminate()
+        out, _ = follow.communicate(timeout=10)
+    files = sorted(p.name for p in log_dir.iterdir())
+    rotated = [f for f in files if f.startswith("0.log.")]
+    assert len(rotated) == 2 and "0.log" in files, files  # containerLogMaxFiles=3
+    assert rotated[0].endswith(".gz") and not rotated[1].endswith(".gz"), files
+    assert first != files
+    numbers = [int(line.split()[1]) for line in out.splitlines() if line.startswith("line ")]
+    assert len(numbers) > 1000
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # no line lost
+    tail = cluster.kubectl("logs", "chatty", "--tail=1").stdout
+    assert tail.startswith("line ") and int(tail.split()[1]) > numbers[-1]
+    cluster.kubectl("delete", "pod", "chatty", "--wait=false")
