@@ -279,7 +279,7 @@ def _duration(value: str) -> float:
 
 
 def add_node_lifecycle_flags(p: argparse.ArgumentParser) -> None:
-    """kube-controller-manager's node lifecycle flags (Go durations such as 40s)."""
+    """kube-controller-manager's node lifecycle flags (Go durations such as 50s)."""
     d = ControllerManagerConfig()
     p.add_argument(
         "--node-monitor-period",
@@ -291,7 +291,7 @@ def add_node_lifecycle_flags(p: argparse.ArgumentParser) -> None:
         "--node-monitor-grace-period",
         type=_duration,
         default=d.node_monitor_grace_period,
-        help="silence after which a node is Unknown (default 40s)",
+        help="silence after which a node is Unknown (default 50s)",
     )
     p.add_argument(
         "--node-startup-grace-period",

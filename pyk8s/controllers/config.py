@@ -26,7 +26,8 @@ class ControllerManagerConfig:
     node_cidr_mask_size: int = 24
     allocate_node_cidrs: bool = True
     node_monitor_period: float = 5.0
-    node_monitor_grace_period: float = 40.0
+    node_monitor_grace_period: float = 50.0
+    """50 s since Kubernetes 1.32 (40 s before)."""
     node_startup_grace_period: float = 60.0
     node_eviction_rate: float = 0.1
     """Nodes a second that get a NoExecute taint in a healthy zone (``--node-eviction-rate``)."""

@@ -2,7 +2,7 @@
 
 No kubelet: two Node objects stand in for nodes, and this test renews one's Lease by
 hand while the other falls silent. The server runs with short node-monitor periods
-(kube-controller-manager's flags) so the 40 s default grace does not make the test slow.
+(kube-controller-manager's flags) so the 50 s default grace does not make the test slow.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def test_defaults_are_upstreams() -> None:
         s.controllers.node_monitor_grace_period,
         s.controllers.node_startup_grace_period,
         s.controllers.node_eviction_rate,
-    ) == (5.0, 40.0, 60.0, 0.1)
+    ) == (5.0, 50.0, 60.0, 0.1)
     assert s.apiserver.default_not_ready_toleration_seconds == 300
     assert s.apiserver.default_unreachable_toleration_seconds == 300
 
