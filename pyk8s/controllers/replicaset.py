@@ -24,7 +24,7 @@ from typing import Any
 from pyk8s.api import errors, meta, selectors
 from pyk8s.client import events, rest
 from pyk8s.client.cache import store
-from pyk8s.controllers import base, expectations, ownership, pods
+from pyk8s.controllers import base, expectations, mutation_cache, ownership, pods
 from pyk8s.controllers import manager as manager_
 from pyk8s.controllers.resources import PODS, REPLICASETS, REPLICATIONCONTROLLERS
 
@@ -74,6 +74,7 @@ class ReplicaSetController(base.Controller):
         self.expectations = expectations.Expectations(ctx.clock)
         self.burst_replicas = BURST_REPLICAS
         self.sets = ctx.informers.lister(kind.ref)
+        self.mutations = mutation_cache.MutationCache(ctx.clock)
         self.pods = ctx.informers.lister(PODS)
         self.watch(
             ctx.informers.for_resource(kind.ref),
@@ -98,6 +99,7 @@ class ReplicaSetController(base.Controller):
     def _set_deleted(self, obj: Object) -> None:
         key = store.meta_namespace_key(obj)
         self.expectations.delete(key)
+        self.mutations.forget(obj["metadata"].get("uid", ""))
         self.queue.add(key)
 
     def _owner_key(self, pod: Object, ref: Mapping[str, Any] | None) -> str | None:
@@ -189,7 +191,7 @@ class ReplicaSetController(base.Controller):
     async def reconcile(self, key: str) -> None:
         namespace, name = store.split_key(key)
         try:
-            rs = self.sets.namespace(namespace).get(name)
+            rs = self.mutations.newest(self.sets.namespace(namespace).get(name))
         except errors.NotFound:
             self.expectations.delete(key)
             return
@@ -369,7 +371,9 @@ class ReplicaSetController(base.Controller):
         if "conditions" not in status:
             body["status"].pop("conditions", None)
         try:
-            return await self.client.update(self.kind.ref, body, subresource="status")
+            written = await self.client.update(self.kind.ref, body, subresource="status")
+            self.mutations.mutated(written)
+            return written
         except errors.NotFound:
             return rs
         except errors.Conflict:
@@ -379,7 +383,9 @@ class ReplicaSetController(base.Controller):
             if fresh["metadata"].get("uid") != rs["metadata"].get("uid"):
                 return rs
             fresh["status"] = {**(fresh.get("status") or {}), **status}
-            return await self.client.update(self.kind.ref, fresh, subresource="status")
+            written = await self.client.update(self.kind.ref, fresh, subresource="status")
+            self.mutations.mutated(written)
+            return written
 
 
 def base_time(ctl: base.Controller) -> str:

@@ -8,6 +8,10 @@ revision and collision bookkeeping, ``scaleReplicaSet`` with the desired and
 max replicas annotations, ``scale`` for proportional scaling, ``cleanupDeployment``
 by ``revisionHistoryLimit``, ``syncDeploymentStatus``).
 
+Its own writes (ReplicaSets, its status) go through a mutation cache, so the next sync
+does not act on the copy from before them; a ReplicaSet write that conflicts only with
+the ReplicaSet controller's status writes is retried over the fresh object.
+
 Rollback needs nothing here: ``kubectl rollout undo`` copies an old
 ReplicaSet's template into the deployment, and the old ReplicaSet becomes the
 new one with the next revision number.
@@ -26,7 +30,7 @@ from typing import Any
 from pyk8s.api import errors, meta, selectors
 from pyk8s.client import events, rest
 from pyk8s.client.cache import store
-from pyk8s.controllers import base, ownership
+from pyk8s.controllers import base, mutation_cache, ownership
 from pyk8s.controllers import manager as manager_
 from pyk8s.controllers.deployment import progress, revisions, rolling
 from pyk8s.controllers.resources import DEPLOYMENTS, PODS, REPLICASETS
@@ -49,17 +53,18 @@ class DeploymentController(base.Controller):
         self.deployments = ctx.informers.lister(DEPLOYMENTS)
         self.sets = ctx.informers.lister(REPLICASETS)
         self.pods = ctx.informers.lister(PODS)
+        self.mutations = mutation_cache.MutationCache(ctx.clock)
         self.watch(
             ctx.informers.for_resource(DEPLOYMENTS),
             add=self.enqueue,
             update=lambda old, new: self.enqueue(new),
-            delete=self.enqueue,
+            delete=self._deployment_deleted,
         )
         self.watch(
             ctx.informers.for_resource(REPLICASETS),
             add=self._rs_changed,
             update=self._rs_updated,
-            delete=self._rs_changed,
+            delete=self._rs_deleted,
         )
         self.watch(ctx.informers.for_resource(PODS), delete=self._pod_deleted)
 
@@ -77,6 +82,14 @@ class DeploymentController(base.Controller):
         if d["metadata"].get("uid") != ref.get("uid"):
             return None
         return f"{ns}/{ref['name']}"
+
+    def _deployment_deleted(self, d: Object) -> None:
+        self.mutations.forget(d["metadata"].get("uid", ""))
+        self.enqueue(d)
+
+    def _rs_deleted(self, rs: Object) -> None:
+        self.mutations.forget(rs["metadata"].get("uid", ""))
+        self._rs_changed(rs)
 
     def _rs_changed(self, rs: Object) -> None:
         key = self._owner_key(rs)
@@ -126,7 +139,7 @@ class DeploymentController(base.Controller):
     async def reconcile(self, key: str) -> None:
         namespace, name = store.split_key(key)
         try:
-            cached = self.deployments.namespace(namespace).get(name)
+            cached = self.mutations.newest(self.deployments.namespace(namespace).get(name))
         except errors.NotFound:
             return
         d: dict[str, Any] = copy.deepcopy(dict(cached))
@@ -165,7 +178,8 @@ class DeploymentController(base.Controller):
         manager = ownership.RefManager(
             self.client, REPLICASETS, d, "apps/v1", "Deployment", selector, can_adopt
         )
-        return await manager.claim(self.sets.namespace(d["metadata"]["namespace"]).list())
+        listed = self.sets.namespace(d["metadata"]["namespace"]).list()
+        return await manager.claim([self.mutations.newest(rs) for rs in listed])
 
     def _is_scaling_event(self, d: Object, sets: list[Object]) -> bool:
         new_rs = revisions.find_new(d, sets)
@@ -213,7 +227,7 @@ class DeploymentController(base.Controller):
             changed = True
         if not changed:
             return rs
-        return await self.client.update(REPLICASETS, body)
+        return await self._update_rs(rs, body)
 
     async def _create_new_rs(
         self, d: dict[str, Any], sets: list[Object], old: list[Object], new_revision: int
@@ -253,6 +267,7 @@ class DeploymentController(base.Controller):
         body["spec"]["replicas"] = revisions.new_rs_replicas(d, sets, body)
         try:
             created = await self.client.create(REPLICASETS, body)
+            self.mutations.mutated(created)
         except errors.AlreadyExists:
             try:
                 rs = await self.client.get(REPLICASETS, name, d["metadata"]["namespace"])
@@ -301,6 +316,7 @@ class DeploymentController(base.Controller):
             {"metadata": {"annotations": {revisions.REVISION: want}}},
             d["metadata"]["namespace"],
         )
+        self.mutations.mutated(updated)
         d["metadata"]["annotations"] = updated["metadata"].get("annotations")
         d["metadata"]["resourceVersion"] = updated["metadata"].get("resourceVersion")
 
@@ -323,7 +339,7 @@ class DeploymentController(base.Controller):
         annotations[revisions.DESIRED_REPLICAS] = desired
         annotations[revisions.MAX_REPLICAS] = maximum
         body["spec"]["replicas"] = size
-        updated = await self.client.update(REPLICASETS, body)
+        updated = await self._update_rs(rs, body)
         if old_size != size:
             direction = "up" if size > old_size else "down"
             self.recorder.event(
@@ -335,6 +351,29 @@ class DeploymentController(base.Controller):
                 f" from {old_size} to {size}",
             )
         return old_size != size, updated
+
+    async def _update_rs(self, cached: Object, body: dict[str, Any]) -> Object:
+        """Write ``body`` (``cached`` changed); on a conflict that only the ReplicaSet
+        controller's status writes caused, write it again over the fresh object.
+
+        Upstream gives up the whole sync on any conflict. Here a conflict costs a write
+        round trip (an fsync) and a requeue, and most are status-only: the spec and
+        annotations the decision read are unchanged and no replica became unavailable,
+        so the decision stands and retrying at once is as safe as resyncing.
+        """
+        try:
+            written = await self.client.update(REPLICASETS, body)
+        except errors.Conflict:
+            md = cached["metadata"]
+            fresh = await self.client.get(REPLICASETS, md["name"], md["namespace"])
+            if not _only_status_moved(cached, fresh):
+                raise
+            retry = copy.deepcopy(body)
+            retry["metadata"]["resourceVersion"] = fresh["metadata"]["resourceVersion"]
+            retry["status"] = fresh.get("status") or {}
+            written = await self.client.update(REPLICASETS, retry)
+        self.mutations.mutated(written)
+        return written
 
     async def sync(self, d: dict[str, Any], sets: list[Object]) -> None:
         """Paused deployments and scaling events: scale, clean up, write status (``sync``)."""
@@ -442,9 +481,26 @@ class DeploymentController(base.Controller):
         body = copy.deepcopy(d)
         body["status"] = status
         try:
-            return await self.client.update(DEPLOYMENTS, body, subresource="status")
+            written = await self.client.update(DEPLOYMENTS, body, subresource="status")
         except errors.NotFound:
             return d
+        self.mutations.mutated(written)
+        return written
+
+
+def _only_status_moved(cached: Object, fresh: Object) -> bool:
+    """Same object, same spec, labels, annotations and owners; no replica less ready or
+    available than the decision assumed."""
+    cm, fm = cached["metadata"], fresh["metadata"]
+    for field in ("uid", "labels", "annotations", "ownerReferences", "deletionTimestamp"):
+        if cm.get(field) != fm.get(field):
+            return False
+    if cached.get("spec") != fresh.get("spec"):
+        return False
+    old, new = cached.get("status") or {}, fresh.get("status") or {}
+    return all(
+        int(new.get(k) or 0) >= int(old.get(k) or 0) for k in ("availableReplicas", "readyReplicas")
+    )
 
 
 def _same_status(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
