@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--kubeconfig", default="", metavar="FILE", help="kubeconfig of the cluster")
     p.add_argument("--data-dir", default="", help="state directory (default /var/lib/pyk8s)")
     p.add_argument("--hostname-override", default="", help="the node's name (default hostname)")
+    p.add_argument("--node-ip", default="", help="the node's InternalIP (default: route's)")
     p.add_argument("--port", type=int, default=10250, help="kubelet API port (default 10250)")
     p.add_argument("--client-ca-file", default="", help="CA of clients allowed on the API")
     p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for pods")
@@ -48,6 +49,7 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         data_dir=data_dir,
         image_store_root=data_dir / "images",
         port=args.port,
+        node_ip=args.node_ip,
         client_ca_file=Path(args.client_ca_file) if args.client_ca_file else None,
         cluster_dns=tuple(s for s in args.cluster_dns.split(",") if s),
         cluster_domain=args.cluster_domain,

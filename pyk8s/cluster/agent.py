@@ -1,9 +1,11 @@
 """The node agent: image store → runtime (with the pod network) → kubelet, and the service
 proxy, as k3s ``pkg/agent`` runs them.
 
-Used by ``pyk8s server`` (unless ``--disable-agent``) and ``pyk8s kubelet``. The pod network
-learns the node's ``spec.podCIDR`` from the API once the controller-manager's node IPAM has
-given it (k3s' flannel waits for it the same way); until then a pod sandbox waits for it.
+Used by ``pyk8s server`` (unless ``--disable-agent``) and ``pyk8s kubelet``. Nodes reach
+each other's pods through routes to every node's podCIDR (``kubelet.network.hostgw``).
+The pod network learns the node's ``spec.podCIDR`` from the API once the controller-manager's
+node IPAM has given it (k3s' flannel waits for it the same way); until then a pod sandbox
+waits for it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pyk8s.images import service as image_service
 from pyk8s.kubelet import kubelet
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.network.bridge import BridgeNetwork
+from pyk8s.kubelet.network.hostgw import HostGateway
 from pyk8s.kubelet.runtime import naming
 from pyk8s.kubelet.runtime.runc import RuncRuntime
 from pyk8s.proxy import server as proxy_server
@@ -41,13 +44,17 @@ async def run(
     server does it itself, so only a stand-alone agent asks for it."""
     if import_images:
         await airgap.import_dir(config.image_store_root)
-    network = BridgeNetwork(naming.prefix_for(config.data_dir), config.data_dir)
+    prefix = naming.prefix_for(config.data_dir)
+    network = BridgeNetwork(prefix, config.data_dir)
     runtime = RuncRuntime(config.data_dir, network=network)
     images = image_service.ImageService(config.image_store_root)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(follow_pod_cidr(client, config.node_name, network))
-        if proxy is not None and isinstance(client, rest.Client):
-            tg.create_task(proxy_server.run(proxy, client))
+        if isinstance(client, rest.Client):
+            # Routes to the other nodes' pods (flannel host-gw), and the service proxy.
+            tg.create_task(HostGateway(config.node_name, prefix).run(client))
+            if proxy is not None:
+                tg.create_task(proxy_server.run(proxy, client))
         tg.create_task(kubelet.Kubelet(config, client, runtime, images).run(ready))
 
 

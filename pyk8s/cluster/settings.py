@@ -182,6 +182,7 @@ def _kubelet(args: argparse.Namespace, api: APIServerConfig) -> KubeletConfig:
         cluster_dns=(getattr(args, "cluster_dns", "") or str(net.network_address + 10),),
         cluster_domain=api.cluster_domain,
         control_plane=True,
+        node_ip=getattr(args, "node_ip", ""),
         static_pod_path=api.data_dir / "manifests",
     )
     if getattr(args, "node_name", ""):
@@ -212,7 +213,7 @@ def _kube_dns(args: argparse.Namespace, api: APIServerConfig, node_name: str) ->
         raise SystemExit(f"--cluster-dns {cluster_ip}: {e}") from None
     return KubeDNSConfig(
         cluster_ip=cluster_ip,
-        listen_ip=args.cluster_dns_listen,
+        listen_ip=args.cluster_dns_listen or getattr(args, "node_ip", ""),
         port=args.cluster_dns_port,
         domain=api.cluster_domain,
         node_name=node_name,
@@ -225,6 +226,9 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
         "--disable-agent", action="store_true", help="do not run the kubelet in this process"
     )
     p.add_argument("--node-name", default="", help="this machine's node name (default hostname)")
+    p.add_argument(
+        "--node-ip", default="", help="this node's InternalIP (default: the default route's)"
+    )
     p.add_argument(
         "--kubelet-port", type=int, default=10250, help="the kubelet API port (default 10250)"
     )

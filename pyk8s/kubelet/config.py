@@ -17,6 +17,8 @@ class KubeletConfig:
     """The cluster's data dir: the runtime keeps its state and the kubelet its pods below it."""
     image_store_root: Path
     node_name: str = field(default_factory=lambda: socket.gethostname().lower())
+    node_ip: str = ""
+    """The node's InternalIP (``--node-ip``); empty: the address of the default route."""
     port: int = 10250
     """The kubelet API (HTTPS); 0 picks a free port (tests)."""
     bind_address: str = "0.0.0.0"

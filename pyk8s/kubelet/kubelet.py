@@ -492,7 +492,10 @@ class Kubelet:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         self.machine = await asyncio.to_thread(
-            node_status.machine_info, self.config.node_name, self.config.data_dir
+            node_status.machine_info,
+            self.config.node_name,
+            self.config.data_dir,
+            self.config.node_ip,
         )
         self.runtime_version = await self.runtime.version()
         self.server = kubelet_server.KubeletServer(self.config, self)

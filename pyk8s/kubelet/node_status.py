@@ -88,7 +88,7 @@ def internal_ip() -> str:
     return "127.0.0.1"
 
 
-def machine_info(node_name: str, data_dir: Path) -> MachineInfo:
+def machine_info(node_name: str, data_dir: Path, node_ip: str = "") -> MachineInfo:
     """What ``cadvisor`` would tell the kubelet about this machine (blocking)."""
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -107,7 +107,7 @@ def machine_info(node_name: str, data_dir: Path) -> MachineInfo:
         kernel_version=platform.release(),
         os_image=_os_image(),
         architecture=ARCH.get(platform.machine(), platform.machine()),
-        addresses=(("InternalIP", internal_ip()), ("Hostname", node_name)),
+        addresses=(("InternalIP", node_ip or internal_ip()), ("Hostname", node_name)),
     )
 
 

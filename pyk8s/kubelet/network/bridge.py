@@ -25,7 +25,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pyk8s.kubelet.network import hostlocal, hostport
+from pyk8s.kubelet.network import hostgw, hostlocal, hostport
 from pyk8s.kubelet.network.hostlocal import HostLocal
 from pyk8s.kubelet.runtime import command
 from pyk8s.kubelet.runtime.interface import ContainerRuntimeError, PodSandboxConfig
@@ -222,4 +222,5 @@ async def cleanup(prefix: str, data_dir: Path | None, netns: str | None = None) 
         await asyncio.to_thread(shutil.rmtree, ipam_dir(data_dir), True)
     if await asyncio.to_thread(shutil.which, "iptables-save"):
         await hostport.cleanup(links, data_dir, netns)
+    await hostgw.cleanup(prefix, netns)
     return names
