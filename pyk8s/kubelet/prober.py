@@ -2,9 +2,10 @@
 
 Mirrors ``pkg/kubelet/prober/worker.go`` (``doProbe``: initial delay, period, success and
 failure thresholds, results kept per container id, liveness and startup results reset after a
-restart), ``prober.go`` (``runProbe``: exec, httpGet, tcpSocket), ``results/results_manager.go``
-(a change wakes the pod worker). A pod without its own network address is probed inside its
-network namespace through the runtime's port forwarding, since loopback is all it has.
+restart), ``prober.go`` (``runProbe``: exec, httpGet, tcpSocket, and grpc through
+:mod:`.grpc_probe`), ``results/results_manager.go`` (a change wakes the pod worker). A pod
+without its own network address is probed inside its network namespace through the runtime's
+port forwarding, since loopback is all it has.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pyk8s.kubelet import grpc_probe
 from pyk8s.kubelet.runtime import actions
 from pyk8s.kubelet.runtime.interface import ContainerRuntime, ContainerRuntimeError
 
@@ -42,7 +44,7 @@ async def run_probe(
     """One attempt: (success, output or reason)."""
     timeout = float(probe.get("timeoutSeconds") or 1)
     try:
-        async with asyncio.timeout(timeout + (5 if "exec" in probe else 0)):
+        async with asyncio.timeout(timeout + (5 if "exec" in probe or "grpc" in probe else 0)):
             if "exec" in probe:
                 cmd = list(probe["exec"].get("command") or [])
                 r = await runtime.exec_sync(target.container_id, cmd, timeout)
@@ -55,6 +57,8 @@ async def run_probe(
                 _, writer = await _connect(runtime, target, probe["tcpSocket"], port)
                 writer.close()
                 return True, ""
+            if "grpc" in probe:
+                return await _grpc(runtime, probe["grpc"], target, timeout)
     except TimeoutError:
         return False, f"probe timed out after {timeout:g}s"
     except (OSError, ContainerRuntimeError, ValueError) as e:
@@ -79,6 +83,46 @@ async def _connect(
     if host or target.host_network:
         return await asyncio.open_connection(host or "127.0.0.1", port)
     return await runtime.port_forward(target.sandbox_id, port)
+
+
+async def _grpc(
+    runtime: ContainerRuntime, g: Mapping[str, Any], target: Target, timeout: float
+) -> tuple[bool, str]:
+    port = int(g.get("port") or 0)
+    service = str(g.get("service") or "")
+    if target.host_network:
+        return await grpc_probe.check(f"127.0.0.1:{port}", service, timeout, USER_AGENT)
+
+    # The channel needs an address: a loopback listener whose connections are forwarded
+    # into the pod's network namespace, as every other probe of ours reaches the pod.
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            pod_r, pod_w = await runtime.port_forward(target.sandbox_id, port)
+        except (OSError, ContainerRuntimeError):
+            writer.close()
+            return
+        await asyncio.gather(_pipe(reader, pod_w), _pipe(pod_r, writer))
+
+    server = await asyncio.start_server(forward, "127.0.0.1", 0)
+    try:
+        local = server.sockets[0].getsockname()[1]
+        return await grpc_probe.check(f"127.0.0.1:{local}", service, timeout, USER_AGENT)
+    finally:
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 1)
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            dst.close()
 
 
 async def _http(

@@ -13,10 +13,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from pyk8s.kubelet.runtime import killall, naming
@@ -510,3 +512,44 @@ def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
     tail = cluster.kubectl("logs", "chatty", "--tail=1").stdout
     assert tail.startswith("line ") and int(tail.split()[1]) > numbers[-1]
     cluster.kubectl("delete", "pod", "chatty", "--wait=false")
+
+
+class _HostHealth:
+    """A grpc.health.v1 server on the host (grpcio, in threads): what a hostNetwork pod's
+    gRPC probe reaches."""
+
+    def __init__(self) -> None:
+        self.status = 1  # SERVING
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        handler = grpc.unary_unary_rpc_method_handler(
+            self._check, request_deserializer=lambda b: b, response_serializer=lambda b: b
+        )
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": handler}),)
+        )
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+
+    def _check(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        return b"\x08" + bytes([self.status])
+
+
+def test_grpc_readiness_probe(cluster: Cluster) -> None:
+    health = _HostHealth()
+    health.server.start()
+    try:
+        probe = {"grpc": {"port": health.port}, "periodSeconds": 1, "failureThreshold": 1}
+        cluster.apply(
+            _pod("grpcprobe", _sh("c", "sleep 3600", readinessProbe=probe), hostNetwork=True)
+        )
+        wait_for("Ready", lambda: _condition(cluster, "grpcprobe", "Ready") == "True", timeout=60)
+        health.status = 2  # NOT_SERVING
+        wait_for("NotReady", lambda: _condition(cluster, "grpcprobe", "Ready") == "False")
+        events = cluster.kubectl(
+            "get", "events", "--field-selector", "involvedObject.name=grpcprobe"
+        ).stdout
+        assert 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")' in events
+        health.status = 1
+        wait_for("Ready again", lambda: _condition(cluster, "grpcprobe", "Ready") == "True")
+    finally:
+        health.server.stop(None)
+        cluster.kubectl("delete", "pod", "grpcprobe", "--wait=false")
