@@ -71,8 +71,21 @@ def _def_name(schema: Schema, node: Mapping[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
 
 
+# id of a property node -> (that node, its Go type); the node guards against a reused id
+_TYPES: dict[int, tuple[Mapping[str, Any], GoType]] = {}
+
+
 def go_type(schema: Schema, node: Mapping[str, Any]) -> GoType:
     """The Go type a property node (before ``$ref`` resolution) decodes into."""
+    hit = _TYPES.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    found = _go_type(schema, node)
+    _TYPES[id(node)] = (node, found)
+    return found
+
+
+def _go_type(schema: Schema, node: Mapping[str, Any]) -> GoType:
     ref = _def_name(schema, node)
     if ref is not None:
         if ref in _CUSTOM:
@@ -82,7 +95,7 @@ def go_type(schema: Schema, node: Mapping[str, Any]) -> GoType:
             return GoType("any", "", {}, None)
         parts = ref.split(".")
         name = f"{parts[-2]}.{parts[-1]}" if len(parts) > 1 else ref
-        inner = go_type(
+        inner = _go_type(
             Schema(target, schema.defs), {k: v for k, v in target.items() if k != "$ref"}
         )
         if inner.kind == "struct":

@@ -48,15 +48,43 @@ def _node(schema: Schema | None) -> Mapping[str, Any]:
     return schema._resolve(schema.node) if schema is not None else {}
 
 
-def _child(schema: Schema | None, key: str) -> tuple[Schema | None, Mapping[str, Any], bool]:
+Child = tuple[Schema | None, Mapping[str, Any], bool]
+# (id of a schema node, key) -> (that node, its child): schema nodes live as long as the
+# loaded definitions, and the node kept beside the answer guards against a reused id.
+_CHILDREN: dict[tuple[int, str], tuple[Mapping[str, Any], Child]] = {}
+_ITEMS: dict[int, tuple[Mapping[str, Any], Schema | None]] = {}
+
+
+def _child(schema: Schema | None, key: str) -> Child:
     """Schema of ``key`` in a map, its property node, and whether it is a named field."""
     if schema is None:
         return None, {}, False
+    ck = (id(schema.node), key)
+    hit = _CHILDREN.get(ck)
+    if hit is not None and hit[0] is schema.node:
+        return hit[1]
+    found = _find_child(schema, key)
+    _CHILDREN[ck] = (schema.node, found)
+    return found
+
+
+def _items(schema: Schema | None) -> Schema | None:
+    if schema is None:
+        return None
+    hit = _ITEMS.get(id(schema.node))
+    if hit is not None and hit[0] is schema.node:
+        return hit[1]
+    found = schema.items()
+    _ITEMS[id(schema.node)] = (schema.node, found)
+    return found
+
+
+def _find_child(schema: Schema, key: str) -> Child:
     sub, prop = schema.field(key)
     if sub is not None:
         return sub, prop, True
     extra = _node(schema).get("additionalProperties")
-    if isinstance(extra, Mapping):
+    if isinstance(extra, dict):
         return Schema(schema._resolve(extra), schema.defs), extra, False
     return None, {}, False
 
@@ -79,7 +107,7 @@ def _atomic_map(schema: Schema | None) -> bool:
 def item_element(item: Any, kind: str, keys: list[str]) -> PathElement | None:
     """The path element naming one item of a list-map or set (None: not nameable)."""
     if kind == "map":
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             return None
         named = {}
         for k in keys:
@@ -116,7 +144,7 @@ def strip(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The part of an object that managers own: no apiVersion/kind/status, no server metadata."""
     top = {k: v for k, v in obj.items() if k not in _SKIP_TOP}
     md = top.get("metadata")
-    if isinstance(md, Mapping):
+    if isinstance(md, dict):
         kept = {k: v for k, v in md.items() if k not in _SKIP_META}
         if kept:
             top["metadata"] = kept
@@ -133,7 +161,7 @@ def field_set(obj: Mapping[str, Any], schema: Schema | None) -> set[Path]:
 
 
 def _collect(value: Any, schema: Schema | None, path: Path, out: set[Path]) -> None:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         if path and (not value or _atomic_map(schema)):
             out.add(path)
             return
@@ -158,7 +186,7 @@ def _collect_list(
     if indexed is None:
         out.add(path)
         return
-    item_schema = schema.items() if schema is not None else None
+    item_schema = _items(schema)
     for pe, item in indexed[1].items():
         item_path = (*path, pe)
         out.add(item_path)
@@ -207,7 +235,7 @@ def _leaf(lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
 def _compare(
     lhs: Any, rhs: Any, schema: Schema | None, prop: Mapping[str, Any], path: Path, c: Comparison
 ) -> None:
-    ldict, rdict = isinstance(lhs, Mapping), isinstance(rhs, Mapping)
+    ldict, rdict = isinstance(lhs, dict), isinstance(rhs, dict)
     llist, rlist = isinstance(lhs, list), isinstance(rhs, list)
     if (ldict or lhs is _MISSING) and (rdict or rhs is _MISSING) and (ldict or rdict):
         ld = {} if lhs is _MISSING else lhs
@@ -232,7 +260,7 @@ def _compare_map(
         child = (*path, ("f", k))
         lv, rv = lhs.get(k, _MISSING), rhs.get(k, _MISSING)
         _compare(lv, rv, sub, prop, child, c)
-        if not named and (isinstance(lv, Mapping | list) or isinstance(rv, Mapping | list)):
+        if not named and (isinstance(lv, dict | list) or isinstance(rv, dict | list)):
             _node_hook(lv, rv, child, c)
 
 
@@ -255,7 +283,7 @@ def _compare_list(
     li, ri = _index(lhs, kind, keys), _index(rhs, kind, keys)
     if li is None or ri is None:
         return False
-    item_schema = schema.items() if schema is not None else None
+    item_schema = _items(schema)
     for pe in {**li[1], **ri[1]}:
         lv, rv = li[1].get(pe, _MISSING), ri[1].get(pe, _MISSING)
         child = (*path, pe)
@@ -278,7 +306,7 @@ def merge(live: Any, applied: Any, schema: Schema | None) -> Any:
 
 
 def _merge(live: Any, applied: Any, schema: Schema | None, prop: Mapping[str, Any]) -> Any:
-    if isinstance(applied, Mapping) and isinstance(live, Mapping) and not _atomic_map(schema):
+    if isinstance(applied, dict) and isinstance(live, dict) and not _atomic_map(schema):
         out = dict(live)
         for k, v in applied.items():
             sub, sprop, _named = _child(schema, k)
@@ -299,7 +327,7 @@ def _merge_list(
     li, ai = _index(live, kind, keys), _index(applied, kind, keys)
     if li is None or ai is None:
         return None
-    item_schema = schema.items() if schema is not None else None
+    item_schema = _items(schema)
     lorder, litems = li
     aorder, aitems = ai
     # Live items stay where they are relative to the applied ones; applied items come
@@ -343,7 +371,7 @@ def get(obj: Any, path: Path) -> Any:
     cur = obj
     for kind, name in path:
         if kind == "f":
-            if not isinstance(cur, Mapping) or name not in cur:
+            if not isinstance(cur, dict) or name not in cur:
                 return _MISSING
             cur = cur[name]
             continue
@@ -364,7 +392,7 @@ def exists(obj: Any, path: Path) -> bool:
 
 
 def _key_matches(item: Any, want: Mapping[str, Any]) -> bool:
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         return False
     return all(item.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items())
 
@@ -432,7 +460,7 @@ def from_fields_v1(fields: Mapping[str, Any] | None) -> set[Path]:
         for k in children:
             kind, _, name = k.partition(":")
             v = node[k]
-            walk(v if isinstance(v, Mapping) else {}, (*path, (kind, name)))
+            walk(v if isinstance(v, dict) else {}, (*path, (kind, name)))
 
     walk(fields or {}, ())
     return out
@@ -447,7 +475,7 @@ def _value_string(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ",".join(_value_string(v) for v in value) + "]"
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return "".join(f"{k}={_value_string(v)}" for k, v in value.items())
     return str(value)
 

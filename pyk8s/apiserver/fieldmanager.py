@@ -49,14 +49,75 @@ def default_manager(user_agent: str) -> str:
     return name[:128] or "unknown"
 
 
-@dataclass
 class Manager:
-    manager: str
-    operation: str
-    api_version: str
-    subresource: str
-    fields: set[Path]
-    time: str | None = None
+    """One managedFields entry. Its FieldsV1 is decoded into paths only when asked for
+    (most writes touch few managers), and re-encoded only when its paths changed."""
+
+    def __init__(
+        self,
+        manager: str,
+        operation: str,
+        api_version: str,
+        subresource: str,
+        fields: set[Path] | None,
+        time: str | None = None,
+        raw: Any = None,
+    ) -> None:
+        self.manager = manager
+        self.operation = operation
+        self.api_version = api_version
+        self.subresource = subresource
+        self.time = time
+        self._fields = fields
+        self._raw = raw if fields is None else None  # FieldsV1 of _fields, when known
+
+    @property
+    def fields(self) -> set[Path]:
+        if self._fields is None:
+            self._fields = structuredmerge.from_fields_v1(self._raw)
+        return self._fields
+
+    @fields.setter
+    def fields(self, value: set[Path]) -> None:
+        self._fields = value
+        self._raw = None
+
+    def copy(self) -> Manager:
+        m = Manager(self.manager, self.operation, self.api_version, self.subresource, None,
+                    self.time, self._raw)  # fmt: skip
+        m._fields = set(self._fields) if self._fields is not None else None
+        return m
+
+    def owns(self, path: Path) -> bool:
+        if self._fields is not None:
+            return path in self._fields
+        node = self._raw
+        for kind, name in path:
+            if not isinstance(node, dict):
+                return False
+            node = node.get(f"{kind}:{name}")
+            if node is None:
+                return False
+        return isinstance(node, dict) and (not node or "." in node)
+
+    def owns_any(self, paths: Iterable[Path]) -> bool:
+        return any(self.owns(p) for p in paths)
+
+    def raw_equals(self, raw: Any) -> bool:
+        return self._raw is not None and bool(self._raw == raw)
+
+    def set_encoded(self, fields: set[Path], raw: Any) -> None:
+        """Set the paths and their FieldsV1 at once (no re-encoding)."""
+        self._fields = fields
+        self._raw = raw
+
+    def nonempty(self) -> bool:
+        return bool(self._fields) if self._fields is not None else bool(self._raw)
+
+    def same_fields(self, other: Manager) -> bool:
+        if self._raw is not None and other._raw is not None:
+            return bool(self._raw == other._raw)
+        return self.fields == other.fields
 
     @property
     def ident(self) -> tuple[str, str, str, str]:
@@ -78,7 +139,9 @@ class Manager:
         if self.time:
             e["time"] = self.time
         e["fieldsType"] = "FieldsV1"
-        e["fieldsV1"] = structuredmerge.to_fields_v1(self.fields)
+        e["fieldsV1"] = (
+            self._raw if self._raw is not None else structuredmerge.to_fields_v1(self.fields)
+        )
         if self.subresource:
             e["subresource"] = self.subresource
         return e
@@ -96,8 +159,9 @@ def decode(entries: Any) -> list[Manager]:
             operation=str(e.get("operation", "Update")),
             api_version=str(e.get("apiVersion", "")),
             subresource=str(e.get("subresource", "")),
-            fields=structuredmerge.from_fields_v1(e.get("fieldsV1")),
+            fields=None,
             time=e.get("time"),
+            raw=e.get("fieldsV1") or {},
         )
         if m.ident in out:
             out[m.ident].fields |= m.fields
@@ -108,7 +172,7 @@ def decode(entries: Any) -> list[Manager]:
 
 def encode(managers: Iterable[Manager]) -> list[Obj]:
     """Entries in upstream's order: Apply before Update, then by time, manager, version."""
-    kept = [m for m in managers if m.fields]
+    kept = [m for m in managers if m.nonempty()]
     kept.sort(key=lambda m: (m.operation, m.time or "", m.manager, m.api_version, m.subresource))
     return [m.entry() for m in kept]
 
@@ -150,15 +214,15 @@ def _update_others(
     if not gone:
         return
     for m in managers:
-        if m.ident != me:
-            m.fields -= gone
+        if m.ident != me and m.owns_any(gone):
+            m.fields = m.fields - gone
 
 
 def _restore_times(new: list[Manager], old: list[Manager]) -> None:
     before = {m.ident: m for m in old}
     for m in new:
         prev = before.get(m.ident)
-        if prev is not None and prev.fields == m.fields:
+        if prev is not None and prev.same_fields(m):
             m.time = prev.time
 
 
@@ -242,9 +306,7 @@ def on_update(
     base = before
     if sent and not subresource and sent != old_entries:
         base = decode(sent)
-    managers = [copy.copy(m) for m in base]
-    for m in managers:
-        m.fields = set(m.fields)
+    managers = [m.copy() for m in base]
     if not manager:
         _finish(obj, old, managers, before)
         return
@@ -259,7 +321,7 @@ def on_update(
         else:
             prev.fields |= mine.fields
         prev.time = meta.now()
-    managers = [m for m in managers if m.fields]
+    managers = [m for m in managers if m.nonempty()]
     _finish(obj, old, managers, before)
 
 
@@ -328,7 +390,7 @@ def apply(
     Raises :class:`errors.Conflict` listing the conflicts when not forced.
     """
     exists = live is not None
-    current: Obj = copy.deepcopy(live) if live is not None else {}
+    current: Obj = live if live is not None else {}  # read only
     before = decode((current.get("metadata") or {}).get("managedFields")) if exists else []
     config = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
     cmd = dict(config.get("metadata") or {})
@@ -344,17 +406,20 @@ def apply(
         if subresource != "status"
         else {(("f", "status"), *p[1:]) for p in _status_field_set(config, schema)}
     )
-    managers = [Manager(m.manager, m.operation, m.api_version, m.subresource, set(m.fields), m.time)
-                for m in before]  # fmt: skip
+    managers = [m.copy() for m in before]
     last = next((m for m in managers if m.ident == mine_id), None)
-    last_set = set(last.fields) if last is not None else set()
+    applied_raw = structuredmerge.to_fields_v1(applied_set)
+    # the same configuration as last time: nothing dropped, nothing to decode
+    same_as_last = last is not None and last.raw_equals(applied_raw)
+    last_set = set() if last is None or same_as_last else set(last.fields)
     c = _compare(current, merged, subresource, schema)
     changed = c.changed()
     found = [
         ConflictItem(m, p)
         for m in managers
         if m.ident != mine_id
-        for p in sorted(m.fields & changed)
+        for p in sorted(changed)
+        if m.owns(p)
     ]
     if found and not force:
         allowed = _last_applied_set(current, schema) if manager == "kubectl" else None
@@ -366,21 +431,26 @@ def apply(
     if last is None:
         last = Manager(manager, "Apply", api_version, subresource, set(), None)
         managers.append(last)
-    last.fields = applied_set
+    if not same_as_last:
+        last.set_encoded(applied_set, applied_raw)
     last.api_version = api_version
     # Prune: what this manager applied before, applies no more, and nobody else owns.
-    owned: set[Path] = set()
-    for m in managers:
-        owned |= m.fields
-    gone = last_set - applied_set - owned
-    if gone:
-        structuredmerge.remove(merged, gone, keep=owned)
+    dropped = last_set - applied_set
+    if dropped:
+        owned: set[Path] = set()
+        for m in managers:
+            owned |= m.fields
+        gone = dropped - owned
+        if gone:
+            merged = copy.deepcopy(merged)  # merge shares untouched subtrees with live
+            structuredmerge.remove(merged, gone, keep=owned)
     if manager == "kubectl" and LAST_APPLIED in (
         (merged.get("metadata") or {}).get("annotations") or {}
     ):
-        merged["metadata"]["annotations"][LAST_APPLIED] = _last_applied(applied)
+        merged["metadata"] = md = dict(merged["metadata"])
+        md["annotations"] = {**md["annotations"], LAST_APPLIED: _last_applied(applied)}
     last.time = meta.now()  # put back by _finish when nothing changed
-    managers = [m for m in managers if m.fields]
+    managers = [m for m in managers if m.nonempty()]
     merged["apiVersion"], merged["kind"] = applied["apiVersion"], applied["kind"]
     md = merged.setdefault("metadata", {})
     md.pop("managedFields", None)
