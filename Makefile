@@ -52,6 +52,7 @@ conformance: deps
 bench: deps
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/apiserver.py
+	$(BIN)/python bench/patch.py
 	$(BIN)/python bench/client_cache.py
 	$(BIN)/python bench/client_informer.py
 	$(BIN)/python bench/network.py
