@@ -176,6 +176,14 @@ class RuntimeManager:
                 is_init,
             )
 
+        # Step 5: ephemeral containers (kubectl debug), never restarted.
+        for i in changes.ephemeral_containers_to_start:
+            ec = spec["ephemeralContainers"][i]
+            _, delay = await self.start_container(
+                pod, ec, status, observed, sandbox_id, sandbox_config, volume_paths, pod_ips,
+                False, target=ec.get("targetContainerName") or "",
+            )  # fmt: skip
+            wake = _min(wake, delay)
         # Step 6: init containers (one regular one at a time; sidecars go on).
         for i in changes.init_containers_to_start:
             c = spec["initContainers"][i]
@@ -355,8 +363,10 @@ class RuntimeManager:
         volume_paths: dict[str, str],
         pod_ips: list[str],
         is_init: bool,
+        target: str = "",
     ) -> tuple[bool, float | None]:
-        """``startContainer``; (started, when to look again)."""
+        """``startContainer``; (started, when to look again). ``target``: the container whose
+        process namespace an ephemeral container joins."""
         name = c["name"]
         uid = pod["metadata"]["uid"]
         meta = pod["metadata"]
@@ -391,6 +401,13 @@ class RuntimeManager:
             observed.waiting[name] = ("CreateContainerConfigError", str(e))
             self.record(pod, "Warning", "Failed", f"Error: {e}")
             return False, 2.0
+        if target:
+            running = status.find(target)
+            if running is None or running.state != cri.ContainerState.RUNNING:
+                observed.waiting[name] = ("CreateContainerError", f"target container {target} "
+                                          "is not running")  # fmt: skip
+                return False, 2.0
+            cfg = dataclasses.replace(cfg, target_id=running.id)
         try:
             cid = await self.runtime.create_container(sandbox_id, cfg, sandbox_config)
         except cri.ContainerRuntimeError as e:

@@ -277,6 +277,13 @@ def generate(
     }
     if inits:
         out["initContainerStatuses"] = init_statuses
+    ephemeral = list(spec.get("ephemeralContainers") or [])
+    if ephemeral:
+        # never ready (they have no probes) and never restarted
+        out["ephemeralContainerStatuses"] = [
+            {**_container_status(c, status, observed, "ContainerCreating", False), "ready": False}
+            for c in ephemeral
+        ]
     ips = list(sandbox.ips) if sandbox is not None else []
     if spec.get("hostNetwork"):
         ips = [host_ip]

@@ -129,6 +129,8 @@ def pod_spec(spec: Any, path: str, *, is_pod: bool = False) -> list[FieldError]:
     errs += _containers(spec.get("containers"), f"{path}.containers", names, need_one=True)
     errs += _containers(spec.get("initContainers"), f"{path}.initContainers", names, need_one=False)
     errs += _host_network_ports(spec, path, is_pod)
+    if is_pod:
+        errs += ephemeral_containers(spec, f"{path}.ephemeralContainers", names)
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in RESTART_POLICIES:
         errs.append(not_supported(f"{path}.restartPolicy", policy, RESTART_POLICIES))
@@ -150,6 +152,81 @@ def pod_spec(spec: Any, path: str, *, is_pod: bool = False) -> list[FieldError]:
                 f"{path}.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0"
             )
         )
+    return errs
+
+
+# validation.go allowedEphemeralContainerFields: what an ephemeral container may set.
+_EPHEMERAL_ALLOWED = frozenset({
+    "name", "image", "command", "args", "workingDir", "envFrom", "env", "volumeMounts",
+    "volumeDevices", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
+    "securityContext", "stdin", "stdinOnce", "tty", "targetContainerName",
+})  # fmt: skip
+
+
+def ephemeral_containers(spec: Obj, path: str, names: set[str]) -> list[FieldError]:
+    """``validateEphemeralContainers``: unique names across every kind of container, a
+    target that is a regular or init container, none of the fields that would make the
+    container part of the workload (ports, probes, lifecycle, resources, subPath)."""
+    errs: list[FieldError] = []
+    items = spec.get("ephemeralContainers") or []
+    if not isinstance(items, list):
+        return [invalid_value(path, items, "must be a list")]
+    others = {c.get("name") for key in ("containers", "initContainers")
+              for c in spec.get(key) or [] if isinstance(c, dict)}  # fmt: skip
+    seen = set(names)
+    for i, c in enumerate(items):
+        p = f"{path}[{i}]"
+        if not isinstance(c, dict):
+            errs.append(invalid_value(p, c, "must be an object"))
+            continue
+        name = c.get("name", "")
+        if not name:
+            errs.append(required(f"{p}.name"))
+        else:
+            for msg in meta.dns1123_label(str(name)):
+                errs.append(invalid_value(f"{p}.name", name, msg))
+            if name in seen:
+                errs.append(FieldError("FieldValueDuplicate", f"{p}.name", "", name))
+            seen.add(name)
+        if not c.get("image"):
+            errs.append(required(f"{p}.image"))
+        pull = c.get("imagePullPolicy")
+        if pull and pull not in PULL_POLICIES:
+            errs.append(not_supported(f"{p}.imagePullPolicy", pull, PULL_POLICIES))
+        target = c.get("targetContainerName")
+        if target and target not in others:
+            errs.append(FieldError("FieldValueNotFound", f"{p}.targetContainerName", "", target))
+        for key in sorted(k for k, v in c.items() if v not in (None, [], {}, "", False)):
+            if key not in _EPHEMERAL_ALLOWED:
+                errs.append(forbidden(f"{p}.{key}", "cannot be set for an Ephemeral Container"))
+        for j, vm in enumerate(c.get("volumeMounts") or []):
+            for key in ("subPath", "subPathExpr"):
+                if isinstance(vm, dict) and vm.get(key):
+                    errs.append(forbidden(f"{p}.volumeMounts[{j}].{key}",
+                                          "cannot be set for an Ephemeral Container"))  # fmt: skip
+    return errs
+
+
+def ephemeral_containers_update(obj: Obj, old: Obj) -> list[FieldError]:
+    """``ValidatePodEphemeralContainersUpdate``: the pod as a whole stays valid, static pods
+    take none, and existing ephemeral containers are neither changed nor removed."""
+    errs = pod(obj)
+    annotations = (old.get("metadata") or {}).get("annotations") or {}
+    if "kubernetes.io/config.mirror" in annotations:
+        return [forbidden("", "static pods do not support ephemeral containers")]
+    path = "spec.ephemeralContainers"
+    new = {c.get("name"): c for c in (obj.get("spec") or {}).get("ephemeralContainers") or []
+           if isinstance(c, dict)}  # fmt: skip
+    for c in (old.get("spec") or {}).get("ephemeralContainers") or []:
+        name = c.get("name")
+        if name not in new:
+            errs.append(
+                forbidden(path, f'existing ephemeral containers "{name}" may not be removed\n')
+            )
+        elif new[name] != c:
+            errs.append(
+                forbidden(path, f'existing ephemeral containers "{name}" may not be changed\n')
+            )
     return errs
 
 

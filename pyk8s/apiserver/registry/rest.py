@@ -47,6 +47,7 @@ _SUB_STRATEGIES: dict[tuple[str, str, str], type[Strategy]] = {
     ("", "namespaces", "finalize"): namespace_strategy.NamespaceFinalizeStrategy,
     ("", "namespaces", "status"): namespace_strategy.NamespaceStatusStrategy,
     ("", "pods", "status"): pod_strategy.PodStatusStrategy,
+    ("", "pods", "ephemeralcontainers"): pod_strategy.PodEphemeralContainersStrategy,
     ("certificates.k8s.io", "certificatesigningrequests", "approval"): (
         csr_strategy.CSRApprovalStrategy
     ),

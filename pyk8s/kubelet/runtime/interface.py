@@ -173,6 +173,9 @@ class ContainerConfig:
     security: SecurityContext = field(default_factory=SecurityContext)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    target_id: str = ""
+    """Join this running container's pid namespace (CRI ``NamespaceMode_TARGET``: an
+    ephemeral container's ``targetContainerName``)."""
 
 
 @dataclass(frozen=True)

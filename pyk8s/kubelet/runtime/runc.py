@@ -231,6 +231,14 @@ class RuncRuntime:
         log_rel = config.log_path or f"{config.metadata.name}/{config.metadata.attempt}.log"
         log_path = os.path.join(log_dir, log_rel)
         paths = self._sandbox(sandbox_id).paths(sandbox_config)
+        if config.target_id:
+            target = await self.container_status(config.target_id)
+            if target.state != ContainerState.RUNNING or not target.pid:
+                raise ContainerRuntimeError(
+                    f"target container {config.target_id} is not running, cannot share its "
+                    "process namespace"
+                )
+            paths = dataclasses.replace(paths, pid=f"/proc/{target.pid}/ns/pid")
         if self._host is None:
             self._host = await asyncio.to_thread(_HostFacts.read)
         try:

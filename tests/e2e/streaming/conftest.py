@@ -157,6 +157,9 @@ def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
         sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
         "--https-port", str(port), "--bind-address", "127.0.0.1",
         "--kubelet-port", str(free_port()),
+        # ranges of its own, so it may run beside other test clusters
+        "--cluster-cidr", "10.217.0.0/16", "--service-cidr", "10.218.0.0/16",
+        "--cluster-dns-port", str(free_port()), "--service-node-port-range", "35600-35999",
     ]  # fmt: skip
     s = Streaming(data, data / "kubeconfig.yaml", port)
     with (data / "server.log").open("ab") as log:

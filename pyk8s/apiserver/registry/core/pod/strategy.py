@@ -9,8 +9,11 @@ Defaulting and full validation are issue [openapi]'s.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from pyk8s.api.errors import FieldError
+from pyk8s.api.validation import core as core_validation
 from pyk8s.apiserver.registry.generic.strategy import Obj, StatusStrategy, Strategy
 
 DEFAULT_GRACE_PERIOD = 30
@@ -61,3 +64,26 @@ class PodStrategy(Strategy):
 
 class PodStatusStrategy(StatusStrategy):
     pass
+
+
+class PodEphemeralContainersStrategy(Strategy):
+    """``podEphemeralContainersStrategy``: only ``spec.ephemeralContainers`` of the request
+    is taken (``dropNonEphemeralContainerUpdates``); the rest stays as stored."""
+
+    def prepare_for_update(self, obj: Obj, old: Obj) -> None:
+        kept = copy.deepcopy(old)
+        md, new_md = kept.setdefault("metadata", {}), obj.get("metadata") or {}
+        for key in ("name", "namespace", "resourceVersion", "uid"):
+            if key in new_md:
+                md[key] = new_md[key]
+        spec = kept.setdefault("spec", {})
+        ephemeral = (obj.get("spec") or {}).get("ephemeralContainers")
+        if ephemeral:
+            spec["ephemeralContainers"] = ephemeral
+        else:
+            spec.pop("ephemeralContainers", None)
+        obj.clear()
+        obj.update(kept)
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        return core_validation.ephemeral_containers_update(obj, old)

@@ -1,0 +1,98 @@
+"""``kubectl debug``: an ephemeral container added through ``pods/ephemeralcontainers`` and
+run by the kubelet in the pod (sharing the target's process namespace), attached to on a
+terminal; ``--copy-to``; what the subresource refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.streaming.conftest import Streaming, Terminal, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.32"])
+def test_debug_it_with_target_sees_the_targets_processes(
+    streaming: Streaming, version: str
+) -> None:
+    name = f"dbg-{version.replace('.', '')}"
+    t = Terminal(streaming.argv(version, "debug", "-it", "web", "--image=busybox",
+                                "--target=nginx", f"--container={name}", "--", "sh"))  # fmt: skip
+    try:
+        t.expect(b"If you don't see a command prompt, try pressing enter.", timeout=60)
+        t.send(b"\r")
+        t.expect(b"# ")
+        t.send(b"ps -o pid,args | grep -c '[n]ginx: master'; stty size\r")
+        t.expect(b"40 100")
+        t.send(b"exit 0\r")
+        assert t.wait() == 0, t.output
+    finally:
+        t.kill()
+    assert b"\r\n1\r\n" in t.output  # nginx's master process, seen from the debug container
+    pod = streaming.pod("web")
+    (ec,) = [c for c in pod["spec"]["ephemeralContainers"] if c["name"] == name]
+    assert (ec["image"], ec["targetContainerName"], ec["stdin"], ec["tty"]) == (
+        "busybox", "nginx", True, True)  # fmt: skip
+
+    def terminated() -> bool:
+        statuses = streaming.pod("web")["status"].get("ephemeralContainerStatuses") or []
+        return any(s["name"] == name and "terminated" in s["state"] for s in statuses)
+
+    wait_for("the debug container's status to say it ended", terminated, timeout=90)
+    # the pod itself is untouched
+    assert streaming.pod("web")["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_debug_copy_to(streaming: Streaming) -> None:
+    streaming.kubectl("1.33", "debug", "shell", "--copy-to=shell-copy", "--image=busybox",
+                      "--share-processes", "--container=helper", "--", "sleep", "300")  # fmt: skip
+    pod = streaming.wait_running("shell-copy")
+    assert pod["spec"]["shareProcessNamespace"] is True
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["sh", "helper"]
+    ps = streaming.kubectl("1.33", "exec", "shell-copy", "-c", "helper", "--", "ps", "-o", "args")
+    assert "sleep 3600" in ps.stdout and "sleep 300" in ps.stdout
+    streaming.kubectl("1.33", "delete", "pod", "shell-copy", "--wait=false")
+
+
+def test_ephemeralcontainers_subresource_rules(streaming: Streaming) -> None:
+    def patch(body: str, kind: str = "json") -> tuple[int, str]:
+        res = streaming.kubectl("1.33", "patch", "pod", "shell", "--subresource",
+                                "ephemeralcontainers", f"--type={kind}", "-p", body,
+                                check=False)  # fmt: skip
+        return res.returncode, res.stderr.strip()
+
+    add = ('[{"op":"add","path":"/spec/ephemeralContainers","value":[{"name":"e1",'
+           '"image":"busybox","command":["sleep","300"]}]}]')  # fmt: skip
+    assert patch(add) == (0, "")
+
+    def e1_running() -> bool:
+        statuses = streaming.pod("shell")["status"].get("ephemeralContainerStatuses") or []
+        return any("running" in s["state"] for s in statuses)
+
+    wait_for("e1 to run", e1_running)
+    assert patch('[{"op":"remove","path":"/spec/ephemeralContainers/0"}]') == (1, (
+        'The Pod "shell" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral '
+        'containers "e1" may not be removed'))  # fmt: skip
+    changed = '[{"op":"replace","path":"/spec/ephemeralContainers/0/image","value":"nginx"}]'
+    code, err = patch(changed)
+    assert code == 1 and 'existing ephemeral containers "e1" may not be changed' in err
+    with_port = ('[{"op":"add","path":"/spec/ephemeralContainers/-","value":{"name":"e2",'
+                 '"image":"busybox","ports":[{"containerPort":80}]}}]')  # fmt: skip
+    assert patch(with_port) == (
+        1,
+        'The Pod "shell" is invalid: spec.ephemeralContainers[1]'
+        ".ports: Forbidden: cannot be set for an Ephemeral Container",
+    )
+    dup = ('[{"op":"add","path":"/spec/ephemeralContainers/-","value":{"name":"sh",'
+           '"image":"busybox","targetContainerName":"nope"}}]')  # fmt: skip
+    assert patch(dup) == (1, 'The Pod "shell" is invalid: \n'
+                             '* spec.ephemeralContainers[1].name: Duplicate value: "sh"\n'
+                             "* spec.ephemeralContainers[1].targetContainerName: Not found: "
+                             '"nope"')  # fmt: skip
+    # only spec.ephemeralContainers is taken from the request
+    code, _ = patch('{"metadata":{"labels":{"x":"y"}},"spec":{"containers":[{"name":"sh",'
+                    '"image":"nginx"}]}}', kind="merge")  # fmt: skip
+    pod = streaming.pod("shell")
+    assert code == 0
+    assert "x" not in (pod["metadata"].get("labels") or {})
+    assert pod["spec"]["containers"][0]["image"] == "busybox"
