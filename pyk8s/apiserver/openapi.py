@@ -279,6 +279,7 @@ class Builder:
             if name in out or name not in self.schemas.defs:
                 continue
             node = _rewrite_refs(self.schemas.defs[name], ref_prefix, todo)
+            _drop_type_enums(node)
             out[name] = node
         return dict(sorted(out.items()))
 
@@ -342,6 +343,17 @@ def _rewrite_refs(node: Any, prefix: str, found: list[str]) -> Any:
     if isinstance(node, list):
         return [_rewrite_refs(v, prefix, found) for v in node]
     return node
+
+
+def _drop_type_enums(node: Obj) -> None:
+    """kubernetes-validate pins ``apiVersion`` and ``kind`` with an ``enum`` (for its own
+    validation); upstream's documents have none, and ``kubectl explain`` would print it."""
+    props = node.get("properties")
+    if isinstance(props, dict):
+        for key in ("apiVersion", "kind"):
+            prop = props.get(key)
+            if isinstance(prop, dict) and "enum" in prop:
+                props[key] = {k: v for k, v in prop.items() if k != "enum"}
 
 
 def _types(v: Any) -> list[str]:

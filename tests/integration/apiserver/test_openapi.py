@@ -50,6 +50,9 @@ async def test_v3_root_and_group_version_document(client: Client) -> None:
     assert spec["replicas"]["type"] == "integer"
     assert spec["template"]["$ref"] == "#/components/schemas/io.k8s.api.core.v1.PodTemplateSpec"
     assert all(isinstance(s, dict) for s in _walk_schemas(schemas))
+    # upstream pins neither apiVersion nor kind with an enum (kubectl explain would print it)
+    deploy = schemas["io.k8s.api.apps.v1.Deployment"]["properties"]
+    assert "enum" not in deploy["apiVersion"] and "enum" not in deploy["kind"]
 
 
 async def test_v2_as_json_and_as_gnostic_protobuf(client: Client) -> None:
