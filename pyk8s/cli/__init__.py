@@ -1,13 +1,16 @@
 """The ``pyk8s`` command: one binary, one subcommand per component (k3s ``cmd/``).
 
 Each subcommand module exposes ``add_parser(subparsers)`` and sets a coroutine
-function ``run(args)`` as the parser default; ``main`` runs it on uvloop.
+function ``run(args)`` as the parser default; ``main`` runs it on uvloop. Only the
+module of the subcommand given is imported (all of them for ``--help``), so that
+``pyk8s server`` does not pay for the image tools' or the proxy's imports.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 import sys
@@ -15,22 +18,33 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 import pyk8s
-from pyk8s.cli import apiserver as apiserver_cmd
-from pyk8s.cli import (
-    controller_manager,
-    image,
-    killall,
-    kubelet,
-    proxy,
-    registry,
-    scheduler,
-    server,
-)
 
 Command = Callable[[argparse.Namespace], Awaitable[int | None]]
 
+# subcommand -> module under pyk8s.cli, in the order ``--help`` lists them
+COMMANDS = {
+    "server": "server",
+    "apiserver": "apiserver",
+    "controller-manager": "controller_manager",
+    "image": "image",
+    "killall": "killall",
+    "kubelet": "kubelet",
+    "proxy": "proxy",
+    "registry": "registry",
+    "scheduler": "scheduler",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the subcommand it names is registered when it names one."""
     parser = argparse.ArgumentParser(prog="pyk8s", description=pyk8s.__doc__)
     parser.add_argument(
         "--version",
@@ -39,20 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    server.add_parser(sub)
-    apiserver_cmd.add_parser(sub)
-    controller_manager.add_parser(sub)
-    image.add_parser(sub)
-    killall.add_parser(sub)
-    kubelet.add_parser(sub)
-    proxy.add_parser(sub)
-    registry.add_parser(sub)
-    scheduler.add_parser(sub)
+    chosen = _chosen(argv) if argv is not None else None
+    for name, module in COMMANDS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(f"pyk8s.cli.{module}").add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
