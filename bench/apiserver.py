@@ -10,11 +10,12 @@ GET then a PUT (what a client does). The storage layer alone (SQLite through
 the API server's own overhead shows.
 
 pyk8s runs as ``pyk8s apiserver`` (SQLite, its default) in a subprocess on free
-ports. The reference is the kube-apiserver v1.20.2 of ``../shared/reference`` when
-``REF_KUBECONFIG`` names its kubeconfig (start it first with ``start-ref-cluster.sh``);
-without it the pyk8s columns are printed alone. Writes ``bench/results/apiserver.json``
-and the ``apiserver`` section of ``bench/RESULTS.md``. Run: ``.venv/bin/python
-bench/apiserver.py [--pods N]``.
+ports. The reference is kube-apiserver v1.20.2 with etcd 3.4 (``bench/refcluster.py``):
+the cluster ``REF_KUBECONFIG`` names, else one started here from the binaries
+``hack/build-reference.sh`` cached (``make reference``) and stopped after; without either
+the pyk8s columns are printed alone. Both run in one go, so the ratios see the same load.
+Writes ``bench/results/apiserver.json`` and the ``apiserver`` section of
+``bench/RESULTS.md``. Run: ``.venv/bin/python bench/apiserver.py [--pods N]``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import orjson  # noqa: E402
+import refcluster  # noqa: E402
 import uvloop  # noqa: E402
 
+from pyk8s.api import errors  # noqa: E402
 from pyk8s.client import rest  # noqa: E402
 from pyk8s.storage.sqlite.log import SqliteStorage  # noqa: E402
 
@@ -93,7 +96,7 @@ def pod(name: str) -> dict[str, Any]:
 async def api_phases(client: rest.Client, ns: str, n: int, list_pods: int) -> dict[str, Result]:
     out: dict[str, Result] = {}
     base = f"/api/v1/namespaces/{ns}/pods"
-    await client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+    await create_namespace(client, ns)
     for conc in CONCURRENCY:
         prefix = f"p{conc}-"
         out[f"create_c{conc}"] = await _run(
@@ -117,7 +120,7 @@ async def api_phases(client: rest.Client, ns: str, n: int, list_pods: int) -> di
             ),
         )
     list_ns = ns + "-list"
-    await client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": list_ns}})
+    await create_namespace(client, list_ns)
     lbase = f"/api/v1/namespaces/{list_ns}/pods"
     await _run(list_pods, 16, lambda i: client.request("POST", lbase, body=pod(f"l{i}")))
     session = await client._open()
@@ -139,6 +142,21 @@ async def api_phases(client: rest.Client, ns: str, n: int, list_pods: int) -> di
     out["list_table"] = await _run(5, 1, lambda i: list_as(TABLE))
     out["watch"] = await watch_phase(client, ns, n)
     return out
+
+
+async def create_namespace(client: rest.Client, ns: str) -> None:
+    """Create ``ns``; where a service-account controller runs (the reference), wait for its
+    ``default`` ServiceAccount, without which the ServiceAccount admission refuses Pods."""
+    await client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+    sa = await client.request("GET", "/api/v1/namespaces/default/serviceaccounts")
+    if not sa.get("items"):
+        return  # no service-account controller: nothing to wait for
+    for _ in range(300):
+        try:
+            await client.request("GET", f"/api/v1/namespaces/{ns}/serviceaccounts/default")
+            return
+        except errors.ApiError:
+            await asyncio.sleep(0.1)
 
 
 async def watch_phase(client: rest.Client, ns: str, n: int) -> Result:
@@ -249,8 +267,8 @@ def report(
     store: dict[str, Result],
     n: int,
     list_pods: int,
+    load: float,
 ) -> None:
-    load = os.getloadavg()[0]
     flat: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()} (uvloop)",
@@ -274,9 +292,10 @@ def report(
         f"a list of {list_pods} Pods x5; `bench/apiserver.py`. Load average at start: "
         f"{load:.1f} (shared machine). "
         + (
-            "Reference: kube-apiserver v1.20.2 + etcd 3.4 (../shared/reference)."
+            "Reference: kube-apiserver v1.20.2 + etcd 3.4.23 on loopback, same run "
+            "(`bench/refcluster.py`)."
             if ref is not None
-            else "No reference run (REF_KUBECONFIG unset: the v1.20.2 reference was not built)."
+            else "No reference run (not built: `make reference`; or set REF_KUBECONFIG)."
         ),
         "",
         "| phase | unit | pyk8s | p50 / p99 ms | reference | ref p50 / p99 ms | pyk8s/ref "
@@ -318,6 +337,7 @@ def report(
 
 
 async def main(args: argparse.Namespace) -> None:
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pyk8s-bench-") as d:
         tmp = Path(d)
         print("storage alone ...", flush=True)
@@ -327,10 +347,11 @@ async def main(args: argparse.Namespace) -> None:
         async with pyk8s_server(tmp / "pyk8s") as kubeconfig:
             ours = await measure(kubeconfig, args.objects, args.pods)
         ref = None
-        if os.environ.get("REF_KUBECONFIG"):
-            print("reference ...", flush=True)
-            ref = await measure(os.environ["REF_KUBECONFIG"], args.objects, args.pods)
-    report(ours, ref, store, args.objects, args.pods)
+        with refcluster.started() as ref_kubeconfig:
+            if ref_kubeconfig is not None:
+                print("reference ...", flush=True)
+                ref = await measure(ref_kubeconfig, args.objects, args.pods)
+    report(ours, ref, store, args.objects, args.pods, load)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import refcluster  # noqa: E402
 
 
 def _free_port() -> int:
@@ -61,7 +64,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _time_to_ready(cmd: list[str], port: int, log: Path, timeout: float = 120) -> tuple[float, float]:
+def _time_to_ready(
+    cmd: list[str], port: int, log: Path, timeout: float = 120
+) -> tuple[float, float]:
     """Spawn ``cmd``, poll ``/readyz`` every 10 ms; (wall s, CPU s) at the first 200; stop it."""
     with log.open("ab") as out:
         t0 = time.monotonic()
@@ -102,19 +107,9 @@ def pyk8s_rounds(tmp: Path, rounds: int) -> dict[str, list[tuple[float, float]]]
 
 def reference_rounds(tmp: Path, rounds: int) -> list[tuple[float, float]] | None:
     """Restart the reference kube-apiserver on its etcd ``rounds`` times."""
-    build = REPO / "hack" / "build-reference.sh"
-    found = subprocess.run([str(build), "--check"], capture_output=True, text=True)
-    if found.returncode != 0:
+    if refcluster.binaries() is None:
         return None
-    env = {
-        **os.environ,
-        "REF_BIN": found.stdout.strip(),
-        "REF_DIR": str(tmp / "ref"),
-        "REF_KCM": "0",
-    }
-    scripts = HERE / "reference"
-    subprocess.run([str(scripts / "start-ref-cluster.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
-    try:
+    with refcluster.cluster(tmp / "ref", REF_KCM="0"):
         pids = (tmp / "ref" / "pids").read_text().split("\n")
         line = next(x for x in pids if x.startswith("kube-apiserver "))
         pid = int(line.split()[1])
@@ -125,19 +120,16 @@ def reference_rounds(tmp: Path, rounds: int) -> list[tuple[float, float]] | None
             if not Path(f"/proc/{pid}").exists():
                 break
             time.sleep(0.05)
-        out = []
-        for _ in range(rounds):
-            out.append(_time_to_ready(cmd, port, tmp / "ref-apiserver.log"))
-        return out
-    finally:
-        subprocess.run([str(scripts / "stop-ref-cluster.sh")], env=env, stderr=subprocess.DEVNULL)
+        return [_time_to_ready(cmd, port, tmp / "ref-apiserver.log") for _ in range(rounds)]
 
 
 def _median(xs: list[tuple[float, float]], k: int) -> float:
     return statistics.median(x[k] for x in xs)
 
 
-def report(ours: dict[str, list[tuple[float, float]]], ref: list[tuple[float, float]] | None, load: float) -> None:
+def report(
+    ours: dict[str, list[tuple[float, float]]], ref: list[tuple[float, float]] | None, load: float
+) -> None:
     flat: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}",
@@ -172,7 +164,7 @@ def report(ours: dict[str, list[tuple[float, float]]], ref: list[tuple[float, fl
             f"| {flat['ref_restart_cpu_s']:.2f} | 1.00x |"
         )
     else:
-        lines.append("| kube-apiserver v1.20.2 | not run (binaries not built: hack/build-reference.sh) | | | |")
+        lines.append("| kube-apiserver v1.20.2 | not run (not built: `make reference`) | | | |")
     lines.append("")
     section = "\n".join(lines)
     print(section)
@@ -193,10 +185,14 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="pyk8s-bench-startup-") as d:
-        tmp = Path(d)
+    tmp = Path(tempfile.mkdtemp(prefix="pyk8s-bench-startup-"))
+    try:
         ours = pyk8s_rounds(tmp, args.rounds)
         ref = None if args.no_reference else reference_rounds(tmp, args.rounds)
+    except BaseException:
+        print(f"logs kept in {tmp}", file=sys.stderr)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
     report(ours, ref, load)
 
 

@@ -3,20 +3,23 @@
 Mirrors k8s.io/apiserver ``pkg/endpoints/handlers/negotiation`` (``Accept``
 entries with ``as=``, ``g=``, ``v=`` parameters choose Table,
 PartialObjectMetadata or aggregated discovery) and ``runtime/serializer``
-(JSON, YAML; protobuf bodies go to ``apiserver.protobuf``).
+(JSON, YAML; protobuf bodies go to ``apiserver.protobuf``). PyYAML and the protobuf
+runtime are imported on the first body that needs them, not at start-up.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 
 from pyk8s.api import errors
-from pyk8s.apiserver import protobuf
+
+if TYPE_CHECKING:
+    from pyk8s.apiserver import protobuf
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -119,12 +122,15 @@ def decode(body: bytes, content_type: str | None, codec: protobuf.Codec | None =
         except orjson.JSONDecodeError as e:
             raise errors.BadRequest(f"couldn't get version/kind; json parse error: {e}") from e
     if media in (YAML, "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
+        yaml, loader, _ = _yaml()
         try:
-            return yaml.load(body, Loader=_Loader)
+            return yaml.load(body, Loader=loader)
         except yaml.YAMLError as e:
             raise errors.BadRequest(f"error converting YAML to JSON: {e}") from e
     if media == PROTOBUF:
         if codec is None:
+            from pyk8s.apiserver import protobuf
+
             raise protobuf.unavailable()
         return codec.decode(body)
     raise errors.UnsupportedMediaType(
@@ -133,9 +139,17 @@ def decode(body: bytes, content_type: str | None, codec: protobuf.Codec | None =
     )
 
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+@functools.cache
+def _yaml() -> tuple[Any, Any, Any]:
+    """PyYAML, its (C when built) safe loader and dumper; imported on first use."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml, loader, dumper
 
 
 def encode_yaml(obj: Any) -> bytes:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()
+    yaml, _, dumper = _yaml()
+    out: str = yaml.dump(obj, Dumper=dumper, sort_keys=False, allow_unicode=True)
+    return out.encode()

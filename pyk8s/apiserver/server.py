@@ -16,7 +16,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -35,9 +35,7 @@ from pyk8s.apiserver import (
     metrics,
     negotiation,
     openapi,
-    openapi_v2proto,
     pki,
-    protobuf,
     requestinfo,
 )
 from pyk8s.apiserver.handlers import create, delete, get, review, scale, update, watch
@@ -57,6 +55,9 @@ from pyk8s.apiserver.serviceaccount import authenticator as sa_authenticator
 from pyk8s.apiserver.serviceaccount import tokenrequest
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage import interface as storage
+
+if TYPE_CHECKING:
+    from pyk8s.apiserver import protobuf
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class APIServer:
     metrics: metrics.Registry = field(default_factory=metrics.Registry)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     codec: protobuf.Codec | None = None
+    codec_loader: Callable[[], protobuf.Codec | None] | None = None
+    """Loads ``codec`` (blocking) on the first protobuf body, when it is not given."""
     schemas: Schemas | None = None
     token_issuer: tokenrequest.Issuer | None = None
     """Signs TokenRequests; None: the ``token`` subresource answers 404 and no
@@ -112,6 +115,7 @@ class APIServer:
         self._openapi_builder: openapi.Builder | None = None
         self._openapi_v2_pb: bytes | None = None
         self._kubelet_ssl_context: ssl.SSLContext | None = None
+        self._codec_loading: asyncio.Future[protobuf.Codec | None] | None = None
         self.rest = rest.build(
             self.backend,
             self.table,
@@ -157,6 +161,24 @@ class APIServer:
     async def _get_core(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         """A stored core/v1 object (service-account token checks and TokenRequest)."""
         return await self.rest[("", "v1", plural)].store.get(namespace, name)
+
+    async def _codec_for(self, request: web.Request) -> protobuf.Codec | None:
+        """The protobuf codec; loaded (once, in a thread) by the first protobuf body."""
+        if self.codec is not None or self.codec_loader is None:
+            return self.codec
+        if "protobuf" not in (request.headers.get("Content-Type") or ""):
+            return None
+        return await self._load_codec()
+
+    async def _load_codec(self) -> protobuf.Codec | None:
+        loader = self.codec_loader
+        if loader is None:
+            return self.codec
+        if self._codec_loading is None:
+            self._codec_loading = asyncio.ensure_future(asyncio.to_thread(loader))
+        codec = await asyncio.shield(self._codec_loading)
+        self.codec, self.codec_loader = codec, None
+        return codec
 
     async def _check_storage(self) -> None:
         await self.backend.current_revision()
@@ -311,6 +333,8 @@ class APIServer:
         if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
             # kubectl asks /openapi/v2 for protobuf only and parses any 200 as protobuf.
             accept = request.headers.get("Accept") or ""
+            from pyk8s.apiserver import openapi_v2proto
+
             if path == "/openapi/v2" and openapi_v2proto.MEDIA_TYPE in accept:
                 return await self._openapi_v2_protobuf()
             negotiation.choose(accept or None, allow_table=False)
@@ -358,7 +382,9 @@ class APIServer:
         return web.Response(body=data, content_type="application/json")
 
     async def _openapi_v2_protobuf(self) -> web.Response:
-        encoder = openapi_v2proto.Encoder.create(self.codec)
+        from pyk8s.apiserver import openapi_v2proto
+
+        encoder = openapi_v2proto.Encoder.create(await self._load_codec())
         if self.schemas is None or encoder is None:
             raise errors.NotAcceptable(
                 "the OpenAPI v2 document is only available as JSON on this server"
@@ -425,9 +451,10 @@ class APIServer:
                 f"the server does not allow this method on the requested resource"
                 f" ({res.plural}{'/' + info.subresource if info.subresource else ''})"
             )
+        codec = await self._codec_for(request)
         if (res.group, res.plural) == ("", "bindings") and verb == "create":
             pods = self.rest[("", "v1", "pods")]
-            pscope = Scope(request, info, res, pods, user, self.config.max_body_bytes, self.codec)
+            pscope = Scope(request, info, res, pods, user, self.config.max_body_bytes, codec)
             body = await pscope.body()
             name = (
                 ((body or {}).get("metadata") or {}).get("name", "")
@@ -440,12 +467,10 @@ class APIServer:
             return await self._component_statuses(request, info, res, user)
         if not res.stored:
             return await review.handle(
-                request, res, user, self.authz, self.codec, self.authenticator
+                request, res, user, self.authz, codec, self.authenticator
             )
         r = self.rest[(res.group, res.version, res.plural)]
-        scope = Scope(
-            request, info, res, r, user, self.config.max_body_bytes, self.codec, self.schemas
-        )
+        scope = Scope(request, info, res, r, user, self.config.max_body_bytes, codec, self.schemas)
         if res.namespaced and not info.namespace and verb not in ("list", "watch"):
             # Only list and watch exist across all namespaces.
             raise errors.NotFound.no_resource()
@@ -628,13 +653,13 @@ def tls_context(bundle: pki.Bundle) -> ssl.SSLContext:
 class Prepared:
     bundle: pki.Bundle
     authenticator: authn.Authenticator
-    codec: protobuf.Codec | None
     schemas: Schemas | None
     token_issuer: tokenrequest.Issuer
 
 
 async def prepare(config: APIServerConfig) -> Prepared:
-    """PKI, authenticators, the protobuf codec and schemas (blocking work in a thread)."""
+    """PKI, authenticators and schemas (blocking work in a thread). The protobuf codec is
+    loaded by the first protobuf body (:func:`load_codec`)."""
 
     def work() -> Prepared:
         bundle = pki.ensure(
@@ -647,9 +672,6 @@ async def prepare(config: APIServerConfig) -> Prepared:
         token_file = (
             authn.TokenFile.load(config.token_auth_file) if config.token_auth_file else None
         )
-        codec = protobuf.Codec.load()
-        if codec is None:
-            log.warning("%s", protobuf.unavailable().message)
         schemas = Schemas.load()
         if schemas is None:
             log.warning("kubernetes-validate schemas missing: strategic merge patch disabled")
@@ -660,9 +682,20 @@ async def prepare(config: APIServerConfig) -> Prepared:
             audiences=tuple(config.api_audiences or [config.issuer]),
             max_expiration=config.service_account_max_token_expiration,
         )
-        return Prepared(bundle, authn.Authenticator(token_file=token_file), codec, schemas, issuer)
+        return Prepared(bundle, authn.Authenticator(token_file=token_file), schemas, issuer)
 
     return await asyncio.to_thread(work)
+
+
+def load_codec() -> protobuf.Codec | None:
+    """The protobuf codec from the built descriptors (blocking: the protobuf runtime's import
+    and the descriptor set, ~0.15 s), or None with a warning when they were not built."""
+    from pyk8s.apiserver import protobuf
+
+    codec = protobuf.Codec.load()
+    if codec is None:
+        log.warning("%s", protobuf.unavailable().message)
+    return codec
 
 
 async def run(
@@ -680,7 +713,7 @@ async def run(
         config,
         backend,
         authenticator=prepared.authenticator,
-        codec=prepared.codec,
+        codec_loader=load_codec,
         schemas=prepared.schemas,
         token_issuer=prepared.token_issuer,
     )

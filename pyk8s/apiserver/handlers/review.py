@@ -10,14 +10,17 @@ authorizers grant the caller in a namespace).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from pyk8s.api import errors, scheme
-from pyk8s.apiserver import authz, negotiation, protobuf, requestinfo
+from pyk8s.apiserver import authz, negotiation, requestinfo
 from pyk8s.apiserver.authn import AuthenticationError, Authenticator, User
 from pyk8s.apiserver.handlers.scope import json_response
+
+if TYPE_CHECKING:
+    from pyk8s.apiserver import protobuf
 
 
 def _user_info(user: User) -> dict[str, Any]:

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from pyk8s.api import decoding, errors, fieldvalidation, scheme, selectors, strategicpatch
-from pyk8s.apiserver import negotiation, protobuf
+from pyk8s.apiserver import negotiation
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
 from pyk8s.apiserver.registry.generic import store as generic
 from pyk8s.apiserver.registry.rest import REST
 from pyk8s.apiserver.requestinfo import RequestInfo
 from pyk8s.apiserver.schemas import Schemas
+
+if TYPE_CHECKING:
+    from pyk8s.apiserver import protobuf
 
 Obj = dict[str, Any]
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -31,3 +32,12 @@ def test_kubeconfig_names(tmp_path: Path) -> None:
     doc = kubeconfig.render("https://127.0.0.1:6443", b)
     assert doc["current-context"] == "kubernetes-admin@kubernetes"
     assert doc["contexts"][0]["context"] == {"cluster": "kubernetes", "user": "kubernetes-admin"}
+
+
+def test_kubeconfig_yaml_reads_back(tmp_path: Path) -> None:
+    b = pki.ensure(tmp_path / "tls", service_ip="10.43.0.1")
+    path = tmp_path / "kubeconfig.yaml"
+    kubeconfig.write(path, "https://127.0.0.1:6443", b)
+    assert yaml.safe_load(path.read_text()) == kubeconfig.render("https://127.0.0.1:6443", b)
+    odd = {"y": [[1, "on"], {"a": []}], "k": None, "s": 'a"b:\n#c', "e": {}, "t": True}
+    assert yaml.safe_load(kubeconfig.to_yaml(odd)) == odd
