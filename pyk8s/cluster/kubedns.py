@@ -25,12 +25,12 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import pyk8s
 from pyk8s.api import errors
 from pyk8s.client import rest
+from pyk8s.cluster.settings import KubeDNSConfig
 from pyk8s.dns import controller as dns_controller
 from pyk8s.dns import records
 from pyk8s.dns import server as dns_server
@@ -58,19 +58,6 @@ MIRROR = "kubernetes.io/config.mirror"
 CONFIG_HASH = "kubernetes.io/config.hash"
 CONFIG_SOURCE = "kubernetes.io/config.source"
 IN_PROCESS = "pyk8s.io/in-process"
-
-
-@dataclass(frozen=True)
-class KubeDNSConfig:
-    cluster_ip: str = "10.43.0.10"
-    """The Service's ClusterIP (``--cluster-dns``), what pods get as their nameserver."""
-    listen_ip: str = ""
-    """Where the server listens, the Service's endpoint; empty: the node's address."""
-    port: int = 53
-    domain: str = "cluster.local"
-    node_name: str = ""
-    """The node the server's agent runs as: the DNS pod is shown on it. Empty: no pod, the
-    Service has no selector and its EndpointSlice is ours."""
 
 
 def service(config: KubeDNSConfig) -> dict[str, Any]:

@@ -3,26 +3,24 @@
 Order as k3s ``pkg/daemons/control/server.go``: storage first, then the API
 server; once it is ready, the components that talk to it (as their issues land).
 Any component that exits stops the process (the task group cancels the rest).
+Each component's modules are imported when it starts (after the API server is ready), so
+that a disabled component costs nothing and the API server answers as soon as it can.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+from typing import TYPE_CHECKING
 
-from pyk8s.apiserver import server as apiserver
-from pyk8s.client import kubeconfig, rest
-from pyk8s.cluster import agent, hostranges, kubedns
-from pyk8s.cluster.settings import ClusterSettings
-from pyk8s.controllers import manager as controller_manager
-from pyk8s.controllers.config import ControllerManagerConfig
-from pyk8s.images import airgap, registry
-from pyk8s.images import store as image_store
-from pyk8s.images.settings import ImagesConfig
-from pyk8s.kubelet.config import KubeletConfig
-from pyk8s.kubelet.runtime import naming
-from pyk8s.scheduler import server as scheduler
+from pyk8s.cluster.settings import ClusterSettings, KubeDNSConfig
 from pyk8s.storage import compactor, factory
+
+if TYPE_CHECKING:
+    from pyk8s.controllers.config import ControllerManagerConfig
+    from pyk8s.images.settings import ImagesConfig
+    from pyk8s.kubelet.config import KubeletConfig
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +30,9 @@ async def run(
 ) -> None:
     claim = None
     if settings.kubelet is not None:  # the node agent puts the ranges on the host
+        from pyk8s.cluster import hostranges
+        from pyk8s.kubelet.runtime import naming
+
         data_dir = settings.kubelet.data_dir
         claim = await asyncio.to_thread(
             hostranges.acquire,
@@ -70,6 +71,9 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
                 )
             )
             if with_apiserver:
+                await _preload("pyk8s.apiserver.server")
+                from pyk8s.apiserver import server as apiserver
+
                 api_ready = asyncio.Event()
                 tg.create_task(apiserver.run(settings.apiserver, store, api_ready))
                 await api_ready.wait()
@@ -90,8 +94,23 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
         await store.close()
 
 
+async def _preload(*modules: str) -> None:
+    """Import ``modules`` in a thread, so the API server keeps answering meanwhile (the
+    ``from ... import`` that follows then finds them loaded)."""
+
+    def load() -> None:
+        for m in modules:
+            importlib.import_module(m)
+
+    await asyncio.to_thread(load)
+
+
 async def _registry(config: ImagesConfig) -> None:
     """The embedded registry (``--registry-port``): the image store over the distribution API."""
+    await _preload("pyk8s.images.registry", "pyk8s.images.store")
+    from pyk8s.images import registry
+    from pyk8s.images import store as image_store
+
     store = await asyncio.to_thread(image_store.Store, config.store_root)
     users = None
     if config.registry_auth_file:
@@ -107,6 +126,10 @@ async def _registry(config: ImagesConfig) -> None:
 
 async def run_controllers(settings: ClusterSettings, config: ControllerManagerConfig) -> None:
     """The controller-manager, in-process, as the admin of the kubeconfig the server wrote."""
+    await _preload("pyk8s.client.rest", "pyk8s.controllers.manager")
+    from pyk8s.client import rest
+    from pyk8s.controllers import manager as controller_manager
+
     client = await rest.Client.from_kubeconfig(settings.apiserver.kubeconfig_path)
     async with client:
         await controller_manager.run(config, client)
@@ -115,6 +138,11 @@ async def run_controllers(settings: ClusterSettings, config: ControllerManagerCo
 
 async def _import_images(config: ImagesConfig, done: asyncio.Event) -> None:
     try:
+        if not await asyncio.to_thread((config.store_root / "import").is_dir):
+            return  # nothing to import: the image modules are not even loaded
+        await _preload("pyk8s.images.airgap")
+        from pyk8s.images import airgap
+
         await airgap.import_dir(config.store_root)
     finally:
         done.set()
@@ -124,6 +152,10 @@ async def _agent(settings: ClusterSettings, config: KubeletConfig, imported: asy
     """This machine's node agent, through the API with the admin kubeconfig (k3s gives it a
     node identity of its own; we have no node authorizer yet), once air-gap images are in."""
     await imported.wait()
+    await _preload("pyk8s.client.rest", "pyk8s.cluster.agent")
+    from pyk8s.client import rest
+    from pyk8s.cluster import agent
+
     client = await rest.Client.from_kubeconfig(
         settings.apiserver.kubeconfig_path, user_agent="kubelet/pyk8s"
     )
@@ -131,8 +163,12 @@ async def _agent(settings: ClusterSettings, config: KubeletConfig, imported: asy
         await agent.run(config, client, proxy=settings.proxy)
 
 
-async def _kube_dns(settings: ClusterSettings, config: kubedns.KubeDNSConfig) -> None:
+async def _kube_dns(settings: ClusterSettings, config: KubeDNSConfig) -> None:
     """The cluster DNS behind ``kube-system/kube-dns`` (CoreDNS' place)."""
+    await _preload("pyk8s.client.rest", "pyk8s.cluster.kubedns")
+    from pyk8s.client import rest
+    from pyk8s.cluster import kubedns
+
     client = await rest.Client.from_kubeconfig(
         settings.apiserver.kubeconfig_path, user_agent="kube-dns/pyk8s"
     )
@@ -142,8 +178,12 @@ async def _kube_dns(settings: ClusterSettings, config: kubedns.KubeDNSConfig) ->
 
 async def _scheduler(settings: ClusterSettings) -> None:
     """The scheduler, through the API with the admin kubeconfig (k3s runs it so too)."""
+    await _preload("pyk8s.client.kubeconfig", "pyk8s.client.rest", "pyk8s.scheduler.server")
+    from pyk8s.client import kubeconfig, rest
+    from pyk8s.scheduler import server as scheduler
+
     assert settings.scheduler is not None
     config = await kubeconfig.load(settings.apiserver.kubeconfig_path)
     async with rest.Client(config, user_agent=scheduler.USER_AGENT) as client:
-        await scheduler.run(settings.scheduler, client)
+        await scheduler.run(settings.scheduler.configuration(), client)
     raise RuntimeError("the scheduler lost its leader lease")

@@ -10,17 +10,44 @@ import argparse
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyk8s.apiserver.settings import APIServerConfig
-from pyk8s.cluster.kubedns import KubeDNSConfig
-from pyk8s.controllers import servicelb
 from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
 from pyk8s.kubelet.config import KubeletConfig, apply_kubelet_args
 from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import ProxyConfig, chain_prefix_for
-from pyk8s.scheduler.config import KubeSchedulerConfiguration, parse_duration
 from pyk8s.storage.factory import StorageConfig, default_data_dir
+
+if TYPE_CHECKING:
+    from pyk8s.scheduler.config import KubeSchedulerConfiguration
+
+
+@dataclass(frozen=True)
+class KubeDNSConfig:
+    """The cluster DNS server's settings (its code: ``pyk8s.cluster.kubedns``)."""
+
+    cluster_ip: str = "10.43.0.10"
+    """The Service's ClusterIP (``--cluster-dns``), what pods get as their nameserver."""
+    listen_ip: str = ""
+    """Where the server listens, the Service's endpoint; empty: the node's address."""
+    port: int = 53
+    domain: str = "cluster.local"
+    node_name: str = ""
+    """The node the server's agent runs as: the DNS pod is shown on it. Empty: no pod, the
+    Service has no selector and its EndpointSlice is ours."""
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """The in-process scheduler. Its KubeSchedulerConfiguration is made when it starts, so
+    that the scheduler's modules load after the API server is serving, not before."""
+
+    def configuration(self) -> KubeSchedulerConfiguration:
+        from pyk8s.scheduler.config import KubeSchedulerConfiguration
+
+        return KubeSchedulerConfiguration()
 
 
 @dataclass
@@ -34,7 +61,7 @@ class ClusterSettings:
     )
     controllers: ControllerManagerConfig | None = field(default_factory=ControllerManagerConfig)
     """None: no controller-manager in this process (``--disable-controller-manager``)."""
-    scheduler: KubeSchedulerConfiguration | None = field(default_factory=KubeSchedulerConfiguration)
+    scheduler: SchedulerSettings | None = field(default_factory=SchedulerSettings)
     """None: no scheduler in this process (``--disable-scheduler``, ``pyk8s apiserver``)."""
     kubelet: KubeletConfig | None = None
     """None: no node agent in this process (``--disable-agent``, ``pyk8s apiserver``)."""
@@ -86,9 +113,7 @@ class ClusterSettings:
             else controller_config(
                 args, ControllerManagerConfig(service_account_private_key_file=api.sa_key_path)
             ),
-            scheduler=None
-            if getattr(args, "disable_scheduler", True)
-            else KubeSchedulerConfiguration(),
+            scheduler=None if getattr(args, "disable_scheduler", True) else SchedulerSettings(),
             kubelet=kubelet,
             cluster_cidr=getattr(args, "cluster_cidr", "10.42.0.0/16"),
             proxy=None
@@ -276,6 +301,8 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _duration(value: str) -> float:
+    from pyk8s.scheduler.config import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as e:
@@ -345,6 +372,8 @@ def add_storage_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _lb_pool(value: str) -> tuple[str, ...]:
+    from pyk8s.controllers import servicelb  # the controllers load only when they start
+
     items = tuple(v.strip() for v in value.split(",") if v.strip())
     try:
         servicelb.parse_pool(items)
