@@ -29,6 +29,8 @@ from pyk8s.apiserver.registry.generic.store import WatchEvent
 Obj = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 _DONE = object()
+MAX_BATCH = 256
+"""Events written at once at most (all that are queued, up to this)."""
 
 
 def _truthy(v: str | None) -> bool:
@@ -98,53 +100,69 @@ async def watch(
     last_rv = 0
     next_bookmark = loop.time() + bookmark_interval
     try:
-        while not stopping.is_set():
+        done = False
+        while not done and not stopping.is_set():
             now = loop.time()
             if now >= deadline:
                 break
-            wait = min(deadline - now, 2.0)
-            if bookmarks:
-                wait = min(wait, max(next_bookmark - now, 0.0))
-            try:
-                ev = await asyncio.wait_for(queue.get(), timeout=wait)
-            except TimeoutError:
-                transport = scope.request.transport
-                if transport is None or transport.is_closing():
+            if queue.empty():
+                wait = min(deadline - now, 2.0)
+                if bookmarks:
+                    wait = min(wait, max(next_bookmark - now, 0.0))
+                try:
+                    first = await asyncio.wait_for(queue.get(), timeout=wait)
+                except TimeoutError:
+                    transport = scope.request.transport
+                    if transport is None or transport.is_closing():
+                        break
+                    if bookmarks and loop.time() >= next_bookmark and last_rv:
+                        await _send(resp, "BOOKMARK", _bookmark(scope, last_rv, initial_end=False))
+                        next_bookmark = loop.time() + bookmark_interval
+                    continue
+            else:
+                first = queue.get_nowait()
+            # Everything already queued goes out in one write (one TLS record, one send).
+            batch = [first]
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            out: list[bytes] = []
+            for ev in batch:
+                if ev is _DONE:
+                    done = True
                     break
-                if bookmarks and loop.time() >= next_bookmark and last_rv:
-                    await _send(resp, "BOOKMARK", _bookmark(scope, last_rv, initial_end=False))
-                    next_bookmark = loop.time() + bookmark_interval
-                continue
-            if ev is _DONE:
-                break
-            assert isinstance(ev, WatchEvent)
-            if ev.type == "BOOKMARK_INITIAL":
+                assert isinstance(ev, WatchEvent)
+                if ev.type == "BOOKMARK_INITIAL":
+                    last_rv = max(last_rv, ev.revision)
+                    if send_initial and bookmarks:
+                        out.append(
+                            _line("BOOKMARK", _bookmark(scope, ev.revision, initial_end=True))
+                        )
+                    continue
+                if ev.type == "ERROR":
+                    out.append(_line("ERROR", ev.object))
+                    done = True
+                    break
                 last_rv = max(last_rv, ev.revision)
-                if send_initial and bookmarks:
-                    await _send(resp, "BOOKMARK", _bookmark(scope, ev.revision, initial_end=True))
-                continue
-            if ev.type == "ERROR":
-                await _send(resp, "ERROR", ev.object)
-                break
-            last_rv = max(last_rv, ev.revision)
-            obj = ev.object
-            if target.output is negotiation.Output.TABLE:
-                obj = table.to_table(
-                    scope.printer(),
-                    [obj],
-                    meta_version=target.version,
-                    include_object=q.get("includeObject", "Metadata"),
-                    include_headers=first_table,
-                    list_metadata={"resourceVersion": str(ev.revision)},
-                    api_version=scope.resource.api_version,
-                    kind=scope.resource.kind,
-                )
-                first_table = False
-            elif target.output is negotiation.Output.PARTIAL:
-                obj = table.partial_metadata(obj, target.version)
-            await _send(resp, ev.type, obj)
-            if on_event is not None:
-                on_event()
+                obj = ev.object
+                if target.output is negotiation.Output.TABLE:
+                    obj = table.to_table(
+                        scope.printer(),
+                        [obj],
+                        meta_version=target.version,
+                        include_object=q.get("includeObject", "Metadata"),
+                        include_headers=first_table,
+                        list_metadata={"resourceVersion": str(ev.revision)},
+                        api_version=scope.resource.api_version,
+                        kind=scope.resource.kind,
+                    )
+                    first_table = False
+                elif target.output is negotiation.Output.PARTIAL:
+                    obj = table.partial_metadata(obj, target.version)
+                out.append(_line(ev.type, obj))
+                if on_event is not None:
+                    on_event()
+            if out:
+                await resp.write(b"".join(out))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -163,5 +181,9 @@ def _bookmark(scope: Scope, revision: int, *, initial_end: bool) -> Obj:
     return {"kind": scope.resource.kind, "apiVersion": scope.resource.api_version, "metadata": md}
 
 
+def _line(type_: str, obj: Obj) -> bytes:
+    return orjson.dumps({"type": type_, "object": obj}) + b"\n"
+
+
 async def _send(resp: web.StreamResponse, type_: str, obj: Obj) -> None:
-    await resp.write(orjson.dumps({"type": type_, "object": obj}) + b"\n")
+    await resp.write(_line(type_, obj))

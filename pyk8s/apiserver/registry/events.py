@@ -43,6 +43,9 @@ class EventsV1Store(generic.Store):
     async def get(self, namespace: str, name: str, *, resource_version: str = "") -> Obj:
         return self._out(await self.core.get(namespace, name, resource_version=resource_version))
 
+    async def get_json(self, namespace: str, name: str) -> bytes | None:
+        return None  # stored objects are core Events: convert
+
     async def list_json(self, namespace: str, opts: generic.ListOptions) -> bytes | None:
         return None  # stored objects are core Events: convert item by item
 

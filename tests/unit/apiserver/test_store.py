@@ -42,6 +42,19 @@ async def test_list_json_equals_decoded_list(rests: dict[tuple[str, str, str], r
     assert doc["metadata"]["continue"]
 
 
+async def test_get_json_equals_decoded_get(rests: dict[tuple[str, str, str], rest.REST]) -> None:
+    cms = rests[("", "v1", "configmaps")].store
+    await cms.create("ns", {"metadata": {"name": "c"}, "data": {"k": "v"}}, WriteOptions("", "m"))
+    fast = await cms.get_json("ns", "c")
+    assert fast is not None
+    assert orjson.loads(fast) == await cms.get("ns", "c")
+    with pytest.raises(errors.NotFound):
+        await cms.get_json("ns", "missing")
+    # a value not written by encode() (another layout) is left to the decoding path
+    await cms.storage.create("/registry/configmaps/ns/odd", b'{"data":{},"kind":"ConfigMap"}')
+    assert await cms.get_json("ns", "odd") is None
+
+
 def test_splice_handles_empty_metadata_and_foreign_layouts() -> None:
     prefix = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{'
     value = encode({"kind": "ConfigMap", "data": {}, "metadata": {}, "apiVersion": "v1"})

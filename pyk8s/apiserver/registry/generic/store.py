@@ -221,6 +221,34 @@ class Store:
             raise _too_large(e.requested, e.current) from e
         return self._with_type(decode(kv))
 
+    async def get_json(self, namespace: str, name: str) -> bytes | None:
+        """The current object as JSON straight from its stored bytes (resourceVersion spliced
+        in, nothing decoded), for a plain GET; None when the stored form does not start as
+        :func:`encode` writes it (the caller then uses :meth:`get`)."""
+        try:
+            kv = await self.storage.get(self.resource.key(namespace, name))
+        except storage.KeyNotFoundError:
+            raise self._not_found(name) from None
+        prefix = self._item_prefix()
+        if not kv.value.startswith(prefix):
+            return None
+        rest = kv.value[len(prefix) :]
+        rv = b'"resourceVersion":"' + str(kv.mod_revision).encode() + b'"'
+        return prefix + rv + (rest if rest.startswith(b"}") else b"," + rest)
+
+    def _item_prefix(self) -> bytes:
+        prefix: bytes | None = getattr(self, "_item_prefix_bytes", None)
+        if prefix is None:
+            prefix = (
+                b'{"apiVersion":'
+                + orjson.dumps(self.resource.api_version)
+                + b',"kind":'
+                + orjson.dumps(self.resource.kind)
+                + b',"metadata":{'
+            )
+            self._item_prefix_bytes = prefix
+        return prefix
+
     async def list(self, namespace: str, opts: ListOptions) -> Obj:
         prefix = self.resource.prefix(namespace)
         revision = 0
@@ -319,13 +347,7 @@ class Store:
             raise errors.Gone(f"too old resource version: {e.requested} ({e.compacted})") from e
         except storage.InvalidContinueError as e:
             raise errors.BadRequest(f"invalid continue token: {e}") from e
-        item_prefix = (
-            b'{"apiVersion":'
-            + orjson.dumps(self.resource.api_version)
-            + b',"kind":'
-            + orjson.dumps(self.resource.kind)
-            + b',"metadata":{'
-        )
+        item_prefix = self._item_prefix()
         parts: builtins.list[bytes] = []
         for kv in res.items:
             item = splice_list_item(kv.value, item_prefix, kv.mod_revision)
