@@ -466,9 +466,7 @@ class APIServer:
         if (res.group, res.plural) == ("", "componentstatuses"):
             return await self._component_statuses(request, info, res, user)
         if not res.stored:
-            return await review.handle(
-                request, res, user, self.authz, codec, self.authenticator
-            )
+            return await review.handle(request, res, user, self.authz, codec, self.authenticator)
         r = self.rest[(res.group, res.version, res.plural)]
         scope = Scope(request, info, res, r, user, self.config.max_body_bytes, codec, self.schemas)
         if res.namespaced and not info.namespace and verb not in ("list", "watch"):
