@@ -55,8 +55,23 @@ def test_debug_copy_to(streaming: Streaming) -> None:
 
 
 def test_ephemeralcontainers_subresource_rules(streaming: Streaming) -> None:
+    # a pod of its own: the others stay without ephemeral containers (kubectl would say
+    # "Defaulted container" when exec'ing into them)
+    streaming.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "ephem"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "sh", "image": "busybox", "command": ["sleep", "3600"]}],
+            },
+        }
+    )
+    streaming.wait_running("ephem")
+
     def patch(body: str, kind: str = "json") -> tuple[int, str]:
-        res = streaming.kubectl("1.33", "patch", "pod", "shell", "--subresource",
+        res = streaming.kubectl("1.33", "patch", "pod", "ephem", "--subresource",
                                 "ephemeralcontainers", f"--type={kind}", "-p", body,
                                 check=False)  # fmt: skip
         return res.returncode, res.stderr.strip()
@@ -66,12 +81,12 @@ def test_ephemeralcontainers_subresource_rules(streaming: Streaming) -> None:
     assert patch(add) == (0, "")
 
     def e1_running() -> bool:
-        statuses = streaming.pod("shell")["status"].get("ephemeralContainerStatuses") or []
+        statuses = streaming.pod("ephem")["status"].get("ephemeralContainerStatuses") or []
         return any("running" in s["state"] for s in statuses)
 
     wait_for("e1 to run", e1_running)
     assert patch('[{"op":"remove","path":"/spec/ephemeralContainers/0"}]') == (1, (
-        'The Pod "shell" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral '
+        'The Pod "ephem" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral '
         'containers "e1" may not be removed'))  # fmt: skip
     changed = '[{"op":"replace","path":"/spec/ephemeralContainers/0/image","value":"nginx"}]'
     code, err = patch(changed)
@@ -80,19 +95,19 @@ def test_ephemeralcontainers_subresource_rules(streaming: Streaming) -> None:
                  '"image":"busybox","ports":[{"containerPort":80}]}}]')  # fmt: skip
     assert patch(with_port) == (
         1,
-        'The Pod "shell" is invalid: spec.ephemeralContainers[1]'
+        'The Pod "ephem" is invalid: spec.ephemeralContainers[1]'
         ".ports: Forbidden: cannot be set for an Ephemeral Container",
     )
     dup = ('[{"op":"add","path":"/spec/ephemeralContainers/-","value":{"name":"sh",'
            '"image":"busybox","targetContainerName":"nope"}}]')  # fmt: skip
-    assert patch(dup) == (1, 'The Pod "shell" is invalid: \n'
+    assert patch(dup) == (1, 'The Pod "ephem" is invalid: \n'
                              '* spec.ephemeralContainers[1].name: Duplicate value: "sh"\n'
                              "* spec.ephemeralContainers[1].targetContainerName: Not found: "
                              '"nope"')  # fmt: skip
     # only spec.ephemeralContainers is taken from the request
     code, _ = patch('{"metadata":{"labels":{"x":"y"}},"spec":{"containers":[{"name":"sh",'
                     '"image":"nginx"}]}}', kind="merge")  # fmt: skip
-    pod = streaming.pod("shell")
+    pod = streaming.pod("ephem")
     assert code == 0
     assert "x" not in (pod["metadata"].get("labels") or {})
     assert pod["spec"]["containers"][0]["image"] == "busybox"
