@@ -57,6 +57,26 @@ def parse_routes(text: str) -> dict[str, str]:
     return out
 
 
+def local_addresses(text: str) -> list[str]:
+    """The addresses in ``ip -o -4 addr show`` output."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            out.append(parts[parts.index("inet") + 1].split("/")[0])
+    return out
+
+
+def route_destinations(text: str) -> set[str]:
+    """The destinations in ``ip -o -4 route show`` output, as CIDRs."""
+    out = set()
+    for line in text.splitlines():
+        dest = line.split(" ", 1)[0]
+        if dest and dest != "default":
+            out.add(dest if "/" in dest else dest + "/32")
+    return out
+
+
 class HostGateway:
     """Keeps this node's routes to the other nodes' pod CIDRs in line with the Nodes."""
 
@@ -73,6 +93,16 @@ class HostGateway:
     async def sync(self, nodes: Iterable[Mapping[str, Any]]) -> None:
         want = wanted_routes(nodes, self.node_name)
         have = parse_routes(await self._ip("-o", "-4", "route", "show", "proto", self.proto))
+        # Another node in this same network namespace (its InternalIP is ours), or a range
+        # some other route already serves (a local bridge's): nothing to route, and a
+        # replace would take the kernel's own route away.
+        local = set(local_addresses(await self._ip("-o", "-4", "addr", "show")))
+        taken = {
+            dest
+            for dest in route_destinations(await self._ip("-o", "-4", "route", "show"))
+            if dest not in have
+        }
+        want = {d: via for d, via in want.items() if via not in local and d not in taken}
         for dest in sorted(set(have) - set(want)):
             await self._ip("route", "del", dest, "proto", self.proto, check=False)
             log.info("host-gw: route to %s removed", dest)

@@ -22,7 +22,7 @@ from pyk8s.kubelet.network import bridge, hostgw
 from pyk8s.kubelet.runtime import killall, naming
 from pyk8s.proxy.config import chain_prefix_for
 from tests.e2e.apiserver.conftest import free_port, kubectl_binary
-from tests.e2e.cluster.conftest import NetCluster, free_ranges, iptables_nat, run_to_completion
+from tests.e2e.cluster.conftest import NetCluster, free_ranges, iptables_nat, pod_phase
 from tests.e2e.kubelet.conftest import _require_host
 from tests.e2e.kubelet.test_kubectl import _stop
 from tests.e2e.scheduler.conftest import KUBECTL, wait_for
@@ -229,13 +229,38 @@ def test_pods_and_services_across_nodes(nodes: Nodes) -> None:
         f"wget -q -T 5 -O /dev/null http://{target}/ && echo ok {target} || echo FAIL {target}"
         for target in ("{ip}", "{svc}", "{svc}.default.svc.cluster.local")
     )
-    for client_node, ip, svc in ((node1, ip2, "web2-svc"), (nodes.node2, ip1, "web1-svc")):
-        name = f"client-{'a' if client_node == node1 else 'b'}"
-        out = run_to_completion(
-            c, name, "busybox", script.format(ip=ip, svc=svc), timeout=60, nodeName=client_node
+    clients = {"client-a": (node1, ip2, "web2-svc"), "client-b": (nodes.node2, ip1, "web1-svc")}
+    c.apply(
+        *(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {
+                    "nodeName": node,
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "busybox",
+                            "command": ["sh", "-c", script.format(ip=ip, svc=svc)],
+                        }
+                    ],
+                },
+            }
+            for name, (node, ip, svc) in clients.items()
         )
+    )
+    for name, (node, ip, svc) in clients.items():
+        phase = wait_for(
+            f"{name} to finish",
+            lambda n=name: pod_phase(c, n, "Succeeded", "Failed"),
+            timeout=90,
+        )
+        out = c.kubectl("logs", name).stdout.splitlines()
+        assert phase == "Succeeded", out
         assert out == [
             f"ok {ip}",
             f"ok {svc}",
             f"ok {svc}.default.svc.cluster.local",
-        ], (client_node, out)
+        ], (node, out)

@@ -33,3 +33,10 @@ def test_parse_routes_and_proto() -> None:
     }
     protos = {hostgw.route_proto(f"pyk8s-{i:08x}") for i in range(50)}
     assert all(100 <= p < 250 for p in protos) and len(protos) > 10
+
+
+def test_local_addresses_and_destinations() -> None:
+    addrs = "2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n"
+    assert hostgw.local_addresses(addrs) == ["192.0.2.2"]
+    routes = "default via 192.0.2.1 dev eth0\n10.42.0.0/24 dev pkbr proto kernel scope link\n"
+    assert hostgw.route_destinations(routes) == {"10.42.0.0/24"}
