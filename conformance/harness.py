@@ -194,6 +194,9 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
                 str(tokens),
                 "--disable-scheduler",
                 "--disable-agent",
+                # as upstream's hack/make-rules/test-cmd.sh: "Include RBAC (to exercise
+                # bootstrapping), and AlwaysAllow to allow all actions"
+                "--authorization-mode=RBAC,AlwaysAllow",
                 # upstream's suite reaches its functions minutes after create_node, past the
                 # node lifecycle controller's 60 s startup grace, when the kubelet-less node
                 # has Unknown conditions and the unreachable NoSchedule taint; a fresh server

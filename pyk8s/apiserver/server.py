@@ -28,6 +28,7 @@ from pyk8s.apiserver import (
     authn,
     authz,
     bootstrap,
+    clientca,
     discovery,
     health,
     impersonation,
@@ -208,10 +209,10 @@ class APIServer:
         try:
             resp = await self._handle(request, info)
             code = resp.status
-            return resp
+            return _maybe_pretty(request, resp)
         except errors.ApiError as e:
             code = e.code
-            return status_response(e)
+            return _maybe_pretty(request, status_response(e))
         except Exception as e:
             log.exception("%s %s failed", request.method, request.path_qs)
             err = errors.InternalError(f"Internal error occurred: {e}")
@@ -590,6 +591,29 @@ class APIServer:
         return scope.render(body, is_list=is_list)
 
 
+_PRETTY_AGENTS = ("curl", "Wget", "Mozilla/5.0")
+
+
+def _maybe_pretty(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
+    """Indented JSON for ``?pretty=true`` and for curl, wget and browsers, as upstream's
+    ``isPrettyPrint`` (``endpoints/handlers/rest.go``) decides."""
+    pretty = request.query.get("pretty")
+    if pretty is not None:
+        wanted = pretty.lower() not in ("0", "false", "f", "no", "")
+    else:
+        wanted = request.headers.get("User-Agent", "").startswith(_PRETTY_AGENTS)
+    if not wanted or not isinstance(resp, web.Response) or resp.prepared:
+        return resp
+    if not (resp.content_type or "").endswith("json") or not isinstance(resp.body, bytes):
+        return resp
+    try:
+        doc = orjson.loads(resp.body)
+    except orjson.JSONDecodeError:
+        return resp
+    resp.body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+    return resp
+
+
 OIDC_CONFIG_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/openid/v1/jwks"
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -644,6 +668,7 @@ def tls_context(bundle: pki.Bundle) -> ssl.SSLContext:
     ctx.load_verify_locations(cafile=str(bundle.ca.cert_path))
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
+    clientca.advertise(ctx, [bundle.ca.cert_path])
     return ctx
 
 
@@ -718,11 +743,12 @@ async def run(
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip
     await runner.setup()
+    ssl_context = await asyncio.to_thread(tls_context, bundle)
     site = web.TCPSite(
         runner,
         host=config.bind_address or None,
         port=config.https_port,
-        ssl_context=tls_context(bundle),
+        ssl_context=ssl_context,
         reuse_address=True,
     )
     refresher: asyncio.Task[None] | None = None

@@ -87,6 +87,14 @@ def test_viewer_can_get_but_not_delete(cluster: Server) -> None:
     res = cluster.kubectl("1.33", "--token", VIEWER_TOKEN, "get", "secrets", "-n", "default",
                           check=False)  # fmt: skip
     assert 'cannot list resource "secrets"' in res.stderr
+    # Non-resource URLs: discovery is everyone's, /metrics is system:monitoring's.
+    version = cluster.kubectl("1.33", "--token", VIEWER_TOKEN, "get", "--raw", "/version")
+    assert '"gitVersion"' in version.stdout
+    res = cluster.kubectl("1.33", "--token", VIEWER_TOKEN, "get", "--raw", "/metrics",
+                          check=False)  # fmt: skip
+    assert res.stderr.strip() == (
+        'Error from server (Forbidden): forbidden: User "viewer" cannot get path "/metrics"'
+    )
 
 
 def test_auth_can_i(cluster: Server) -> None:

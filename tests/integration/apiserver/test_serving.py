@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import aiohttp
 import pytest
@@ -156,6 +157,23 @@ async def test_unknown_resource_is_404_status(client: Client, path: str) -> None
     assert body["message"] == "the server could not find the requested resource"
 
 
+async def test_handshake_names_the_client_ca(cluster: Cluster) -> None:
+    """Like Go's ClientCAs: ``openssl s_client`` lists the CA clients should use
+    (upstream's kube::util::test_client_certificate_authentication_enabled)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (hack/system-packages.txt has it)")
+    proc = await asyncio.create_subprocess_exec(
+        "openssl", "s_client", "-connect", f"127.0.0.1:{cluster.port}",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    lines = out.decode().splitlines()
+    at = lines.index("Acceptable client certificate CA names")
+    assert lines[at + 1] == "CN = pyk8s-ca"
+
+
 async def test_tls_without_ca_is_refused(cluster: Cluster) -> None:
     async with aiohttp.ClientSession() as s:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
@@ -251,3 +269,16 @@ async def test_reviews(client: Client) -> None:
         },
     )
     assert body["status"]["resourceRules"][0]["verbs"] == ["*"]
+
+
+async def test_pretty_json_for_curl_and_pretty_param(cluster: Cluster) -> None:
+    """curl and ``?pretty=true`` get indented JSON; other clients compact JSON."""
+    ctx = await asyncio.to_thread(cluster.ssl_context)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s:
+        async with s.get(cluster.base + "/version", headers={"User-Agent": "curl/8.5.0"}) as r:
+            assert (await r.text()).startswith('{\n  "major": "1",\n')
+        async with s.get(cluster.base + "/api/v1/namespaces/nope?pretty=true") as r:
+            text = await r.text()
+            assert r.status == 404 and '\n  "reason": "NotFound",\n' in text
+        async with s.get(cluster.base + "/version", headers={"User-Agent": "kubectl/1.33"}) as r:
+            assert "\n" not in (await r.text()).strip()
