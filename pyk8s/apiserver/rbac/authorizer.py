@@ -9,9 +9,9 @@ ClusterRoleBindings first, then the RoleBindings of the request's namespace;
 ``appliesTo`` for User, Group and ServiceAccount subjects).
 
 Roles and bindings are read from a :class:`PolicyCache` kept in memory (upstream
-reads informer listers): reloaded from storage every few seconds, and right away
-after this server wrote an RBAC object, so a binding just created is in force
-for the next request.
+reads informer listers): reloaded right away after this server wrote an RBAC
+object, so a binding just created is in force for the next request, and every
+10 seconds for what other API servers of the same datastore wrote.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Policy:
 class PolicyCache:
     """The RBAC objects in memory, refreshed from the four stores."""
 
-    def __init__(self, stores: dict[str, Store] | None = None, period: float = 2.0) -> None:
+    def __init__(self, stores: dict[str, Store] | None = None, period: float = 10.0) -> None:
         self.stores = stores or {}
         self.period = period
         self.policy = Policy()
