@@ -65,12 +65,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _time_to_ready(
-    cmd: list[str], port: int, log: Path, timeout: float = 120
+    cmd: list[str], port: int, log: Path, timeout: float = 120, cwd: Path | None = None
 ) -> tuple[float, float]:
     """Spawn ``cmd``, poll ``/readyz`` every 10 ms; (wall s, CPU s) at the first 200; stop it."""
     with log.open("ab") as out:
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
+        )
     try:
         while not _ready(port):
             if proc.poll() is not None:
@@ -90,7 +92,10 @@ def _time_to_ready(
             proc.wait()
 
 
-def pyk8s_rounds(tmp: Path, rounds: int) -> dict[str, list[tuple[float, float]]]:
+def pyk8s_rounds(
+    tmp: Path, rounds: int, tree: Path | None = None
+) -> dict[str, list[tuple[float, float]]]:
+    """``tree``: another checkout's ``pyk8s`` package (run from there, ``-m`` finds it first)."""
     out: dict[str, list[tuple[float, float]]] = {"fresh": [], "restart": []}
     for i in range(rounds):
         data = tmp / f"pyk8s-{i}"
@@ -99,8 +104,8 @@ def pyk8s_rounds(tmp: Path, rounds: int) -> dict[str, list[tuple[float, float]]]
             sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
             "--https-port", str(port), "--bind-address", "127.0.0.1", "--disable-agent",
         ]  # fmt: skip
-        out["fresh"].append(_time_to_ready(cmd, port, tmp / f"pyk8s-{i}.log"))
-        out["restart"].append(_time_to_ready(cmd, port, tmp / f"pyk8s-{i}.log"))
+        out["fresh"].append(_time_to_ready(cmd, port, tmp / f"pyk8s-{i}.log", cwd=tree))
+        out["restart"].append(_time_to_ready(cmd, port, tmp / f"pyk8s-{i}.log", cwd=tree))
         shutil.rmtree(data, ignore_errors=True)
     return out
 
@@ -128,7 +133,11 @@ def _median(xs: list[tuple[float, float]], k: int) -> float:
 
 
 def report(
-    ours: dict[str, list[tuple[float, float]]], ref: list[tuple[float, float]] | None, load: float
+    ours: dict[str, list[tuple[float, float]]],
+    ref: list[tuple[float, float]] | None,
+    load: float,
+    before: dict[str, list[tuple[float, float]]] | None = None,
+    before_label: str = "",
 ) -> None:
     flat: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
@@ -139,6 +148,11 @@ def report(
     for label, xs in ours.items():
         flat[f"pyk8s_{label}_wall_s"] = round(_median(xs, 0), 3)
         flat[f"pyk8s_{label}_cpu_s"] = round(_median(xs, 1), 3)
+    for label, xs in (before or {}).items():
+        flat[f"before_{label}_wall_s"] = round(_median(xs, 0), 3)
+        flat[f"before_{label}_cpu_s"] = round(_median(xs, 1), 3)
+    if before_label:
+        flat["before"] = before_label
     if ref:
         flat["ref_restart_wall_s"] = round(_median(ref, 0), 3)
         flat["ref_restart_cpu_s"] = round(_median(ref, 1), 3)
@@ -158,6 +172,10 @@ def report(
         w, c = flat[f"pyk8s_{label}_wall_s"], flat[f"pyk8s_{label}_cpu_s"]
         ratio = f"{ref_wall / w:.2f}x" if ref_wall else ""
         lines.append(f"| `pyk8s server --disable-agent` | {what} | {w:.2f} | {c:.2f} | {ratio} |")
+        if f"before_{label}_wall_s" in flat:
+            w, c = flat[f"before_{label}_wall_s"], flat[f"before_{label}_cpu_s"]
+            ratio = f"{ref_wall / w:.2f}x" if ref_wall else ""
+            lines.append(f"| same, {before_label} | {what} | {w:.2f} | {c:.2f} | {ratio} |")
     if ref_wall:
         lines.append(
             f"| kube-apiserver v1.20.2 (etcd running) | restart | {ref_wall:.2f} "
@@ -183,17 +201,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument(
+        "--before", type=Path, help="a directory holding an older pyk8s package, measured too"
+    )
+    parser.add_argument("--before-label", default="before", help="its name in the table")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="pyk8s-bench-startup-"))
     try:
         ours = pyk8s_rounds(tmp, args.rounds)
+        before = pyk8s_rounds(tmp, args.rounds, args.before) if args.before else None
         ref = None if args.no_reference else reference_rounds(tmp, args.rounds)
     except BaseException:
         print(f"logs kept in {tmp}", file=sys.stderr)
         raise
     shutil.rmtree(tmp, ignore_errors=True)
-    report(ours, ref, load)
+    report(ours, ref, load, before, args.before_label if args.before else "")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ from pyk8s.apiserver.rbac import reconcile as rbac_reconcile
 from pyk8s.apiserver.registry import rest
 from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
-from pyk8s.apiserver.registry.core.pod import stream as pod_stream
 from pyk8s.apiserver.schemas import Schemas
 from pyk8s.apiserver.serviceaccount import authenticator as sa_authenticator
 from pyk8s.apiserver.serviceaccount import tokenrequest
@@ -490,6 +489,9 @@ class APIServer:
             "attach",
             "portforward",
         ):
+            # the streaming client (SPDY, WebSocket) loads with the first exec/attach/forward
+            from pyk8s.apiserver.registry.core.pod import stream as pod_stream
+
             nodes = self.rest[("", "v1", "nodes")].store
             return await pod_stream.connect(
                 request,

@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pyk8s.kubelet.network import bridge
 from pyk8s.kubelet.runtime import naming
 
 log = logging.getLogger(__name__)
@@ -85,6 +84,8 @@ def clashes(claim: Claim, others: list[Claim], routes: list[tuple[str, str]]) ->
                 f"--service-node-port-range {lo}-{hi} overlaps {olo}-{ohi} of {who}; "
                 "give this cluster another --service-node-port-range"
             )
+    from pyk8s.kubelet.network import bridge  # the node agent's modules: not for a bare server
+
     ours = bridge.link_prefix(claim.prefix)
     cidr = ipaddress.ip_network(claim.cluster_cidr, strict=False)
     for dev, dest in routes:
