@@ -64,10 +64,21 @@ async def apply(scope: Scope, raw: bytes) -> web.Response:
     scope.validate_fields(None)  # checks the fieldValidation parameter
     api_version = scope.resource.api_version
     dry_run = scope.write_options().dry_run
+    sub = scope.info.subresource
+    strategy = None
+    if sub:
+        strategy = scope.rest.subresources.get(sub)
+        if strategy is None:
+            raise errors.MethodNotAllowed(
+                f"the server does not allow this method on the requested resource "
+                f"({scope.resource.plural}/{sub})"
+            )
     for _attempt in range(5):
         try:
             live = await scope.store.get(scope.namespace, scope.info.name)
         except errors.NotFound:
+            if sub:
+                raise
             obj = fieldmanager.apply(None, applied, manager, api_version, schema, force=force)
             obj["apiVersion"], obj["kind"] = applied["apiVersion"], applied["kind"]
             obj.setdefault("metadata", {})["name"] = scope.info.name
@@ -82,15 +93,20 @@ async def apply(scope: Scope, raw: bytes) -> web.Response:
             except errors.AlreadyExists:
                 continue
             return scope.render(created, 201)
-        new = fieldmanager.apply(live, applied, manager, api_version, schema, force=force)
+        new = fieldmanager.apply(
+            live, applied, manager, api_version, schema, force=force, subresource=sub
+        )
         opts = WriteOptions(
             dry_run=dry_run,
             field_manager=manager,
+            subresource=sub,
             user=scope.user,
             managed_fields=new["metadata"].pop("managedFields", []),
         )
         try:
-            obj, _ = await scope.store.update(scope.namespace, scope.info.name, new, opts)
+            obj, _ = await scope.store.update(
+                scope.namespace, scope.info.name, new, opts, strategy=strategy
+            )
         except errors.Conflict as e:
             if "the object has been modified" in e.message:
                 continue

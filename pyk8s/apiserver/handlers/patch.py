@@ -96,7 +96,10 @@ async def patch(scope: Scope) -> web.Response:
     if len(raw) > scope.max_body:
         raise errors.RequestEntityTooLarge(f"Request entity too large: limit is {scope.max_body}")
     content_type = scope.request.headers.get("Content-Type", "")
-    if content_type.split(";")[0].strip().lower() == APPLY and not scope.info.subresource:
+    if content_type.split(";")[0].strip().lower() == APPLY and scope.info.subresource in (
+        "",
+        "status",
+    ):
         from pyk8s.apiserver.handlers import apply as apply_handler
 
         return await apply_handler.apply(scope, raw)

@@ -124,3 +124,23 @@ def test_wrong_json_types(server: Server, version: str) -> None:
     res = k(version, "-n", ns, "patch", "pod", "test-pod", "-p", patch, check=False)
     assert res.returncode == 1
     assert "cannot restore map from string" in res.stderr
+
+
+def test_apply_status_subresource(server: Server) -> None:
+    k = server.kubectl
+    k("1.33", "create", "namespace", "status-apply")
+    cm = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1\n"
+    cm += "  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n"
+    cm += "    spec: {containers: [{name: c, image: nginx}]}\n"
+    k("1.33", "-n", "status-apply", "apply", "--server-side", "-f", "-", input=cm)
+    status = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+    status += "status: {observedGeneration: 5}\n"
+    k("1.33", "-n", "status-apply", "apply", "--server-side", "--subresource=status",
+      "--field-manager=ctrl", "-f", "-", input=status)  # fmt: skip
+    args = ("-n", "status-apply", "get", "deploy", "d", "-o", "json", "--show-managed-fields")
+    d = json.loads(k("1.33", *args).stdout)
+    assert d["status"]["observedGeneration"] == 5
+    assert any(
+        e["manager"] == "ctrl" and e.get("subresource") == "status"
+        for e in d["metadata"]["managedFields"]
+    )

@@ -61,3 +61,39 @@ async def test_server_side_apply(client: Client) -> None:
         "PATCH", DEPLOYS + "/ssa", raw=manifest(3, ["a"], {}), headers=APPLY
     )
     assert status == 400 and "fieldManager" in err["message"]
+
+
+async def test_apply_to_the_status_subresource(client: Client) -> None:
+    path = DEPLOYS + "/ssa"
+    status, _ = await client.request(
+        "PATCH", path + "?fieldManager=alice", raw=manifest(2, ["a"], {}), headers=APPLY
+    )
+    assert status == 201
+    doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa"},
+           "status": {"observedGeneration": 7}}  # fmt: skip
+    raw = yaml.safe_dump(doc).encode()
+    status, body = await client.request(
+        "PATCH", path + "/status?fieldManager=ctrl", raw=raw, headers=APPLY
+    )
+    assert status == 200, body
+    assert body["status"]["observedGeneration"] == 7
+    assert body["spec"]["replicas"] == 2
+    entry = next(e for e in body["metadata"]["managedFields"] if e["manager"] == "ctrl")
+    assert (entry["operation"], entry["subresource"]) == ("Apply", "status")
+    assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
+    doc["status"]["observedGeneration"] = 8
+    status, err = await client.request(
+        "PATCH", path + "/status?fieldManager=other",
+        raw=yaml.safe_dump(doc).encode(), headers=APPLY,
+    )  # fmt: skip
+    assert status == 409
+    assert err["message"] == (
+        'Apply failed with 1 conflict: conflict with "ctrl" with subresource "status": '
+        ".status.observedGeneration"
+    )
+    doc["metadata"]["name"] = "missing"
+    status, _ = await client.request(
+        "PATCH", DEPLOYS + "/missing/status?fieldManager=ctrl",
+        raw=yaml.safe_dump(doc).encode(), headers=APPLY,
+    )  # fmt: skip
+    assert status == 404
