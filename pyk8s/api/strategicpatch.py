@@ -25,7 +25,19 @@ DELETE_PRIMITIVE = "$deleteFromPrimitiveList/"
 
 
 class PatchError(ValueError):
-    """A patch that cannot be applied (bad directive, wrong shape)."""
+    """A patch that cannot be applied (bad directive, wrong shape), in apimachinery
+    ``mergepatch``'s words; ``code`` is what upstream answers: 400 for the errors it
+    knows as bad requests, 500 for the plain errors it passes through."""
+
+    def __init__(self, message: str, code: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _go(value: Any) -> str:
+    from pyk8s.api import decoding  # decoding imports this module
+
+    return decoding.go_format(value)
 
 
 @dataclass(frozen=True)
@@ -90,11 +102,11 @@ def _merge_map(original: dict[str, Any], patch: Mapping[str, Any], schema: Schem
     if directive == "delete":
         return None
     if directive not in (None, "merge"):
-        raise PatchError(f"unknown patch type {directive!r} in map")
+        raise PatchError(f"unknown patch type: {directive} in map: {_go(dict(patch))}", 500)
     retain = patch.get(RETAIN_KEYS)
     if retain is not None:
         if not isinstance(retain, list):
-            raise PatchError("$retainKeys must be a list")
+            raise PatchError("invalid patch format of retainKeys")
         keep = set(retain)
         for k in list(original):
             if k not in keep:
@@ -105,13 +117,13 @@ def _merge_map(original: dict[str, Any], patch: Mapping[str, Any], schema: Schem
             continue
         if key.startswith(SET_ORDER):
             if not isinstance(value, list):
-                raise PatchError(f"{key} must be a list")
+                raise PatchError("invalid patch format of setElementOrder list")
             orders[key[len(SET_ORDER) :]] = value
             continue
         if key.startswith(DELETE_PRIMITIVE):
             field = key[len(DELETE_PRIMITIVE) :]
             if not isinstance(value, list):
-                raise PatchError(f"{key} must be a list")
+                raise PatchError("invalid patch format of primitive list")
             current = original.get(field)
             if isinstance(current, list):
                 original[field] = [v for v in current if v not in value]
@@ -178,7 +190,7 @@ def _merge_list(
         if not isinstance(p, dict):
             raise PatchError("cannot mix maps and primitives in a merged list")
         if merge_key not in p:
-            raise PatchError(f"map in list does not contain the merge key {merge_key!r}")
+            raise PatchError(f"map: {_go(p)} does not contain declared merge key: {merge_key}", 500)
         idx = next(
             (
                 i

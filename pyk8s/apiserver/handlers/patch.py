@@ -70,6 +70,8 @@ def apply_patch(
         try:
             return strategicpatch.apply(original, patch, schema)
         except strategicpatch.PatchError as e:
+            if e.code == 500:  # a plain error upstream: 500, reason Unknown
+                raise errors.ApiError(str(e), code=500, reason="") from e
             raise errors.BadRequest(str(e)) from e
     if media == APPLY:
         raise errors.UnsupportedMediaType("server-side apply is not supported on subresources yet")

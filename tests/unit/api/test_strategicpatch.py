@@ -85,3 +85,18 @@ def test_without_schema_lists_replace() -> None:
     assert got == {"a": [3], "m": {"x": 1, "y": 2}}
     with pytest.raises(strategicpatch.PatchError):
         strategicpatch.apply({}, [], None)  # type: ignore[arg-type]
+
+
+MERGEPATCH_ERRORS = [
+    ({"$patch": "bogus", "a": 1}, "unknown patch type: bogus in map: map[$patch:bogus a:1]", 500),
+    ({"$retainKeys": "a"}, "invalid patch format of retainKeys", 400),
+    ({"$setElementOrder/containers": 1}, "invalid patch format of setElementOrder list", 400),
+    ({"$deleteFromPrimitiveList/args": "x"}, "invalid patch format of primitive list", 400),
+]
+
+
+@pytest.mark.parametrize(("patch", "message", "code"), MERGEPATCH_ERRORS)
+def test_mergepatch_errors(patch: dict[str, Any], message: str, code: int) -> None:
+    with pytest.raises(strategicpatch.PatchError) as e:
+        strategicpatch.apply({}, patch, None)
+    assert (str(e.value), e.value.code) == (message, code)
