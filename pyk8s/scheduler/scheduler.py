@@ -99,6 +99,18 @@ def select_host(scores: Sequence[fw.NodePluginScores], rand: random.Random) -> s
     return tied[rand.randrange(len(tied))] if len(tied) > 1 else tied[0]
 
 
+def select_host_index(totals: Sequence[int], rand: random.Random) -> int:
+    """``select_host`` over plain totals: the index of the chosen node."""
+    if not totals:
+        raise ValueError("empty priorityList")
+    best = max(totals)
+    first = totals.index(best)
+    if totals.count(best) == 1:
+        return first
+    tied = [i for i in range(first, len(totals)) if totals[i] == best]
+    return tied[rand.randrange(len(tied))]
+
+
 class Scheduler:
     """The scheduler: profiles by schedulerName, one queue, one cache."""
 
@@ -225,8 +237,9 @@ class Scheduler:
         evaluated = len(feasible) + len(diagnosis.node_to_status)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
-        scores = self.prioritize_nodes(fwk, state, pod, feasible)
-        return ScheduleResult(select_host(scores, self.rand), evaluated, len(feasible))
+        totals = self.prioritize_nodes(fwk, state, pod, feasible)
+        host = feasible[select_host_index(totals, self.rand)].name
+        return ScheduleResult(host, evaluated, len(feasible))
 
     def find_nodes_that_fit_pod(
         self, fwk: Framework, state: CycleState, pod: Obj
@@ -314,16 +327,17 @@ class Scheduler:
 
     def prioritize_nodes(
         self, fwk: Framework, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
-    ) -> list[fw.NodePluginScores]:
+    ) -> list[int]:
+        """Each node's total score, in ``nodes``' order (``prioritizeNodes``)."""
         if not fwk.has_score_plugins():
-            return [fw.NodePluginScores(n.name, total_score=1) for n in nodes]
+            return [1] * len(nodes)
         s = fwk.run_pre_score_plugins(state, pod, nodes)
         if s is not None and not s.is_success():
             raise RuntimeError(s.message()) from s.error
-        scores, s = fwk.run_score_plugins(state, pod, nodes)
+        totals, _, s = fwk.run_score_plugins_totals(state, pod, nodes)
         if s is not None and not s.is_success():
             raise RuntimeError(s.message()) from s.error
-        return scores
+        return totals
 
     async def scheduling_cycle(
         self, fwk: Framework, state: CycleState, qpi: QueuedPodInfo

@@ -413,6 +413,8 @@ class Framework:
                 statuses: list[Status | None] = batch(state, pod, [nodes[i] for i in alive])
             else:
                 statuses = [pl.filter(state, pod, nodes[i]) for i in alive]
+            if statuses.count(None) == len(statuses):
+                continue  # every node passed: the usual case, checked in C
             still: list[int] = []
             for i, st in zip(alive, statuses, strict=True):
                 if st is None or st.code == Code.SUCCESS:
@@ -496,42 +498,9 @@ class Framework:
     def run_score_plugins(
         self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
     ) -> tuple[list[fw.NodePluginScores], Status | None]:
-        plugins = [p for p in self.points["score"] if p.name not in state.skip_score_plugins]
-        totals = [0] * len(nodes)
-        per_plugin: list[tuple[str, list[int]]] = []
-        for pl in plugins:
-            raw: list[int] = []
-            batch = getattr(pl, "score_nodes", None) if self.use_batch else None
-            if batch is not None:
-                raw = batch(state, pod, nodes)
-            else:
-                score_fn = pl.score
-                for n in nodes:
-                    score, s = score_fn(state, pod, n)
-                    if s is not None and not s.is_success():
-                        return [], Status(
-                            Code.ERROR, f'running Score plugin "{pl.name}": {s.message()}'
-                        ).with_plugin(pl.name)
-                    raw.append(score)
-            ext = pl.score_extensions()
-            if ext is not None:
-                ns_list = [fw.NodeScore(n.name, v) for n, v in zip(nodes, raw, strict=True)]
-                s = ext.normalize_score(state, pod, ns_list)
-                if s is not None and not s.is_success():
-                    return [], Status(
-                        Code.ERROR, f'running Normalize on Score plugin "{pl.name}": {s.message()}'
-                    ).with_plugin(pl.name)
-                raw = [x.score for x in ns_list]
-            weight = self.weights[pl.name]
-            for i, v in enumerate(raw):
-                if v > MAX_NODE_SCORE or v < MIN_NODE_SCORE:
-                    return [], Status(
-                        Code.ERROR,
-                        f'plugin "{pl.name}" returns an invalid score {v}, it should in '
-                        f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
-                    ).with_plugin(pl.name)
-                totals[i] += v * weight
-            per_plugin.append((pl.name, raw))
+        totals, per_plugin, s = self.run_score_plugins_totals(state, pod, nodes)
+        if s is not None:
+            return [], s
         # per-plugin scores are kept for debugging only when asked: they cost a list per node
         if self.keep_plugin_scores:
             return [
@@ -545,6 +514,75 @@ class Framework:
         return [
             fw.NodePluginScores(n.name, [], t) for n, t in zip(nodes, totals, strict=True)
         ], None
+
+    def run_score_plugins_totals(
+        self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
+    ) -> tuple[list[int], list[tuple[str, list[int]]], Status | None]:
+        """Score, normalise and weigh: each node's total, in ``nodes``' order.
+
+        The hot path of every cycle: scores stay plain lists of ints (a plugin's
+        ``normalize_scores`` works on them directly; otherwise NodeScores are built
+        for its ``normalize_score``), and no object is made per node.
+        """
+        skip = state.skip_score_plugins
+        totals = [0] * len(nodes)
+        per_plugin: list[tuple[str, list[int]]] = []
+        for pl in self.points["score"]:
+            if skip and pl.name in skip:
+                continue
+            raw: list[int] = []
+            batch = getattr(pl, "score_nodes", None) if self.use_batch else None
+            if batch is not None:
+                raw = batch(state, pod, nodes)
+            else:
+                score_fn = pl.score
+                for n in nodes:
+                    score, s = score_fn(state, pod, n)
+                    if s is not None and not s.is_success():
+                        return (
+                            [],
+                            [],
+                            Status(
+                                Code.ERROR, f'running Score plugin "{pl.name}": {s.message()}'
+                            ).with_plugin(pl.name),
+                        )
+                    raw.append(score)
+            ext = pl.score_extensions()
+            if ext is not None:
+                fast = getattr(ext, "normalize_scores", None) if self.use_batch else None
+                if fast is not None:
+                    raw = fast(state, pod, raw)
+                else:
+                    ns_list = [fw.NodeScore(n.name, v) for n, v in zip(nodes, raw, strict=True)]
+                    s = ext.normalize_score(state, pod, ns_list)
+                    if s is not None and not s.is_success():
+                        return (
+                            [],
+                            [],
+                            Status(
+                                Code.ERROR,
+                                f'running Normalize on Score plugin "{pl.name}": {s.message()}',
+                            ).with_plugin(pl.name),
+                        )
+                    raw = [x.score for x in ns_list]
+            if raw and (max(raw) > MAX_NODE_SCORE or min(raw) < MIN_NODE_SCORE):
+                v = next(v for v in raw if v > MAX_NODE_SCORE or v < MIN_NODE_SCORE)
+                return (
+                    [],
+                    [],
+                    Status(
+                        Code.ERROR,
+                        f'plugin "{pl.name}" returns an invalid score {v}, it should in '
+                        f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
+                    ).with_plugin(pl.name),
+                )
+            weight = self.weights[pl.name]
+            if weight == 1:
+                totals = [t + v for t, v in zip(totals, raw, strict=True)]
+            else:
+                totals = [t + v * weight for t, v in zip(totals, raw, strict=True)]
+            per_plugin.append((pl.name, raw))
+        return totals, per_plugin, None
 
     # --- reserve and permit -----------------------------------------------------------------
 

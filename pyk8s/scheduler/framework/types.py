@@ -12,6 +12,7 @@ plugins read them and never change them (the runtime clones before simulating).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -68,7 +69,15 @@ ResourceList = dict[str, int]
 
 
 def _amount(name: str, q: str | int | float) -> int:
+    if isinstance(q, str):
+        return _parsed_amount(name == CPU, q)
     return resource.milli_value(q) if name == CPU else resource.value(q)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_amount(milli: bool, q: str) -> int:
+    """A quantity string parsed once: pods repeat the same few ("100m", "500Mi")."""
+    return resource.milli_value(q) if milli else resource.value(q)
 
 
 def _container_requests(c: Obj, non_missing: bool) -> ResourceList:
@@ -443,6 +452,7 @@ class NodeInfo:
         "_node",
         "allocatable",
         "generation",
+        "has_node",
         "image_states",
         "labels",
         "name",
@@ -451,13 +461,19 @@ class NodeInfo:
         "pods_with_affinity",
         "pods_with_required_anti_affinity",
         "requested",
+        "taints",
+        "unschedulable",
         "used_ports",
     )
 
     def __init__(self, node: Obj | None = None, pods: Iterable[Obj | PodInfo] = ()) -> None:
         self._node: Obj | None = None
+        self.has_node = False
         self.name = ""
         self.labels: Mapping[str, str] = {}
+        # read from the node once (set_node), not per pod and node in the filters
+        self.taints: list[Obj] = []
+        self.unschedulable = False
         self.pods: list[PodInfo] = []
         self.pods_with_affinity: list[PodInfo] = []
         self.pods_with_required_anti_affinity: list[PodInfo] = []
@@ -478,21 +494,24 @@ class NodeInfo:
             raise LookupError("node not found")
         return self._node
 
-    @property
-    def has_node(self) -> bool:
-        return self._node is not None
-
     def set_node(self, node: Obj) -> None:
         self._node = node
+        self.has_node = True
         self.name = str(meta(node).get("name", ""))
         self.labels = meta(node).get("labels") or {}
+        spec = node.get("spec") or {}
+        self.taints = spec.get("taints") or []
+        self.unschedulable = bool(spec.get("unschedulable"))
         status = node.get("status") or {}
         self.allocatable = Resource.from_quantities(status.get("allocatable"))
         self.generation = next_generation()
 
     def remove_node(self) -> None:
         self._node = None
+        self.has_node = False
         self.labels = {}
+        self.taints = []
+        self.unschedulable = False
         self.generation = next_generation()
 
     def add_pod(self, pod: Obj | PodInfo) -> None:
@@ -534,8 +553,11 @@ class NodeInfo:
     def clone(self) -> NodeInfo:
         c = NodeInfo.__new__(NodeInfo)
         c._node = self._node
+        c.has_node = self.has_node
         c.name = self.name
         c.labels = self.labels
+        c.taints = self.taints
+        c.unschedulable = self.unschedulable
         c.pods = list(self.pods)
         c.pods_with_affinity = list(self.pods_with_affinity)
         c.pods_with_required_anti_affinity = list(self.pods_with_required_anti_affinity)

@@ -30,6 +30,20 @@ def default_normalize_score(max_priority: int, reverse: bool, scores: list[NodeS
         s.score = max_priority - v if reverse else v
 
 
+def default_normalize_scores(max_priority: int, reverse: bool, scores: list[int]) -> list[int]:
+    """:func:`default_normalize_score` over plain scores (no NodeScore per node)."""
+    max_count = max(scores, default=0)
+    if max_count == 0:
+        return [max_priority] * len(scores) if reverse else scores
+    if min(scores) >= 0 and max_priority >= 0:  # non-negative: Go's / is Python's //
+        if reverse:
+            return [max_priority - max_priority * v // max_count for v in scores]
+        return [max_priority * v // max_count for v in scores]
+    if reverse:
+        return [max_priority - div(max_priority * v, max_count) for v in scores]
+    return [div(max_priority * v, max_count) for v in scores]
+
+
 def broken_linear_function(shape: Sequence[tuple[int, int]]) -> Callable[[int], int]:
     """A piecewise-linear function through (utilization, score) points, flat outside them."""
 

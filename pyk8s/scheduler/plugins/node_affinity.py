@@ -119,6 +119,10 @@ class NodeAffinity:
         helper.default_normalize_score(MAX_NODE_SCORE, False, scores)
         return None
 
+    def normalize_scores(self, state: CycleState, pod: Obj, scores: list[int]) -> list[int]:
+        """``normalize_score`` over plain scores, in the same order."""
+        return helper.default_normalize_scores(MAX_NODE_SCORE, False, scores)
+
     def events_to_register(self) -> list[fw.ClusterEventWithHint]:
         return [
             fw.ClusterEventWithHint(

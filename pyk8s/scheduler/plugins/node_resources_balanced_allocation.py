@@ -50,10 +50,14 @@ class BalancedAllocation:
         pc, pm = reqs
         out: list[int] = []
         for n in nodes:
-            ac, am = n.allocatable.milli_cpu, n.allocatable.memory
+            a = n.allocatable
+            ac, am = a.milli_cpu, a.memory
             if ac and am:
-                fc = min((n.requested.milli_cpu + pc) / ac, 1.0)
-                fm = min((n.requested.memory + pm) / am, 1.0)
+                u = n.requested
+                fc = (u.milli_cpu + pc) / ac
+                fm = (u.memory + pm) / am
+                fc = fc if fc < 1.0 else 1.0  # min() without the call
+                fm = fm if fm < 1.0 else 1.0
                 out.append(int((1 - abs((fc - fm) / 2)) * MAX_NODE_SCORE))
             else:
                 out.append(self.score(state, pod, n)[0])

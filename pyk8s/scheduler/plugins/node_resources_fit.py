@@ -16,10 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyk8s.scheduler.framework import interface as fw
-from pyk8s.scheduler.framework.interface import Code, CycleState, PreFilterResult, Status
+from pyk8s.scheduler.framework.interface import (
+    Code,
+    CycleState,
+    PreFilterResult,
+    Status,
+)
 from pyk8s.scheduler.framework.types import (
     CPU,
     EPHEMERAL_STORAGE,
+    MAX_NODE_SCORE,
     MEMORY,
     PODS,
     NodeInfo,
@@ -200,22 +206,33 @@ class Fit:
             return [self.score(state, pod, n)[0] for n in nodes]
         pc, pm = reqs
         wc, wm = self.resources[0].weight, self.resources[1].weight
-        one = (
-            ra.least_requested_score
-            if self.strategy == LEAST_ALLOCATED
-            else ra.most_requested_score
-        )
+        wsum = wc + wm
+        least = self.strategy == LEAST_ALLOCATED
+        one = ra.least_requested_score if least else ra.most_requested_score
         out: list[int] = []
+        append = out.append
         for n in nodes:
-            ac, am = n.allocatable.milli_cpu, n.allocatable.memory
+            a, nz = n.allocatable, n.non_zero_requested
+            ac, am = a.milli_cpu, a.memory
+            if ac > 0 and am > 0 and wsum > 0:
+                # least_requested_score / most_requested_score inlined for both resources
+                rc, rm = nz.milli_cpu + pc, nz.memory + pm
+                if least:
+                    sc = (ac - rc) * MAX_NODE_SCORE // ac if rc <= ac else 0
+                    sm = (am - rm) * MAX_NODE_SCORE // am if rm <= am else 0
+                else:
+                    sc = (rc if rc < ac else ac) * MAX_NODE_SCORE // ac
+                    sm = (rm if rm < am else am) * MAX_NODE_SCORE // am
+                append((sc * wc + sm * wm) // wsum)
+                continue
             total = weights = 0
             if ac:
-                total += one(n.non_zero_requested.milli_cpu + pc, ac) * wc
+                total += one(nz.milli_cpu + pc, ac) * wc
                 weights += wc
             if am:
-                total += one(n.non_zero_requested.memory + pm, am) * wm
+                total += one(nz.memory + pm, am) * wm
                 weights += wm
-            out.append(total // weights if weights else 0)
+            append(total // weights if weights else 0)
         return out
 
     def pre_score(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> Status | None:

@@ -43,11 +43,9 @@ class NodeUnschedulable:
         """``filter`` for many nodes at once: tolerations are looked at once."""
         if tolerates_unschedulable(pod):
             return [None if n.has_node else self.filter(state, pod, n) for n in nodes]
+        # a NodeInfo without a node is never unschedulable: look at the flag first
         return [
-            self.filter(state, pod, n)
-            if not n.has_node or (n.node.get("spec") or {}).get("unschedulable")
-            else None
-            for n in nodes
+            self.filter(state, pod, n) if n.unschedulable or not n.has_node else None for n in nodes
         ]
 
     def events_to_register(self) -> list[fw.ClusterEventWithHint]:

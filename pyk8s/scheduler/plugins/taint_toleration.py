@@ -52,17 +52,11 @@ class TaintToleration:
         self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]
     ) -> list[Status | None]:
         """``filter`` for many nodes at once: untainted nodes are passed straight away."""
-        return [
-            self.filter(state, pod, n) if (n.node.get("spec") or {}).get("taints") else None
-            for n in nodes
-        ]
+        return [self.filter(state, pod, n) if n.taints else None for n in nodes]
 
     def score_nodes(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> list[int]:
         """``score`` for many nodes at once."""
-        return [
-            self.score(state, pod, n)[0] if (n.node.get("spec") or {}).get("taints") else 0
-            for n in nodes
-        ]
+        return [self.score(state, pod, n)[0] if n.taints else 0 for n in nodes]
 
     def pre_score(self, state: CycleState, pod: Obj, nodes: Sequence[NodeInfo]) -> Status | None:
         prefer = [
@@ -93,6 +87,10 @@ class TaintToleration:
     ) -> Status | None:
         helper.default_normalize_score(MAX_NODE_SCORE, True, scores)
         return None
+
+    def normalize_scores(self, state: CycleState, pod: Obj, scores: list[int]) -> list[int]:
+        """``normalize_score`` over plain scores, in the same order."""
+        return helper.default_normalize_scores(MAX_NODE_SCORE, True, scores)
 
     def events_to_register(self) -> list[fw.ClusterEventWithHint]:
         return [

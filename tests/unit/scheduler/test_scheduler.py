@@ -7,7 +7,12 @@ import pytest
 
 from pyk8s.scheduler import config
 from pyk8s.scheduler.framework.interface import NodePluginScores
-from pyk8s.scheduler.scheduler import num_feasible_nodes_to_find, select_host, truncate_message
+from pyk8s.scheduler.scheduler import (
+    num_feasible_nodes_to_find,
+    select_host,
+    select_host_index,
+    truncate_message,
+)
 from tests.unit.scheduler.builders import node, pod, taint
 from tests.unit.scheduler.harness import Harness
 
@@ -359,3 +364,38 @@ async def test_run_schedules_until_stopped() -> None:
     await asyncio.wait_for(runner, 5)
     assert sorted(h.fakes.binder.bound()) == [f"default/p{i}" for i in range(5)]
     assert naps == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("totals", "expected"),
+    [([3], {0}), ([1, 7, 2], {1}), ([4, 9, 9, 1, 9], {1, 2, 4}), ([0, 0], {0, 1})],
+)
+def test_select_host_index_picks_among_the_best(totals: list[int], expected: set[int]) -> None:
+    import random
+
+    rand = random.Random(3)
+    picks = {select_host_index(totals, rand) for _ in range(60)}
+    assert picks == expected
+
+
+def test_select_host_index_rejects_empty() -> None:
+    import random
+
+    with pytest.raises(ValueError, match="empty"):
+        select_host_index([], random.Random(1))
+
+
+@pytest.mark.parametrize(
+    ("percentage", "nodes", "expected"),
+    [
+        (0, 99, 99),  # below 100 nodes every node is looked at
+        (0, 100, 100),
+        (0, 500, 230),  # 50 - 4 = 46%
+        (0, 3000, 780),  # 50 - 24 = 26%
+        (0, 6000, 300),  # 50 - 48 = 2% -> floor of 5%
+        (10, 500, 100),  # 50 nodes is below the minimum of 100
+        (30, 5000, 1500),  # a configured percentage replaces the adaptive one
+    ],
+)
+def test_num_feasible_nodes_to_find_sizes(percentage: int, nodes: int, expected: int) -> None:
+    assert num_feasible_nodes_to_find(percentage, nodes) == expected

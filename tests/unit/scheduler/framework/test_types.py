@@ -165,3 +165,24 @@ def test_affinity_term_namespaces() -> None:
     assert listed.matches(db2, None) and not listed.matches(db1, None)
     assert selected.matches(db2, {"any": "label"})
     assert not selected.matches(db2, None)
+
+
+def test_node_info_reads_taints_and_unschedulable_once() -> None:
+    t = {"key": "k", "value": "v", "effect": "NoSchedule"}
+    info = NodeInfo(node("a", taints=[t], unschedulable=True))
+    assert (info.has_node, info.taints, info.unschedulable) == (True, [t], True)
+    c = info.clone()
+    assert (c.has_node, c.taints, c.unschedulable) == (True, [t], True)
+    info.set_node(node("a"))
+    assert (info.taints, info.unschedulable) == ([], False)
+    info.remove_node()
+    assert (info.has_node, info.taints, info.unschedulable) == (False, [], False)
+    assert (c.taints, c.unschedulable) == ([t], True)  # the clone keeps what it had
+
+
+def test_quantities_parse_alike_cached_or_not() -> None:
+    p = pod("p", containers=[container(cpu="250m", memory="1Gi")])
+    again = pod("q", containers=[container(cpu="250m", memory="1Gi")])
+    assert pod_requests(p) == pod_requests(again) == {"cpu": 250, "memory": 1 << 30}
+    with pytest.raises(ValueError):
+        pod_requests(pod("bad", containers=[container(cpu="lots")]))

@@ -96,3 +96,15 @@ def test_score_prefers_fewer_intolerable_prefer_no_schedule_taints() -> None:
     assert [s.score for s in scores] == [0, 1, 2]
     plugin.normalize_score(state, p, scores)
     assert [s.score for s in scores] == [100, 50, 0]
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+@pytest.mark.parametrize(
+    "raw", [[0, 0, 0], [1, 0, 3], [7, 7], [2, -3, 5], [-1, -4], [], [100, 1, 50]]
+)
+def test_normalize_over_ints_matches_node_scores(raw: list[int], reverse: bool) -> None:
+    from pyk8s.scheduler.plugins import helper
+
+    scores = [NodeScore(f"n{i}", v) for i, v in enumerate(raw)]
+    helper.default_normalize_score(100, reverse, scores)
+    assert helper.default_normalize_scores(100, reverse, list(raw)) == [s.score for s in scores]
