@@ -283,6 +283,9 @@ class Stream:
     async def write(self, data: bytes) -> None:
         if self.local_closed or self.was_reset:
             raise ConnectionResetError(f"write on closed stream {self.id}")
+        if len(data) <= CHUNK:
+            await self.conn.send(Codec.data(self.id, data))
+            return
         view = memoryview(data)
         for i in range(0, len(view), CHUNK):
             await self.conn.send(Codec.data(self.id, bytes(view[i : i + CHUNK])))

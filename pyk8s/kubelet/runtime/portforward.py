@@ -96,4 +96,5 @@ async def open_connection(
     threading.Thread(target=work, name=f"port-forward-{port}", daemon=True).start()
     sock = await done
     sock.setblocking(False)
-    return await asyncio.open_connection(sock=sock)
+    # a large buffer: a forwarded download should not stall the socket every 128 KiB
+    return await asyncio.open_connection(sock=sock, limit=1 << 20)

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import pty
+import random
 import select
 import signal
 import struct
@@ -143,6 +144,34 @@ class Terminal:
             os.close(self.fd)
 
 
+def _start(data: Path) -> tuple[Streaming, subprocess.Popen[bytes]]:
+    """``pyk8s server`` on address ranges of its own, picked at random (and picked again if
+    another cluster on this machine holds them), so it may run beside other test clusters."""
+    rng = random.Random()
+    for _attempt in range(5):
+        octet = rng.randrange(100, 250, 2)
+        ports = 36000 + rng.randrange(0, 40) * 100
+        port = free_port()
+        argv = [
+            sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
+            "--https-port", str(port), "--bind-address", "127.0.0.1",
+            "--kubelet-port", str(free_port()), "--cluster-dns-port", str(free_port()),
+            "--cluster-cidr", f"10.{octet}.0.0/16", "--service-cidr", f"10.{octet + 1}.0.0/16",
+            "--service-node-port-range", f"{ports}-{ports + 99}",
+        ]  # fmt: skip
+        with (data / "server.log").open("ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(port, data / "server" / "tls" / "ca.crt", proc, time.monotonic() + 60)
+        except RuntimeError:
+            if "clash with what is running here" in (data / "server.log").read_text():
+                continue
+            _stop(proc)
+            raise
+        return Streaming(data, data / "kubeconfig.yaml", port), proc
+    raise RuntimeError("no free address ranges for a test cluster")
+
+
 @pytest.fixture(scope="package")
 def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
     _require_host()
@@ -152,20 +181,8 @@ def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
     imports.mkdir(parents=True)
     for image in ("busybox", "nginx"):
         (imports / f"{image}.tar").symlink_to(images.bootstrapped(image))
-    port = free_port()
-    argv = [
-        sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
-        "--https-port", str(port), "--bind-address", "127.0.0.1",
-        "--kubelet-port", str(free_port()),
-        # ranges of its own, so it may run beside other test clusters
-        "--cluster-cidr", "10.217.0.0/16", "--service-cidr", "10.218.0.0/16",
-        "--cluster-dns-port", str(free_port()), "--service-node-port-range", "35600-35999",
-    ]  # fmt: skip
-    s = Streaming(data, data / "kubeconfig.yaml", port)
-    with (data / "server.log").open("ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    s, proc = _start(data)
     try:
-        _wait_ready(port, data / "server" / "tls" / "ca.crt", proc, time.monotonic() + 60)
         s.apply(
             {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
              "spec": {"terminationGracePeriodSeconds": 1,
