@@ -310,7 +310,8 @@ class Builder:
 
 def _rewrite_refs(node: Any, prefix: str, found: list[str]) -> Any:
     """JSON Schema -> OpenAPI: refs into ``prefix``; ``["t", "null"]`` types to ``"t"``;
-    a ``oneOf`` of bare types (IntOrString, Quantity) to one string type, as upstream."""
+    a ``oneOf`` of bare types (IntOrString, Quantity): in v2 one string type, in v3 that
+    ``oneOf`` (``OpenAPIV3OneOfTypes``), as upstream publishes them."""
     if isinstance(node, dict):
         out: Obj = {}
         one_of = node.get("oneOf")
@@ -319,9 +320,13 @@ def _rewrite_refs(node: Any, prefix: str, found: list[str]) -> Any:
             and one_of
             and all(isinstance(o, dict) and set(o) == {"type"} for o in one_of)
         ):
-            types = {t for o in one_of for t in _types(o["type"])}
+            types = [t for o in one_of for t in _types(o["type"])]
             node = {k: v for k, v in node.items() if k != "oneOf"}
-            node["type"] = "string"
+            if prefix == "#/definitions/":
+                node["type"] = "string"
+            else:
+                order = ["integer", "string"] if "integer" in types else types
+                node["oneOf"] = [{"type": t} for t in order]
             if "integer" in types:
                 node["format"] = "int-or-string"
         for k, v in node.items():

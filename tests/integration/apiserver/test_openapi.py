@@ -53,6 +53,11 @@ async def test_v3_root_and_group_version_document(client: Client) -> None:
     # upstream pins neither apiVersion nor kind with an enum (kubectl explain would print it)
     deploy = schemas["io.k8s.api.apps.v1.Deployment"]["properties"]
     assert "enum" not in deploy["apiVersion"] and "enum" not in deploy["kind"]
+    # quantities and int-or-strings are oneOf in v3 (kubectl explain shows <Quantity>)
+    status, core = await client.get(root["paths"]["api/v1"]["serverRelativeURL"])
+    quantity = core["components"]["schemas"]["io.k8s.apimachinery.pkg.api.resource.Quantity"]
+    assert quantity["oneOf"] == [{"type": "string"}, {"type": "number"}]
+    assert "type" not in quantity
 
 
 async def test_v2_as_json_and_as_gnostic_protobuf(client: Client) -> None:
