@@ -71,6 +71,7 @@ bench: deps
 	$(BIN)/python bench/scheduler.py --split
 	$(BIN)/python bench/controllers.py
 	$(BIN)/python bench/kubelet.py
+	$(BIN)/python bench/streaming.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

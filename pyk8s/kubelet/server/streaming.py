@@ -5,8 +5,10 @@ WebSocket transport of ``k8s.io/apimachinery/pkg/util/httpstream/wsstream`` and
 ``staging/src/k8s.io/apiserver/pkg/util/remotecommand`` (``v4.channel.k8s.io``,
 ``v5.channel.k8s.io``): every binary message starts with its channel byte - 0 stdin,
 1 stdout, 2 stderr, 3 the final ``Status`` (JSON), 4 terminal resize (``{"Width", "Height"}``);
-v5 adds 255, "close this channel" (kubectl's stdin EOF). SPDY is not offered; kubectl 1.30+
-speaks WebSocket first.
+v5 adds 255, "close this channel" (kubectl's stdin EOF). Clients that ask for SPDY (kubectl
+before 1.30, or with ``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``) get ``httpstream.go``'s
+protocol ``v4.channel.k8s.io``: one SPDY stream per channel, named by its ``streamType``
+header, the resize stream carrying concatenated JSON sizes.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from pyk8s.client.httpstream import spdy, upgrade
 from pyk8s.kubelet.runtime.interface import ExecSession
 from pyk8s.kubelet.runtime.sessions import ExecStartError
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+# Over SPDY v4 is the newest (its error stream carries a JSON Status, as v5's channel does).
+SPDY_PROTOCOLS = ("v4.channel.k8s.io",)
+SPDY_STREAM_TIMEOUT = 30.0
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
@@ -58,46 +64,190 @@ def failure(message: str) -> dict[str, Any]:
     return {"metadata": {}, "status": "Failure", "message": message, "reason": "InternalError"}
 
 
+class _WebSocketIO:
+    """The channels as WebSocket messages, each prefixed with its channel byte."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    async def send(self, channel: int, data: bytes) -> None:
+        await self.ws.send_bytes(bytes([channel]) + data)
+
+    async def receive(self, deliver: Any) -> None:
+        async for msg in self.ws:
+            raw = payload(msg)
+            if raw:
+                await deliver(raw[0], raw[1:])
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class _SpdyIO:
+    """The channels as SPDY streams (``streamType`` error, stdin, stdout, stderr, resize)."""
+
+    KINDS = {"stdin": STDIN, "stdout": STDOUT, "stderr": STDERR, "error": ERROR, "resize": RESIZE}
+
+    def __init__(self, conn: spdy.Connection, streams: dict[int, spdy.Stream]) -> None:
+        self.conn = conn
+        self.streams = streams
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.closed.is_set()
+
+    async def send(self, channel: int, data: bytes) -> None:
+        stream = self.streams.get(channel)
+        if stream is not None:
+            await stream.write(data)
+
+    async def receive(self, deliver: Any) -> None:
+        async def one(channel: int, stream: spdy.Stream) -> None:
+            decoder = _JsonStream() if channel == RESIZE else None
+            while data := await stream.read():
+                if decoder is None:
+                    await deliver(channel, data)
+                else:
+                    for obj in decoder.feed(data):
+                        await deliver(RESIZE, obj)
+            if channel == STDIN:
+                await deliver(CLOSE, bytes([STDIN]))
+
+        readers = [one(c, s) for c, s in self.streams.items() if c in (STDIN, RESIZE)]
+        closed = asyncio.ensure_future(self.conn.closed.wait())
+        try:
+            await asyncio.gather(*readers)
+            await closed  # inbound ends when the client goes away
+        finally:
+            closed.cancel()
+
+    async def close(self) -> None:
+        for stream in self.streams.values():
+            stream.abandon()
+            with contextlib.suppress(Exception):
+                await stream.close()
+        await self.conn.close()
+
+
+class _JsonStream:
+    """Concatenated JSON objects (the resize stream, read by Go's json.Decoder)."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        out = []
+        depth, start = 0, 0
+        for i, ch in enumerate(self._buf):
+            if ch == ord("{"):
+                if depth == 0:
+                    start = i
+                depth += 1
+            elif ch == ord("}"):
+                depth -= 1
+                if depth == 0:
+                    out.append(self._buf[start : i + 1])
+                    last = i + 1
+        if out:
+            self._buf = self._buf[last:]
+        return out
+
+
 async def serve(
     request: web.Request, start: Any, command: list[str], *, attach: bool = False
-) -> web.WebSocketResponse:
-    """Upgrade, start the session (``await start(stdin, tty)``), pump, report the exit.
-    An attach reports Success whatever the container's exit code (``ServeAttach``: the
-    client learns the code from the pod's status)."""
+) -> web.StreamResponse:
+    """Upgrade (WebSocket, or SPDY as kubectl before 1.30 asks), start the session
+    (``await start(stdin, tty)``), pump, report the exit. An attach reports Success whatever
+    the container's exit code (``ServeAttach``: the client learns it from the pod's status)."""
     q = request.query
     want_stdin, tty = _truthy(q.get("stdin")), _truthy(q.get("tty"))
+    io: _WebSocketIO | _SpdyIO
+    resp: web.StreamResponse
+    if upgrade.is_spdy_upgrade(request) and not upgrade.is_websocket(request):
+        offered = upgrade.client_protocols(request)
+        chosen = upgrade.negotiate(offered, SPDY_PROTOCOLS)
+        if not chosen:
+            return web.Response(
+                status=403 if offered else 400,
+                headers={upgrade.HEADER_ACCEPTED_PROTOCOL_VERSIONS: ", ".join(SPDY_PROTOCOLS)},
+                text="unable to upgrade: unable to negotiate protocol: client supports "
+                f"{offered}, server accepts {list(SPDY_PROTOCOLS)}\n",
+            )
+        resp, transport = await upgrade.accept(request, {upgrade.HEADER_PROTOCOL_VERSION: chosen})
+        conn = spdy.Connection(transport)
+        expected = {ERROR} | ({STDIN} if want_stdin else set())
+        expected |= {STDOUT} if _truthy(q.get("stdout", "1")) else set()
+        expected |= {STDERR} if _truthy(q.get("stderr", "1")) and not tty else set()
+        expected |= {RESIZE} if tty else set()
+        streams: dict[int, spdy.Stream] = {}
+        ready = asyncio.Event()
+
+        def on_stream(stream: spdy.Stream) -> str | None:
+            channel = _SpdyIO.KINDS.get(stream.header("streamType"))
+            if channel is None:
+                return f"unexpected stream type: {stream.header('streamType')!r}"
+            streams[channel] = stream
+            if expected <= streams.keys():
+                ready.set()
+            return None
+
+        run = asyncio.create_task(conn.run(on_stream))
+        io = _SpdyIO(conn, streams)
+        try:
+            await asyncio.wait_for(ready.wait(), SPDY_STREAM_TIMEOUT)
+        except TimeoutError:
+            await io.close()
+            run.cancel()
+            return resp
+        await _session(io, start, want_stdin, tty, command, attach)
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        return resp
     ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
     await ws.prepare(request)
+    await _session(_WebSocketIO(ws), start, want_stdin, tty, command, attach)
+    return ws
+
+
+async def _session(
+    io: _WebSocketIO | _SpdyIO,
+    start: Any,
+    want_stdin: bool,
+    tty: bool,
+    command: list[str],
+    attach: bool,
+) -> None:
     try:
         session: ExecSession = await start(want_stdin, tty)
     except Exception as e:
-        await ws.send_bytes(bytes([ERROR]) + orjson.dumps(failure(str(e))))
-        await ws.close()
-        return ws
+        await io.send(ERROR, orjson.dumps(failure(str(e))))
+        await io.close()
+        return
 
     async def pump(reader: asyncio.StreamReader | None, channel: int) -> None:
         if reader is None:
             return
         while chunk := await reader.read(32768):
-            if not ws.closed:  # once the client is gone, output is drained and dropped
+            if not io.closed:  # once the client is gone, output is drained and dropped
                 with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_bytes(bytes([channel]) + chunk)
+                    await io.send(channel, chunk)
 
-    async def inbound() -> None:
-        async for msg in ws:
-            raw = payload(msg)
-            if not raw:
-                continue
-            channel, data = raw[0], raw[1:]
-            if channel == STDIN and session.stdin is not None:
-                session.stdin.write(data)
-                await session.stdin.drain()
-            elif channel == RESIZE:
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    size = orjson.loads(data)
-                    await session.resize(int(size["Width"]), int(size["Height"]))
-            elif channel == CLOSE and data[:1] == bytes([STDIN]) and session.stdin is not None:
-                session.stdin.close()
+    async def deliver(channel: int, data: bytes) -> None:
+        if channel == STDIN and session.stdin is not None:
+            session.stdin.write(data)
+            await session.stdin.drain()
+        elif channel == RESIZE:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                size = orjson.loads(data)
+                await session.resize(int(size["Width"]), int(size["Height"]))
+        elif channel == CLOSE and data[:1] == bytes([STDIN]) and session.stdin is not None:
+            session.stdin.close()
 
     async def outbound() -> None:
         await asyncio.gather(pump(session.stdout, STDOUT), pump(session.stderr, STDERR))
@@ -106,13 +256,12 @@ async def serve(
         except ExecStartError as e:
             # ServeExec: an error that is not the command's exit is an InternalError
             message = f"Internal error occurred: error executing command in container: {e}"
-            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(failure(message)))
+            await io.send(ERROR, orjson.dumps(failure(message)))
             return
-        if code >= 0 and not ws.closed:
-            result = status(0 if attach else code, command)
-            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(result))
+        if code >= 0 and not io.closed:
+            await io.send(ERROR, orjson.dumps(status(0 if attach else code, command)))
 
-    reader_task = asyncio.create_task(inbound())
+    reader_task = asyncio.create_task(io.receive(deliver))
     output_task = asyncio.create_task(outbound())
     try:
         # Either the session ends, or the client goes away first (then it is killed: a
@@ -131,5 +280,4 @@ async def serve(
                 await task
         with contextlib.suppress(Exception):
             await session.kill()
-        await ws.close()
-    return ws
+        await io.close()

@@ -85,10 +85,13 @@ class Streaming:
 class Terminal:
     """A kubectl on a pseudo-terminal: ``expect`` output, ``send`` keys, ``resize``."""
 
-    def __init__(self, argv: list[str], rows: int = 40, cols: int = 100) -> None:
+    def __init__(
+        self, argv: list[str], rows: int = 40, cols: int = 100, env: dict[str, str] | None = None
+    ) -> None:
+        environ = {**os.environ, **(env or {})}
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # pragma: no cover - the child
-            os.execv(argv[0], argv)
+            os.execve(argv[0], argv, environ)
         self.resize(rows, cols, signal_child=False)
         self.output = b""
         self.code: int | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.streaming.conftest import VERSIONS, Streaming, Terminal, wait_for
+from tests.e2e.streaming.conftest import VERSIONS, Streaming, Terminal, kubectl_binary, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -169,3 +169,29 @@ def test_client_disconnecting_mid_exec_leaves_no_process(streaming: Streaming) -
             p.kill()
             p.wait()
     wait_for("the exec'd processes to go", lambda: sleepers() == 0, timeout=30)
+
+
+def test_exec_cp_and_tty_over_plain_spdy(streaming: Streaming, tmp_path: Path) -> None:
+    """What kubectl before 1.30 speaks, and 1.33 with its WebSocket executor turned off."""
+    env = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
+    res = streaming.kubectl("1.33", "exec", "-i", "shell", "--", "sh", "-c",
+                            "cat; echo err >&2; exit 5", input="over spdy\n", env=env,
+                            check=False)  # fmt: skip
+    assert (res.returncode, res.stdout, res.stderr.strip()) == (
+        5, "over spdy\n", "err\ncommand terminated with exit code 5")  # fmt: skip
+    (tmp_path / "f").write_text("copied\n")
+    streaming.kubectl("1.33", "cp", str(tmp_path / "f"), "shell:/tmp/spdy-f", env=env)
+    assert streaming.kubectl("1.33", "exec", "shell", "--", "cat", "/tmp/spdy-f",
+                             env=env).stdout == "copied\n"  # fmt: skip
+    old = "1.29" if kubectl_binary("1.29") else "1.33"
+    t = Terminal(streaming.argv(old, "exec", "-it", "shell", "--", "sh"), 30, 90, env)
+    try:
+        t.expect(b"# ")
+        t.send(b"stty size\r")
+        t.expect(b"30 90")
+        t.resize(33, 99)
+        t.send(b"stty size; exit 2\r")
+        t.expect(b"33 99")
+        assert t.wait() == 2, t.output
+    finally:
+        t.kill()

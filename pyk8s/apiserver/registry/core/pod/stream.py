@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import urllib.parse
 from typing import Any
 
 import aiohttp
@@ -79,11 +80,6 @@ async def connect(
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
-    if subresource != "portforward" and not websocket:
-        raise errors.BadRequest(
-            f"{subresource} over SPDY is not supported by this server; "
-            "use a client that speaks WebSocket (v5.channel.k8s.io)"
-        )
     host, port = pod_log.kubelet_location(await nodes.get("", node_name))
     if subresource == "portforward":
         url = _kubelet_url(host, port, f"portForward/{namespace}/{name}")
@@ -101,6 +97,8 @@ async def connect(
     offered = upgrade.websocket_protocols(request)
     wanted = [p for p in offered if p in PROTOCOLS] or list(PROTOCOLS)
     params = [(k, v) for k, v in request.query.items() if k != "container"]
+    if not websocket:
+        return await _spdy(request, url, params, ssl_context)
     return await _websocket(request, url, params, wanted, subresource, ssl_context)
 
 
@@ -114,7 +112,7 @@ def _refused(resp: upgrade.Response) -> web.Response:
 async def _dial(
     url: str, params: list[tuple[str, str]], protocols: list[str], ssl_context: ssl.SSLContext
 ) -> tuple[upgrade.Response, upgrade.StreamTransport | None]:
-    query = "&".join(f"{k}={v}" for k, v in params)
+    query = urllib.parse.urlencode(params)
     headers = [(upgrade.HEADER_PROTOCOL_VERSION, p) for p in protocols]
     try:
         return await upgrade.dial(url + (f"?{query}" if query else ""), headers, ssl_context)
@@ -125,7 +123,8 @@ async def _dial(
 async def _spdy(
     request: web.Request, url: str, params: list[tuple[str, str]], ssl_context: ssl.SSLContext
 ) -> web.StreamResponse:
-    """A plain SPDY upgrade (kubectl before 1.31, or with the WebSocket dialer turned off)."""
+    """A plain SPDY upgrade (port-forward from kubectl before 1.31, exec and attach from
+    kubectl before 1.30, or either with its WebSocket dialer turned off)."""
     resp, kubelet = await _dial(url, params, upgrade.client_protocols(request), ssl_context)
     if kubelet is None:
         return _refused(resp)
