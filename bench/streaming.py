@@ -238,8 +238,8 @@ def measure_port_forward(c: Cluster) -> dict[str, Any]:
             "rounds": {"direct": direct, "websocket_tunnel": tunnel, "spdy": spdy}}  # fmt: skip
 
 
-def write_results(execs: dict[str, float], pf: dict[str, Any]) -> None:
-    load = os.getloadavg()[0]
+def write_results(execs: dict[str, float], pf: dict[str, Any], load: float | None = None) -> None:
+    load = os.getloadavg()[0] if load is None else load
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                        "load_average": load}, "exec": execs, "port_forward": pf}  # fmt: skip
     (HERE / "results").mkdir(exist_ok=True)
@@ -269,7 +269,10 @@ def write_results(execs: dict[str, float], pf: dict[str, Any]) -> None:
         "",
         "A port-forwarded byte goes curl → kubectl → (TLS) API server → (TLS) kubelet → the "
         "pod's socket: two TLS hops and two Python relays; the direct download crosses only "
-        "the node's bridge.",
+        "the node's bridge. In `pyk8s server` the API server and the kubelet share one "
+        "process, so one core does three TLS operations and the SPDY and WebSocket framing "
+        "per byte; on an idle machine the direct download is fast enough that the 0.3x target "
+        "is not met.",
         "",
     ]
     section = "\n".join(lines)
@@ -306,4 +309,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--rewrite"]:  # the table again from the last results, no new run
+        saved = json.loads((HERE / "results" / "streaming.json").read_text())
+        write_results(saved["exec"], saved["port_forward"], saved["machine"]["load_average"])
+    else:
+        main()
