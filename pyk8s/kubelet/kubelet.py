@@ -35,6 +35,7 @@ from pyk8s.kubelet import (
     runtime_cache,
     static_pods,
     status,
+    token_manager,
 )
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime import actions
@@ -79,7 +80,8 @@ class Kubelet:
         self.observed: dict[str, status.Observed] = {}
         self.last_status: dict[str, Obj] = {}
         self.probes = prober.ProberManager(self.runtime, self._wake, self._unhealthy)
-        self.volumes = VolumeManager(config.pods_dir, self.get)
+        self.tokens = token_manager.TokenManager(client)
+        self.volumes = VolumeManager(config.pods_dir, self.get, self.tokens)
         self.manager = RuntimeManager(
             config,
             self.runtime,

@@ -13,6 +13,7 @@ from pyk8s.api import scheme
 from pyk8s.apiserver.admission.default_toleration_seconds import DefaultTolerationSeconds
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
+from pyk8s.apiserver.admission.service_account import ServiceAccount
 from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
 from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
@@ -82,6 +83,7 @@ def build(
         if (res.group, res.plural) in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")):
             admit.append(Priority(backend, res))
         if (res.group, res.plural) == ("", "pods"):
+            admit.append(ServiceAccount(backend, res))
             admit.append(
                 DefaultTolerationSeconds(
                     res,

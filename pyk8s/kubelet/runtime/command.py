@@ -11,6 +11,7 @@ a dozen such commands.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import os
 import subprocess
@@ -24,6 +25,29 @@ class CommandError(ContainerRuntimeError):
         self.code = code
         self.stderr = stderr
         super().__init__(f"{' '.join(argv)}: exit {code}: {stderr.strip()}")
+
+
+MAX_CONCURRENT = 32
+"""Commands mostly wait on their child: the loop's default pool (cpu count + 4 threads, shared
+with file work) would make ten pods starting at once take turns."""
+
+
+@functools.cache
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(MAX_CONCURRENT, thread_name_prefix="pyk8s-cmd")
+
+
+async def run_in_thread(
+    argv: tuple[str, ...],
+    input: bytes | None = None,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[int, bytes, bytes]:
+    """:func:`run_blocking` on the commands' own thread pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        _executor(), functools.partial(run_blocking, argv, input, cwd, env)
+    )
 
 
 @functools.cache
@@ -54,7 +78,7 @@ async def run(
     *argv: str, input: bytes | None = None, check: bool = True, cwd: str | None = None
 ) -> str:
     """Run ``argv``; return its stdout; raise :class:`CommandError` on a non-zero exit."""
-    code, out, err = await asyncio.to_thread(run_blocking, argv, input, cwd)
+    code, out, err = await run_in_thread(argv, input, cwd)
     if check and code != 0:
         raise CommandError(argv, code, err.decode(errors="replace"))
     return out.decode(errors="replace")

@@ -302,9 +302,7 @@ class RuncRuntime:
             *(["--tty"] if r.config.tty else []),
         )
         # Spawned from a thread, as every host command is (see command.py for why).
-        code, out, err = await asyncio.to_thread(
-            command.run_blocking, argv, None, None, _shim_env()
-        )
+        code, out, err = await command.run_in_thread(argv, None, None, _shim_env())
         msg = out.decode(errors="replace").strip()
         if code != 0 or not msg.startswith("ok "):
             detail = msg or err.decode(errors="replace").strip()

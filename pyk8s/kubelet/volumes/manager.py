@@ -20,7 +20,7 @@ import shutil
 import stat
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pyk8s.api import errors, resource
 from pyk8s.kubelet import container_config
@@ -49,10 +49,19 @@ def _mounted(path: Path) -> bool:
         return any(line.split()[4] == p for line in f)
 
 
+class Tokens(Protocol):
+    """Where projected ``serviceAccountToken`` files come from (the kubelet's token manager)."""
+
+    async def token(self, pod: Obj, source: Obj) -> str: ...
+
+    def forget(self, pod_uid: str) -> None: ...
+
+
 class VolumeManager:
-    def __init__(self, pods_dir: Path, get: Getter) -> None:
+    def __init__(self, pods_dir: Path, get: Getter, tokens: Tokens | None = None) -> None:
         self.pods_dir = pods_dir
         self.get = get
+        self.tokens = tokens
 
     def pod_dir(self, uid: str) -> Path:
         return self.pods_dir / uid
@@ -144,6 +153,11 @@ class VolumeManager:
         if kind == "projected":
             out: dict[str, atomic_writer.File] = {}
             for source in spec.get("sources") or []:
+                sat = source.get("serviceAccountToken")
+                if sat is not None:
+                    out[str(sat.get("path") or "token")] = atomic_writer.File(
+                        (await self._token(pod, sat)).encode(), default
+                    )
                 for sub in ("configMap", "secret", "downwardAPI"):
                     if sub in source:
                         part = await self._payload(
@@ -204,8 +218,18 @@ class VolumeManager:
             )
         return out
 
+    async def _token(self, pod: Obj, source: Obj) -> str:
+        if self.tokens is None:
+            raise VolumeError("service account tokens are not available on this node")
+        try:
+            return await self.tokens.token(pod, source)
+        except errors.ApiError as e:
+            raise VolumeError(f"failed to fetch token: {e}") from e
+
     async def teardown(self, uid: str) -> None:
         """Unmount and remove everything of the pod's volumes (hostPath data is not ours)."""
+        if self.tokens is not None:
+            self.tokens.forget(uid)
         base = self.pod_dir(uid)
         if not await asyncio.to_thread(base.exists):
             return

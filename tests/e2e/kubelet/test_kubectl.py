@@ -553,3 +553,42 @@ def test_grpc_readiness_probe(cluster: Cluster) -> None:
     finally:
         health.server.stop(None)
         cluster.kubectl("delete", "pod", "grpcprobe", "--wait=false")
+
+
+def test_service_account_token_volume(cluster: Cluster) -> None:
+    cluster.apply(_pod("sa", _sh("c", "sleep 3600")))
+    cluster.apply(_pod("nosa", _sh("c", "sleep 3600"), automountServiceAccountToken=False))
+    wait_for("sa to run", lambda: _phase(cluster, "sa", "Running"), timeout=60)
+    spec = cluster.get("pod", "sa")["spec"]
+    assert spec["serviceAccountName"] == "default"
+    (vol,) = [v for v in spec["volumes"] if v["name"].startswith("kube-api-access-")]
+    mount = spec["containers"][0]["volumeMounts"][0]
+    assert mount == {
+        "name": vol["name"],
+        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+        "readOnly": True,
+    }
+    described = cluster.kubectl("describe", "pod", "sa").stdout
+    assert re.search(r"TokenExpirationSeconds:\s+3607", described), described
+    assert re.search(r"ConfigMapName:\s+kube-root-ca.crt", described)
+    base = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert cluster.kubectl("exec", "sa", "--", "cat", f"{base}/namespace").stdout == "default"
+    ca = cluster.kubectl("exec", "sa", "--", "cat", f"{base}/ca.crt").stdout
+    assert ca == (cluster.data_dir / "server" / "tls" / "ca.crt").read_text()
+    token = cluster.kubectl("exec", "sa", "--", "cat", f"{base}/token").stdout
+    # The token authenticates as the pod's service account (which RBAC gives nothing).
+    binary = kubectl_binary(KUBECTL)
+    assert binary is not None
+    res = subprocess.run(
+        [binary, "--kubeconfig", str(cluster.kubeconfig), "--token", token, "--user", "",
+         "get", "pods"],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert 'User "system:serviceaccount:default:default" cannot list resource "pods"' in (
+        res.stderr
+    ), res.stderr
+    wait_for("nosa to run", lambda: _phase(cluster, "nosa", "Running"), timeout=60)
+    assert "volumes" not in cluster.get("pod", "nosa")["spec"]
+    res = cluster.kubectl("exec", "nosa", "--", "ls", base, check=False)
+    assert res.returncode != 0
+    cluster.kubectl("delete", "pod", "sa", "nosa", "--wait=false")
