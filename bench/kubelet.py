@@ -265,16 +265,25 @@ async def measure_runc(tmp: Path, tar: Path) -> dict[str, Any]:
             "sequential": _summary(seq)}  # fmt: skip
 
 
-def write_results(ours: dict[str, Any], floor: dict[str, Any]) -> None:
+def write_results(ours: dict[str, Any], floor: dict[str, Any], load: tuple[float, float]) -> None:
+    path = HERE / "results" / "kubelet.json"
+    previous: dict[str, Any] = {}
+    if path.exists():
+        with contextlib.suppress(ValueError):
+            previous = json.loads(path.read_text())
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+           "load_average_start_end": [round(x, 1) for x in load],
            "pyk8s": ours, "runc_run": floor}  # fmt: skip
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "kubelet.json").write_text(json.dumps(out, indent=2) + "\n")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
     lines = [
         "## kubelet: node density (issue 9)",
         "",
         f"{BATCH} pods at once, then {SEQUENTIAL} one by one beside {BACKGROUND} running; "
-        "create → Running seen by a watch. Floor: `runc run -d` of the same container.",
+        "create → Running seen by a watch. Floor: `runc run -d` of the same container. "
+        f"Load average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on "
+        f"{os.cpu_count()} cpus (the machine is shared: ratios to the floor mean more than "
+        "seconds).",
         "",
         "| phase | pyk8s p50 / p90 / p99 (s) | runc run p50 / p99 (s) | p99 ratio | target |",
         "| --- | --- | --- | --- | --- |",
@@ -295,6 +304,15 @@ def write_results(ours: dict[str, Any], floor: dict[str, Any]) -> None:
         "(target for the kubelet alone: RSS <= 100 MB).",
         "",
     ]
+    prev = previous.get("pyk8s") or {}
+    if prev.get("batch") and prev.get("sequential"):
+        pload = previous.get("load_average_start_end") or ["?", "?"]
+        lines += [
+            f"Previous run: batch p99 {prev['batch']['p99_s']:.2f} s, sequential p99 "
+            f"{prev['sequential']['p99_s']:.2f} s, server CPU {prev['server_cpu_s']:.1f} s "
+            f"(load average {pload[0]} / {pload[1]}).",
+            "",
+        ]
     section = "\n".join(lines)
     print(section)
     md = HERE / "RESULTS.md"
@@ -318,11 +336,12 @@ async def main() -> None:
         (data / "images" / "import").mkdir(parents=True)
         shutil.copy(tar, data / "images" / "import" / "busybox.tar")
         print("pyk8s ...", flush=True)
+        load0 = os.getloadavg()[0]
         ours = await measure_pyk8s(data)
         print(json.dumps(ours), flush=True)
         print("runc run ...", flush=True)
         floor = await measure_runc(tmp, tar)
-        write_results(ours, floor)
+        write_results(ours, floor, (load0, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":
