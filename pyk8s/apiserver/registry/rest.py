@@ -14,6 +14,7 @@ from pyk8s.apiserver.admission.default_toleration_seconds import DefaultTolerati
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
 from pyk8s.apiserver.admission.service_account import ServiceAccount
+from pyk8s.apiserver.registry.apps.daemonset.strategy import DaemonSetStrategy
 from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
 from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
@@ -36,6 +37,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "namespaces"): namespace_strategy.NamespaceStrategy,
     ("", "nodes"): node_strategy.NodeStrategy,
     ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
+    ("apps", "daemonsets"): DaemonSetStrategy,
     ("", "services"): service_strategy.ServiceStrategy,
     ("certificates.k8s.io", "certificatesigningrequests"): csr_strategy.CSRStrategy,
     ("rbac.authorization.k8s.io", "roles"): RBACStrategy,

@@ -1,0 +1,1 @@
+"""Strategies of the ``apps`` group that differ from the generic one."""

@@ -1,0 +1,1 @@
+"""DaemonSet registry (``pkg/registry/apps/daemonset``)."""
