@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import platform
 import ssl
@@ -712,6 +713,22 @@ async def prepare(config: APIServerConfig) -> Prepared:
     return await asyncio.to_thread(work)
 
 
+GC_GEN0_THRESHOLD = 20_000
+"""Allocations between young collections (CPython's default is 700). Decoding a list of
+3,000 Pods makes ~10^6 objects: at 700 the collector runs ~1,500 times for it."""
+
+
+def _tune_gc() -> None:
+    """Garbage collection tuned for serving: what start-up made (tables, schemas, policy) moves
+    to the permanent generation (``gc.freeze``), so that collections stop re-scanning it, and
+    young collections run less often. Cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    if gen0 < GC_GEN0_THRESHOLD:
+        gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def load_codec() -> protobuf.Codec | None:
     """The protobuf codec from the built descriptors (blocking: the protobuf runtime's import
     and the descriptor set, ~0.15 s), or None with a warning when they were not built."""
@@ -773,6 +790,7 @@ async def run(
             port,
             config.kubeconfig_path,
         )
+        _tune_gc()
         if started is not None:
             started(server, port)
         if ready is not None:
