@@ -49,7 +49,7 @@ class EventsV1Store(generic.Store):
     async def list_json(self, namespace: str, opts: generic.ListOptions) -> bytes | None:
         return None  # stored objects are core Events: convert item by item
 
-    async def list(self, namespace: str, opts: generic.ListOptions) -> Obj:
+    async def list(self, namespace: str, opts: generic.ListOptions, *, shared: bool = False) -> Obj:
         return self._list_out(await self.core.list(namespace, opts))
 
     async def create(self, namespace: str, body: Any, opts: generic.WriteOptions) -> Obj:

@@ -55,6 +55,29 @@ async def test_get_json_equals_decoded_get(rests: dict[tuple[str, str, str], res
     assert await cms.get_json("ns", "odd") is None
 
 
+async def test_shared_list_reuses_decoded_items_until_they_change(
+    rests: dict[tuple[str, str, str], rest.REST],
+) -> None:
+    cms = rests[("", "v1", "configmaps")].store
+    for i in range(3):
+        await cms.create("ns", {"metadata": {"name": f"c{i}"}, "data": {}}, WriteOptions("", "m"))
+    first = await cms.list("ns", ListOptions(), shared=True)
+    plain = await cms.list("ns", ListOptions())
+    strip = [
+        {k: v for k, v in i.items() if k not in ("apiVersion", "kind")} for i in first["items"]
+    ]
+    assert strip == plain["items"]
+    again = await cms.list("ns", ListOptions(), shared=True)
+    assert all(a is b for a, b in zip(first["items"], again["items"], strict=True))
+    c1 = await cms.get("ns", "c1")
+    c1["data"] = {"k": "v"}
+    await cms.update("ns", "c1", c1, WriteOptions("", "m"))
+    after = await cms.list("ns", ListOptions(), shared=True)
+    assert after["items"][1]["data"] == {"k": "v"}
+    assert after["items"][1] is not first["items"][1]
+    assert after["items"][0] is first["items"][0]
+
+
 def test_splice_handles_empty_metadata_and_foreign_layouts() -> None:
     prefix = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{'
     value = encode({"kind": "ConfigMap", "data": {}, "metadata": {}, "apiVersion": "v1"})

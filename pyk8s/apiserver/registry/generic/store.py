@@ -110,6 +110,10 @@ def decode(kv: storage.KeyValue, *, revision: int | None = None) -> Obj:
     return obj
 
 
+SHARED_DECODED_MAX = 20_000
+"""Decoded objects a store keeps for read-only lists, at most (the oldest go first)."""
+
+
 def _parse_rv(value: str, what: str = "resourceVersion") -> int:
     try:
         rv = int(value)
@@ -135,6 +139,8 @@ class Store:
         self.storage = backend
         self.strategy = strategy
         self.admit = admit or []
+        self._shared: dict[str, tuple[int, Obj]] = {}
+        """Decoded objects by key, with the revision they were decoded at: read-only lists."""
 
     # -- helpers
 
@@ -249,7 +255,23 @@ class Store:
             self._item_prefix_bytes = prefix
         return prefix
 
-    async def list(self, namespace: str, opts: ListOptions) -> Obj:
+    def _decode_shared(self, kv: storage.KeyValue) -> Obj:
+        """``decode(kv)``, reusing the dict decoded for the same key and revision before. The
+        result is shared between requests: callers must not change it."""
+        hit = self._shared.get(kv.key)
+        if hit is not None and hit[0] == kv.mod_revision:
+            return hit[1]
+        obj = decode(kv)
+        if hit is None and len(self._shared) >= SHARED_DECODED_MAX:
+            self._shared.pop(next(iter(self._shared)))  # the oldest entry
+        self._shared[kv.key] = (kv.mod_revision, obj)
+        return obj
+
+    async def list(self, namespace: str, opts: ListOptions, *, shared: bool = False) -> Obj:
+        """The list as a dict. ``shared``: the items are read-only objects shared with other
+        requests (apiVersion and kind left in them), for output that only reads them (Table,
+        PartialObjectMetadata): decoding is what costs, and most objects have not changed."""
+        decode_item = self._decode_shared if shared else decode
         prefix = self.resource.prefix(namespace)
         revision = 0
         if opts.continue_token and opts.resource_version not in ("",):
@@ -285,10 +307,10 @@ class Store:
                 for kv in res.items:
                     if kv.key != key:
                         continue
-                    obj = decode(kv)
+                    obj = decode_item(kv)
                     if self._matches(obj, opts):
                         items.append(obj)
-                return self._list_body(items, list_rev, None, None)
+                return self._list_body(items, list_rev, None, None, pop=not shared)
             while True:
                 want = opts.limit - len(items) if opts.limit else 0
                 res = await self.storage.list(
@@ -300,7 +322,7 @@ class Store:
                 list_rev = res.revision
                 remaining = res.remaining
                 for i, kv in enumerate(res.items):
-                    obj = decode(kv)
+                    obj = decode_item(kv)
                     if filtering and not self._matches(obj, opts):
                         continue
                     items.append(obj)
@@ -310,7 +332,7 @@ class Store:
 
                         token = continuetoken.encode(list_rev, prefix, kv.key + "\x00")
                         remaining = None
-                        return self._list_body(items, list_rev, token, remaining)
+                        return self._list_body(items, list_rev, token, remaining, pop=not shared)
                 token = res.continue_token
                 if not token or not opts.limit or len(items) >= opts.limit:
                     break
@@ -324,7 +346,7 @@ class Store:
             raise errors.Gone(f"too old resource version: {e.requested} ({e.compacted})") from e
         except storage.InvalidContinueError as e:
             raise errors.BadRequest(f"invalid continue token: {e}") from e
-        return self._list_body(items, list_rev, token, remaining if token else None)
+        return self._list_body(items, list_rev, token, remaining if token else None, pop=not shared)
 
     async def list_json(self, namespace: str, opts: ListOptions) -> bytes | None:
         """The JSON list body built from stored bytes, for a list without selectors;
@@ -372,16 +394,23 @@ class Store:
         return head[:-1] + b',"items":[' + b",".join(parts) + b"]}"
 
     def _list_body(
-        self, items: builtins.list[Obj], revision: int, token: str | None, remaining: int | None
+        self,
+        items: builtins.list[Obj],
+        revision: int,
+        token: str | None,
+        remaining: int | None,
+        *,
+        pop: bool = True,
     ) -> Obj:
         md: Obj = {"resourceVersion": str(revision)}
         if token:
             md["continue"] = token
             if remaining is not None and remaining > 0:
                 md["remainingItemCount"] = remaining
-        for obj in items:
-            obj.pop("apiVersion", None)
-            obj.pop("kind", None)
+        if pop:
+            for obj in items:
+                obj.pop("apiVersion", None)
+                obj.pop("kind", None)
         return {
             "kind": self.resource.list_kind,
             "apiVersion": self.resource.api_version,
