@@ -101,8 +101,8 @@ def test_statefulset_identity_rollout_history_and_undo(cluster: Server, namespac
         assert web1["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] == "web-1"
         assert web1["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "1"
         assert (web1["spec"]["hostname"], web1["spec"]["subdomain"]) == ("web-1", "web")
-        (volume,) = web1["spec"]["volumes"]
-        assert volume["persistentVolumeClaim"]["claimName"] == "data-web-1"
+        volumes = {v["name"]: v for v in web1["spec"]["volumes"]}
+        assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "data-web-1"
         claims = get_json(cluster, "pvc", "-n", NS)["items"]
         assert sorted(c["metadata"]["name"] for c in claims) == [
             "data-web-0",
