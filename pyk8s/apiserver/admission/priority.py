@@ -29,6 +29,8 @@ class Priority:
     def __init__(self, backend: storage.Interface, resource: scheme.Resource) -> None:
         self.storage = backend
         self.resource = resource
+        self._decoded: dict[str, tuple[int, dict[str, Any]]] = {}
+        """PriorityClasses decoded before, by key, with their revision (read-only)."""
 
     async def __call__(self, operation: str, obj: Obj, old: Obj | None) -> None:
         which = (self.resource.group, self.resource.plural)
@@ -45,7 +47,17 @@ class Priority:
 
     async def _classes(self) -> list[dict[str, Any]]:
         res = await self.storage.list(PRIORITY_CLASSES)
-        return [orjson.loads(kv.value) for kv in res.items]
+        out: list[dict[str, Any]] = []
+        for kv in res.items:
+            hit = self._decoded.get(kv.key)
+            if hit is None or hit[0] != kv.mod_revision:
+                hit = (kv.mod_revision, orjson.loads(kv.value))
+                self._decoded[kv.key] = hit
+            out.append(hit[1])
+        if len(self._decoded) > len(out):  # some were deleted
+            keep = {kv.key for kv in res.items}
+            self._decoded = {k: v for k, v in self._decoded.items() if k in keep}
+        return out
 
     async def _default_class(self) -> dict[str, Any] | None:
         found: dict[str, Any] | None = None
