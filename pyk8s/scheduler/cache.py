@@ -6,7 +6,9 @@ its resources used while the binding runs in the background; the informer's add
 event later confirms it, ``forget_pod`` undoes a failed binding, and an assumed pod
 whose binding finished but whose add never came expires after ``ttl`` seconds
 (0, upstream's default, means never). ``update_snapshot`` copies only the nodes
-that changed since the previous snapshot.
+that changed since the previous snapshot; its node list is zone-interleaved as
+upstream's ``node_tree.go`` has it, so that the scheduler's round-robin search
+(each cycle starting where the last one stopped) spreads over zones.
 """
 
 from __future__ import annotations
@@ -28,6 +30,40 @@ from pyk8s.scheduler.framework.types import (
 )
 
 log = logging.getLogger(__name__)
+
+
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+
+
+def zone_key(node: Obj) -> str:
+    """The node's region and zone as one key, "" without either (``utilnode.GetZoneKey``)."""
+    labels = meta(node).get("labels") or {}
+    region = next((labels[k] for k in REGION_LABELS if labels.get(k)), "")
+    zone = next((labels[k] for k in ZONE_LABELS if labels.get(k)), "")
+    if not region and not zone:
+        return ""
+    return f"{region}:\x00:{zone}"
+
+
+def zone_interleaved(names: Sequence[tuple[str, str]]) -> list[str]:
+    """Node names taken one zone at a time (``nodeTree.list``).
+
+    ``names`` are (node, zone key) in the order the nodes were added; zones come in
+    the order their first node appears, and each zone gives its nodes in order.
+    (Upstream's tree keeps zones in the order they were first seen and swaps a
+    removed node with its zone's last; the interleaving is the same.)
+    """
+    zones: dict[str, list[str]] = {}
+    for name, zone in names:
+        zones.setdefault(zone, []).append(name)
+    if len(zones) <= 1:
+        return [name for name, _ in names]
+    out: list[str] = []
+    columns = list(zones.values())
+    for i in range(max(len(c) for c in columns)):
+        out.extend(c[i] for c in columns if i < len(c))
+    return out
 
 
 class CacheError(RuntimeError):
@@ -120,11 +156,15 @@ class Cache:
     def add_node(self, node: Obj) -> NodeInfo:
         name = meta(node).get("name", "")
         info = self._node_info(name)
-        if info.has_node:
-            self._remove_images(info.node, name)
+        old = info.node if info.has_node else None
+        if old is not None:
+            self._remove_images(old, name)
         info.set_node(node)
         self._add_images(node, name, info)
-        self._order_changed = True
+        # the node list only changes when a node comes or moves zone; an update of a
+        # known node (status, labels, taints) only replaces its NodeInfo in place
+        if old is None or zone_key(old) != zone_key(node):
+            self._order_changed = True
         return info
 
     def update_node(self, old: Obj | None, new: Obj) -> NodeInfo:
@@ -304,7 +344,15 @@ class Cache:
                 affinity_changed = True
             snapshot.node_info_map[name] = clone
         if self._order_changed:
-            snapshot.rebuild_lists([n for n in self.nodes if n in snapshot.node_info_map])
+            snapshot.rebuild_lists(
+                zone_interleaved(
+                    [
+                        (n, zone_key(snapshot.node_info_map[n].node))
+                        for n in self.nodes
+                        if n in snapshot.node_info_map
+                    ]
+                )
+            )
         else:
             index = snapshot.index
             for name in self._dirty:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyk8s.scheduler.cache import Cache, CacheError, Snapshot
+from pyk8s.scheduler.cache import Cache, CacheError, Snapshot, zone_interleaved, zone_key
 from tests.unit.scheduler.builders import node, pod
 from tests.unit.scheduler.conftest import FakeClock
 
@@ -133,3 +133,56 @@ def test_snapshot_is_incremental_and_isolated() -> None:
     assert [n.name for n in s.list()] == ["a", "b"]
     with pytest.raises(KeyError):
         s.get("c")
+
+
+def zoned(name: str, zone: str = "", region: str = "") -> dict:
+    n = node(name)
+    labels = n["metadata"].setdefault("labels", {})
+    if zone:
+        labels["topology.kubernetes.io/zone"] = zone
+    if region:
+        labels["topology.kubernetes.io/region"] = region
+    return n
+
+
+def test_zone_key() -> None:
+    assert zone_key(zoned("a")) == ""
+    assert zone_key(zoned("a", "z1")) == ":\x00:z1"
+    assert zone_key(zoned("a", "z1", "r1")) == "r1:\x00:z1"
+    beta = node("b")
+    beta["metadata"]["labels"] = {"failure-domain.beta.kubernetes.io/zone": "old"}
+    assert zone_key(beta) == ":\x00:old"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ([], []),
+        ([("a", ""), ("b", ""), ("c", "")], ["a", "b", "c"]),
+        (
+            [("a1", "A"), ("a2", "A"), ("b1", "B"), ("a3", "A"), ("c1", "C"), ("b2", "B")],
+            ["a1", "b1", "c1", "a2", "b2", "a3"],
+        ),
+    ],
+)
+def test_zone_interleaved(names: list[tuple[str, str]], expected: list[str]) -> None:
+    assert zone_interleaved(names) == expected
+
+
+def test_snapshot_lists_nodes_zone_by_zone_and_keeps_order_on_updates() -> None:
+    c = Cache()
+    for name, zone in (("a1", "A"), ("a2", "A"), ("b1", "B"), ("b2", "B")):
+        c.add_node(zoned(name, zone))
+    s = Snapshot()
+    c.update_snapshot(s)
+    assert [n.name for n in s.list()] == ["a1", "b1", "a2", "b2"]
+    tainted = zoned("a2", "A")
+    tainted["spec"] = {"taints": [{"key": "k", "effect": "NoSchedule"}]}
+    c.update_node(zoned("a2", "A"), tainted)
+    c.update_snapshot(s)
+    assert [n.name for n in s.list()] == ["a1", "b1", "a2", "b2"]
+    assert s.list()[2].taints == [{"key": "k", "effect": "NoSchedule"}]
+    assert s.get("a2") is s.list()[2]
+    c.update_node(zoned("a1", "A"), zoned("a1", "B"))  # a node moving zone moves in the list
+    c.update_snapshot(s)
+    assert [n.name for n in s.list()] == ["a1", "a2", "b1", "b2"]  # B is first: a1 came first

@@ -399,3 +399,39 @@ def test_select_host_index_rejects_empty() -> None:
 )
 def test_num_feasible_nodes_to_find_sizes(percentage: int, nodes: int, expected: int) -> None:
     assert num_feasible_nodes_to_find(percentage, nodes) == expected
+
+
+async def test_each_cycle_starts_where_the_last_one_stopped() -> None:
+    # 200 nodes: at 50% each cycle needs 100 feasible nodes, so the search window moves
+    cfg = config.KubeSchedulerConfiguration()
+    cfg.profiles[0].percentage_of_nodes_to_score = 50
+    nodes = [node(f"n{i:03d}") for i in range(200)]
+    nodes[150]["spec"] = {"unschedulable": True}
+    h = Harness(nodes, [pod(f"p{i}", cpu="100m") for i in range(3)], cfg=cfg)
+    starts = []
+    for _ in range(3):
+        starts.append(h.scheduler.next_start_node_index)
+        await h.schedule()
+    # first 0..99 (100 feasible); then 100..199 and 0 with n150 rejected (101 processed);
+    # then 1..100
+    assert starts == [0, 100, 1]
+    assert h.scheduler.next_start_node_index == 101
+    # each pod went to a node inside its own window
+    bound = {k: int(v[1:]) for k, v in h.fakes.binder.bound().items()}
+    assert bound["default/p0"] < 100
+    assert bound["default/p1"] >= 100 or bound["default/p1"] == 0
+    assert 1 <= bound["default/p2"] <= 100
+
+
+async def test_global_percentage_applies_when_the_profile_has_none() -> None:
+    nodes = [node(f"n{i:03d}") for i in range(400)]
+    h = Harness(nodes, [pod("p", cpu="100m")])
+    h.scheduler.percentage_of_nodes_to_score = 30  # what server.py passes from the config
+    await h.schedule()
+    assert h.scheduler.next_start_node_index == 120  # 30% of 400
+    cfg = config.KubeSchedulerConfiguration()
+    cfg.profiles[0].percentage_of_nodes_to_score = 40  # the profile's own wins
+    h = Harness(nodes, [pod("p", cpu="100m")], cfg=cfg)
+    h.scheduler.percentage_of_nodes_to_score = 30
+    await h.schedule()
+    assert h.scheduler.next_start_node_index == 160
