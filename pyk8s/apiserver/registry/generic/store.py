@@ -110,6 +110,8 @@ def decode(kv: storage.KeyValue, *, revision: int | None = None) -> Obj:
     return obj
 
 
+EVENT_OBJECTS_MAX = 4096
+"""Recent watch events' decoded objects a store keeps, shared by its watchers."""
 SHARED_DECODED_MAX = 20_000
 """Decoded objects a store keeps for read-only lists, at most (the oldest go first)."""
 
@@ -140,6 +142,7 @@ class Store:
         self.strategy = strategy
         self.admit = admit or []
         self._shared: dict[str, tuple[int, Obj]] = {}
+        self._event_objects: dict[tuple[str, int], Obj] = {}
         """Decoded objects by key, with the revision they were decoded at: read-only lists."""
 
     # -- helpers
@@ -806,18 +809,31 @@ class Store:
         finally:
             await w.close()
 
-    def _translate(self, sev: storage.Event, opts: ListOptions) -> WatchEvent | None:
-        if sev.type is storage.EventType.DELETED:
+    def _event_object(self, sev: storage.Event) -> Obj:
+        """The object an event carries, decoded once for every watcher of this store (the
+        watch handler only serializes it: it is shared, read-only)."""
+        ck = (sev.key, sev.revision)
+        obj = self._event_objects.get(ck)
+        if obj is None:
             obj = self._with_type(orjson.loads(sev.value))
             meta.metadata(obj)["resourceVersion"] = str(sev.revision)
-            if not self._matches(obj, opts):
+            if len(self._event_objects) >= EVENT_OBJECTS_MAX:
+                self._event_objects.pop(next(iter(self._event_objects)))
+            self._event_objects[ck] = obj
+        return obj
+
+    def _translate(self, sev: storage.Event, opts: ListOptions) -> WatchEvent | None:
+        filtering = not (opts.label_selector.empty and opts.field_selector.empty)
+        obj = self._event_object(sev)
+        if sev.type is storage.EventType.DELETED:
+            if filtering and not self._matches(obj, opts):
                 return None
             return WatchEvent("DELETED", obj, sev.revision)
-        obj = self._with_type(orjson.loads(sev.value))
-        meta.metadata(obj)["resourceVersion"] = str(sev.revision)
-        matches = self._matches(obj, opts)
+        matches = not filtering or self._matches(obj, opts)
         if sev.type is storage.EventType.ADDED or sev.prev_value is None:
             return WatchEvent("ADDED", obj, sev.revision) if matches else None
+        if not filtering:
+            return WatchEvent("MODIFIED", obj, sev.revision)
         old = self._with_type(orjson.loads(sev.prev_value))
         old_matches = self._matches(old, opts)
         if matches and old_matches:
