@@ -296,7 +296,10 @@ def report(
             "(`bench/refcluster.py`)."
             if ref is not None
             else "No reference run (not built: `make reference`; or set REF_KUBECONFIG)."
-        ),
+        )
+        + " Runs swing: in three runs within 20 minutes at load 2-5 the 16-client writes ranged"
+        " 0.65-1.8x (create) and 0.9-1.9x (watch); Python serves on one core, the reference"
+        " on both, so the 16-client write phases are the ones to watch.",
         "",
         "| phase | unit | pyk8s | p50 / p99 ms | reference | ref p50 / p99 ms | pyk8s/ref "
         "| storage alone | pyk8s/storage |",
