@@ -197,6 +197,9 @@ def server(workdir: Path, *, timeout: float = 60) -> Iterator[tuple[int, float]]
                 # as upstream's hack/make-rules/test-cmd.sh: "Include RBAC (to exercise
                 # bootstrapping), and AlwaysAllow to allow all actions"
                 "--authorization-mode=RBAC,AlwaysAllow",
+                # as upstream's test-cmd.sh, which turns these off (among plugins we lack):
+                # the suite replaces pods with manifests that lack the token volume
+                "--disable-admission-plugins=ServiceAccount,DefaultTolerationSeconds",
                 # upstream's suite reaches its functions minutes after create_node, past the
                 # node lifecycle controller's 60 s startup grace, when the kubelet-less node
                 # has Unknown conditions and the unreachable NoSchedule taint; a fresh server

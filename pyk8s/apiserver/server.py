@@ -126,6 +126,7 @@ class APIServer:
                 self.config.default_not_ready_toleration_seconds,
                 self.config.default_unreachable_toleration_seconds,
             ),
+            disabled_admission=self.config.disable_admission_plugins,
         )
         self.rbac_cache = rbac_authorizer.PolicyCache(
             {p: self.rest[(RBAC_GROUP, "v1", p)].store for p in RBAC_RESOURCES}

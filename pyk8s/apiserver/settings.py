@@ -33,6 +33,9 @@ class APIServerConfig:
     default_not_ready_toleration_seconds: int = 300
     default_unreachable_toleration_seconds: int = 300
     """What the DefaultTolerationSeconds admission plugin gives pods (the two flags)."""
+    disable_admission_plugins: frozenset[str] = frozenset()
+    """``--disable-admission-plugins``: default-on plugins left out (upstream's test-cmd
+    turns ServiceAccount off so ``kubectl replace`` of a pod keeps its spec)."""
     cluster_domain: str = "cluster.local"
     extra_sans: list[str] = field(default_factory=list)
     min_request_timeout: float = 1800.0

@@ -90,6 +90,7 @@ class ClusterSettings:
                 extra_sans=list(args.tls_san or []),
                 default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
                 default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+                disable_admission_plugins=admission_plugins(args.disable_admission_plugins),
             )
         kubelet = None if getattr(args, "disable_agent", True) else _kubelet(args, api)
         return cls(
@@ -142,6 +143,22 @@ def authorization_modes(value: str) -> list[str]:
     return modes
 
 
+ADMISSION_PLUGINS = ("NamespaceLifecycle", "Priority", "ServiceAccount", "DefaultTolerationSeconds")
+"""The admission plugins pyk8s runs, all on by default as in kube-apiserver."""
+
+
+def admission_plugins(value: str) -> frozenset[str]:
+    """``--disable-admission-plugins`` as a set; an unknown name stops start-up."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    for n in names:
+        if n not in ADMISSION_PLUGINS:
+            known = ", ".join(ADMISSION_PLUGINS)
+            raise SystemExit(
+                f'--disable-admission-plugins: plugin "{n}" is unknown (known: {known})'
+            )
+    return frozenset(names)
+
+
 def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--https-port", type=int, default=6443, help="HTTPS port (default 6443)")
     p.add_argument(
@@ -173,6 +190,11 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-domain", default="cluster.local", help="cluster DNS domain")
     p.add_argument(
         "--tls-san", action="append", help="extra name or IP for the serving certificate"
+    )
+    p.add_argument(
+        "--disable-admission-plugins",
+        default="",
+        help="admission plugins to turn off, comma-separated: " + ", ".join(ADMISSION_PLUGINS),
     )
     for which in ("not-ready", "unreachable"):
         p.add_argument(

@@ -72,6 +72,7 @@ def build(
     service_cidr: str = "10.43.0.0/16",
     node_port_range: tuple[int, int] = (30000, 32767),
     toleration_seconds: tuple[int, int] = (300, 300),
+    disabled_admission: frozenset[str] = frozenset(),
 ) -> dict[tuple[str, str, str], REST]:
     """REST storage keyed by (group, version, plural), for every stored resource."""
     out: dict[tuple[str, str, str], REST] = {}
@@ -81,11 +82,23 @@ def build(
         if not res.stored:
             continue
         strat_cls = _STRATEGIES.get((res.group, res.plural), Strategy)
-        admit: list[Admit] = [NamespaceLifecycle(backend, res)]
-        if (res.group, res.plural) in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")):
+        on = {
+            "NamespaceLifecycle": True,
+            "Priority": (res.group, res.plural)
+            in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")),
+            "ServiceAccount": (res.group, res.plural) == ("", "pods"),
+            "DefaultTolerationSeconds": (res.group, res.plural) == ("", "pods"),
+        }
+        for name in disabled_admission:
+            on[name] = False
+        admit: list[Admit] = []
+        if on["NamespaceLifecycle"]:
+            admit.append(NamespaceLifecycle(backend, res))
+        if on["Priority"]:
             admit.append(Priority(backend, res))
-        if (res.group, res.plural) == ("", "pods"):
+        if on["ServiceAccount"]:
             admit.append(ServiceAccount(backend, res))
+        if on["DefaultTolerationSeconds"]:
             admit.append(
                 DefaultTolerationSeconds(
                     res,
