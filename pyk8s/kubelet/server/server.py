@@ -23,6 +23,7 @@ from aiohttp import web
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime.interface import ContainerState, SandboxState
 from pyk8s.kubelet.server import certs, logs, portforward, streaming
+from pyk8s.kubelet.stats import resource_metrics
 
 if TYPE_CHECKING:
     from pyk8s.kubelet.kubelet import Kubelet
@@ -57,6 +58,7 @@ class KubeletServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/stats/summary", self.stats_summary)
+        app.router.add_get("/metrics/resource", self.metrics_resource)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
         app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
@@ -115,6 +117,19 @@ class KubeletServer:
         if request.query.get("only_cpu_and_memory") == "true":
             body = _cpu_and_memory(body)
         return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def metrics_resource(self, request: web.Request) -> web.Response:
+        try:
+            summary: dict[str, Any] | None = await self.kubelet.summary.get()
+        except Exception:  # a scrape reports the failure, as upstream's collector does
+            log.exception("stats summary for /metrics/resource")
+            summary = None
+        return web.Response(
+            text=resource_metrics.render(summary),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
     async def container_logs(self, request: web.Request) -> web.StreamResponse:
         ns = request.match_info["namespace"]

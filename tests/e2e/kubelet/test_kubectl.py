@@ -426,7 +426,7 @@ def test_termination_message_in_status_and_describe(cluster: Cluster) -> None:
     assert term["message"] == "".join(f"{i}\n" for i in range(21, 101))  # the last 80 lines
 
 
-def _kubelet_get(c: Cluster, path: str) -> Any:
+def _kubelet_get(c: Cluster, path: str, *, text: bool = False) -> Any:
     """GET on the kubelet API with the admin's client certificate (signed by the cluster CA)."""
     node = c.get("nodes")["items"][0]
     port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
@@ -436,7 +436,8 @@ def _kubelet_get(c: Cluster, path: str) -> Any:
     ctx.verify_mode = ssl.CERT_NONE  # the kubelet's certificate is self-signed, as upstream's
     ctx.load_cert_chain(tls / "admin.crt", tls / "admin.key")
     with urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", context=ctx) as resp:
-        return json.loads(resp.read())
+        body = resp.read()
+    return body.decode() if text else json.loads(body)
 
 
 def test_stats_summary(cluster: Cluster) -> None:
@@ -480,6 +481,18 @@ def test_stats_summary(cluster: Cluster) -> None:
     assert p["process_stats"]["process_count"] == 2  # sh and sleep
     light = _kubelet_get(cluster, "/stats/summary?only_cpu_and_memory=true")
     assert "fs" not in light["node"] and "memory" in light["node"]
+    # /metrics/resource: the same figures as metrics-server scrapes them
+    metrics = _kubelet_get(cluster, "/metrics/resource", text=True)
+    labels = '{container="c",pod="stats",namespace="default"}'
+    found = re.search(r"^container_memory_working_set_bytes" + re.escape(labels) + r" (\d+) \d+$",
+                      metrics, re.M)  # fmt: skip
+    assert found and 5_000_000 < int(found[1]) < 200_000_000, metrics
+    assert re.search(r"^container_cpu_usage_seconds_total" + re.escape(labels) + r" [\d.e-]+ \d+$",
+                     metrics, re.M), metrics  # fmt: skip
+    assert re.search(r'^pod_memory_working_set_bytes\{pod="stats",namespace="default"\} \d+',
+                     metrics, re.M), metrics  # fmt: skip
+    assert re.search(r"^node_cpu_usage_seconds_total [\d.e+]+ \d+$", metrics, re.M), metrics
+    assert "\nresource_scrape_error 0\n" in metrics
     cluster.kubectl("delete", "pod", "stats", "--wait=false")
 
 
