@@ -5,7 +5,9 @@ Phases: 10 busybox pods created at once (create → Running as seen by a watch: 
 and the batch time from the first create to the last Running); 50 pods brought up and left
 running; then 10 pods created one after another beside them (each waits for the previous to
 run). The server process's CPU seconds and RSS are read from ``/proc`` (it holds the API
-server, controllers, scheduler and kubelet: the kubelet's share is lower). The floor starts
+server, controllers, scheduler and kubelet: the kubelet's share is lower); a second run has
+``pyk8s kubelet`` as its own process beside a server without its agent, for the kubelet's own
+CPU and RSS (issue 9's target: RSS <= 100 MB). The floor starts
 the same containers with ``runc run -d`` on an overlayfs of the same image layers, 10 at once
 and 10 in sequence. Needs root, runc and the bootstrapped busybox image (the image tests'
 cache in ``/var/cache/pyk8s-test-images``, else it is bootstrapped here, which is slow).
@@ -128,17 +130,35 @@ class Watcher:
                 await self.changed.wait()
 
 
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 @contextlib.asynccontextmanager
-async def server(data: Path) -> AsyncIterator[tuple[Path, int]]:
+async def server(data: Path, *, split: bool = False) -> AsyncIterator[tuple[Path, int]]:
+    """A ``pyk8s server``; yields its kubeconfig and the pid that runs the kubelet.
+
+    ``split``: the server runs without its agent and ``pyk8s kubelet`` runs alone (its data
+    and image store in ``<data>/kubelet``), so the kubelet's own CPU and RSS can be read.
+    """
     port = _free_port()
     log = (data / "server.log").open("ab")
+    procs: list[asyncio.subprocess.Process] = []
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data), "--https-port",
         str(port), "--bind-address", "127.0.0.1", "--kubelet-port", str(_free_port()),
         "--cluster-dns-port", str(_free_port()), "--cluster-cidr", "10.222.0.0/16",
         "--service-cidr", "10.223.0.0/16", "--service-node-port-range", "38000-38999",
+        *(["--disable-agent"] if split else []),
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    procs.append(proc)
     try:
         kubeconfig = data / "kubeconfig.yaml"
         deadline = time.monotonic() + 90
@@ -146,21 +166,29 @@ async def server(data: Path) -> AsyncIterator[tuple[Path, int]]:
             if time.monotonic() > deadline or proc.returncode is not None:
                 raise RuntimeError(f"pyk8s server did not start; see {data / 'server.log'}")
             await asyncio.sleep(0.2)
-        yield kubeconfig, proc.pid
+        pid = proc.pid
+        if split:
+            kubelet = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pyk8s", "kubelet", "--kubeconfig", str(kubeconfig),
+                "--data-dir", str(data / "kubelet"), "--port", str(_free_port()),
+                "--hostname-override", "bench-kubelet", "--cluster-dns", "10.223.0.10",
+                "--client-ca-file", str(data / "server" / "tls" / "ca.crt"),
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            procs.append(kubelet)
+            pid = kubelet.pid
+        yield kubeconfig, pid
     finally:
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        for p in reversed(procs):
+            await _stop(p)
         log.close()
-        prefix = naming.prefix_for(data)
-        await killall.killall(prefix, data)
+        for d in (data / "kubelet", data):
+            if d.exists():
+                await killall.killall(naming.prefix_for(d), d)
 
 
-async def measure_pyk8s(data: Path) -> dict[str, Any]:
-    async with server(data) as (kubeconfig, pid):
+async def measure_pyk8s(data: Path, *, split: bool = False) -> dict[str, Any]:
+    async with server(data, split=split) as (kubeconfig, pid):
         client = await rest.Client.from_kubeconfig(kubeconfig)
         async with client:
             while True:  # the node is Ready
@@ -304,6 +332,17 @@ def write_results(ours: dict[str, Any], floor: dict[str, Any], load: tuple[float
         "(target for the kubelet alone: RSS <= 100 MB).",
         "",
     ]
+    alone = ours.get("kubelet_alone")
+    if alone:
+        lines += [
+            "The same run with `pyk8s kubelet` as its own process (the server without its "
+            f"agent): batch p99 {alone['batch']['p99_s']:.2f} s, sequential p99 "
+            f"{alone['sequential']['p99_s']:.2f} s; the kubelet process after "
+            f"{alone['pods']} pods: RSS {alone['server_rss_mb']:.0f} MB "
+            f"({'met' if alone['server_rss_mb'] <= 100 else 'not met'}), "
+            f"{alone['server_cpu_s']:.1f} CPU s for the run.",
+            "",
+        ]
     prev = previous.get("pyk8s") or {}
     if prev.get("batch") and prev.get("sequential"):
         pload = previous.get("load_average_start_end") or ["?", "?"]
@@ -333,12 +372,17 @@ async def main() -> None:
         tmp = Path(d)
         tar = await asyncio.to_thread(busybox_tar, tmp)
         data = tmp / "pyk8s"
-        (data / "images" / "import").mkdir(parents=True)
-        shutil.copy(tar, data / "images" / "import" / "busybox.tar")
+        split = tmp / "split"
+        for store in (data, split / "kubelet"):
+            (store / "images" / "import").mkdir(parents=True)
+            shutil.copy(tar, store / "images" / "import" / "busybox.tar")
         print("pyk8s ...", flush=True)
         load0 = os.getloadavg()[0]
         ours = await measure_pyk8s(data)
         print(json.dumps(ours), flush=True)
+        print("pyk8s, the kubelet as its own process ...", flush=True)
+        ours["kubelet_alone"] = await measure_pyk8s(split, split=True)
+        print(json.dumps(ours["kubelet_alone"]), flush=True)
         print("runc run ...", flush=True)
         floor = await measure_runc(tmp, tar)
         write_results(ours, floor, (load0, os.getloadavg()[0]))
