@@ -514,7 +514,15 @@ def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
         time.sleep(2)
         follow.terminate()
         out, _ = follow.communicate(timeout=10)
-    files = sorted(p.name for p in log_dir.iterdir())
+
+    def settled() -> list[str] | None:
+        """The files between compressions: the container still writes, so another rotation
+        (the old file beside its ``.gz.tmp``, or its ``.gz`` just renamed) may be under way."""
+        names = sorted(p.name for p in log_dir.iterdir())
+        busy = any(n.endswith(".tmp") or f"{n}.gz" in names for n in names)
+        return None if busy else names
+
+    files = wait_for("no compression under way", settled, timeout=10)
     rotated = [f for f in files if f.startswith("0.log.")]
     assert len(rotated) == 2 and "0.log" in files, files  # containerLogMaxFiles=3
     assert rotated[0].endswith(".gz") and not rotated[1].endswith(".gz"), files
