@@ -64,20 +64,7 @@ def _containers(items: Any, path: str, names: set[str], *, need_one: bool) -> li
         if not isinstance(c, dict):
             errs.append(invalid_value(p, c, "must be an object"))
             continue
-        name = c.get("name", "")
-        if not name:
-            errs.append(required(f"{p}.name"))
-        else:
-            for msg in meta.dns1123_label(str(name)):
-                errs.append(invalid_value(f"{p}.name", name, msg))
-            if name in names:
-                errs.append(FieldError("FieldValueDuplicate", f"{p}.name", "", name))
-            names.add(name)
-        if not c.get("image"):
-            errs.append(required(f"{p}.image"))
-        pull = c.get("imagePullPolicy")
-        if pull and pull not in PULL_POLICIES:
-            errs.append(not_supported(f"{p}.imagePullPolicy", pull, PULL_POLICIES))
+        _name_image_pull(c, p, names, errs)
         for j, port in enumerate(c.get("ports") or []):
             pp = f"{p}.ports[{j}]"
             cp = port.get("containerPort") if isinstance(port, dict) else None
@@ -179,20 +166,7 @@ def ephemeral_containers(spec: Obj, path: str, names: set[str]) -> list[FieldErr
         if not isinstance(c, dict):
             errs.append(invalid_value(p, c, "must be an object"))
             continue
-        name = c.get("name", "")
-        if not name:
-            errs.append(required(f"{p}.name"))
-        else:
-            for msg in meta.dns1123_label(str(name)):
-                errs.append(invalid_value(f"{p}.name", name, msg))
-            if name in seen:
-                errs.append(FieldError("FieldValueDuplicate", f"{p}.name", "", name))
-            seen.add(name)
-        if not c.get("image"):
-            errs.append(required(f"{p}.image"))
-        pull = c.get("imagePullPolicy")
-        if pull and pull not in PULL_POLICIES:
-            errs.append(not_supported(f"{p}.imagePullPolicy", pull, PULL_POLICIES))
+        _name_image_pull(c, p, seen, errs)
         target = c.get("targetContainerName")
         if target and target not in others:
             errs.append(FieldError("FieldValueNotFound", f"{p}.targetContainerName", "", target))
@@ -309,3 +283,22 @@ def secret(obj: Obj) -> list[FieldError]:
     for k in obj.get("stringData") or {}:
         errs += config_key(k, f"stringData[{k}]")
     return errs
+
+
+def _name_image_pull(c: dict[str, Any], p: str, seen: set[Any], errs: list[FieldError]) -> None:
+    """What every kind of container must have: a unique DNS label name, an image and a
+    known imagePullPolicy."""
+    name = c.get("name", "")
+    if not name:
+        errs.append(required(f"{p}.name"))
+    else:
+        for msg in meta.dns1123_label(str(name)):
+            errs.append(invalid_value(f"{p}.name", name, msg))
+        if name in seen:
+            errs.append(FieldError("FieldValueDuplicate", f"{p}.name", "", name))
+        seen.add(name)
+    if not c.get("image"):
+        errs.append(required(f"{p}.image"))
+    pull = c.get("imagePullPolicy")
+    if pull and pull not in PULL_POLICIES:
+        errs.append(not_supported(f"{p}.imagePullPolicy", pull, PULL_POLICIES))
