@@ -47,7 +47,10 @@ class Nodes:
 
 
 def _routes() -> str:
-    return subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
+    # -N: protocol numbers, never the names /etc/iproute2/rt_protos gives some (186 = bgp)
+    return subprocess.run(
+        ["ip", "-N", "-4", "route"], capture_output=True, text=True, check=False
+    ).stdout
 
 
 @pytest.fixture(scope="module")
