@@ -375,17 +375,9 @@ def _typed(value: Any, t: GoType, path: str) -> str | None:
 
 
 def _go_type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "[]interface {}"
-    return "map[string]interface {}"
+    """The Go type a JSON value decodes to, as Go prints it (``_go_kind`` names the kind)."""
+    kind = _go_kind(value)
+    return {"slice": "[]interface {}", "map": "map[string]interface {}"}.get(kind, kind)
 
 
 def _smd_value(value: Any) -> str:
