@@ -40,6 +40,8 @@ from pyk8s.apiserver import (
     pki,
     requestinfo,
 )
+from pyk8s.apiserver.aggregator import frontproxy
+from pyk8s.apiserver.aggregator import server as aggregator_server
 from pyk8s.apiserver.handlers import create, delete, get, review, scale, update, watch
 from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
@@ -110,6 +112,8 @@ class APIServer:
     """Signs TokenRequests; None: the ``token`` subresource answers 404 and no
     service-account tokens are accepted."""
     ready: bool = False
+    aggregator: aggregator_server.Aggregator | None = None
+    """Proxies the group-versions of APIServices with a ``spec.service``; None: none are."""
 
     def __post_init__(self) -> None:
         self._openapi_lock = asyncio.Lock()
@@ -271,6 +275,8 @@ class APIServer:
         decision, reason = self.authz.authorize(attrs)
         if decision is not authz.Decision.ALLOW:
             raise _forbidden(attrs, reason)
+        if self.aggregator is not None and (target := self.aggregator.route(info)) is not None:
+            return await self.aggregator.proxy(request, target, user)
         if not info.is_resource_request:
             return await self._non_resource(request, info)
         try:
@@ -355,6 +361,8 @@ class APIServer:
                 doc = discovery.api_resource_list(self.table, info.api_group, info.api_version)
             else:
                 doc = discovery.api_group(self.table, info.api_group)
+                if doc is None and self.aggregator is not None:
+                    doc = self.aggregator.api_group(info.api_group)
             if doc is None:
                 raise errors.NotFound.no_resource()
             return json_response(doc)
@@ -411,6 +419,8 @@ class APIServer:
         )
         if target.output is negotiation.Output.DISCOVERY:
             body = discovery.aggregated(self.table, legacy=legacy, version=target.version)
+            if not legacy and self.aggregator is not None:
+                body = self.aggregator.extend_aggregated(body)
             resp = json_response(body)
             resp.headers["Content-Type"] = discovery.AGGREGATED_CONTENT_TYPE.format(
                 v=target.version
@@ -420,7 +430,10 @@ class APIServer:
         if legacy:
             host = request.host or f"{self.config.client_host}:{self.config.https_port}"
             return json_response(discovery.api_versions(host))
-        return json_response(discovery.api_group_list(self.table))
+        doc = discovery.api_group_list(self.table)
+        if self.aggregator is not None:
+            doc = self.aggregator.extend_group_list(doc)
+        return json_response(doc)
 
     def _paths(self) -> list[str]:
         paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/metrics",
@@ -682,6 +695,7 @@ class Prepared:
     authenticator: authn.Authenticator
     schemas: Schemas | None
     token_issuer: tokenrequest.Issuer
+    front_proxy: frontproxy.FrontProxy
 
 
 async def prepare(config: APIServerConfig) -> Prepared:
@@ -709,7 +723,9 @@ async def prepare(config: APIServerConfig) -> Prepared:
             audiences=tuple(config.api_audiences or [config.issuer]),
             max_expiration=config.service_account_max_token_expiration,
         )
-        return Prepared(bundle, authn.Authenticator(token_file=token_file), schemas, issuer)
+        front_proxy = frontproxy.ensure(config.pki_dir)
+        authenticator = authn.Authenticator(token_file=token_file)
+        return Prepared(bundle, authenticator, schemas, issuer, front_proxy)
 
     return await asyncio.to_thread(work)
 
@@ -760,6 +776,9 @@ async def run(
         schemas=prepared.schemas,
         token_issuer=prepared.token_issuer,
     )
+    server.aggregator = aggregator_server.Aggregator(
+        server.rest, server.table, prepared.front_proxy, resync=config.aggregator_resync
+    )
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip
     await runner.setup()
@@ -772,6 +791,7 @@ async def run(
         reuse_address=True,
     )
     refresher: asyncio.Task[None] | None = None
+    aggregation: asyncio.Task[None] | None = None
     try:
         await site.start()
         port = config.https_port
@@ -784,6 +804,7 @@ async def run(
         await rbac_reconcile.ensure_policy(server.rest)
         await server.rbac_cache.reload()
         refresher = asyncio.create_task(server.rbac_cache.run(), name="rbac policy cache")
+        aggregation = asyncio.create_task(_aggregate(server, bundle, prepared.front_proxy))
         server.ready = True
         log.info(
             "API server listening on https://%s:%d; admin kubeconfig: %s",
@@ -799,9 +820,26 @@ async def run(
         await asyncio.Event().wait()
     finally:
         server.stopping.set()
-        if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+        for task in (refresher, aggregation):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             await runner.cleanup()
+
+
+async def _aggregate(server: APIServer, bundle: pki.Bundle, front: frontproxy.FrontProxy) -> None:
+    """Publish the front-proxy trust, then keep the APIServices' availability current."""
+    assert server.aggregator is not None
+    client_ca, request_header_ca = await asyncio.to_thread(
+        lambda: (bundle.ca.cert_pem().decode(), front.ca.cert_pem().decode())
+    )
+    while True:
+        try:
+            await server.aggregator.bootstrap(client_ca, request_header_ca)
+            break
+        except Exception:
+            log.exception("aggregator: bootstrap failed; retrying")
+            await asyncio.sleep(1.0)
+    await server.aggregator.run()

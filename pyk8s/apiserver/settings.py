@@ -41,6 +41,8 @@ class APIServerConfig:
     min_request_timeout: float = 1800.0
     """Watches without ``timeoutSeconds`` last a random time in [this, 2x this)."""
     bookmark_interval: float = 60.0
+    aggregator_resync: float = 10.0
+    """Seconds between checks of each aggregated APIService's backend (upstream: 30)."""
     max_body_bytes: int = 3 * 1024 * 1024
 
     @property

@@ -14,6 +14,7 @@ from pyk8s.apiserver.admission.default_toleration_seconds import DefaultTolerati
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
 from pyk8s.apiserver.admission.service_account import ServiceAccount
+from pyk8s.apiserver.registry.apiregistration.strategy import APIServiceStrategy
 from pyk8s.apiserver.registry.apps.daemonset.strategy import DaemonSetStrategy
 from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
 from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
@@ -38,6 +39,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "nodes"): node_strategy.NodeStrategy,
     ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
     ("apps", "daemonsets"): DaemonSetStrategy,
+    ("apiregistration.k8s.io", "apiservices"): APIServiceStrategy,
     ("", "services"): service_strategy.ServiceStrategy,
     ("certificates.k8s.io", "certificatesigningrequests"): csr_strategy.CSRStrategy,
     ("rbac.authorization.k8s.io", "roles"): RBACStrategy,
