@@ -21,6 +21,7 @@ import orjson
 
 import pyk8s
 from pyk8s.api import scheme
+from pyk8s.apiserver import openapi_enums
 from pyk8s.apiserver.schemas import Schemas
 
 Obj = dict[str, Any]
@@ -281,6 +282,7 @@ class Builder:
             node = _rewrite_refs(self.schemas.defs[name], ref_prefix, todo)
             _drop_type_enums(node)
             out[name] = node
+        openapi_enums.apply(out, self.schemas.enums)
         return dict(sorted(out.items()))
 
     # -- v2

@@ -27,6 +27,9 @@ RELEASE = "v1.33.0-local"
 @dataclass
 class Schemas:
     defs: dict[str, Any]
+    enums: dict[str, Any] = field(default_factory=dict)
+    """The OpenAPI documents' enum values (:mod:`pyk8s.apiserver.openapi_enums`), set by the
+    server when they were built; the schemas in ``defs`` never carry them."""
     _by_gvk: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

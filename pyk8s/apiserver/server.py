@@ -37,6 +37,7 @@ from pyk8s.apiserver import (
     metrics,
     negotiation,
     openapi,
+    openapi_enums,
     pki,
     requestinfo,
 )
@@ -716,6 +717,14 @@ async def prepare(config: APIServerConfig) -> Prepared:
         schemas = Schemas.load()
         if schemas is None:
             log.warning("kubernetes-validate schemas missing: strategic merge patch disabled")
+        else:
+            schemas.enums = openapi_enums.load() or {}
+            if not schemas.enums:
+                log.warning(
+                    "OpenAPI enums not built (%s; `make protos`): the OpenAPI documents list "
+                    "no enum values and kubectl explain prints no ENUM blocks",
+                    openapi_enums.default_path(),
+                )
         key = sa_jwt.ensure_keys(config.sa_key_path, config.sa_key_path.with_suffix(".pub"))
         issuer = tokenrequest.Issuer(
             key,

@@ -524,3 +524,50 @@ def test_kinds_without_patch_validate_through_openapi_v2(server: Server) -> None
     assert pod["spec"]["nodeName"] == "n-bind"
     out = k("1.33", "explain", "pods.spec.restartPolicy", "--output=plaintext-openapiv2").stdout
     assert "FIELD:    restartPolicy <string>" in out
+
+
+EXPLAIN_PULL_POLICY = """\
+KIND:       Pod
+VERSION:    v1
+
+FIELD: imagePullPolicy <string>
+ENUM:
+    Always
+    IfNotPresent
+    Never
+
+DESCRIPTION:
+    Image pull policy. One of Always, Never, IfNotPresent. Defaults to Always if
+    :latest tag is specified, or IfNotPresent otherwise. Cannot be updated. More
+    info: https://kubernetes.io/docs/concepts/containers/images#updating-images
+    
+    Possible enum values:
+     - `"Always"` means that kubelet always attempts to pull the latest image.
+    Container will fail If the pull fails.
+     - `"IfNotPresent"` means that kubelet pulls if the image isn't present on
+    disk. Container will fail if the image isn't present and the pull fails.
+     - `"Never"` means that kubelet never pulls an image, but only uses a local
+    image. Container will fail if the image isn't present
+    
+
+"""  # noqa: W293 (kubectl indents the empty lines of a description)
+
+
+def test_explain_prints_enums(server: Server) -> None:
+    from pyk8s.apiserver import openapi_enums
+
+    if openapi_enums.load() is None:
+        pytest.skip(f"OpenAPI enums not built ({openapi_enums.default_path()}): make protos")
+    k = server.kubectl
+    out = k("1.33", "explain", "pods.spec.containers.imagePullPolicy").stdout
+    assert out == EXPLAIN_PULL_POLICY
+    out = k("1.33", "explain", "pods.spec.restartPolicy").stdout
+    assert "ENUM:\n    Always\n    Never\n    OnFailure\n" in out
+    assert out.endswith('Possible enum values:\n     - `"Always"`\n     - `"Never"`\n'
+                        '     - `"OnFailure"`\n    \n\n')  # fmt: skip
+    out = k("1.33", "explain", "services.spec.type").stdout
+    assert "ENUM:\n    ClusterIP\n    ExternalName\n    LoadBalancer\n    NodePort\n" in out
+    out = k("1.33", "explain", "deployments.spec.strategy", "--recursive").stdout
+    assert "  type\t<string>\n  enum: Recreate, RollingUpdate\n" in out
+    v2 = k("1.33", "explain", "svc.spec.type", "--output=plaintext-openapiv2").stdout
+    assert "Possible enum values:" in v2

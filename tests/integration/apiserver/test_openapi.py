@@ -108,3 +108,37 @@ async def test_field_validation_modes(client: Client) -> None:
     assert status == 201
     status, err = await client.post(CMS + "?fieldValidation=Loose", body)
     assert status == 400
+
+
+async def test_enums_of_plus_enum_types_in_v3_and_v2(client: Client) -> None:
+    from pyk8s.apiserver import openapi_enums
+
+    if await asyncio.to_thread(openapi_enums.load) is None:
+        pytest.skip(f"OpenAPI enums not built ({openapi_enums.default_path()}): make protos")
+    _, root = await client.get("/openapi/v3")
+    _, core = await client.get(root["paths"]["api/v1"]["serverRelativeURL"])
+    schemas = core["components"]["schemas"]
+    service_type = schemas["io.k8s.api.core.v1.ServiceSpec"]["properties"]["type"]
+    assert service_type["enum"] == ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+    paragraph = service_type["description"].split("\n\n", 1)[1]
+    assert paragraph.splitlines()[:2] == [
+        "Possible enum values:",
+        ' - `"ClusterIP"` means a service will only be accessible inside the cluster, via the '
+        "cluster IP.",
+    ]
+    # only fields of +enum types: a ResourceName or a list of access modes has none
+    assert (
+        "enum"
+        not in schemas["io.k8s.api.core.v1.ContainerResizePolicy"]["properties"]["resourceName"]
+    )
+    assert (
+        "enum"
+        not in schemas["io.k8s.api.core.v1.PersistentVolumeClaimSpec"]["properties"]["accessModes"]
+    )
+    _, apps = await client.get(root["paths"]["apis/apps/v1"]["serverRelativeURL"])
+    strategy = apps["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentStrategy"]
+    assert strategy["properties"]["type"]["enum"] == ["Recreate", "RollingUpdate"]
+    _, v2 = await client.get("/openapi/v2", headers={"Accept": "application/json"})
+    policy = v2["definitions"]["io.k8s.api.core.v1.Container"]["properties"]["imagePullPolicy"]
+    assert policy["enum"] == ["Always", "IfNotPresent", "Never"]
+    assert '\n\nPossible enum values:\n - `"Always"` means' in policy["description"]
