@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -63,6 +64,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     if argv is None:
         argv = sys.argv[1:]
+    if os.environ.get("PYK8S_SUPERVISOR_PID"):  # a component that `pyk8s server` started
+        from pyk8s.cluster import supervisor
+
+        supervisor.die_with_parent()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:

@@ -1,8 +1,11 @@
-"""``pyk8s server``: wires storage, then the control-plane components, in one process.
+"""``pyk8s server``: wires storage, then the control-plane components.
 
 Order as k3s ``pkg/daemons/control/server.go``: storage first, then the API
-server; once it is ready, the components that talk to it (as their issues land).
-Any component that exits stops the process (the task group cancels the rest).
+server; once it is ready, the components that talk to it. The scheduler runs as a child
+process (``pyk8s scheduler``, kept running by :mod:`.supervisor`), so that it has a core of
+its own beside the API server (bench/scheduler.py measured it: twice the pods a second at
+5,000 nodes); ``--in-process-components`` keeps it in this process, as everything else is.
+Any in-process component that exits stops the process (the task group cancels the rest).
 Each component's modules are imported when it starts (after the API server is ready), so
 that a disabled component costs nothing and the API server answers as soon as it can.
 """
@@ -12,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sys
 from typing import TYPE_CHECKING
 
+from pyk8s.cluster import supervisor
 from pyk8s.cluster.settings import ClusterSettings, KubeDNSConfig
 from pyk8s.storage import compactor, factory
 
@@ -84,7 +89,9 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
                 )
                 if with_controllers and settings.controllers is not None:
                     tg.create_task(run_controllers(settings, settings.controllers))
-                if settings.scheduler is not None:
+                if settings.scheduler is not None and settings.component_processes:
+                    tg.create_task(supervisor.Supervisor(scheduler_child(settings)).run())
+                elif settings.scheduler is not None:
                     tg.create_task(_scheduler(settings))
                 if settings.kube_dns is not None:
                     tg.create_task(_kube_dns(settings, settings.kube_dns))
@@ -187,3 +194,16 @@ async def _scheduler(settings: ClusterSettings) -> None:
     async with rest.Client(config, user_agent=scheduler.USER_AGENT) as client:
         await scheduler.run(settings.scheduler.configuration(), client)
     raise RuntimeError("the scheduler lost its leader lease")
+
+
+def _component_argv(command: str, *args: str) -> list[str]:
+    """``python -m pyk8s COMMAND ARGS``, as verbose as this process logs."""
+    verbose = ["-vv"] if logging.getLogger().getEffectiveLevel() <= logging.DEBUG else []
+    return [sys.executable, "-m", "pyk8s", *verbose, command, *args]
+
+
+def scheduler_child(settings: ClusterSettings) -> supervisor.Child:
+    """``pyk8s scheduler`` with the admin kubeconfig the server wrote, leader-elected on the
+    ``kube-system/kube-scheduler`` Lease as the in-process one is."""
+    kubeconfig = settings.apiserver.kubeconfig_path
+    return supervisor.Child("scheduler", _component_argv("scheduler", f"--kubeconfig={kubeconfig}"))

@@ -71,6 +71,10 @@ class ClusterSettings:
     """The cluster DNS behind ``kube-system/kube-dns``; None: none (``--disable-kube-dns``)."""
     cluster_cidr: str = "10.42.0.0/16"
     """Pod addresses (``--cluster-cidr``): nodes' podCIDRs, and claimed on the host."""
+    component_processes: bool = False
+    """True: the scheduler runs as a supervised child process (``pyk8s server``'s default);
+    False: in this process (``--in-process-components``, and code that runs a server inside
+    a test's process)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterSettings:
@@ -117,6 +121,7 @@ class ClusterSettings:
             scheduler=None if getattr(args, "disable_scheduler", True) else SchedulerSettings(),
             kubelet=kubelet,
             cluster_cidr=getattr(args, "cluster_cidr", "10.42.0.0/16"),
+            component_processes=not getattr(args, "in_process_components", True),
             proxy=None
             if getattr(args, "disable_agent", True) or getattr(args, "disable_kube_proxy", True)
             else _proxy(args, data_dir),
@@ -285,8 +290,12 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="a kubelet flag, e.g. container-log-max-size=1Mi (repeatable)",
     )
+    p.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
     p.add_argument(
-        "--disable-scheduler", action="store_true", help="do not run the scheduler in this process"
+        "--in-process-components",
+        action="store_true",
+        help="run the scheduler inside the server's process instead of as a supervised "
+        "child process (`pyk8s scheduler`) beside it: for tests and debugging",
     )
     p.add_argument(
         "--disable-controller-manager",
