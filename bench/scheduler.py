@@ -6,21 +6,22 @@ SchedulingBasic at 500 nodes / 1,000 pods and at 5,000 nodes / 10,000 pods with
 400 measured, required anti-affinity on ``kubernetes.io/hostname``). Nodes are plain
 objects (4 cpus, 32Gi, 110 pods, Ready; no kubelet); pods request 100m / 500Mi.
 
-For each case a fresh ``pyk8s server`` process (SQLite, API server, controllers and
-the scheduler in one process: what users run) is started; this process creates the
-nodes and placed pods, then creates the measured pods as fast as the server takes
-them while a watch notes when each one gets its ``nodeName``. Throughput is
-measured pods / (last bind - first create), and as upstream's
-SchedulingThroughput does, per-second samples give p50/p90/p99. ``--split`` also
-runs the scheduler as its own ``pyk8s scheduler`` process beside ``pyk8s server
---disable-scheduler`` (kubeadm's layout; each gets a core).
+For each case a fresh ``pyk8s server`` is started as users run it: one process with
+SQLite, the API server and the controllers, and the scheduler as its supervised child
+process (``pyk8s scheduler``). This process creates the nodes and placed pods, waits
+for the scheduler to hold its Lease, then creates the measured pods as fast as the
+server takes them while a watch notes when each one gets its ``nodeName``.
+Throughput is measured pods / (last bind - first create), and as upstream's
+SchedulingThroughput does, per-second samples give p50/p90/p99 (the samples are in
+the JSON). ``--in-process`` also measures ``pyk8s server --in-process-components``
+(the scheduler in the server's process, sharing its core).
 
 There is no kube-scheduler binary to run beside it here (no registry ships one),
 so the reference is our own scheduler core at the same sizes over in-memory seams
 (no API, no HTTP, no JSON): the ratio says what the API round trips cost. The
 target is SIG-scalability's 100 pods/s at 5,000 nodes (issue 7).
 
-Run: ``.venv/bin/python bench/scheduler.py [--quick] [--split]``; writes
+Run: ``.venv/bin/python bench/scheduler.py [--quick] [--in-process]``; writes
 ``bench/results/scheduler.json`` and its section of ``bench/RESULTS.md``.
 """
 
@@ -54,6 +55,7 @@ from pyk8s.scheduler.plugins.registry import IN_TREE  # noqa: E402
 from pyk8s.scheduler.scheduler import Scheduler  # noqa: E402
 
 PODS = rest.ResourceRef("", "v1", "pods", True, "Pod")
+LEASES = rest.ResourceRef("coordination.k8s.io", "v1", "leases", True, "Lease")
 NODES = rest.ResourceRef("", "v1", "nodes", False, "Node")
 NAMESPACES = rest.ResourceRef("", "v1", "namespaces", False, "Namespace")
 NS = "bench"
@@ -163,8 +165,8 @@ async def create_all(client: rest.Client, ref: rest.ResourceRef, objs: list[Any]
 
 
 @contextlib.asynccontextmanager
-async def cluster(tmp: Path, split: bool) -> AsyncIterator[rest.Client]:
-    """``pyk8s server`` (and in split mode a ``pyk8s scheduler``) until the block ends."""
+async def cluster(tmp: Path, in_process: bool) -> AsyncIterator[rest.Client]:
+    """``pyk8s server`` (scheduler in a child process, or in its own) until the block ends."""
     port = free_port()
     log = (tmp / "server.log").open("ab")
     server_args = ["--data-dir", str(tmp), "--https-port", str(port), "--bind-address"]
@@ -173,11 +175,18 @@ async def cluster(tmp: Path, split: bool) -> AsyncIterator[rest.Client]:
     # that it starts beside other clusters on this machine
     server_args += ["--disable-agent"]
     server_args += ["--cluster-cidr", "10.211.0.0/16", "--service-cidr", "10.212.0.0/16"]
-    if split:
-        server_args.append("--disable-scheduler")
+    if in_process:
+        server_args.append("--in-process-components")
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pyk8s", "server", *server_args, stdout=log, stderr=STDOUT
+            sys.executable,
+            "-m",
+            "pyk8s",
+            "server",
+            *server_args,
+            stdout=log,
+            stderr=STDOUT,
+            cwd=HERE.parent,
         )
     ]
     kubeconfig = tmp / "kubeconfig.yaml"
@@ -199,19 +208,6 @@ async def cluster(tmp: Path, split: bool) -> AsyncIterator[rest.Client]:
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.2)
-            if split:
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable,
-                        "-m",
-                        "pyk8s",
-                        "scheduler",
-                        f"--kubeconfig={kubeconfig}",
-                        "--leader-elect=false",
-                        stdout=log,
-                        stderr=STDOUT,
-                    )
-                )
             yield client
     finally:
         for p in procs:
@@ -270,6 +266,7 @@ def throughput(start: float, times: list[float]) -> dict[str, float]:
         return float(ordered[min(len(ordered) - 1, int(p * len(ordered)))])
 
     return {
+        "per_second": buckets,
         "seconds": elapsed,
         "average": len(times) / elapsed,
         "p50": perc(0.5),
@@ -278,9 +275,24 @@ def throughput(start: float, times: list[float]) -> dict[str, float]:
     }
 
 
-async def through_api(case: Case, split: bool) -> dict[str, Any]:
+async def scheduler_leads(client: rest.Client, timeout: float = 120) -> None:
+    """Wait for a scheduler to hold ``kube-system/kube-scheduler`` (it schedules from then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            lease = await client.get(LEASES, "kube-scheduler", "kube-system")
+            if (lease.get("spec") or {}).get("holderIdentity"):
+                return
+        except errors.NotFound:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("no scheduler took the kube-scheduler Lease")
+        await asyncio.sleep(0.2)
+
+
+async def through_api(case: Case, in_process: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pyk8s-bench-sched-") as tmp:
-        async with cluster(Path(tmp), split) as client:
+        async with cluster(Path(tmp), in_process) as client:
             nodes = [node(i) for i in range(case.nodes)]
             node_s = await create_all(client, NODES, nodes)
             placed = [
@@ -292,6 +304,7 @@ async def through_api(case: Case, split: bool) -> dict[str, Any]:
                 for i in range(case.placed)
             ]
             await create_all(client, PODS, placed)
+            await scheduler_leads(client)
             await asyncio.sleep(2)  # the scheduler's informers catch up with the nodes
             rv = (await client.list(PODS, NS, limit=1))["metadata"]["resourceVersion"]
             started = asyncio.Event()
@@ -355,7 +368,7 @@ async def core_alone(case: Case) -> dict[str, Any]:
     return out
 
 
-async def run(cases: list[Case], split: bool) -> dict[str, Any]:
+async def run(cases: list[Case], in_process: bool) -> dict[str, Any]:
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}",
@@ -365,11 +378,11 @@ async def run(cases: list[Case], split: bool) -> dict[str, Any]:
     for case in cases:
         row: dict[str, Any] = {"case": case.name, "nodes": case.nodes, "placed": case.placed}
         row["pods"] = case.pods
-        print(f"{case.name}: through pyk8s server ...", flush=True)
-        row["server"] = await through_api(case, split=False)
-        if split:
-            print(f"{case.name}: server + separate scheduler process ...", flush=True)
-            row["split"] = await through_api(case, split=True)
+        print(f"{case.name}: through pyk8s server (scheduler child process) ...", flush=True)
+        row["server"] = await through_api(case, in_process=False)
+        if in_process:
+            print(f"{case.name}: pyk8s server --in-process-components ...", flush=True)
+            row["in_process"] = await through_api(case, in_process=True)
         print(f"{case.name}: scheduler core alone ...", flush=True)
         row["core"] = await core_alone(case)
         row["ratio_to_core"] = row["server"]["average"] / row["core"]["average"]
@@ -387,7 +400,7 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
     }
     for row in results["cases"]:
         key = row["case"].lower().replace(" ", "_")
-        for mode in ("server", "split", "core"):
+        for mode in ("server", "in_process", "core"):
             if mode in row:
                 out[f"{key}_{mode}_pods_per_s"] = round(row[mode]["average"], 1)
         out[f"{key}_ratio_to_core"] = round(row["ratio_to_core"], 3)
@@ -396,20 +409,25 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def section(results: dict[str, Any]) -> str:
-    split = any("split" in r for r in results["cases"])
+    inproc = any("in_process" in r for r in results["cases"])
     lines = [
         "## scheduler: scheduling throughput through the API server",
         "",
         f"{results['machine']}; load average {results['loadavg']:.1f} at the start and"
         f" {results.get('loadavg_end', 0.0):.1f} at the end (the machine is shared: figures"
-        " swing 2-4x between runs); `bench/scheduler.py --split`. Shaped like upstream's"
+        " swing 2-4x between runs); `bench/scheduler.py --in-process`. Shaped like upstream's"
         " scheduler_perf: nodes as objects (4 cpus, 32Gi, 110 pods), pods requesting 100m /"
         " 500Mi, created 32 at a time"
         " while a watch notes each bind. Throughput = measured pods / (last bind - first"
-        " create); p50/p90/p99 are of per-second samples. `pyk8s server` runs SQLite, the API"
-        " server, the controllers and the scheduler in one process (`--disable-agent`: no"
-        " kubelet, as in scheduler_perf)."
-        + (" `split`: the scheduler as its own `pyk8s scheduler` process." if split else ""),
+        " create); p50/p90/p99 are of per-second samples. `pyk8s server` as users run it:"
+        " SQLite, the API server and the controllers in one process, the scheduler in its"
+        " supervised child process (`--disable-agent`: no kubelet, as in scheduler_perf)."
+        + (
+            " `in-process`: `pyk8s server --in-process-components`, the scheduler in the"
+            " server's process."
+            if inproc
+            else ""
+        ),
         "Reference: no kube-scheduler can be run here, so the reference is our own scheduler"
         " core at the same sizes over in-memory seams (no API, HTTP or JSON); the ratio is the"
         " share of the core's speed that survives the API round trips. `core pods per CPU s`:"
@@ -417,10 +435,10 @@ def section(results: dict[str, Any]) -> str:
         " not change.",
         "",
         "| case | nodes | placed | pods | pods/s avg | p50 / p90 / p99 | "
-        + ("split pods/s | " if split else "")
+        + ("in-process pods/s | " if inproc else "")
         + "pods created/s | core alone pods/s | core pods per CPU s | ratio to core | target |",
         "| --- | ---: | ---: | ---: | ---: | --- | "
-        + ("---: | " if split else "")
+        + ("---: | " if inproc else "")
         + "---: | ---: | ---: | ---: | --- |",
     ]
     for r in results["cases"]:
@@ -432,7 +450,7 @@ def section(results: dict[str, Any]) -> str:
         lines.append(
             f"| {r['case']} | {r['nodes']:,} | {r['placed']:,} | {r['pods']:,} |"
             f" {s['average']:.1f} | {s['p50']:.0f} / {s['p90']:.0f} / {s['p99']:.0f} |"
-            + (f" {r['split']['average']:.1f} |" if split else "")
+            + (f" {r['in_process']['average']:.1f} |" if inproc else "")
             + f" {s['create_pods_per_s']:.0f} | {r['core']['average']:.1f} |"
             f" {r['core'].get('cpu_pods_per_s', 0.0):.0f} |"
             f" {r['ratio_to_core']:.2f}x | {target} |"
@@ -444,13 +462,17 @@ def section(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (100 nodes)")
-    parser.add_argument("--split", action="store_true", help="also a separate scheduler process")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="also pyk8s server --in-process-components (the scheduler in the server's process)",
+    )
     parser.add_argument("--case", action="append", help="only cases whose name contains this")
     args = parser.parse_args()
     cases = QUICK if args.quick else CASES
     if args.case:
         cases = [c for c in cases if any(s in c.name for s in args.case)]
-    results = asyncio.run(run(cases, args.split))
+    results = asyncio.run(run(cases, args.in_process))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "scheduler.json").write_text(json.dumps(flat(results), indent=2) + "\n")
     text_section = section(results)

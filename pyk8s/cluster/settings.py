@@ -382,6 +382,8 @@ def controller_config(
     ):
         if hasattr(args, name):
             setattr(config, name, getattr(args, name))
+    if getattr(args, "service_lb_pool", ""):
+        config.service_lb_pool = _lb_pool(args.service_lb_pool)
     return config
 
 

@@ -54,3 +54,20 @@ def test_a_bad_duration_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         _server_args("--node-monitor-grace-period=forty")
     assert "invalid duration 'forty'" in capsys.readouterr().err
+
+
+def test_service_lb_pool_reaches_the_controllers() -> None:
+    s = settings.ClusterSettings.from_args(
+        _server_args("--service-lb-pool", "192.168.50.10-192.168.50.20, 10.9.0.0/30")
+    )
+    assert s.controllers is not None
+    assert s.controllers.service_lb_pool == ("192.168.50.10-192.168.50.20", "10.9.0.0/30")
+    with pytest.raises(SystemExit, match="--service-lb-pool"):
+        settings.ClusterSettings.from_args(_server_args("--service-lb-pool", "nonsense"))
+
+
+def test_components_run_as_child_processes_unless_asked_otherwise() -> None:
+    assert settings.ClusterSettings.from_args(_server_args()).component_processes
+    s = settings.ClusterSettings.from_args(_server_args("--in-process-components"))
+    assert not s.component_processes
+    assert not settings.ClusterSettings().component_processes  # code that embeds a server
