@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyk8s.cluster import supervisor
@@ -90,7 +91,7 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
                 if with_controllers and settings.controllers is not None:
                     tg.create_task(run_controllers(settings, settings.controllers))
                 if settings.scheduler is not None and settings.component_processes:
-                    tg.create_task(supervisor.Supervisor(scheduler_child(settings)).run())
+                    tg.create_task(_scheduler_process(settings))
                 elif settings.scheduler is not None:
                     tg.create_task(_scheduler(settings))
                 if settings.kube_dns is not None:
@@ -202,8 +203,18 @@ def _component_argv(command: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "pyk8s", *verbose, command, *args]
 
 
-def scheduler_child(settings: ClusterSettings) -> supervisor.Child:
-    """``pyk8s scheduler`` with the admin kubeconfig the server wrote, leader-elected on the
-    ``kube-system/kube-scheduler`` Lease as the in-process one is."""
-    kubeconfig = settings.apiserver.kubeconfig_path
+def scheduler_child(kubeconfig: Path) -> supervisor.Child:
+    """``pyk8s scheduler`` leader-elected on the ``kube-system/kube-scheduler`` Lease, as
+    the in-process one is."""
     return supervisor.Child("scheduler", _component_argv("scheduler", f"--kubeconfig={kubeconfig}"))
+
+
+async def _scheduler_process(settings: ClusterSettings) -> None:
+    """The scheduler as a supervised child process, as ``system:kube-scheduler``."""
+    await _preload("pyk8s.cluster.credentials")
+    from pyk8s.cluster import credentials
+
+    path = await asyncio.to_thread(
+        credentials.component_kubeconfig, settings.apiserver, "scheduler", "system:kube-scheduler"
+    )
+    await supervisor.Supervisor(scheduler_child(path)).run()

@@ -87,6 +87,9 @@ def test_the_scheduler_child_schedules_is_restarted_and_stops_with_the_server(
 ) -> None:
     with server(tmp_path) as (cluster, proc):
         first = wait_for("the scheduler child", lambda: scheduler_child(proc.pid))
+        # its own identity, as kubeadm's scheduler.conf: system:kube-scheduler, not the admin
+        own = f"--kubeconfig={tmp_path / 'server' / 'cred' / 'scheduler.kubeconfig'}"
+        assert own in cmdline(first)
         cluster.apply(node("child-node", "4"), pod("before", cpu="100m"))
         assert wait_for("pod before bound", lambda: bound(cluster, "before"), 30) == "child-node"
 
