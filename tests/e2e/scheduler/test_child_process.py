@@ -60,8 +60,11 @@ def server(data: Path, *extra: str) -> Iterator[tuple[Cluster, subprocess.Popen[
     port = free_port()
     with (data / "server.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pyk8s", "server", "--disable-agent", "--data-dir", str(data)]
-            + ["--https-port", str(port), "--bind-address", "127.0.0.1", *extra],
+            [
+                *(sys.executable, "-m", "pyk8s", "server", "--disable-agent"),
+                *("--data-dir", str(data), "--https-port", str(port)),
+                *("--bind-address", "127.0.0.1", *extra),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
