@@ -16,6 +16,7 @@ from pyk8s.api.validation import (
     autoscaling,
     coordination,
     core,
+    ingress,
     networking,
     persistentvolume,
     policy,
@@ -36,7 +37,8 @@ _CREATE: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
     ("apps", "DaemonSet"): apps.daemonset,
     ("batch", "Job"): apps.job,
     ("batch", "CronJob"): apps.cronjob,
-    ("networking.k8s.io", "Ingress"): networking.ingress,
+    ("networking.k8s.io", "Ingress"): ingress.ingress,
+    ("networking.k8s.io", "IngressClass"): ingress.ingress_class,
     ("networking.k8s.io", "NetworkPolicy"): networking.network_policy,
     ("rbac.authorization.k8s.io", "Role"): rbac.role,
     ("rbac.authorization.k8s.io", "ClusterRole"): rbac.cluster_role,
@@ -63,6 +65,7 @@ _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {
     ("", "PersistentVolume"): persistentvolume.persistent_volume_update,
     ("", "PersistentVolumeClaim"): persistentvolume.persistent_volume_claim_update,
     ("storage.k8s.io", "StorageClass"): storage.storage_class_update,
+    ("networking.k8s.io", "IngressClass"): ingress.ingress_class_update,
 }
 
 

@@ -107,12 +107,17 @@ def test_ingress_needs_rules_or_default_backend() -> None:
     assert [e.full() for e in errs] == [
         "spec: Invalid value: null: either `defaultBackend` or `rules` must be specified"
     ]
-    path = {"path": "/x", "pathType": "Prefix", "backend": {"service": {"name": "s"}}}
+    path = {
+        "path": "/x",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": "s", "port": {"number": 80}}},
+    }
     ok = {"spec": {"rules": [{"http": {"paths": [path]}}]}}
     assert validation.validate("networking.k8s.io", "Ingress", ok) == []
     bad = {"spec": {"rules": [{"http": {"paths": [{"path": "x", "pathType": "Prefix"}, {}]}}]}}
     assert fields(validation.validate("networking.k8s.io", "Ingress", bad)) == [
         "spec.rules[0].http.paths[0].path",
+        "spec.rules[0].http.paths[0].backend",
         "spec.rules[0].http.paths[1].pathType",
     ]
 
