@@ -14,6 +14,7 @@ from pyk8s.api.errors import FieldError
 from pyk8s.api.validation import (
     apps,
     autoscaling,
+    certificates,
     coordination,
     core,
     ingress,
@@ -52,6 +53,7 @@ _CREATE: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
     ("policy", "PodDisruptionBudget"): policy.pod_disruption_budget,
     ("autoscaling", "HorizontalPodAutoscaler"): autoscaling.horizontal_pod_autoscaler,
     ("coordination.k8s.io", "Lease"): coordination.lease,
+    ("certificates.k8s.io", "CertificateSigningRequest"): certificates.certificate_signing_request,
 }
 
 _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {
@@ -66,6 +68,9 @@ _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {
     ("", "PersistentVolumeClaim"): persistentvolume.persistent_volume_claim_update,
     ("storage.k8s.io", "StorageClass"): storage.storage_class_update,
     ("networking.k8s.io", "IngressClass"): ingress.ingress_class_update,
+    ("certificates.k8s.io", "CertificateSigningRequest"): (
+        certificates.certificate_signing_request_update
+    ),
 }
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pyk8s.api.errors import FieldError, invalid_value
+from pyk8s.api import meta
+from pyk8s.api.errors import FieldError
+from pyk8s.api.validation import certificates
 from pyk8s.apiserver.registry.generic.strategy import Obj, Strategy
 
 APPROVAL_TYPES = ("Approved", "Denied")
@@ -25,6 +27,10 @@ def _conditions(obj: Obj) -> list[Obj]:
 
 
 class CSRStrategy(Strategy):
+    # "We don't care what you call your certificate requests" (upstream), beyond it being
+    # usable in a URL path.
+    name_validator = staticmethod(meta.path_segment_name)
+
     def set_requester(self, obj: Obj, user: Any) -> None:
         if user is None:
             return
@@ -44,23 +50,20 @@ class CSRStrategy(Strategy):
         super().prepare_for_create(obj)
         obj.pop("status", None)
 
-    def validate(self, obj: Obj) -> list[FieldError]:
-        errs = super().validate(obj)
-        spec = obj.get("spec") or {}
-        if not spec.get("request"):
-            errs.append(
-                invalid_value("spec.request", "", "PEM block type must be CERTIFICATE REQUEST")
-            )
-        if not spec.get("signerName"):
-            errs.append(FieldError("FieldValueRequired", "spec.signerName", show_value=False))
-        return errs
-
     def prepare_for_update(self, obj: Obj, old: Obj) -> None:
         obj["spec"] = copy.deepcopy(old.get("spec") or {})
         if "status" in old:
             obj["status"] = copy.deepcopy(old["status"])
         else:
             obj.pop("status", None)
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        # tolerant of what the stored object already breaks (upstream's getValidationOptions)
+        return (
+            self.validate_meta_update(obj, old)
+            + certificates.certificate_signing_request(obj, old)
+            + certificates.certificate_signing_request_update(obj, old)
+        )
 
 
 class CSRApprovalStrategy(Strategy):
@@ -78,16 +81,9 @@ class CSRApprovalStrategy(Strategy):
             obj["metadata"]["resourceVersion"] = rv
 
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
-        types = [c.get("type") for c in _conditions(obj)]
-        if "Approved" in types and "Denied" in types:
-            return [
-                invalid_value(
-                    "status.conditions",
-                    "Approved",
-                    "Approved and Denied conditions are mutually exclusive",
-                )
-            ]
-        return []
+        return certificates.certificate_signing_request(
+            obj, old
+        ) + certificates.certificate_signing_request_update(obj, old, approval=True)
 
 
 class CSRStatusStrategy(Strategy):
@@ -108,4 +104,6 @@ class CSRStatusStrategy(Strategy):
             obj["metadata"]["resourceVersion"] = rv
 
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
-        return []
+        return certificates.certificate_signing_request(
+            obj, old
+        ) + certificates.certificate_signing_request_update(obj, old, status=True)
