@@ -47,6 +47,7 @@ class FieldError:
     def message(self) -> str:
         label = {
             "FieldValueInvalid": "Invalid value",
+            "FieldValueTypeInvalid": "Invalid value",
             "FieldValueRequired": "Required value",
             "FieldValueNotSupported": "Unsupported value",
             "FieldValueForbidden": "Forbidden",
@@ -58,6 +59,7 @@ class FieldError:
         text = label
         if self.show_value and self.type in (
             "FieldValueInvalid",
+            "FieldValueTypeInvalid",
             "FieldValueNotSupported",
             "FieldValueDuplicate",
             "FieldValueNotFound",

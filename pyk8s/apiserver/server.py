@@ -43,6 +43,8 @@ from pyk8s.apiserver import (
 )
 from pyk8s.apiserver.aggregator import frontproxy
 from pyk8s.apiserver.aggregator import server as aggregator_server
+from pyk8s.apiserver.apiextensions import registry as crd_registry
+from pyk8s.apiserver.apiextensions import scale as cr_scale
 from pyk8s.apiserver.handlers import create, delete, get, review, scale, update, watch
 from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
@@ -133,6 +135,15 @@ class APIServer:
             ),
             disabled_admission=self.config.disable_admission_plugins,
         )
+        self.builtin_table = self.table
+        self.custom = crd_registry.CustomResources(
+            self.backend,
+            self.rest[crd_registry.CRDS].store,
+            builtin=self.builtin_table,
+            merge_defs=self.schemas.defs if self.schemas is not None else None,
+            disabled_admission=self.config.disable_admission_plugins,
+            on_change=self._custom_resources_changed,
+        )
         self.rbac_cache = rbac_authorizer.PolicyCache(
             {p: self.rest[(RBAC_GROUP, "v1", p)].store for p in RBAC_RESOURCES}
         )
@@ -164,6 +175,21 @@ class APIServer:
             health.NamedCheck("poststarthook/bootstrap-controller", self._check_ready),
             health.NamedCheck("shutdown", self._check_not_stopping),
         ]
+
+    def _custom_resources_changed(self) -> None:
+        """The CRDs changed what is served: a new table (discovery, routing, OpenAPI)."""
+        for key in [k for k, r in self.rest.items() if r.custom is not None]:
+            del self.rest[key]
+        for key, served in self.custom.served.items():
+            self.rest[key] = served.rest
+        self.table = scheme.Scheme(self.builtin_table.resources + self.custom.resources)
+        self._openapi_builder = None
+        self._openapi_v2_pb = None
+
+    def _openapi_schemas(self) -> Schemas | None:
+        if self.schemas is None or not self.custom.served:
+            return self.schemas
+        return Schemas({**self.schemas.defs, **self.custom.openapi_definitions()})
 
     async def _get_core(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         """A stored core/v1 object (service-account token checks and TokenRequest)."""
@@ -374,7 +400,9 @@ class APIServer:
             raise errors.NotFound.no_resource()
         async with self._openapi_lock:
             if self._openapi_builder is None:
-                self._openapi_builder = openapi.Builder(self.table, self.schemas)
+                schemas = self._openapi_schemas()
+                assert schemas is not None
+                self._openapi_builder = openapi.Builder(self.table, schemas)
             builder = self._openapi_builder
             if path == "/openapi/v2":
                 data = await asyncio.to_thread(builder.v2_document)
@@ -402,7 +430,9 @@ class APIServer:
             )
         async with self._openapi_lock:
             if self._openapi_builder is None:
-                self._openapi_builder = openapi.Builder(self.table, self.schemas)
+                schemas = self._openapi_schemas()
+                assert schemas is not None
+                self._openapi_builder = openapi.Builder(self.table, schemas)
             builder = self._openapi_builder
             if self._openapi_v2_pb is None:
 
@@ -490,6 +520,17 @@ class APIServer:
             raise errors.NotFound.no_resource()
         if not res.namespaced and info.namespace:
             raise errors.NotFound.no_resource()
+        if r.custom is not None:
+            if verb == "create" and self.custom.terminating(res.group, res.version, res.plural):
+                raise errors.MethodNotAllowed(
+                    "create not allowed while custom resource definition is terminating"
+                )
+            if r.custom.deprecated:
+                scope.warnings.append(
+                    r.custom.deprecation_warning or f"{res.group_version} {res.kind} is deprecated"
+                )
+            if info.subresource == "scale":
+                return await cr_scale.scale(scope, r.custom)
         if info.subresource == "scale":
             return await scale.scale(scope)
         if (res.group, res.plural) == ("", "pods") and info.subresource in ("binding", "eviction"):
@@ -801,6 +842,7 @@ async def run(
     )
     refresher: asyncio.Task[None] | None = None
     aggregation: asyncio.Task[None] | None = None
+    custom: asyncio.Task[None] | None = None
     try:
         await site.start()
         port = config.https_port
@@ -814,6 +856,8 @@ async def run(
         await server.rbac_cache.reload()
         refresher = asyncio.create_task(server.rbac_cache.run(), name="rbac policy cache")
         aggregation = asyncio.create_task(_aggregate(server, bundle, prepared.front_proxy))
+        custom = asyncio.create_task(server.custom.run(), name="custom resource definitions")
+        await server.custom.wait_synced()
         server.ready = True
         log.info(
             "API server listening on https://%s:%d; admin kubeconfig: %s",
@@ -829,7 +873,7 @@ async def run(
         await asyncio.Event().wait()
     finally:
         server.stopping.set()
-        for task in (refresher, aggregation):
+        for task in (custom, refresher, aggregation):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -117,12 +117,13 @@ async def patch(scope: Scope) -> web.Response:
     for _attempt in range(5):
         current = await scope.store.get(scope.namespace, scope.info.name)
         rv = current["metadata"]["resourceVersion"]
-        patched = apply_patch(content_type, copy.deepcopy(current), raw, scope.schema())
+        custom = scope.rest.custom is not None  # no strategic merge for custom resources
+        schema = None if custom else scope.schema()
+        patched = apply_patch(content_type, copy.deepcopy(current), raw, schema)
         if not isinstance(patched, dict):
             raise errors.BadRequest("the patched object is not a JSON object")
         scope.warnings.clear()
         shown = _shown(content_type, raw, patched)
-        schema = scope.schema()
         if schema is not None:
             if content_type.split(";", maxsplit=1)[0].strip().lower() == STRATEGIC:
                 wrong = decoding.converter_error(patched, schema)

@@ -60,6 +60,8 @@ class Scope:
         return self.info.namespace if self.resource.namespaced else ""
 
     def schema(self) -> strategicpatch.Schema | None:
+        if self.rest.custom is not None:
+            return self.rest.custom.merge_schema()  # type: ignore[no-any-return]
         if self.schemas is None:
             return None
         r = self.resource
@@ -78,6 +80,12 @@ class Scope:
         ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip()
         if ctype == negotiation.PROTOBUF or not isinstance(obj, dict):
             return
+        if self.rest.custom is not None:
+            # custom resources: a wrong type is a validation error (422) later, and
+            # unknown fields are what pruning drops
+            if mode != "Ignore":
+                self._report_unknown(self.rest.custom.unknown_fields(obj), mode, patch)
+            return
         schema = self.schema()
         if schema is None:
             return
@@ -92,7 +100,11 @@ class Scope:
                 )
         if mode == "Ignore":
             return
-        unknown = fieldvalidation.unknown_fields(obj, schema)
+        self._report_unknown(fieldvalidation.unknown_fields(obj, schema), mode, patch)
+
+    def _report_unknown(
+        self, unknown: list[str], mode: str, patch: Callable[[], str] | None
+    ) -> None:
         if not unknown:
             return
         messages = [f'unknown field "{p}"' for p in unknown]
@@ -108,6 +120,8 @@ class Scope:
         self.warnings.extend(messages)
 
     def printer(self) -> table.Printer:
+        if self.rest.printer is not None:
+            return self.rest.printer  # type: ignore[no-any-return]
         return columns.lookup(self.resource.group, self.resource.plural) or table.DEFAULT
 
     def target(self) -> negotiation.Target:

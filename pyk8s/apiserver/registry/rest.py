@@ -8,12 +8,14 @@ with its strategy, its subresource strategies and its admission steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyk8s.api import scheme
 from pyk8s.apiserver.admission.default_toleration_seconds import DefaultTolerationSeconds
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
 from pyk8s.apiserver.admission.service_account import ServiceAccount
+from pyk8s.apiserver.apiextensions import crd as crd_registry
 from pyk8s.apiserver.registry.apiregistration.strategy import APIServiceStrategy
 from pyk8s.apiserver.registry.apps.daemonset.strategy import DaemonSetStrategy
 from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
@@ -46,6 +48,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("rbac.authorization.k8s.io", "rolebindings"): RBACStrategy,
     ("rbac.authorization.k8s.io", "clusterroles"): RBACStrategy,
     ("rbac.authorization.k8s.io", "clusterrolebindings"): RBACStrategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): crd_registry.CRDStrategy,
 }
 
 _SUB_STRATEGIES: dict[tuple[str, str, str], type[Strategy]] = {
@@ -57,6 +60,9 @@ _SUB_STRATEGIES: dict[tuple[str, str, str], type[Strategy]] = {
         csr_strategy.CSRApprovalStrategy
     ),
     ("certificates.k8s.io", "certificatesigningrequests", "status"): csr_strategy.CSRStatusStrategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions", "status"): (
+        crd_registry.CRDStatusStrategy
+    ),
 }
 
 
@@ -65,6 +71,11 @@ class REST:
     store: Store
     subresources: dict[str, Strategy] = field(default_factory=dict)
     """Strategies of the subresources that are plain updates of the object (status ...)."""
+    printer: Any = None
+    """The Table printer (``printers.table.Printer``) when not the kind's built-in one."""
+    custom: Any = None
+    """A custom resource version (``apiextensions.customresource.Version``): its schema
+    drives field validation and server-side apply instead of the built-in definitions."""
 
 
 def build(
@@ -111,6 +122,8 @@ def build(
         store: Store
         if (res.group, res.plural) == ("", "namespaces"):
             store = NamespaceStore(res, backend, strat_cls(res), admit=admit)
+        elif (res.group, res.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+            store = crd_registry.CRDStore(res, backend, strat_cls(res), admit=admit)
         elif (res.group, res.plural) == ("", "services"):
             store = ServiceStore(res, backend, strat_cls(res), admit=admit, ips=ips, ports=ports)
         else:
