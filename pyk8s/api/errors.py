@@ -24,6 +24,7 @@ catch ``NotFound`` or ``Conflict`` by type.
      +-- Invalid              422  validation failed; carries FieldErrors
      +-- TooManyRequests      429
      +-- InternalError        500
+     +-- ServiceUnavailable   503  e.g. a proxied Service with no endpoints
      +-- Timeout              504  e.g. resourceVersion too large
 """
 
@@ -330,6 +331,11 @@ class InternalError(ApiError):
     reason = "InternalError"
 
 
+class ServiceUnavailable(ApiError):
+    code = 503
+    reason = "ServiceUnavailable"
+
+
 class Timeout(ApiError):
     code = 504
     reason = "Timeout"
@@ -351,6 +357,7 @@ for _klass in (
     Invalid,
     TooManyRequests,
     InternalError,
+    ServiceUnavailable,
     Timeout,
 ):
     _BY_REASON[_klass.reason] = (*_BY_REASON.get(_klass.reason, ()), _klass)

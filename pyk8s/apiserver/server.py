@@ -49,13 +49,18 @@ from pyk8s.apiserver.handlers import create, delete, get, review, scale, update,
 from pyk8s.apiserver.handlers import list as list_handler
 from pyk8s.apiserver.handlers import patch as patch_handler
 from pyk8s.apiserver.handlers.scope import Scope, json_response, status_response
+from pyk8s.apiserver.proxy import handler as proxy_handler
 from pyk8s.apiserver.rbac import authorizer as rbac_authorizer
 from pyk8s.apiserver.rbac import escalation
 from pyk8s.apiserver.rbac import node as node_authorizer
 from pyk8s.apiserver.rbac import reconcile as rbac_reconcile
 from pyk8s.apiserver.registry import rest
+from pyk8s.apiserver.registry.core.node import proxy as node_proxy
 from pyk8s.apiserver.registry.core.pod import log as pod_log
+from pyk8s.apiserver.registry.core.pod import proxy as pod_proxy
 from pyk8s.apiserver.registry.core.pod import storage as pod_storage
+from pyk8s.apiserver.registry.core.service import proxy as service_proxy
+from pyk8s.apiserver.registry.generic import store as generic
 from pyk8s.apiserver.schemas import Schemas
 from pyk8s.apiserver.serviceaccount import authenticator as sa_authenticator
 from pyk8s.apiserver.serviceaccount import tokenrequest
@@ -67,6 +72,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_PROXIED = frozenset((("", "nodes"), ("", "pods"), ("", "services")))
 ANONYMOUS_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 
 
@@ -123,6 +129,7 @@ class APIServer:
         self._openapi_builder: openapi.Builder | None = None
         self._openapi_v2_pb: bytes | None = None
         self._kubelet_ssl_context: ssl.SSLContext | None = None
+        self._proxy_ssl_context: ssl.SSLContext | None = None
         self._codec_loading: asyncio.Future[protobuf.Codec | None] | None = None
         self.rest = rest.build(
             self.backend,
@@ -564,6 +571,8 @@ class APIServer:
             return await pod_log.log(
                 request, r.store, nodes, info.namespace, info.name, self._kubelet_ssl()
             )
+        if info.subresource == "proxy" and (res.group, res.plural) in _PROXIED:
+            return await self._proxy(request, info)
         if (res.group, res.plural, info.subresource) == ("", "serviceaccounts", "token"):
             if self.token_issuer is None:
                 raise errors.NotFound.no_resource()
@@ -601,6 +610,31 @@ class APIServer:
                 "the server does not allow this method on the requested resource"
             )
         return await handler(scope)
+
+    async def _proxy(
+        self, request: web.Request, info: requestinfo.RequestInfo
+    ) -> web.StreamResponse:
+        """``nodes/proxy``, ``pods/proxy``, ``services/proxy``: relay to the location."""
+
+        def store(plural: str) -> generic.Store:
+            return self.rest[("", "v1", plural)].store
+
+        path = proxy_handler.subpath(request, info.parts)
+        if self._proxy_ssl_context is None:
+            self._proxy_ssl_context = proxy_handler.backend_ssl()
+        ctx = self._proxy_ssl_context
+        if info.resource == "nodes":
+            loc, ctx = await node_proxy.location(
+                store("nodes"), info.name, path, self._kubelet_ssl(), ctx
+            )
+        elif info.resource == "pods":
+            loc = await pod_proxy.location(store("pods"), info.namespace, info.name, path)
+        else:
+            loc = await service_proxy.location(
+                store("services"), store("endpoints"), store("pods"), info.namespace,
+                info.name, path,
+            )  # fmt: skip
+        return await proxy_handler.serve(request, loc, ctx)
 
     def _kubelet_ssl(self) -> ssl.SSLContext:
         """Client TLS to kubelets, with the admin certificate (made once, then reused)."""

@@ -221,7 +221,11 @@ async def test_cluster_scoped_ignores_namespace(api: FakeApi, client: rest.Clien
             id="internal",
         ),
         pytest.param(
-            503, b"upstream connect error", errors.ApiError, "ServiceUnavailable", id="plain-text"
+            503,
+            b"upstream connect error",
+            errors.ServiceUnavailable,
+            "ServiceUnavailable",
+            id="plain-text",
         ),
         pytest.param(404, b"", errors.NotFound, "NotFound", id="empty-404"),
         pytest.param(418, b"teapot", errors.ApiError, "", id="unknown-code"),
