@@ -30,6 +30,7 @@ COMMANDS = {
     "image": "image",
     "killall": "killall",
     "kubelet": "kubelet",
+    "metrics-server": "metrics_server",
     "proxy": "proxy",
     "registry": "registry",
     "scheduler": "scheduler",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pyk8s.controllers.config import ControllerManagerConfig
     from pyk8s.images.settings import ImagesConfig
     from pyk8s.kubelet.config import KubeletConfig
+    from pyk8s.metrics.config import MetricsServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
                     tg.create_task(_kube_dns(settings, settings.kube_dns))
                 if settings.kubelet is not None:
                     tg.create_task(_agent(settings, settings.kubelet, imported))
+                if settings.metrics_server is not None:
+                    tg.create_task(_metrics_server(settings, settings.metrics_server))
     finally:
         await store.close()
 
@@ -218,3 +221,16 @@ async def _scheduler_process(settings: ClusterSettings) -> None:
         credentials.component_kubeconfig, settings.apiserver, "scheduler", "system:kube-scheduler"
     )
     await supervisor.Supervisor(scheduler_child(path)).run()
+
+
+async def _metrics_server(settings: ClusterSettings, config: MetricsServerConfig) -> None:
+    """metrics-server (k3s ships it as an addon), through the API with the admin kubeconfig."""
+    await _preload("pyk8s.client.rest", "pyk8s.metrics.server")
+    from pyk8s.client import rest
+    from pyk8s.metrics import server as metrics_server
+
+    client = await rest.Client.from_kubeconfig(
+        settings.apiserver.kubeconfig_path, user_agent=metrics_server.USER_AGENT
+    )
+    async with client:
+        await metrics_server.run(config, client)

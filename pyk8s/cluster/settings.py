@@ -17,6 +17,7 @@ from pyk8s.controllers.config import ControllerManagerConfig
 from pyk8s.images.settings import ImagesConfig
 from pyk8s.kubelet.config import KubeletConfig, apply_kubelet_args
 from pyk8s.kubelet.runtime import naming
+from pyk8s.metrics.config import MetricsServerConfig
 from pyk8s.proxy.config import ProxyConfig, chain_prefix_for
 from pyk8s.storage.factory import StorageConfig, default_data_dir
 
@@ -69,6 +70,8 @@ class ClusterSettings:
     """The service proxy, run in the node agent; None: none (no agent, ``--disable-kube-proxy``)."""
     kube_dns: KubeDNSConfig | None = None
     """The cluster DNS behind ``kube-system/kube-dns``; None: none (``--disable-kube-dns``)."""
+    metrics_server: MetricsServerConfig | None = None
+    """metrics-server (``v1beta1.metrics.k8s.io``); None: none (``--disable-metrics-server``)."""
     cluster_cidr: str = "10.42.0.0/16"
     """Pod addresses (``--cluster-cidr``): nodes' podCIDRs, and claimed on the host."""
     component_processes: bool = False
@@ -128,6 +131,9 @@ class ClusterSettings:
             kube_dns=None
             if getattr(args, "disable_kube_dns", True)
             else _kube_dns(args, api, kubelet.node_name if kubelet is not None else ""),
+            metrics_server=None
+            if getattr(args, "disable_metrics_server", True)
+            else _metrics_server(args, data_dir),
         )
 
 
@@ -272,6 +278,15 @@ def _kube_dns(args: argparse.Namespace, api: APIServerConfig, node_name: str) ->
     )
 
 
+def _metrics_server(args: argparse.Namespace, data_dir: Path) -> MetricsServerConfig:
+    return MetricsServerConfig(
+        cert_dir=data_dir / "server" / "metrics-server",
+        secure_port=args.metrics_server_port,
+        advertise_address=getattr(args, "node_ip", ""),
+        metric_resolution=args.metric_resolution,
+    )
+
+
 def add_component_flags(p: argparse.ArgumentParser) -> None:
     """Which components ``pyk8s server`` runs besides the API server (k3s ``--disable-*``)."""
     p.add_argument(
@@ -323,6 +338,22 @@ def add_component_flags(p: argparse.ArgumentParser) -> None:
         "--disable-kube-dns", action="store_true", help="do not run the cluster DNS server"
     )
     p.add_argument("--disable-kube-proxy", action="store_true", help="do not run the service proxy")
+    p.add_argument(
+        "--disable-metrics-server", action="store_true", help="do not run metrics-server"
+    )
+    p.add_argument(
+        "--metrics-server-port",
+        type=int,
+        default=10260,
+        help="metrics-server's HTTPS port (10260; taken: any free port)",
+    )
+    p.add_argument(
+        "--metric-resolution",
+        type=_duration,
+        default=15.0,
+        metavar="DURATION",
+        help="how often metrics-server scrapes the kubelets (15s)",
+    )
     p.add_argument(
         "--service-lb-pool",
         default="",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import ssl
@@ -88,7 +89,16 @@ async def run(
     try:
         site = web.TCPSite(runner, config.bind_address or None, config.secure_port,
                            ssl_context=ctx, reuse_address=True)  # fmt: skip
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise
+            # another cluster's metrics-server on this machine: the endpoint says which port
+            log.warning("metrics-server: port %d is in use; serving on a free port",
+                        config.secure_port)  # fmt: skip
+            site = web.TCPSite(runner, config.bind_address or None, 0, ssl_context=ctx)
+            await site.start()
         port = config.secure_port
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
