@@ -861,7 +861,7 @@ async def run(
         token_issuer=prepared.token_issuer,
     )
     server.aggregator = aggregator_server.Aggregator(
-        server.rest, server.table, prepared.front_proxy, resync=config.aggregator_resync
+        server.rest, lambda: server.table, prepared.front_proxy, resync=config.aggregator_resync
     )
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip

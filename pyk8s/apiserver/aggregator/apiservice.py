@@ -46,6 +46,8 @@ PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("apiregistration.k8s.io", "v1"): (18000, 15),
 }
 FALLBACK_PRIORITY = (15000, 9)
+CUSTOM_PRIORITY = (1000, 100)
+AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 
 
 def name_of(group: str, version: str) -> str:
@@ -107,13 +109,19 @@ def same_condition(a: Obj | None, b: Obj | None) -> bool:
 
 
 def local(group: str, version: str) -> Obj:
-    group_priority, version_priority = PRIORITIES.get((group, version), FALLBACK_PRIORITY)
+    """A built-in group-version's (``onstart``) or a custom resource's (``true``, priorities
+    1000 and 100 as ``crdregistration_controller.go`` gives them)."""
+    builtin = (group, version) in PRIORITIES or group.endswith(".k8s.io") or "." not in group
+    if builtin:
+        group_priority, version_priority = PRIORITIES.get((group, version), FALLBACK_PRIORITY)
+    else:
+        group_priority, version_priority = CUSTOM_PRIORITY
     return {
         "apiVersion": f"{GROUP}/v1",
         "kind": "APIService",
         "metadata": {
             "name": name_of(group, version),
-            "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"},
+            "labels": {AUTOMANAGED: "onstart" if builtin else "true"},
         },
         "spec": {
             "group": group,
@@ -131,3 +139,13 @@ def locals_of(table: scheme.Scheme) -> list[Obj]:
 
 LOCAL_REASON = "Local"
 LOCAL_MESSAGE = "Local APIServices are always available"
+
+
+def stale_custom(obj: Obj, wanted: set[str]) -> bool:
+    """A local APIService we made for a custom resource group-version no longer served."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return (
+        labels.get(AUTOMANAGED) == "true"
+        and service_of(obj) is None
+        and obj["metadata"]["name"] not in wanted
+    )

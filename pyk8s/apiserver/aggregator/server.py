@@ -30,7 +30,7 @@ from aiohttp import web
 from pyk8s.api import errors, scheme
 from pyk8s.apiserver import authn, requestinfo
 from pyk8s.apiserver.aggregator import apiservice, discovery, frontproxy, proxy, resolver
-from pyk8s.apiserver.registry.generic.store import ListOptions, WriteOptions
+from pyk8s.apiserver.registry.generic.store import DeleteOptions, ListOptions, WriteOptions
 from pyk8s.apiserver.registry.rest import REST
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Aggregator:
     def __init__(
         self,
         rests: dict[tuple[str, str, str], REST],
-        table: scheme.Scheme,
+        table: Callable[[], scheme.Scheme],
         front_proxy: frontproxy.FrontProxy,
         *,
         resync: float = 10.0,
@@ -54,6 +54,7 @@ class Aggregator:
     ) -> None:
         self.rests = rests
         self.table = table
+        """The resources this server serves now (custom resources come and go)."""
         self.transport = proxy.Transport(front_proxy)
         self.resync = resync
         self.tick = tick
@@ -104,13 +105,21 @@ class Aggregator:
         listed = await self._apiservices.store.list("", ListOptions())
         items: list[Obj] = listed.get("items") or []
         by_name = {i["metadata"]["name"]: i for i in items}
-        for want in apiservice.locals_of(self.table):
+        wanted = apiservice.locals_of(self.table())
+        for want in wanted:
             name = want["metadata"]["name"]
             if name not in by_name:
                 with contextlib.suppress(errors.AlreadyExists):
                     by_name[name] = await self._apiservices.store.create(
                         "", want, WriteOptions(field_manager=MANAGER)
                     )
+        names = {w["metadata"]["name"] for w in wanted}
+        for name, obj in list(by_name.items()):
+            if apiservice.stale_custom(obj, names):
+                # a custom resource group-version no longer served (crdregistration)
+                with contextlib.suppress(errors.NotFound):
+                    await self._apiservices.store.delete("", name, DeleteOptions())
+                del by_name[name]
         remote: dict[tuple[str, str], Obj] = {}
         for name, obj in by_name.items():
             ref = apiservice.service_of(obj)
@@ -205,7 +214,7 @@ class Aggregator:
         """The APIService that answers this request, or None when the server does."""
         if info.api_prefix != "apis" or not info.api_group or not info.api_version:
             return None
-        if info.api_version in self.table.versions_of(info.api_group):
+        if info.api_version in self.table().versions_of(info.api_group):
             return None
         return self._remote.get((info.api_group, info.api_version))
 
@@ -227,7 +236,7 @@ class Aggregator:
     def available(self) -> list[discovery.GroupVersion]:
         out = []
         for (group, version), obj in self._remote.items():
-            if not apiservice.is_available(obj) or version in self.table.versions_of(group):
+            if not apiservice.is_available(obj) or version in self.table().versions_of(group):
                 continue
             spec = obj.get("spec") or {}
             out.append(

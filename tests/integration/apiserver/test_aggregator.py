@@ -229,3 +229,41 @@ async def test_missing_service(client: Client) -> None:
     )
     status, text = await client.get(f"/apis/{GROUP}/{VERSION}/widgets")
     assert (status, text) == (503, "service unavailable\n")
+
+
+async def test_custom_resource_group_versions_get_local_apiservices(client: Client) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.agg.example.com"},
+        "spec": {
+            "group": "agg.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True,
+                 "schema": {"openAPIV3Schema": {"type": "object"}}},
+            ],
+        },
+    }  # fmt: skip
+    status, body = await client.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert status == 201, body
+    path = "/apis/apiregistration.k8s.io/v1/apiservices/v1.agg.example.com"
+    deadline = time.monotonic() + 20
+    while True:
+        status, obj = await client.get(path)
+        if status == 200 and (obj.get("status") or {}).get("conditions"):
+            break
+        assert time.monotonic() < deadline, obj
+        await asyncio.sleep(0.2)
+    assert obj["metadata"]["labels"]["kube-aggregator.kubernetes.io/automanaged"] == "true"
+    assert (obj["spec"]["groupPriorityMinimum"], obj["spec"]["versionPriority"]) == (1000, 100)
+    assert obj["status"]["conditions"][0]["reason"] == "Local"
+    status, body = await client.delete(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.agg.example.com"
+    )
+    assert status == 200, body
+    deadline = time.monotonic() + 30
+    while (await client.get(path))[0] != 404:
+        assert time.monotonic() < deadline, "the APIService outlived its CRD"
+        await asyncio.sleep(0.2)
