@@ -256,9 +256,11 @@ def _compare_map(
     lhs: Mapping[str, Any], rhs: Mapping[str, Any], schema: Schema | None, path: Path, c: Comparison
 ) -> None:
     for k in {**lhs, **rhs}:
+        lv, rv = lhs.get(k, _MISSING), rhs.get(k, _MISSING)
+        if lv is not _MISSING and rv is not _MISSING and lv == rv:
+            continue  # equal subtrees differ nowhere (most of an update)
         sub, prop, named = _child(schema, k)
         child = (*path, ("f", k))
-        lv, rv = lhs.get(k, _MISSING), rhs.get(k, _MISSING)
         _compare(lv, rv, sub, prop, child, c)
         if not named and (isinstance(lv, dict | list) or isinstance(rv, dict | list)):
             _node_hook(lv, rv, child, c)
@@ -286,6 +288,8 @@ def _compare_list(
     item_schema = _items(schema)
     for pe in {**li[1], **ri[1]}:
         lv, rv = li[1].get(pe, _MISSING), ri[1].get(pe, _MISSING)
+        if lv is not _MISSING and rv is not _MISSING and lv == rv:
+            continue
         child = (*path, pe)
         if kind == "map":
             _compare(lv, rv, item_schema, {}, child, c)
@@ -293,6 +297,98 @@ def _compare_list(
         else:
             _leaf(lv, rv, child, c)
     return True
+
+
+def added_fields_v1(obj: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
+    """``to_fields_v1(compare({}, obj, schema).changed())`` built in one walk: what a
+    create gives its manager, without the path set in between."""
+    return _sorted_node(_added_map(strip(obj), schema))
+
+
+def _added_map(value: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        sub, prop, named = _child(schema, k)
+        member, children = _added_value(v, sub, prop)
+        if not named and isinstance(v, dict | list):
+            member = True  # a map entry or list item is a node of its own
+        out["f:" + k] = _fields_node(member, children)
+    return out
+
+
+def _added_value(
+    value: Any, schema: Schema | None, prop: Mapping[str, Any]
+) -> tuple[bool, dict[str, Any] | None]:
+    """(whether the value's own path is a member, its children's FieldsV1), as
+    ``_compare(_MISSING, value, ...)`` below a non-root path adds them."""
+    if isinstance(value, dict):
+        if not value or _atomic_map(schema):
+            return True, None
+        return False, _added_map(value, schema)
+    if isinstance(value, list):
+        kind, keys = _list_info(prop)
+        indexed = _index(value, kind, keys) if kind != "atomic" and value else None
+        if indexed is None:
+            return True, None
+        item_schema = _items(schema)
+        children: dict[str, Any] = {}
+        for pe, item in indexed[1].items():
+            if kind == "map":
+                _member, grand = _added_value(item, item_schema, {})
+                children[f"{pe[0]}:{pe[1]}"] = _fields_node(True, grand)
+            else:
+                children[f"{pe[0]}:{pe[1]}"] = {}
+        return False, children
+    return True, None
+
+
+def _fields_node(member: bool, children: dict[str, Any] | None) -> dict[str, Any]:
+    if not children:
+        return {}
+    if member:
+        children["."] = {}
+    return children
+
+
+def _sorted_node(node: dict[str, Any]) -> dict[str, Any]:
+    """FieldsV1 keys in upstream's order ("." first, then sorted), all the way down."""
+    return {k: _sorted_node(node[k]) if node[k] else {} for k in sorted(node, key=_fv_order)}
+
+
+def _fv_order(key: str) -> tuple[bool, str]:
+    return (key != ".", key)
+
+
+def insert_fields_v1(fields: Mapping[str, Any], paths: Iterable[Path]) -> dict[str, Any]:
+    """``to_fields_v1(from_fields_v1(fields) | set(paths))`` without decoding ``fields``:
+    the nodes on each new path are copied, the rest is shared with ``fields``."""
+    out = dict(fields)
+    for path in paths:
+        if path:
+            out = _insert(out, path, 0)
+    return out
+
+
+def _insert(node: Mapping[str, Any], path: Path, i: int) -> dict[str, Any]:
+    kind, name = path[i]
+    key = f"{kind}:{name}"
+    child = node.get(key)
+    if i == len(path) - 1:
+        if child is None:
+            new_child: dict[str, Any] = {}
+        elif child and "." not in child:
+            new_child = {".": {}, **child}  # a node with children becomes a member too
+        else:
+            return dict(node)  # already a member
+    elif child is None:
+        new_child = _insert({}, path, i + 1)
+    elif not child:
+        new_child = _insert({".": {}}, path, i + 1)  # a leaf member gains children
+    else:
+        new_child = _insert(child, path, i + 1)
+    out = dict(node)
+    out[key] = new_child
+    return {k: out[k] for k in sorted(out, key=_fv_order)}
 
 
 # -- merge

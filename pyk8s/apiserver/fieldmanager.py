@@ -100,6 +100,20 @@ class Manager:
                 return False
         return isinstance(node, dict) and (not node or "." in node)
 
+    def add(self, paths: set[Path]) -> None:
+        """Own ``paths`` too; an encoded FieldsV1 takes them in place of a decode and a
+        re-encode of every path."""
+        if self._fields is not None:
+            fresh = paths - self._fields
+            if fresh:
+                self._fields |= fresh
+                if self._raw is not None:
+                    self._raw = structuredmerge.insert_fields_v1(self._raw, fresh)
+            return
+        missing = [p for p in paths if not self.owns(p)]
+        if missing:
+            self._raw = structuredmerge.insert_fields_v1(self._raw or {}, missing)
+
     def owns_any(self, paths: Iterable[Path]) -> bool:
         return any(self.owns(p) for p in paths)
 
@@ -284,8 +298,8 @@ def on_create(obj: Obj, manager: str, api_version: str, schema: Schema | None = 
     md.pop("managedFields", None)
     if not manager:
         return
-    fields = structuredmerge.compare({}, obj, schema).changed()
-    _finish(obj, None, [Manager(manager, "Update", api_version, "", fields, meta.now())], [])
+    raw = structuredmerge.added_fields_v1(obj, schema)
+    _finish(obj, None, [Manager(manager, "Update", api_version, "", None, meta.now(), raw)], [])
 
 
 def on_update(
@@ -319,7 +333,7 @@ def on_update(
             managers.append(mine)
             prev = mine
         else:
-            prev.fields |= mine.fields
+            prev.add(c.changed())
         prev.time = meta.now()
     managers = [m for m in managers if m.nonempty()]
     _finish(obj, old, managers, before)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyk8s.api import structuredmerge as sm
 from pyk8s.apiserver.schemas import Schemas
@@ -132,3 +135,129 @@ def test_merge_and_remove() -> None:
             ("k", '{"name":"b"}'))  # fmt: skip
     sm.remove(merged, [path])
     assert [c["name"] for c in merged["spec"]["template"]["spec"]["containers"]] == ["a"]
+
+
+# -- the fast paths against the plain definitions they shortcut
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["a", "b", "TCP"])
+)
+_names = st.sampled_from(["a", "b", "name", "image", "ports", "containerPort", "protocol", "x"])
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_names, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _pod_like() -> st.SearchStrategy[dict[str, Any]]:
+    container = st.fixed_dictionaries(
+        {"name": st.sampled_from(["a", "b", "c"])},
+        optional={
+            "image": _scalars,
+            "command": st.lists(st.sampled_from(["sh", "-c"]), max_size=2),
+            "ports": st.lists(
+                st.fixed_dictionaries(
+                    {"containerPort": st.integers(1, 3)},
+                    optional={"protocol": st.sampled_from(["TCP", "UDP"])},
+                ),
+                max_size=3,
+            ),
+            "env": st.lists(st.fixed_dictionaries({"name": _names, "value": _scalars}), max_size=2),
+            "resources": st.dictionaries(st.sampled_from(["limits", "requests"]), _values),
+            "bogus": _values,
+        },
+    )
+    return st.fixed_dictionaries(
+        {"apiVersion": st.just("v1"), "kind": st.just("Pod")},
+        optional={
+            "metadata": st.fixed_dictionaries(
+                {"name": st.just("p")},
+                optional={
+                    "labels": st.dictionaries(_names, st.sampled_from(["1", "2"]), max_size=3),
+                    "finalizers": st.lists(st.sampled_from(["f", "g"]), max_size=3),
+                    "ownerReferences": st.lists(
+                        st.fixed_dictionaries({"uid": st.sampled_from(["u", "v"])}), max_size=2
+                    ),
+                },
+            ),
+            "spec": st.fixed_dictionaries(
+                {},
+                optional={
+                    "containers": st.lists(container, max_size=3),
+                    "nodeSelector": st.dictionaries(_names, _scalars, max_size=2),
+                    "tolerations": st.lists(st.dictionaries(_names, _scalars), max_size=2),
+                    "extra": _values,
+                },
+            ),
+            "status": _values,
+            "unknown": _values,
+        },
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pod_like(), st.booleans())
+def test_added_fields_v1_is_the_create_comparison(obj: dict[str, Any], typed: bool) -> None:
+    schema = SCHEMAS.for_kind("", "v1", "Pod") if typed and SCHEMAS is not None else None
+    slow = sm.to_fields_v1(sm.compare({}, obj, schema).changed())
+    assert sm.added_fields_v1(obj, schema) == slow
+    assert list(orjson.dumps(sm.added_fields_v1(obj, schema))) == list(orjson.dumps(slow))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pod_like(), _pod_like(), st.booleans())
+def test_compare_and_insert_match_the_path_sets(
+    old: dict[str, Any], new: dict[str, Any], typed: bool
+) -> None:
+    schema = SCHEMAS.for_kind("", "v1", "Pod") if typed and SCHEMAS is not None else None
+    before = sm.compare({}, old, schema).changed()
+    c = sm.compare(old, new, schema)
+    # compare skips equal subtrees: the same answer as walking every leaf of them
+    full = _compare_every_leaf(old, new, schema)
+    assert (c.added, c.modified, c.removed) == (full.added, full.modified, full.removed)
+    assert sm.compare(old, old, schema).empty()
+    raw = sm.to_fields_v1(before)
+    merged = sm.insert_fields_v1(raw, c.changed())
+    want = sm.to_fields_v1(before | c.changed())
+    assert orjson.dumps(merged) == orjson.dumps(want)
+    assert orjson.dumps(raw) == orjson.dumps(sm.to_fields_v1(before))  # not changed in place
+
+
+def _compare_every_leaf(lhs: Any, rhs: Any, schema: Any) -> sm.Comparison:
+    """``compare`` as it was before it skipped equal subtrees (the oracle)."""
+
+    def compare_map(lhs: Any, rhs: Any, schema: Any, path: Any, c: sm.Comparison) -> None:
+        for k in {**lhs, **rhs}:
+            sub, prop, named = sm._child(schema, k)
+            child = (*path, ("f", k))
+            lv, rv = lhs.get(k, sm._MISSING), rhs.get(k, sm._MISSING)
+            sm._compare(lv, rv, sub, prop, child, c)
+            if not named and (isinstance(lv, dict | list) or isinstance(rv, dict | list)):
+                sm._node_hook(lv, rv, child, c)
+
+    def compare_list(
+        lhs: Any, rhs: Any, schema: Any, kind: str, keys: Any, path: Any, c: sm.Comparison
+    ) -> bool:
+        li, ri = sm._index(lhs, kind, keys), sm._index(rhs, kind, keys)
+        if li is None or ri is None:
+            return False
+        item_schema = sm._items(schema)
+        for pe in {**li[1], **ri[1]}:
+            lv, rv = li[1].get(pe, sm._MISSING), ri[1].get(pe, sm._MISSING)
+            child = (*path, pe)
+            if kind == "map":
+                sm._compare(lv, rv, item_schema, {}, child, c)
+                sm._node_hook(lv, rv, child, c)
+            else:
+                sm._leaf(lv, rv, child, c)
+        return True
+
+    saved = sm._compare_map, sm._compare_list
+    sm._compare_map, sm._compare_list = compare_map, compare_list  # type: ignore[assignment]
+    try:
+        return sm.compare(lhs, rhs, schema)
+    finally:
+        sm._compare_map, sm._compare_list = saved

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import copy
 import datetime
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from pyk8s.api import errors, meta, scheme, selectors
+from pyk8s.api import errors, jsoncopy, meta, scheme, selectors
 from pyk8s.apiserver import fieldmanager
 from pyk8s.apiserver.registry.generic.strategy import Obj, Strategy
 from pyk8s.storage import interface as storage
@@ -446,7 +445,7 @@ class Store:
 
     async def create(self, namespace: str, body: Any, opts: WriteOptions) -> Obj:
         obj = self._check_body_type(body)
-        obj = copy.deepcopy(obj)
+        obj = jsoncopy.clone(obj)
         self._set_namespace(obj, namespace)
         md = meta.metadata(obj)
         if not md.get("name") and md.get("generateName"):
@@ -526,7 +525,7 @@ class Store:
         """PUT: returns (object, created). ``strategy`` overrides for subresources."""
         strat = strategy or self.strategy
         new = self._check_body_type(body)
-        new = copy.deepcopy(new)
+        new = jsoncopy.clone(new)
         self._set_namespace(new, namespace)
         md = meta.metadata(new)
         if md.get("name") and md["name"] != name:
@@ -566,7 +565,7 @@ class Store:
                         )
                     ],
                 )
-            obj = copy.deepcopy(new)
+            obj = jsoncopy.clone(new)
             strat.default(obj)
             await self._run_admission("UPDATE", obj, old)
             omd = meta.metadata(obj)

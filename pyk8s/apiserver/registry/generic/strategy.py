@@ -14,10 +14,9 @@ are dicts and hooks mutate them in place.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from pyk8s.api import defaults, meta, scheme, validation
+from pyk8s.api import defaults, jsoncopy, meta, scheme, validation
 from pyk8s.api.errors import FieldError
 
 Obj = dict[str, Any]
@@ -117,7 +116,7 @@ class Strategy:
         """Keep the old status (it has its own endpoint); bump generation when the spec moved."""
         if self.resource.has_status:
             if "status" in old:
-                obj["status"] = copy.deepcopy(old["status"])
+                obj["status"] = jsoncopy.clone(old["status"])
             else:
                 obj.pop("status", None)
         md = meta.metadata(obj)
@@ -167,7 +166,7 @@ class StatusStrategy(Strategy):
 
     def prepare_for_update(self, obj: Obj, old: Obj) -> None:
         new_status = obj.get("status")
-        keep = copy.deepcopy(old)
+        keep = jsoncopy.clone(old)
         keep_md = keep.setdefault("metadata", {})
         md = obj.get("metadata") or {}
         # Labels, annotations and finalizers are not changed through status either,
