@@ -99,7 +99,9 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
                     tg.create_task(_kube_dns(settings, settings.kube_dns))
                 if settings.kubelet is not None:
                     tg.create_task(_agent(settings, settings.kubelet, imported))
-                if settings.metrics_server is not None:
+                if settings.metrics_server is not None and settings.component_processes:
+                    tg.create_task(_metrics_server_process(settings, settings.metrics_server))
+                elif settings.metrics_server is not None:
                     tg.create_task(_metrics_server(settings, settings.metrics_server))
     finally:
         await store.close()
@@ -234,3 +236,25 @@ async def _metrics_server(settings: ClusterSettings, config: MetricsServerConfig
     )
     async with client:
         await metrics_server.run(config, client)
+
+
+def metrics_server_child(kubeconfig: Path, config: MetricsServerConfig) -> supervisor.Child:
+    """``pyk8s metrics-server`` with the server's settings for it."""
+    args = [
+        f"--kubeconfig={kubeconfig}",
+        f"--cert-dir={config.cert_dir}",
+        f"--bind-address={config.bind_address}",
+        f"--secure-port={config.secure_port}",
+        f"--metric-resolution={round(config.metric_resolution * 1000)}ms",
+    ]
+    if config.advertise_address:
+        args.append(f"--advertise-address={config.advertise_address}")
+    return supervisor.Child("metrics-server", _component_argv("metrics-server", *args))
+
+
+async def _metrics_server_process(settings: ClusterSettings, config: MetricsServerConfig) -> None:
+    """metrics-server as a supervised child process. It applies its addon objects (RBAC,
+    Service, APIService) as k3s's deploy controller does, so it runs with the admin
+    kubeconfig."""
+    child = metrics_server_child(settings.apiserver.kubeconfig_path, config)
+    await supervisor.Supervisor(child).run()
