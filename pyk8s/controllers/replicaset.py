@@ -24,7 +24,15 @@ from typing import Any
 from pyk8s.api import errors, meta, selectors
 from pyk8s.client import events, rest
 from pyk8s.client.cache import store
-from pyk8s.controllers import base, expectations, mutation_cache, ownership, pods
+from pyk8s.controllers import (
+    base,
+    expectations,
+    mutation_cache,
+    ownership,
+    pod_control,
+    podowner,
+    pods,
+)
 from pyk8s.controllers import manager as manager_
 from pyk8s.controllers.resources import PODS, REPLICASETS, REPLICATIONCONTROLLERS
 
@@ -62,18 +70,24 @@ REPLICATIONCONTROLLER = Kind(
 )
 
 
-class ReplicaSetController(base.Controller):
+class ReplicaSetController(podowner.PodOwnerController):
     workers = 5
+    expectations: expectations.Expectations
+    ready_requeue_extra = 1.0
 
     def __init__(self, ctx: manager_.ControllerContext, kind: Kind = REPLICASET) -> None:
         super().__init__(ctx.clock)
         self.kind = kind
         self.name = f"{kind.kind.lower()}-controller"
-        self.client: rest.Interface = ctx.client
+        self.owner_resource = kind.ref
+        self.owner_api_version = kind.api_version
+        self.owner_kind = kind.kind
+        self.client = ctx.client
         self.recorder: events.EventRecorder = ctx.recorder(kind.component)
+        self.pod_control = pod_control.PodControl(self.client, self.recorder)
         self.expectations = expectations.Expectations(ctx.clock)
         self.burst_replicas = BURST_REPLICAS
-        self.sets = ctx.informers.lister(kind.ref)
+        self.sets = self.owners = ctx.informers.lister(kind.ref)
         self.mutations = mutation_cache.MutationCache(ctx.clock)
         self.pods = ctx.informers.lister(PODS)
         self.watch(
@@ -82,14 +96,10 @@ class ReplicaSetController(base.Controller):
             update=self._set_updated,
             delete=self._set_deleted,
         )
-        pod_informer = ctx.informers.for_resource(PODS)
-        ownership.ensure_controller_index(pod_informer)
-        self.watch(
-            pod_informer,
-            add=self._pod_added,
-            update=self._pod_updated,
-            delete=self._pod_deleted,
-        )
+        self.watch_pods(ctx.informers.for_resource(PODS))
+
+    def owner_selector(self, owner: Object) -> selectors.LabelSelector:
+        return self.kind.selector(owner)
 
     # -- event handlers: map to keys, never call the API ----------------------------------
 
@@ -100,90 +110,6 @@ class ReplicaSetController(base.Controller):
         key = store.meta_namespace_key(obj)
         self.expectations.delete(key)
         self.mutations.forget(obj["metadata"].get("uid", ""))
-        self.queue.add(key)
-
-    def _owner_key(self, pod: Object, ref: Mapping[str, Any] | None) -> str | None:
-        """The key of the set ``ref`` names, if it is one of ours and still the same object."""
-        if ref is None or ref.get("kind") != self.kind.kind:
-            return None
-        if ref.get("apiVersion", "").split("/")[0] != self.kind.api_version.split("/")[0]:
-            return None
-        ns = pod["metadata"].get("namespace", "")
-        try:
-            owner = self.sets.namespace(ns).get(ref["name"])
-        except errors.NotFound:
-            return None
-        if owner["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return f"{ns}/{ref['name']}"
-
-    def _sets_selecting(self, pod: Object) -> list[str]:
-        ns = pod["metadata"].get("namespace", "")
-        labels = ownership.labels_of(pod)
-        out = []
-        for rs in self.sets.namespace(ns).list():
-            try:
-                if self.kind.selector(rs).matches(labels):
-                    out.append(store.meta_namespace_key(rs))
-            except selectors.SelectorError:
-                continue
-        return out
-
-    def _pod_added(self, pod: Object) -> None:
-        if pod["metadata"].get("deletionTimestamp"):
-            self._pod_deleted(pod)
-            return
-        ref = ownership.controller_of(pod)
-        if ref is not None:
-            key = self._owner_key(pod, ref)
-            if key is not None:
-                self.expectations.creation_observed(key)
-                self.queue.add(key)
-            return
-        for key in self._sets_selecting(pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Object, new: Object) -> None:
-        if old is new or old["metadata"].get("resourceVersion") == new["metadata"].get(
-            "resourceVersion"
-        ):
-            return
-        labels_changed = ownership.labels_of(old) != ownership.labels_of(new)
-        if new["metadata"].get("deletionTimestamp"):
-            # Graceful deletion started: count it as gone now, as upstream does.
-            self._pod_deleted(new)
-            if labels_changed:
-                self._pod_deleted(old)
-            return
-        old_ref, new_ref = ownership.controller_of(old), ownership.controller_of(new)
-        if old_ref != new_ref and old_ref is not None:
-            key = self._owner_key(old, old_ref)
-            if key is not None:
-                self.queue.add(key)
-        if new_ref is not None:
-            key = self._owner_key(new, new_ref)
-            if key is None:
-                return
-            self.queue.add(key)
-            if not pods.is_ready(old) and pods.is_ready(new):
-                try:
-                    rs = self.sets.namespace(new["metadata"]["namespace"]).get(new_ref["name"])
-                    min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
-                except errors.NotFound:
-                    min_ready = 0
-                if min_ready > 0:
-                    self.queue.add_after(key, min_ready + 1.0)
-            return
-        if labels_changed or old_ref != new_ref:
-            for key in self._sets_selecting(new):
-                self.queue.add(key)
-
-    def _pod_deleted(self, pod: Object) -> None:
-        ref = ownership.controller_of(pod)
-        key = self._owner_key(pod, ref)
-        if key is None:
-            return
-        self.expectations.deletion_observed(key, store.meta_namespace_key(pod))
         self.queue.add(key)
 
     # -- reconcile: read, decide, act, write status ---------------------------------------
@@ -202,12 +128,8 @@ class ReplicaSetController(base.Controller):
             return
         needs_sync = self.expectations.satisfied(key)
         # Ours and orphans only, through the index: not every pod of the namespace.
-        index = self.pods.store.by_index
-        candidates = index(ownership.CONTROLLER_UID_INDEX, rs["metadata"]["uid"]) + index(
-            ownership.CONTROLLER_UID_INDEX, ownership.orphan_key(namespace)
-        )
-        active = [p for p in candidates if pods.is_active(p)]
-        owned = await self._claim(rs, selector, active)
+        active = [p for p in self.pod_candidates(rs) if pods.is_active(p)]
+        owned = await self.claim_pods(rs, selector, active)
         manage_error: Exception | None = None
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
             try:
@@ -228,23 +150,6 @@ class ReplicaSetController(base.Controller):
         if manage_error is not None:
             raise manage_error
 
-    async def _claim(
-        self, rs: Object, selector: selectors.LabelSelector, active: list[Object]
-    ) -> list[Object]:
-        async def can_adopt() -> None:
-            await ownership.recheck_not_deleting(self.client, self.kind.ref, rs)
-
-        manager = ownership.RefManager(
-            self.client,
-            PODS,
-            rs,
-            self.kind.api_version,
-            self.kind.kind,
-            selector,
-            can_adopt,
-        )
-        return await manager.claim(active)
-
     async def _manage(self, rs: Object, owned: list[Object], key: str) -> None:
         diff = len(owned) - _replicas(rs)
         if diff < 0:
@@ -260,20 +165,7 @@ class ReplicaSetController(base.Controller):
         body = pods.from_template(template, md["namespace"], f"{md['name']}-", owner_ref)
 
         async def create_one() -> None:
-            try:
-                pod = await self.client.create(PODS, copy.deepcopy(body), md["namespace"])
-            except errors.ApiError as e:
-                self.recorder.event(
-                    rs, events.WARNING, "FailedCreate", "Create", f"Error creating: {e}"
-                )
-                raise
-            self.recorder.event(
-                rs,
-                events.NORMAL,
-                "SuccessfulCreate",
-                "Create",
-                f"Created pod: {pod['metadata']['name']}",
-            )
+            await self.pod_control.create(rs, copy.deepcopy(body), md["namespace"])
 
         succeeded, error = await slow_start_batch(count, SLOW_START_INITIAL_BATCH, create_one)
         skipped = count - succeeded
@@ -287,30 +179,9 @@ class ReplicaSetController(base.Controller):
         victim_keys = [store.meta_namespace_key(p) for p in victims]
         self.expectations.expect_deletions(key, victim_keys)
 
-        async def delete_one(pod: Object, pod_key: str) -> None:
-            md = pod["metadata"]
-            try:
-                await self.client.delete(PODS, md["name"], md["namespace"])
-            except errors.NotFound:
-                self.expectations.deletion_observed(key, pod_key)
-                return
-            except errors.ApiError as e:
-                self.expectations.deletion_observed(key, pod_key)
-                self.recorder.event(
-                    rs, events.WARNING, "FailedDelete", "Delete", f"Error deleting: {e}"
-                )
-                raise
-            self.recorder.event(
-                rs, events.NORMAL, "SuccessfulDelete", "Delete", f"Deleted pod: {md['name']}"
-            )
-
-        results = await asyncio.gather(
-            *(delete_one(p, k) for p, k in zip(victims, victim_keys, strict=True)),
-            return_exceptions=True,
-        )
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
+        failed = await self.pod_control.delete_all(rs, victims, self.expectations, key)
+        if failed:
+            raise failed[0]
 
     def _calculate_status(
         self, rs: Object, owned: list[Object], manage_error: Exception | None

@@ -14,7 +14,6 @@ WARNING: objects from the listers are shared read-only cache entries; copy first
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -22,10 +21,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyk8s.api import errors, selectors
-from pyk8s.client import events, rest
+from pyk8s.api import errors
+from pyk8s.client import events
 from pyk8s.client.cache import store
-from pyk8s.controllers import base, expectations, history, ownership, pods
+from pyk8s.controllers import expectations, history, ownership, pod_control, podowner, pods
 from pyk8s.controllers import manager as manager_
 from pyk8s.controllers.daemonset import nodes as nodes_
 from pyk8s.controllers.deployment import revisions as deployment_revisions
@@ -40,10 +39,6 @@ HASH_LABEL = "controller-revision-hash"
 GENERATION_LABEL = "pod-template-generation"
 GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
 BURST_REPLICAS = 250
-
-
-def _selector(ds: Object) -> selectors.LabelSelector:
-    return selectors.from_label_selector((ds.get("spec") or {}).get("selector"))
 
 
 def _scaled(value: Any, total: int, default: int) -> int:
@@ -65,16 +60,21 @@ def _created(pod: Object) -> tuple[str, int, str]:
     return (md.get("creationTimestamp") or "", rank, md.get("name") or "")
 
 
-class DaemonSetController(base.Controller):
+class DaemonSetController(podowner.PodOwnerController):
     name = "daemonset-controller"
     workers = 2
+    owner_resource = DAEMONSETS
+    owner_api_version = "apps/v1"
+    owner_kind = "DaemonSet"
+    expectations: expectations.Expectations
 
     def __init__(self, ctx: manager_.ControllerContext) -> None:
         super().__init__(ctx.clock)
-        self.client: rest.Interface = ctx.client
+        self.client = ctx.client
         self.recorder: events.EventRecorder = ctx.recorder("daemonset-controller")
+        self.pod_control = pod_control.PodControl(self.client, self.recorder)
         self.expectations = expectations.Expectations(ctx.clock)
-        self.sets = ctx.informers.lister(DAEMONSETS)
+        self.sets = self.owners = ctx.informers.lister(DAEMONSETS)
         self.pods = ctx.informers.lister(PODS)
         self.nodes = ctx.informers.lister(NODES)
         self.history = history.History(self.client, ctx.informers.lister(CONTROLLERREVISIONS))
@@ -84,11 +84,7 @@ class DaemonSetController(base.Controller):
             update=lambda old, new: self.enqueue(new),
             delete=self._set_deleted,
         )
-        pod_informer = ctx.informers.for_resource(PODS)
-        ownership.ensure_controller_index(pod_informer)
-        self.watch(
-            pod_informer, add=self._pod_added, update=self._pod_updated, delete=self._pod_deleted
-        )
+        self.watch_pods(ctx.informers.for_resource(PODS))
         self.watch(
             ctx.informers.for_resource(NODES), add=self._node_changed, update=self._node_updated
         )
@@ -105,73 +101,10 @@ class DaemonSetController(base.Controller):
         self.expectations.delete(key)
         self.queue.add(key)
 
-    def _owner_key(self, obj: Object) -> str | None:
-        ref = ownership.controller_of(obj)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return None
-        ns = obj["metadata"].get("namespace", "")
-        try:
-            ds = self.sets.namespace(ns).get(ref["name"])
-        except errors.NotFound:
-            return None
-        if ds["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return f"{ns}/{ref['name']}"
-
     def _owned_changed(self, obj: Object) -> None:
-        key = self._owner_key(obj)
+        key = self.owner_key(obj)
         if key is not None:
             self.queue.add(key)
-
-    def _sets_selecting(self, pod: Object) -> list[str]:
-        labels = ownership.labels_of(pod)
-        out = []
-        for ds in self.sets.namespace(pod["metadata"].get("namespace", "")).list():
-            try:
-                sel = _selector(ds)
-            except selectors.SelectorError:
-                continue
-            if not sel.empty and sel.matches(labels):
-                out.append(store.meta_namespace_key(ds))
-        return out
-
-    def _pod_added(self, pod: Object) -> None:
-        if pod["metadata"].get("deletionTimestamp"):
-            self._pod_deleted(pod)
-            return
-        if ownership.controller_of(pod) is not None:
-            key = self._owner_key(pod)
-            if key is not None:
-                self.expectations.creation_observed(key)
-                self.queue.add(key)
-            return
-        for key in self._sets_selecting(pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Object, new: Object) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return
-        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get(
-            "deletionTimestamp"
-        ):
-            self._pod_deleted(new)
-            return
-        old_ref, new_ref = ownership.controller_of(old), ownership.controller_of(new)
-        if old_ref != new_ref and old_ref is not None:
-            self._owned_changed(old)
-        if new_ref is not None:
-            self._owned_changed(new)
-            return
-        if ownership.labels_of(old) != ownership.labels_of(new) or old_ref != new_ref:
-            for key in self._sets_selecting(new):
-                self.queue.add(key)
-
-    def _pod_deleted(self, pod: Object) -> None:
-        key = self._owner_key(pod)
-        if key is None:
-            return
-        self.expectations.deletion_observed(key, store.meta_namespace_key(pod))
-        self.queue.add(key)
 
     def _node_changed(self, node: Object) -> None:
         for ds in self.sets.list():
@@ -197,14 +130,12 @@ class DaemonSetController(base.Controller):
         except errors.NotFound:
             self.expectations.delete(key)
             return
-        try:
-            selector = _selector(ds)
-        except selectors.SelectorError as e:
-            self.recorder.event(ds, events.WARNING, "InvalidSelector", "Sync", str(e))
-            return
-        if selector.empty:
-            message = "This daemon set is selecting all pods. A non-empty selector is required."
-            self.recorder.event(ds, events.WARNING, "SelectingAll", "Sync", message)
+        selector = self.usable_selector(
+            ds,
+            self.recorder,
+            "This daemon set is selecting all pods. A non-empty selector is required.",
+        )
+        if selector is None:
             return
         if ds["metadata"].get("deletionTimestamp"):
             return
@@ -232,19 +163,7 @@ class DaemonSetController(base.Controller):
     # -- pods per node -----------------------------------------------------------------
 
     async def _node_to_pods(self, ds: Object, selector: Any) -> dict[str, list[Object]]:
-        ns = ds["metadata"].get("namespace", "")
-        index = self.pods.store.by_index
-        candidates = index(ownership.CONTROLLER_UID_INDEX, ds["metadata"]["uid"]) + index(
-            ownership.CONTROLLER_UID_INDEX, ownership.orphan_key(ns)
-        )
-
-        async def can_adopt() -> None:
-            await ownership.recheck_not_deleting(self.client, DAEMONSETS, ds)
-
-        manager = ownership.RefManager(
-            self.client, PODS, ds, "apps/v1", "DaemonSet", selector, can_adopt
-        )
-        claimed = await manager.claim(candidates)
+        claimed = await self.claim_pods(ds, selector, self.pod_candidates(ds))
         out: dict[str, list[Object]] = {}
         for pod in claimed:
             out.setdefault(nodes_.target_node(pod), []).append(pod)
@@ -337,50 +256,16 @@ class DaemonSetController(base.Controller):
             node_name = pending.pop(0)
             body = pods.from_template(template, md["namespace"], f"{md['name']}-", owner)
             nodes_.pin_to_node(body["spec"], node_name)
-            try:
-                pod = await self.client.create(PODS, body, md["namespace"])
-            except errors.ApiError as e:
-                self.recorder.event(
-                    ds, events.WARNING, "FailedCreate", "Create", f"Error creating: {e}"
-                )
-                raise
-            self.recorder.event(
-                ds,
-                events.NORMAL,
-                "SuccessfulCreate",
-                "Create",
-                f"Created pod: {pod['metadata']['name']}",
-            )
+            await self.pod_control.create(ds, body, md["namespace"])
 
         if need:
             created, first_error = await slow_start_batch(len(need), 1, create_one)
             if created < len(need):
                 self.expectations.lower_creations(key, len(need) - created)
 
-        async def delete_one(pod: Object, pod_key: str) -> None:
-            pmd = pod["metadata"]
-            try:
-                await self.client.delete(PODS, pmd["name"], pmd["namespace"])
-            except errors.NotFound:
-                self.expectations.deletion_observed(key, pod_key)
-                return
-            except errors.ApiError as e:
-                self.expectations.deletion_observed(key, pod_key)
-                self.recorder.event(
-                    ds, events.WARNING, "FailedDelete", "Delete", f"Error deleting: {e}"
-                )
-                raise
-            self.recorder.event(
-                ds, events.NORMAL, "SuccessfulDelete", "Delete", f"Deleted pod: {pmd['name']}"
-            )
-
-        results = await asyncio.gather(
-            *(delete_one(p, k) for p, k in zip(to_delete, delete_keys, strict=True)),
-            return_exceptions=True,
-        )
-        for r in results:
-            if isinstance(r, BaseException) and first_error is None:
-                first_error = r
+        failed = await self.pod_control.delete_all(ds, to_delete, self.expectations, key)
+        if failed and first_error is None:
+            first_error = failed[0]
         if first_error is not None:
             raise first_error
 
@@ -562,7 +447,7 @@ class DaemonSetController(base.Controller):
             return current[0]
         keep = max(current, key=history.revision_of)
         keep_hash = ownership.labels_of(keep).get(HASH_LABEL, "")
-        by_node = await self._node_to_pods(ds, _selector(ds))
+        by_node = await self._node_to_pods(ds, self.owner_selector(ds))
         for cr in current:
             if cr is keep:
                 continue

@@ -18,10 +18,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pyk8s.api import errors, selectors
-from pyk8s.client import events, rest
+from pyk8s.api import errors
+from pyk8s.client import events
 from pyk8s.client.cache import store
-from pyk8s.controllers import base, history, ownership, pods
+from pyk8s.controllers import history, ownership, podowner
 from pyk8s.controllers import manager as manager_
 from pyk8s.controllers.resources import (
     CONTROLLERREVISIONS,
@@ -37,19 +37,20 @@ log = logging.getLogger(__name__)
 Object = Mapping[str, Any]
 
 
-def _selector(sts: Object) -> selectors.LabelSelector:
-    return selectors.from_label_selector((sts.get("spec") or {}).get("selector"))
-
-
-class StatefulSetController(base.Controller):
+class StatefulSetController(podowner.PodOwnerController):
     name = "statefulset-controller"
     workers = 5
+    owner_resource = STATEFULSETS
+    owner_api_version = "apps/v1"
+    owner_kind = "StatefulSet"
+    terminating_is_deleted = False
+    ready_requeue_extra = 0.0
 
     def __init__(self, ctx: manager_.ControllerContext) -> None:
         super().__init__(ctx.clock)
-        self.client: rest.Interface = ctx.client
+        self.client = ctx.client
         self.recorder: events.EventRecorder = ctx.recorder("statefulset-controller")
-        self.sets = ctx.informers.lister(STATEFULSETS)
+        self.sets = self.owners = ctx.informers.lister(STATEFULSETS)
         self.pods = ctx.informers.lister(PODS)
         self.claims = ctx.informers.lister(PERSISTENTVOLUMECLAIMS)
         self.history = history.History(self.client, ctx.informers.lister(CONTROLLERREVISIONS))
@@ -62,80 +63,9 @@ class StatefulSetController(base.Controller):
             update=lambda old, new: self.enqueue(new),
             delete=self.enqueue,
         )
-        pod_informer = ctx.informers.for_resource(PODS)
-        ownership.ensure_controller_index(pod_informer)
-        self.watch(
-            pod_informer, add=self._pod_added, update=self._pod_updated, delete=self._pod_deleted
-        )
+        self.watch_pods(ctx.informers.for_resource(PODS))
         self.watch(ctx.informers.for_resource(CONTROLLERREVISIONS))
         self.watch(ctx.informers.for_resource(PERSISTENTVOLUMECLAIMS))
-
-    # -- handlers ----------------------------------------------------------------------
-
-    def _owner_key(self, pod: Object) -> str | None:
-        ref = ownership.controller_of(pod)
-        if ref is None or ref.get("kind") != "StatefulSet":
-            return None
-        ns = pod["metadata"].get("namespace", "")
-        try:
-            sts = self.sets.namespace(ns).get(ref["name"])
-        except errors.NotFound:
-            return None
-        if sts["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return f"{ns}/{ref['name']}"
-
-    def _sets_selecting(self, pod: Object) -> list[str]:
-        labels = ownership.labels_of(pod)
-        out = []
-        for sts in self.sets.namespace(pod["metadata"].get("namespace", "")).list():
-            try:
-                sel = _selector(sts)
-            except selectors.SelectorError:
-                continue
-            if not sel.empty and sel.matches(labels):
-                out.append(store.meta_namespace_key(sts))
-        return out
-
-    def _pod_added(self, pod: Object) -> None:
-        if pod["metadata"].get("deletionTimestamp"):
-            self._pod_deleted(pod)
-            return
-        if ownership.controller_of(pod) is not None:
-            key = self._owner_key(pod)
-            if key is not None:
-                self.queue.add(key)
-            return
-        for key in self._sets_selecting(pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Object, new: Object) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return
-        old_ref, new_ref = ownership.controller_of(old), ownership.controller_of(new)
-        if old_ref != new_ref and old_ref is not None:
-            key = self._owner_key(old)
-            if key is not None:
-                self.queue.add(key)
-        if new_ref is not None:
-            key = self._owner_key(new)
-            if key is None:
-                return
-            self.queue.add(key)
-            if not pods.is_ready(old) and pods.is_ready(new):
-                sts = self.sets.namespace(new["metadata"]["namespace"]).get(new_ref["name"])
-                min_ready = int((sts.get("spec") or {}).get("minReadySeconds") or 0)
-                if min_ready > 0:
-                    self.queue.add_after(key, float(min_ready))
-            return
-        if ownership.labels_of(old) != ownership.labels_of(new) or old_ref != new_ref:
-            for key in self._sets_selecting(new):
-                self.queue.add(key)
-
-    def _pod_deleted(self, pod: Object) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.queue.add(key)
 
     # -- sync --------------------------------------------------------------------------
 
@@ -145,14 +75,10 @@ class StatefulSetController(base.Controller):
             sts = self.sets.namespace(namespace).get(name)
         except errors.NotFound:
             return
-        try:
-            selector = _selector(sts)
-        except selectors.SelectorError as e:
-            self.recorder.event(sts, events.WARNING, "InvalidSelector", "Sync", str(e))
-            return
-        if selector.empty:
-            message = "This StatefulSet is selecting all pods"
-            self.recorder.event(sts, events.WARNING, "SelectingAll", "Sync", message)
+        selector = self.usable_selector(
+            sts, self.recorder, "This StatefulSet is selecting all pods"
+        )
+        if selector is None:
             return
         sts = copy.deepcopy(dict(sts))
         await self._adopt_orphan_revisions(sts, selector)
@@ -178,14 +104,7 @@ class StatefulSetController(base.Controller):
     async def _claim_pods(self, sts: Object, selector: Any) -> list[Object]:
         ns = sts["metadata"].get("namespace", "")
         candidates = self.pods.namespace(ns).list()
-
-        async def can_adopt() -> None:
-            await ownership.recheck_not_deleting(self.client, STATEFULSETS, sts)
-
-        manager = ownership.RefManager(
-            self.client, PODS, sts, "apps/v1", "StatefulSet", selector, can_adopt
-        )
-        return await manager.claim(candidates, lambda p: ident.is_member(sts, p))
+        return await self.claim_pods(sts, selector, candidates, lambda p: ident.is_member(sts, p))
 
     async def _update_status(self, sts: Object, status: dict[str, Any]) -> None:
         body = copy.deepcopy(dict(sts))
