@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from pyk8s.client.httpstream import spdy
+from pyk8s.client.httpstream import chunks, inprocess, spdy
 
 HEADER_PROTOCOL_VERSION = "X-Stream-Protocol-Version"
 HEADER_ACCEPTED_PROTOCOL_VERSIONS = "X-Accepted-Stream-Protocol-Versions"
@@ -199,17 +199,23 @@ async def dial(
     method: str = "POST",
     timeout: float = 10.0,
 ) -> tuple[Response, StreamTransport | None]:
-    """``POST url`` asking to upgrade to SPDY/3.1; on 101 the connection as a transport."""
+    """``POST url`` asking to upgrade to SPDY/3.1; on 101 the connection as a transport.
+    A server registered in :mod:`inprocess` for the URL's address is reached through it."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(
-            host, port, ssl=ssl_context if parts.scheme == "https" else None,
-            limit=_HIGH_WATER,
-        ),
-        timeout,
-    )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    reader = chunks.ChunkReader(limit=_HIGH_WATER)
+    protocol = asyncio.StreamReaderProtocol(reader)
+    local = inprocess.lookup(host, port)
+    if local is not None:
+        transport: asyncio.Transport = await local(protocol)
+    else:
+        tls = ssl_context if parts.scheme == "https" else None
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: protocol, host, port, ssl=tls), timeout
+        )
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

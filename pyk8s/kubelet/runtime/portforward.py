@@ -15,6 +15,8 @@ import os
 import socket
 import threading
 
+from pyk8s.client.httpstream import chunks
+
 CLONE_NEWNET = 0x40000000
 
 
@@ -96,5 +98,13 @@ async def open_connection(
     threading.Thread(target=work, name=f"port-forward-{port}", daemon=True).start()
     sock = await done
     sock.setblocking(False)
-    # a large buffer: a forwarded download should not stall the socket every 128 KiB
-    return await asyncio.open_connection(sock=sock, limit=1 << 20)
+    # a large buffer: a forwarded download should not stall the socket every 128 KiB; the
+    # chunks as received, not copied twice (the relay reads them whole)
+    reader = chunks.ChunkReader(limit=1 << 20)
+    protocol = asyncio.StreamReaderProtocol(reader)
+    try:
+        transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)

@@ -15,11 +15,13 @@ import errno
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
+from pyk8s.client.httpstream import inprocess
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime.interface import ContainerState, SandboxState
 from pyk8s.kubelet.server import certs, logs, portforward, streaming
@@ -40,6 +42,7 @@ class KubeletServer:
         self.config = config
         self.kubelet = kubelet
         self._runner: web.AppRunner | None = None
+        self._unregister: Callable[[], None] | None = None
 
     def _ssl(self) -> ssl.SSLContext:
         host_ip = self.kubelet.host_ip()
@@ -86,9 +89,26 @@ class KubeletServer:
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else self.config.port
+        port = int(sockets[0].getsockname()[1]) if sockets else self.config.port
+        hosts = [self.kubelet.host_ip()]
+        if self.config.bind_address not in ("0.0.0.0", "::", ""):
+            hosts.append(self.config.bind_address)
+        self._unregister = inprocess.register(hosts, port, self._connect_in_process)
+        return port
+
+    async def _connect_in_process(self, protocol: asyncio.Protocol) -> asyncio.Transport:
+        """A connection from this process's API server (see :mod:`inprocess`), served as an
+        accepted TLS connection with the API server's client certificate would be."""
+        if self._runner is None or self._runner.server is None:
+            raise ConnectionRefusedError("the kubelet server is stopped")
+        loop = asyncio.get_running_loop()
+        client, _ = inprocess.pipe(loop, protocol, self._runner.server())
+        return client
 
     async def stop(self) -> None:
+        if self._unregister is not None:
+            self._unregister()
+            self._unregister = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -98,7 +118,10 @@ class KubeletServer:
         if request.path == "/healthz":
             resp: web.StreamResponse = await handler(request)
             return resp
-        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        transport = request.transport
+        peer = transport.get_extra_info("peercert") if transport else None
+        if not peer and transport is not None and transport.get_extra_info("in_process"):
+            peer = {"in_process": True}  # the API server in this process (_connect_in_process)
         if self.config.client_ca_file is None or not peer:
             return _error(401, "Unauthorized")
         out: web.StreamResponse = await handler(request)
