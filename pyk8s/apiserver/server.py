@@ -556,6 +556,8 @@ class APIServer:
             # the streaming client (SPDY, WebSocket) loads with the first exec/attach/forward
             from pyk8s.apiserver.registry.core.pod import stream as pod_stream
 
+            self._authorize_create(request, info, user)
+
             nodes = self.rest[("", "v1", "nodes")].store
             return await pod_stream.connect(
                 request,
@@ -635,6 +637,33 @@ class APIServer:
                 info.name, path,
             )  # fmt: skip
         return await proxy_handler.serve(request, loc, ctx)
+
+    def _authorize_create(
+        self, request: web.Request, info: requestinfo.RequestInfo, user: authn.User
+    ) -> None:
+        """``ensureAuthorizedForVerb`` of upstream's pod ``Connect`` (the
+        ``AuthorizePodWebsocketUpgradeCreatePermission`` gate, on by default since 1.35):
+        a WebSocket upgrade is a GET, authorized as ``get``, but opens the same session a
+        SPDY POST (``create``) does, so ``create`` on the subresource is required as well."""
+        if info.verb == "create":
+            return
+        attrs = authz.Attributes(
+            user=user,
+            verb="create",
+            resource_request=True,
+            api_group=info.api_group,
+            api_version=info.api_version,
+            namespace=info.namespace,
+            resource=info.resource,
+            subresource=info.subresource,
+            name=info.name,
+            path=request.path,
+        )
+        decision, reason = self.authz.authorize(attrs)
+        if decision is not authz.Decision.ALLOW:
+            raise errors.Forbidden.for_object(
+                info.resource, info.api_group, info.name, reason, None
+            )
 
     def _kubelet_ssl(self) -> ssl.SSLContext:
         """Client TLS to kubelets, with the admin certificate (made once, then reused)."""
