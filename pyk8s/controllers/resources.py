@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyk8s.api import scheme
+from pyk8s.api import errors, scheme
 from pyk8s.client import rest
 
 
@@ -43,4 +43,37 @@ def namespaced_deletable(table: scheme.Scheme = scheme.DEFAULT) -> list[rest.Res
             continue
         seen.add((res.group, res.plural))
         out.append(rest.ResourceRef.from_resource(res))
+    return out
+
+
+async def discovered(client: rest.Interface, *verbs: str) -> list[rest.ResourceRef]:
+    """Resources the server serves beyond the built-in table (custom resources, aggregated
+    APIs) that allow ``verbs``, one version per group: its preferred one. Upstream's
+    namespace controller and garbage collector find every resource through discovery;
+    here the built-in ones are known already. Empty for clients without discovery."""
+    request = getattr(client, "request", None)
+    if request is None:
+        return []
+    builtin = set(scheme.DEFAULT.groups())
+    body = await request("GET", "/apis")
+    out: list[rest.ResourceRef] = []
+    for g in body.get("groups") or []:
+        if g.get("name") in builtin:
+            continue
+        gv = (g.get("preferredVersion") or {}).get("groupVersion")
+        if not gv:
+            continue
+        try:
+            listing = await request("GET", f"/apis/{gv}")
+        except errors.ApiError:
+            continue  # an aggregated API that is down
+        group, _, version = str(gv).rpartition("/")
+        for r in listing.get("resources") or []:
+            if "/" in r.get("name", "") or not set(verbs) <= set(r.get("verbs") or []):
+                continue
+            out.append(
+                rest.ResourceRef(
+                    group, version, r["name"], bool(r.get("namespaced")), r.get("kind", "")
+                )
+            )
     return out

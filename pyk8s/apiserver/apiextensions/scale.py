@@ -53,7 +53,7 @@ def to_scale(obj: Obj, paths: ScalePaths) -> Obj:
         "apiVersion": "autoscaling/v1",
         "metadata": out_md,
         "spec": {"replicas": _int(spec)},
-        "status": {"replicas": _int(status), "selector": selector},
+        "status": {"replicas": _int(status), **({"selector": selector} if selector else {})},
     }
 
 

@@ -17,6 +17,7 @@ Queue keys are object uids.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import logging
@@ -27,6 +28,7 @@ from pyk8s.api import errors, scheme
 from pyk8s.client import rest
 from pyk8s.controllers import base
 from pyk8s.controllers import manager as manager_
+from pyk8s.controllers import resources as resources_
 from pyk8s.controllers.garbagecollector import graph as graph_
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ MONITORED = (
 """The kinds whose objects the graph holds (upstream: every deletable, listable resource)."""
 
 SOLID, DANGLING, WAITING = "solid", "dangling", "waiting"
+MONITOR_RESYNC = 30.0
 
 
 class GarbageCollector(base.Controller):
@@ -75,16 +78,48 @@ class GarbageCollector(base.Controller):
     ) -> None:
         super().__init__(ctx.clock)
         self.client: rest.Interface = ctx.client
+        self.informers = ctx.informers
         self.graph = graph_.Graph()
         self.absent: set[str] = set()
+        self.monitored: set[tuple[str, str]] = set()
         for api_version, kind in monitored:
-            ref = rest.for_kind(api_version, kind)
-            self.watch(
-                ctx.informers.for_resource(ref),
-                add=lambda o, ref=ref: self._observe(ref, o),  # type: ignore[misc]
-                update=lambda old, new, ref=ref: self._observe(ref, new),  # type: ignore[misc]
-                delete=self._forget,
-            )
+            self._monitor(rest.for_kind(api_version, kind))
+
+    def _monitor(self, ref: rest.ResourceRef) -> None:
+        self.monitored.add((ref.group, ref.plural))
+        self.watch(
+            self.informers.for_resource(ref),
+            add=lambda o: self._observe(ref, o),
+            update=lambda old, new: self._observe(ref, new),
+            delete=self._forget,
+        )
+
+    async def run(self, workers: int | None = None) -> None:
+        resync = asyncio.create_task(self._resync_monitors(), name="gc monitors")
+        try:
+            await super().run(workers)
+        finally:
+            resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resync
+
+    async def _resync_monitors(self) -> None:
+        """Monitor the resources discovery adds (custom resources), every
+        ``MONITOR_RESYNC`` seconds (upstream's ``GarbageCollector.Sync`` period)."""
+        while True:
+            try:
+                found = await resources_.discovered(self.client, "list", "watch", "delete")
+            except errors.ApiError as e:
+                log.debug("garbage collector: discovery failed: %s", e)
+                found = []
+            added = False
+            for ref in found:
+                if (ref.group, ref.plural) not in self.monitored:
+                    self._monitor(ref)
+                    added = True
+            if added:
+                self.informers.start()
+            await asyncio.sleep(MONITOR_RESYNC)
 
     # -- graph upkeep (informer handlers) ----------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 from pyk8s.api import errors, meta
 from pyk8s.client import clock as clock_
 from pyk8s.client import rest
-from pyk8s.controllers.resources import NAMESPACES, PODS
+from pyk8s.controllers.resources import NAMESPACES, PODS, discovered
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,14 @@ class NamespacedResourcesDeleter:
 
     async def _delete_all_content(self, namespace: str) -> _Progress:
         progress = _Progress()
-        for ref in self.resources:
+        try:
+            found = await discovered(self.client, "list", "delete")
+        except errors.ApiError as e:
+            progress.failures.append(f"discovery: {e}")
+            found = []
+        known = {(r.group, r.plural) for r in self.resources}
+        extra = [r for r in found if r.namespaced and (r.group, r.plural) not in known]
+        for ref in [*self.resources, *extra]:
             try:
                 await self._delete_collection(ref, namespace)
             except errors.NotFound:
