@@ -11,8 +11,10 @@ add), ``apply`` (server-side apply of the whole manifest with one changed annota
 ``guaranteed_update`` of a value of the same size, so the API server's own cost shows.
 
 pyk8s runs as ``pyk8s apiserver`` (SQLite) in a subprocess on free ports. The reference
-is the kube-apiserver v1.20.2 of ``../shared/reference`` when ``REF_KUBECONFIG`` names its
-kubeconfig; without it the pyk8s columns are printed alone. Writes
+is kube-apiserver v1.20.2 + etcd 3.4 (``bench/refcluster.py``: the cluster
+``REF_KUBECONFIG`` names, else one started from the binaries ``make reference`` caches,
+without a controller-manager, as pyk8s runs none here); when neither is there the pyk8s
+columns are printed alone. Writes
 ``bench/results/patch.json`` and the ``patch`` section of ``bench/RESULTS.md``. Run:
 ``.venv/bin/python bench/patch.py [--ops N]``.
 """
@@ -20,13 +22,14 @@ kubeconfig; without it the pyk8s columns are printed alone. Writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import orjson  # noqa: E402
+import refcluster  # noqa: E402
 import uvloop  # noqa: E402
 import yaml  # noqa: E402
 from apiserver import Result, _run, pyk8s_server  # noqa: E402
@@ -176,6 +180,20 @@ async def storage_phase(path: Path, ops: int) -> dict[str, Result]:
     return out
 
 
+@contextlib.contextmanager
+def reference(tmp: Path) -> Iterator[Path | None]:
+    """The reference's kubeconfig: ``REF_KUBECONFIG``'s, or a cluster started here (no
+    controller-manager: nothing reconciles the Deployments, as on the pyk8s side)."""
+    given = os.environ.get("REF_KUBECONFIG")
+    if given:
+        yield Path(given)
+    elif refcluster.binaries() is None:
+        yield None
+    else:
+        with refcluster.cluster(tmp / "ref", REF_KCM="0") as kubeconfig:
+            yield kubeconfig
+
+
 async def measure(kubeconfig: Path | str, ops: int) -> dict[str, Result]:
     async with await rest.Client.from_kubeconfig(kubeconfig) as client:
         return await api_phases(client, f"patch-{int(time.time())}", ops)
@@ -213,9 +231,10 @@ def report(
         f"`guaranteed_update` of the same value alone. Load average at start: {load:.1f} "
         "(shared machine). "
         + (
-            "Reference: kube-apiserver v1.20.2 + etcd (../shared/reference)."
+            "Reference: kube-apiserver v1.20.2 + etcd 3.4 (`bench/refcluster.py`), run after "
+            "pyk8s on the same machine."
             if ref is not None
-            else "No reference run (REF_KUBECONFIG unset: the v1.20.2 reference was not running)."
+            else "No reference run (the v1.20.2 reference is not built: `make reference`)."
         ),
         "",
         "| phase | pyk8s ops/s | p50 / p99 ms | reference ops/s | ref p50 / p99 ms | pyk8s/ref "
@@ -259,9 +278,10 @@ async def main(args: argparse.Namespace) -> None:
         async with pyk8s_server(tmp / "pyk8s") as kubeconfig:
             ours = await measure(kubeconfig, args.ops)
         ref = None
-        if os.environ.get("REF_KUBECONFIG"):
-            print("reference ...", flush=True)
-            ref = await measure(os.environ["REF_KUBECONFIG"], args.ops)
+        with reference(tmp) as ref_kubeconfig:
+            if ref_kubeconfig is not None:
+                print("reference ...", flush=True)
+                ref = await measure(ref_kubeconfig, args.ops)
     report(ours, ref, store, args.ops)
 
 
