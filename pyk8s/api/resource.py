@@ -13,7 +13,7 @@ import functools
 import re
 from fractions import Fraction
 
-__all__ = ["QuantityError", "milli_value", "parse_quantity", "value"]
+__all__ = ["QuantityError", "canonical", "milli_value", "parse_quantity", "value"]
 
 
 class QuantityError(ValueError):
@@ -83,3 +83,48 @@ def value(q: str | int | float) -> int:
 def milli_value(q: str | int | float) -> int:
     """The value in thousandths, rounded up (``Quantity.MilliValue()``): millicores."""
     return _ceil(parse_quantity(q) * 1000)
+
+
+_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P",
+                     18: "E"}  # fmt: skip
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+$")
+
+
+def canonical(q: str | int | float) -> str:
+    """The quantity as upstream serialises it (``Quantity.String()``, ``CanonicalizeBytes``):
+    ``0.5`` -> ``500m``, ``1024Mi`` -> ``1Gi``, ``1500`` -> ``1500``, ``2000`` -> ``2k``.
+
+    The format follows the input's suffix (binary, decimal SI or exponent); a binary value
+    below 1024 or with a fraction is written in decimal SI; the value is rounded up to
+    nano units; the decimal mantissa is the integer at the largest exponent that is a
+    multiple of 3."""
+    number = parse_quantity(q)
+    if number == 0:
+        return "0"
+    text = q.strip() if isinstance(q, str) else ""
+    if text.endswith(_BINARY_SUFFIXES[1:]):
+        fmt = "binary"
+    elif _EXPONENT.search(text):
+        fmt = "exponent"
+    else:
+        fmt = "decimal"
+    sign = "-" if number < 0 else ""
+    nanos = _ceil(abs(number) * 10**9)
+    if fmt == "binary" and (nanos < 1024 * 10**9 or nanos % 10**9):
+        fmt = "decimal"
+    if fmt == "binary":
+        mantissa, power = nanos // 10**9, 0
+        while mantissa % 1024 == 0 and power < len(_BINARY_SUFFIXES) - 1:
+            mantissa, power = mantissa // 1024, power + 1
+        return f"{sign}{mantissa}{_BINARY_SUFFIXES[power]}"
+    mantissa, exponent = nanos, -9
+    while mantissa % 10 == 0:
+        mantissa, exponent = mantissa // 10, exponent + 1
+    shift = exponent % 3
+    mantissa, exponent = mantissa * 10**shift, exponent - shift
+    if fmt == "decimal" and exponent in _DECIMAL_SUFFIXES:
+        suffix = _DECIMAL_SUFFIXES[exponent]
+    else:
+        suffix = f"e{exponent}" if exponent else ""
+    return f"{sign}{mantissa}{suffix}"

@@ -119,3 +119,38 @@ async def test_apply_with_a_wrong_type_or_unknown_field(client: Client) -> None:
         assert body["message"] == (
             "failed to create typed patch object (default/a; apps/v1, Kind=Deployment): " + detail
         )
+
+
+async def test_quantities_are_stored_canonical(client: Client) -> None:
+    pod = {
+        "metadata": {"name": "q"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "nginx",
+                    "resources": {"requests": {"cpu": 0.5, "memory": "1024Mi"}},
+                }
+            ]
+        },
+    }
+    status, created = await client.post(PODS, pod)
+    assert status == 201, created
+    assert created["spec"]["containers"][0]["resources"]["requests"] == {
+        "cpu": "500m",
+        "memory": "1Gi",
+    }
+    status, patched = await client.request(
+        "PATCH",
+        f"{PODS}/q",
+        body={"spec": {"containers": [{"name": "c", "image": "nginx:1"}]}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert status == 200, patched
+    assert patched["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "500m"
+    d = deployment("q")
+    d["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "1.5"}}
+    status, created = await client.post(DEPLOYS, d)
+    assert status == 201, created
+    limits = created["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"cpu": "1500m"}

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from pyk8s.api import errors, jsoncopy, meta, scheme, selectors
+from pyk8s.api import errors, jsoncopy, meta, quantities, scheme, selectors
 from pyk8s.apiserver import fieldmanager
 from pyk8s.apiserver.registry.generic.strategy import Obj, Strategy
 from pyk8s.storage import interface as storage
@@ -456,6 +456,7 @@ class Store:
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             md.pop(k, None)
         self.strategy.default(obj)
+        quantities.canonicalize(obj, opts.schema)
         # Mutating admission comes before the strategy, as upstream's handler runs it
         # before the registry's BeforeCreate.
         await self._run_admission("CREATE", obj, None)
@@ -567,6 +568,7 @@ class Store:
                 )
             obj = jsoncopy.clone(new)
             strat.default(obj)
+            quantities.canonicalize(obj, opts.schema)
             await self._run_admission("UPDATE", obj, old)
             omd = meta.metadata(obj)
             old_md = old["metadata"]
