@@ -2,9 +2,10 @@
 
 Mirrors ``pkg/apis/core/validation/validation.go``: ``ValidateResourceQuotaSpec``
 (standard quota resource names or qualified extended ones, non-negative values,
-whole numbers for object counts, known scopes) and ``ValidateLimitRange`` (a
-limit type once each, no defaults for Pod limits, and min <= default
-request <= default <= max for every resource).
+whole numbers for object counts, known scopes) and ``ValidateLimitRange`` (standard
+or qualified limit types, once each; resource names that suit the type; no defaults for
+Pod limits; storage bounds for PVC limits; min <= default request <= default <= max,
+ratios of at least 1 and within max/min; no overcommit of extended resources).
 """
 
 from __future__ import annotations
@@ -77,7 +78,60 @@ def resource_quota(obj: Obj) -> list[FieldError]:
     return errs
 
 
+LIMIT_TYPES = ("Container", "PersistentVolumeClaim", "Pod")
+CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+STANDARD_RESOURCES = frozenset(
+    ("cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory",
+     "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage",
+     "pods", "quotas", "services", "replicationcontrollers", "secrets", "persistentvolumeclaims",
+     "configmaps", "services.nodeports", "services.loadbalancers", "storage", "requests.storage")
+)  # fmt: skip
+_LIMIT_KINDS = ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
+
+
+def _native(name: str) -> bool:
+    return "/" not in name or "kubernetes.io/" in name
+
+
+def _resource_name(name: str, path: str) -> list[FieldError]:
+    """``validateResourceName``: qualified, and standard unless it has a domain."""
+    errs = [invalid_value(path, name, m) for m in meta.qualified_name(name)]
+    if errs:
+        return errs
+    hugepages = name.startswith(("hugepages-", "requests.hugepages-"))
+    if "/" not in name and name not in STANDARD_RESOURCES and not hugepages:
+        return [invalid_value(path, name, "must be a standard resource type or fully qualified")]
+    return []
+
+
+def _container_resource_name(name: str, path: str) -> list[FieldError]:
+    """``validateContainerResourceName``."""
+    errs = _resource_name(name, path)
+    if "/" not in name:
+        if name not in CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+            errs.append(invalid_value(path, name, "must be a standard resource for containers"))
+    elif not _native(name) and (
+        name.startswith("requests.") or meta.qualified_name("requests." + name)
+    ):
+        errs.append(invalid_value(path, name, "doesn't follow extended resource name standard"))
+    return errs
+
+
+def _overcommit_allowed(name: str) -> bool:
+    return _native(name) and not name.startswith("hugepages-")
+
+
+def _q(value: Any) -> tuple[Fraction | None, str]:
+    """A quantity's value and its canonical text (``Quantity.String()``)."""
+    try:
+        return resource.parse_quantity(value), resource.canonical(value)
+    except (resource.QuantityError, TypeError, ValueError):
+        return None, str(value)
+
+
 def limit_range(obj: Obj) -> list[FieldError]:
+    """``ValidateLimitRange``: every rule, with upstream's paths; a quantity shown as its
+    canonical text (upstream prints the Go struct)."""
     spec = obj.get("spec")
     spec = spec if isinstance(spec, dict) else {}
     errs: list[FieldError] = []
@@ -85,34 +139,99 @@ def limit_range(obj: Obj) -> list[FieldError]:
     for i, raw in enumerate(spec.get("limits") or []):
         item = raw if isinstance(raw, dict) else {}
         path = f"spec.limits[{i}]"
-        kind = item.get("type") or ""
-        if not kind:
-            errs.append(required(f"{path}.type"))
-        elif kind in seen:
+        kind = str(item.get("type") or "")
+        bad_type = [invalid_value(f"{path}.type", kind, m) for m in meta.qualified_name(kind)]
+        if not bad_type and "/" not in kind and kind not in LIMIT_TYPES:
+            bad_type = [
+                invalid_value(
+                    f"{path}.type", kind, "must be a standard limit type or fully qualified"
+                )
+            ]
+        errs += bad_type
+        if kind in seen:
             errs.append(FieldError("FieldValueDuplicate", f"{path}.type", "", kind))
         seen.add(kind)
-        values = {
-            k: {r: v for r, v in (item.get(k) or {}).items()}
-            for k in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
-        }
-        if kind == "Pod":
-            for k in ("default", "defaultRequest"):
-                if values[k]:
-                    errs.append(forbidden(f"{path}.{k}", "may not be specified when `type` is 'Pod'"))  # noqa: E501  # fmt: skip
+        check_name = _container_resource_name if kind in ("Pod", "Container") else _resource_name
+        values: dict[str, dict[str, tuple[Fraction | None, str]]] = {k: {} for k in _LIMIT_KINDS}
+        for k in _LIMIT_KINDS:
+            given = item.get(k) or {}
+            if not isinstance(given, dict):
+                continue
+            if kind == "Pod" and k in ("default", "defaultRequest"):
+                if given:
+                    errs.append(
+                        forbidden(f"{path}.{k}", "may not be specified when `type` is 'Pod'")
+                    )
+                continue
+            for r in sorted(given):
+                errs += check_name(str(r), f"{path}.{k}[{r}]")
+                values[k][str(r)] = _q(given[r])
+        if kind == "PersistentVolumeClaim" and not (
+            "storage" in (item.get("min") or {}) or "storage" in (item.get("max") or {})
+        ):
+            errs.append(
+                required(
+                    f"{path}.limits",
+                    "either minimum or maximum storage value is required, but neither was provided",
+                )
+            )
         for r in sorted({r for v in values.values() for r in v}):
-            q = {k: _parse(v[r]) if r in v else None for k, v in values.items()}
-            shown = {k: str(v[r]) for k, v in values.items() if r in v}
-            pairs = (
-                ("min", "max", "min value {a} is greater than max value {b}"),
-                ("defaultRequest", "default", "default request value {a} is greater than default limit value {b}"),  # noqa: E501
-                ("defaultRequest", "max", "default request value {a} is greater than max value {b}"),  # noqa: E501
-                ("min", "defaultRequest", "min value {a} is greater than default request value {b}"),  # noqa: E501
-                ("default", "max", "default value {a} is greater than max value {b}"),
-                ("min", "default", "min value {a} is greater than default value {b}"),
-            )  # fmt: skip
-            for lo, hi, msg in pairs:
-                a, b = q[lo], q[hi]
-                if a is not None and b is not None and a > b:
-                    field = f"{path}.{lo}[{r}]" if lo != "defaultRequest" else f"{path}.defaultRequest[{r}]"  # noqa: E501  # fmt: skip
-                    errs.append(invalid_value(field, Raw(shown[lo]), msg.format(a=shown[lo], b=shown[hi])))  # noqa: E501  # fmt: skip
+            errs += _limit_values(path, r, {k: v[r] for k, v in values.items() if r in v})
+    return errs
+
+
+def _limit_values(
+    path: str, r: str, found: dict[str, tuple[Fraction | None, str]]
+) -> list[FieldError]:
+    def get(k: str) -> tuple[Fraction, str] | None:
+        v = found.get(k)
+        return (v[0], v[1]) if v is not None and v[0] is not None else None
+
+    low, high = get("min"), get("max")
+    default, request, ratio = get("default"), get("defaultRequest"), get("maxLimitRequestRatio")
+    errs: list[FieldError] = []
+
+    def bad(field: str, shown: str, msg: str) -> None:
+        errs.append(invalid_value(f"{path}.{field}[{r}]", Raw(shown), msg))
+
+    if low and high and low[0] > high[0]:
+        bad("min", low[1], f"min value {low[1]} is greater than max value {high[1]}")
+    if request and low and low[0] > request[0]:
+        bad(
+            "defaultRequest",
+            request[1],
+            f"min value {low[1]} is greater than default request value {request[1]}",
+        )
+    if request and high and request[0] > high[0]:
+        bad(
+            "defaultRequest",
+            request[1],
+            f"default request value {request[1]} is greater than max value {high[1]}",
+        )
+    if request and default and request[0] > default[0]:
+        bad(
+            "defaultRequest",
+            request[1],
+            f"default request value {request[1]} is greater than default limit value {default[1]}",
+        )
+    if default and low and low[0] > default[0]:
+        bad("default", low[1], f"min value {low[1]} is greater than default value {default[1]}")
+    if default and high and default[0] > high[0]:
+        bad("default", high[1], f"default value {default[1]} is greater than max value {high[1]}")
+    if ratio and ratio[0] < 1:
+        bad("maxLimitRequestRatio", ratio[1], f"ratio {ratio[1]} is less than 1")
+    if ratio and low and high and low[0] > 0:
+        limit = float(high[0] / low[0])
+        if float(ratio[0]) > limit:
+            bad(
+                "maxLimitRequestRatio",
+                ratio[1],
+                f"ratio {ratio[1]} is greater than max/min = {limit:f}",
+            )
+    if not _overcommit_allowed(r) and default and request and default[0] != request[0]:
+        bad(
+            "defaultRequest",
+            request[1],
+            f"default value {default[1]} must equal to defaultRequest value {request[1]} in {r}",
+        )
     return errs
