@@ -19,7 +19,6 @@ from pyk8s.api.errors import (
     Raw,
     forbidden,
     invalid_value,
-    not_supported,
     required,
 )
 
@@ -72,9 +71,116 @@ def resource_quota(obj: Obj) -> list[FieldError]:
             errs.append(invalid_value(path, Raw(str(value)), "must be greater than or equal to 0"))
         elif (name in COUNTED or str(name).startswith("count/")) and q.denominator != 1:
             errs.append(invalid_value(path, Raw(str(value)), "must be an integer"))
-    for scope in spec.get("scopes") or []:
+    names = sorted(str(k) for k in hard) if isinstance(hard, dict) else []
+    errs += _scopes(spec.get("scopes"), names)
+    if spec.get("scopeSelector") is not None:
+        errs += _scope_selector(spec.get("scopeSelector"), names)
+    return errs
+
+
+POD_COUNT = frozenset(("pods",))
+POD_COMPUTE = frozenset(
+    ("cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory")
+)
+CONFLICTING = (("BestEffort", "NotBestEffort"), ("NotTerminating", "Terminating"))
+EXISTS_ONLY = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating",
+               "CrossNamespacePodAffinity")  # fmt: skip
+
+
+def _scope_fits(scope: str, name: str) -> bool:
+    """``IsResourceQuotaScopeValidForResource``."""
+    if scope in ("Terminating", "NotTerminating", "NotBestEffort", "PriorityClass",
+                 "CrossNamespacePodAffinity"):  # fmt: skip
+        return name in POD_COUNT or name in POD_COMPUTE
+    if scope == "BestEffort":
+        return name in POD_COUNT
+    if scope == "VolumeAttributesClass":
+        return name in ("persistentvolumeclaims", "requests.storage")
+    return True
+
+
+def _go_strings(type_: str, values: list[Any] | None) -> str:
+    if values is None:
+        return f"[]{type_}(nil)"
+    return f"[]{type_}{{" + ", ".join(_go_quote(v) for v in values) + "}"
+
+
+def _go_quote(value: Any) -> str:
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _go_selector(selector: Obj) -> Raw:
+    """A ScopeSelector as upstream prints it in a field error (``%#v``)."""
+    reqs = []
+    for raw in selector.get("matchExpressions") or []:
+        r = raw if isinstance(raw, dict) else {}
+        values = r.get("values")
+        reqs.append(
+            "core.ScopedResourceSelectorRequirement{"
+            f"ScopeName:{_go_quote(r.get('scopeName') or '')}, "
+            f"Operator:{_go_quote(r.get('operator') or '')}, "
+            f"Values:{_go_strings('string', values if isinstance(values, list) else None)}}}"
+        )
+    inner = (
+        "[]core.ScopedResourceSelectorRequirement{" + ", ".join(reqs) + "}"
+        if selector.get("matchExpressions") is not None
+        else "[]core.ScopedResourceSelectorRequirement(nil)"
+    )
+    return Raw(f"core.ScopeSelector{{MatchExpressions:{inner}}}")
+
+
+def _scopes(value: Any, names: list[str]) -> list[FieldError]:
+    """``validateResourceQuotaScopes``: known scopes, valid for every hard resource, no
+    conflicting pair; the value shown is the whole list."""
+    scopes = value if isinstance(value, list) else []
+    if not scopes:
+        return []
+    shown = Raw(_go_strings("core.ResourceQuotaScope", scopes))
+    errs: list[FieldError] = []
+    for scope in scopes:
         if scope not in SCOPES:
-            errs.append(not_supported("spec.scopes", scope, SCOPES))
+            errs.append(invalid_value("spec.scopes", shown, "unsupported scope"))
+        for name in names:
+            if name in QUOTA_RESOURCES and not _scope_fits(str(scope), name):
+                errs.append(invalid_value("spec.scopes", shown, "unsupported scope applied to resource"))  # noqa: E501  # fmt: skip
+    for pair in CONFLICTING:
+        if all(p in scopes for p in pair):
+            errs.append(invalid_value("spec.scopes", shown, "conflicting scopes"))
+    return errs
+
+
+def _scope_selector(value: Any, names: list[str]) -> list[FieldError]:
+    """``validateScopedResourceSelectorRequirement``."""
+    selector = value if isinstance(value, dict) else {}
+    shown = _go_selector(selector)
+    path = "spec.scopeSelector.matchExpressions"
+    errs: list[FieldError] = []
+    seen: set[str] = set()
+    for raw in selector.get("matchExpressions") or []:
+        req = raw if isinstance(raw, dict) else {}
+        scope = str(req.get("scopeName") or "")
+        op = str(req.get("operator") or "")
+        values = req.get("values") or []
+        if scope not in SCOPES:
+            errs.append(invalid_value(f"{path}.scopeName", scope, "unsupported scope"))
+        for name in names:
+            if name in QUOTA_RESOURCES and not _scope_fits(scope, name):
+                errs.append(invalid_value(path, shown, "unsupported scope applied to resource"))
+        if scope in EXISTS_ONLY and op != "Exists":
+            errs.append(invalid_value(f"{path}.operator", op, "must be 'Exist' when scope is any of ResourceQuotaScopeTerminating, ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"))  # noqa: E501  # fmt: skip
+        if op in ("In", "NotIn"):
+            if not values:
+                errs.append(required(f"{path}.values", "must be at least one value when `operator` is 'In' or 'NotIn' for scope selector"))  # noqa: E501  # fmt: skip
+        elif op in ("Exists", "DoesNotExist"):
+            if values:
+                errs.append(invalid_value(f"{path}.values", Raw(_go_strings("string", values)), "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope selector"))  # noqa: E501  # fmt: skip
+        else:
+            errs.append(invalid_value(f"{path}.operator", op, "not a valid selector operator"))
+        seen.add(scope)
+    for pair in CONFLICTING:
+        if all(p in seen for p in pair):
+            errs.append(invalid_value(path, shown, "conflicting scopes"))
     return errs
 
 
