@@ -210,7 +210,7 @@ def _resource_name(name: str, path: str) -> list[FieldError]:
     return []
 
 
-def _container_resource_name(name: str, path: str) -> list[FieldError]:
+def container_resource_name(name: str, path: str) -> list[FieldError]:
     """``validateContainerResourceName``."""
     errs = _resource_name(name, path)
     if "/" not in name:
@@ -257,7 +257,7 @@ def limit_range(obj: Obj) -> list[FieldError]:
         if kind in seen:
             errs.append(FieldError("FieldValueDuplicate", f"{path}.type", "", kind))
         seen.add(kind)
-        check_name = _container_resource_name if kind in ("Pod", "Container") else _resource_name
+        check_name = container_resource_name if kind in ("Pod", "Container") else _resource_name
         values: dict[str, dict[str, tuple[Fraction | None, str]]] = {k: {} for k in _LIMIT_KINDS}
         for k in _LIMIT_KINDS:
             given = item.get(k) or {}
