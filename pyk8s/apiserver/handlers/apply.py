@@ -51,8 +51,11 @@ async def apply(scope: Scope, raw: bytes) -> web.Response:
     if md.get("managedFields") is not None:
         raise errors.BadRequest("metadata.managedFields must be nil")
     schema = scope.schema()
-    custom = scope.rest.custom is not None  # custom resources: the schema validates later
-    wrong = decoding.apply_error(applied, schema) if schema is not None and not custom else None
+    if scope.rest.custom is not None:  # a custom resource: fields its schema prunes
+        unknown = scope.rest.custom.unknown_fields(applied)
+        wrong = f".{unknown[0]}: field not declared in schema" if unknown else None
+    else:
+        wrong = decoding.apply_error(applied, schema) if schema is not None else None
     if wrong:
         # upstream's field manager fails with a plain error: 500, reason Unknown
         gvk = f"{scope.resource.group}/{scope.resource.version}, Kind={scope.resource.kind}"

@@ -202,6 +202,18 @@ async def test_crd_status_and_crud(client: Client) -> None:
     )  # fmt: skip
     assert code == 201, body
     assert body["metadata"]["managedFields"][0]["manager"] == "tester"
+    applied["spec"]["bogus"] = 1  # apply is strict: the typed patch has no such field
+    applied["metadata"]["namespace"] = "default"
+    code, body = await client.request(
+        "PATCH", f"{ns}/b", raw=orjson.dumps(applied),
+        headers={"Content-Type": "application/apply-patch+yaml"},
+        params={"fieldManager": "tester"},
+    )  # fmt: skip
+    assert code == 500, body
+    assert body["message"] == (
+        "failed to create typed patch object (default/b; stable.example.com/v1, Kind=CronTab): "
+        ".spec.bogus: field not declared in schema"
+    )
 
     # Table with the CRD's columns
     code, tbl = await client.get(ns, headers=TABLE)
