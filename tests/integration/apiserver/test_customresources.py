@@ -371,3 +371,43 @@ async def test_name_conflict_and_cleanup(client: Client, cluster: Cluster) -> No
         await asyncio.sleep(0.05)
     assert conds["NamesAccepted"]["reason"] == "NoConflicts"
     assert conds["Established"]["status"] == "True"
+
+
+async def test_rbac(client: Client) -> None:
+    await client.post(CRDS, crd())
+    await established(client)
+    alice = {"Authorization": "Bearer secret-token"}
+    ns = f"{BASE}/namespaces/default/crontabs"
+    code, body = await client.get(ns, headers=alice)
+    assert code == 403, body
+    assert body["message"] == (
+        'crontabs.stable.example.com is forbidden: User "alice" cannot list resource '
+        '"crontabs" in API group "stable.example.com" in the namespace "default"'
+    )
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "crontab-reader", "namespace": "default"},
+        "rules": [{"apiGroups": [GROUP], "resources": ["crontabs"], "verbs": ["get", "list"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "alice-crontabs", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "crontab-reader"},
+        "subjects": [{"kind": "User", "name": "alice"}],
+    }  # fmt: skip
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+    assert (await client.post(f"{rbac}/roles", role))[0] == 201
+    assert (await client.post(f"{rbac}/rolebindings", binding))[0] == 201
+    for _ in range(50):
+        code, body = await client.get(ns, headers=alice)
+        if code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert code == 200, body
+    code, body = await client.post(ns, crontab("no"), headers=alice)
+    assert code == 403, body
+    code, body = await client.get(f"{ns}/a/status", headers=alice)
+    assert code == 403, body  # the subresource needs its own rule
