@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from pyk8s.api import errors, meta, scheme
 from pyk8s.api.errors import FieldError
 from pyk8s.api.strategicpatch import Schema as MergeSchema
 from pyk8s.apiserver.apiextensions import structural
+from pyk8s.apiserver.registry.generic import store as generic
 from pyk8s.apiserver.registry.generic.strategy import Obj, StatusStrategy, Strategy
 from pyk8s.storage import interface as storage
 
@@ -363,3 +364,57 @@ class StorageVersionCodec:
 
 
 UnknownFields = Callable[[Any], list[str]]
+
+
+def _has_defaults(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "default" in node or any(_has_defaults(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_defaults(v) for v in node)
+    return False
+
+
+class CustomResourceStore(generic.Store):
+    """Objects read from storage get the version's defaults (upstream defaults in the
+    storage decoder too): an object written before a default existed reads with it."""
+
+    def __init__(
+        self,
+        resource: scheme.Resource,
+        backend: storage.Interface,
+        strategy: CustomResourceStrategy,
+        *,
+        admit: list[generic.Admit] | None = None,
+    ) -> None:
+        super().__init__(resource, backend, strategy, admit=admit)
+        self.version = strategy.version
+        self.defaults = _has_defaults(strategy.version.schema)
+
+    def _defaulted(self, obj: Obj) -> Obj:
+        if self.defaults:
+            structural.default(obj, self.version.schema)
+        return obj
+
+    async def get(self, namespace: str, name: str, *, resource_version: str = "") -> Obj:
+        obj = await super().get(namespace, name, resource_version=resource_version)
+        return self._defaulted(obj)
+
+    async def get_json(self, namespace: str, name: str) -> bytes | None:
+        return None if self.defaults else await super().get_json(namespace, name)
+
+    async def list_json(self, namespace: str, opts: generic.ListOptions) -> bytes | None:
+        return None if self.defaults else await super().list_json(namespace, opts)
+
+    async def list(self, namespace: str, opts: generic.ListOptions, *, shared: bool = False) -> Obj:
+        listing = await super().list(namespace, opts, shared=shared)
+        for item in listing["items"]:
+            self._defaulted(item)  # idempotent: shared items may take them too
+        return listing
+
+    async def watch(
+        self, namespace: str, opts: generic.ListOptions, *, send_initial: bool | None = None
+    ) -> AsyncIterator[generic.WatchEvent]:
+        async for ev in super().watch(namespace, opts, send_initial=send_initial):
+            if ev.type in ("ADDED", "MODIFIED", "DELETED"):
+                self._defaulted(ev.object)
+            yield ev

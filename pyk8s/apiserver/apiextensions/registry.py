@@ -179,7 +179,7 @@ class CustomResources:
             admit: list[generic.Admit] = []
             if "NamespaceLifecycle" not in self.disabled_admission:
                 admit.append(NamespaceLifecycle(self.backend, res))
-            store = generic.Store(
+            store = customresource.CustomResourceStore(
                 res, backend, customresource.CustomResourceStrategy(res, version), admit=admit
             )
             sub_strategies: dict[str, Strategy] = {}

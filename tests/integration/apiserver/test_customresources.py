@@ -411,3 +411,61 @@ async def test_rbac(client: Client) -> None:
     assert code == 403, body
     code, body = await client.get(f"{ns}/a/status", headers=alice)
     assert code == 403, body  # the subresource needs its own rule
+
+
+async def test_server_side_apply_merges_list_maps(client: Client) -> None:
+    definition = crd()
+    spec_props = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    spec_props["spec"]["properties"]["ports"] = {
+        "type": "array",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+        "items": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+        },
+    }
+    await client.post(CRDS, definition)
+    await established(client)
+    ns = f"{BASE}/namespaces/default/crontabs"
+
+    async def apply(manager: str, ports: list[dict[str, Any]]) -> tuple[int, Any]:
+        obj = crontab("ssa", ports=ports)
+        return await client.request(
+            "PATCH", f"{ns}/ssa", raw=orjson.dumps(obj),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+            params={"fieldManager": manager},
+        )  # fmt: skip
+
+    code, body = await apply("one", [{"name": "http", "port": 80}])
+    assert code == 201, body
+    code, body = await apply("two", [{"name": "https", "port": 443}])
+    assert code == 200, body  # the same cronSpec value: shared, no conflict
+    assert body["spec"]["ports"] == [{"name": "http", "port": 80}, {"name": "https", "port": 443}]
+    code, body = await apply("two", [{"name": "http", "port": 8080}])
+    assert code == 409, body
+    assert body["details"]["causes"][0]["field"] == '.spec.ports[name="http"].port'
+    code, body = await apply("one", [])
+    assert code == 200, body  # one's item goes; two's stays
+    assert body["spec"]["ports"] == [{"name": "https", "port": 443}]
+
+
+async def test_defaults_apply_on_read(client: Client) -> None:
+    await client.post(CRDS, crd())
+    await established(client)
+    ns = f"{BASE}/namespaces/default/crontabs"
+    assert (await client.post(ns, crontab("old")))[0] == 201
+    code, current = await client.get(f"{CRDS}/crontabs.{GROUP}")
+    props = current["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    props["properties"]["mode"]["default"] = "slow"
+    code, body = await client.put(f"{CRDS}/crontabs.{GROUP}", current)
+    assert code == 200, body
+    for _ in range(100):
+        code, obj = await client.get(f"{ns}/old")
+        if obj["spec"].get("mode") == "slow":
+            break
+        await asyncio.sleep(0.05)
+    assert obj["spec"]["mode"] == "slow"
+    code, listing = await client.get(ns)
+    assert listing["items"][0]["spec"]["mode"] == "slow"
