@@ -142,6 +142,28 @@ def _fields(t: GoType) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else {}
 
 
+# (id of a struct's node, id of its definitions) -> (the node, its fields' Go types so far)
+_FIELD_TYPES: dict[tuple[int, int], tuple[Mapping[str, Any], dict[str, GoType | None]]] = {}
+
+
+def _field_types(t: GoType) -> dict[str, GoType | None]:
+    """The cache of a struct's field types by name (filled by :func:`_field_type`)."""
+    key = (id(t.node), id(t.schema.defs) if t.schema is not None else 0)
+    hit = _FIELD_TYPES.get(key)
+    if hit is not None and hit[0] is t.node:
+        return hit[1]
+    found: dict[str, GoType | None] = {}
+    _FIELD_TYPES[key] = (t.node, found)
+    return found
+
+
+def _field_type(t: GoType, name: str) -> GoType | None:
+    prop = _fields(t).get(name)
+    if not isinstance(prop, Mapping) or t.schema is None:
+        return None
+    return go_type(t.schema, prop)
+
+
 def _elem(t: GoType) -> GoType:
     assert t.schema is not None
     return go_type(t.schema, t.schema.node)
@@ -176,13 +198,16 @@ def _unmarshal(value: Any, t: GoType, struct: str, path: list[str]) -> str | Non
         if not isinstance(value, Mapping):
             bad = _json_kind(value)
         else:
-            fields = _fields(t)
+            types = _field_types(t)
             me = t.name.rsplit(".", 1)[-1] or struct
             for k, v in value.items():
-                prop = fields.get(k)
-                if not isinstance(prop, Mapping) or t.schema is None:
+                try:
+                    ft = types[k]
+                except KeyError:
+                    ft = types[k] = _field_type(t, k)
+                if ft is None or v is None or (ft.kind == "string" and type(v) is str):
                     continue
-                err = _unmarshal(v, go_type(t.schema, prop), me, [*path, k])
+                err = _unmarshal(v, ft, me, [*path, k])
                 if err:
                     return err
             return None

@@ -24,8 +24,48 @@ def unknown_fields(obj: Any, schema: Schema) -> list[str]:
     return out
 
 
-def _node(schema: Schema) -> Mapping[str, Any]:
-    return schema._resolve(schema.node)
+class _Node:
+    """What the walk needs of one schema node, resolved once: its properties (with the
+    schema of each, found on first use), its additionalProperties and its items."""
+
+    __slots__ = ("children", "extra", "items", "props", "schema")
+
+    def __init__(self, schema: Schema) -> None:
+        node = schema._resolve(schema.node)
+        props = node.get("properties")
+        extra = node.get("additionalProperties")
+        self.schema = schema
+        self.props: Mapping[str, Any] | None = (
+            props if isinstance(props, Mapping) and props else None
+        )
+        self.extra = (
+            Schema(schema._resolve(extra), schema.defs) if isinstance(extra, Mapping) else None
+        )
+        self.items = schema.items()
+        self.children: dict[str, Schema | None] = {}
+
+    def child(self, key: str) -> Schema | None:
+        try:
+            return self.children[key]
+        except KeyError:
+            sub, _ = self.schema.field(key)
+            self.children[key] = sub
+            return sub
+
+
+# (id of a schema node, id of its definitions) -> (the node, what it compiles to); the node
+# kept beside guards against a reused id
+_NODES: dict[tuple[int, int], tuple[Mapping[str, Any], _Node]] = {}
+
+
+def _node(schema: Schema) -> _Node:
+    key = (id(schema.node), id(schema.defs))
+    hit = _NODES.get(key)
+    if hit is not None and hit[0] is schema.node:
+        return hit[1]
+    found = _Node(schema)
+    _NODES[key] = (schema.node, found)
+    return found
 
 
 def _walk(value: Any, schema: Schema, path: str, out: list[str]) -> None:
@@ -33,26 +73,27 @@ def _walk(value: Any, schema: Schema, path: str, out: list[str]) -> None:
         return
     node = _node(schema)
     if isinstance(value, dict):
-        props = node.get("properties")
-        extra = node.get("additionalProperties")
-        if isinstance(props, Mapping) and props:
+        props = node.props
+        if props is not None:
             for k, v in value.items():
-                child_path = f"{path}.{k}" if path else k
                 if k not in props:
                     if path == "" and k in ("apiVersion", "kind"):
                         continue
-                    out.append(child_path)
+                    out.append(f"{path}.{k}" if path else k)
                     continue
-                sub, _ = schema.field(k)
-                if sub is not None:
-                    _walk(v, sub, child_path, out)
-        elif isinstance(extra, Mapping):
-            sub = Schema(schema._resolve(extra), schema.defs)
+                if isinstance(v, dict | list):  # a scalar has nothing below it to check
+                    sub = node.child(k)
+                    if sub is not None:
+                        _walk(v, sub, f"{path}.{k}" if path else k, out)
+        elif node.extra is not None:
+            sub = node.extra
             for k, v in value.items():
-                _walk(v, sub, f"{path}.{k}" if path else k, out)
+                if isinstance(v, dict | list):
+                    _walk(v, sub, f"{path}.{k}" if path else k, out)
     elif isinstance(value, list):
-        items = schema.items()
+        items = node.items
         if items is None:
             return
         for i, v in enumerate(value):
-            _walk(v, items, f"{path}[{i}]", out)
+            if isinstance(v, dict | list):
+                _walk(v, items, f"{path}[{i}]", out)
