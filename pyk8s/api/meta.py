@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -35,8 +36,18 @@ GENERATED_SUFFIX_LEN = 5
 _MAX_GENERATED_PREFIX = DNS1123_SUBDOMAIN_MAX - GENERATED_SUFFIX_LEN
 
 
+_NOW: list[tuple[int, str]] = [(-1, "")]
+
+
 def now() -> str:
-    return format_time(datetime.datetime.now(datetime.UTC))
+    """The current time as API objects carry it (whole seconds, UTC); formatted once a
+    second: every write stamps it, some twice."""
+    second = int(time.time())
+    cached = _NOW[0]
+    if cached[0] != second:
+        at = datetime.datetime.fromtimestamp(second, datetime.UTC)
+        cached = _NOW[0] = (second, format_time(at))
+    return cached[1]
 
 
 def format_time(t: datetime.datetime) -> str:

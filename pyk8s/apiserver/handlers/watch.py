@@ -158,6 +158,11 @@ async def watch(
                     first_table = False
                 elif target.output is negotiation.Output.PARTIAL:
                     obj = table.partial_metadata(obj, target.version)
+                else:
+                    out.append(_shared_line(ev.type, obj))
+                    if on_event is not None:
+                        on_event()
+                    continue
                 out.append(_line(ev.type, obj))
                 if on_event is not None:
                     on_event()
@@ -183,6 +188,24 @@ def _bookmark(scope: Scope, revision: int, *, initial_end: bool) -> Obj:
 
 def _line(type_: str, obj: Obj) -> bytes:
     return orjson.dumps({"type": type_, "object": obj}) + b"\n"
+
+
+SHARED_LINES_MAX = 4096
+_SHARED_LINES: dict[tuple[int, str], tuple[Obj, bytes]] = {}
+"""(id of an event's object, event type) -> (the object, its JSON line): the store hands
+every watcher of a resource the same object for an event, so it is encoded once."""
+
+
+def _shared_line(type_: str, obj: Obj) -> bytes:
+    key = (id(obj), type_)
+    hit = _SHARED_LINES.get(key)
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    line = _line(type_, obj)
+    if len(_SHARED_LINES) >= SHARED_LINES_MAX:
+        _SHARED_LINES.pop(next(iter(_SHARED_LINES)))  # the oldest
+    _SHARED_LINES[key] = (obj, line)
+    return line
 
 
 async def _send(resp: web.StreamResponse, type_: str, obj: Obj) -> None:
