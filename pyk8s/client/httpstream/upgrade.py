@@ -10,7 +10,9 @@ installs a payload parser that receives every byte after the request, then write
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -26,6 +28,7 @@ SPDY_31 = "SPDY/3.1"
 TUNNEL_PREFIX = "SPDY/3.1+"
 _HIGH_WATER = 4 * 1024 * 1024
 _READ = 256 * 1024
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def is_spdy_upgrade(request: web.BaseRequest) -> bool:
@@ -49,6 +52,12 @@ def client_protocols(request: web.BaseRequest) -> list[str]:
 def websocket_protocols(request: web.BaseRequest) -> list[str]:
     raw = ",".join(request.headers.getall("Sec-WebSocket-Protocol", []))
     return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def websocket_accept(key: str) -> str:
+    """RFC 6455's ``Sec-WebSocket-Accept`` for a client's ``Sec-WebSocket-Key``."""
+    digest = hashlib.sha1((key + _WS_GUID).encode(), usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode()
 
 
 def negotiate(offered: list[str], supported: list[str] | tuple[str, ...]) -> str:
@@ -117,14 +126,14 @@ class UpgradedTransport:
 
 
 async def accept(
-    request: web.BaseRequest, headers: Mapping[str, str]
+    request: web.BaseRequest, headers: Mapping[str, str], *, to: str = SPDY_31
 ) -> tuple[web.StreamResponse, UpgradedTransport]:
-    """Answer 101 (``Upgrade: SPDY/3.1`` plus ``headers``); return the connection's bytes.
+    """Answer 101 (``Upgrade: <to>`` plus ``headers``); return the connection's bytes.
     The handler must return the response only once it is done with the connection."""
     feed = _Feed(request.transport)
     request.protocol.set_parser(feed)  # type: ignore[arg-type]
     resp = web.StreamResponse(
-        status=101, headers={"Connection": "Upgrade", "Upgrade": SPDY_31, **headers}
+        status=101, headers={"Connection": "Upgrade", "Upgrade": to, **headers}
     )
     resp.force_close()
     await resp.prepare(request)
@@ -197,9 +206,11 @@ async def dial(
     ssl_context: ssl.SSLContext | None,
     *,
     method: str = "POST",
+    to: str = SPDY_31,
     timeout: float = 10.0,
 ) -> tuple[Response, StreamTransport | None]:
-    """``POST url`` asking to upgrade to SPDY/3.1; on 101 the connection as a transport.
+    """``POST url`` asking to upgrade to ``to`` (SPDY/3.1); on 101 the connection as a
+    transport.
     A server registered in :mod:`inprocess` for the URL's address is reached through it."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -220,7 +231,7 @@ async def dial(
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         lines = [f"{method} {target} HTTP/1.1", f"Host: {hostport}",
-                 "Connection: Upgrade", f"Upgrade: {SPDY_31}", "Content-Length: 0"]  # fmt: skip
+                 "Connection: Upgrade", f"Upgrade: {to}", "Content-Length: 0"]  # fmt: skip
         items = headers.items() if isinstance(headers, Mapping) else headers
         lines += [f"{k}: {v}" for k, v in items]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())

@@ -26,7 +26,7 @@ from pyk8s.kubelet.server import streaming
 log = logging.getLogger(__name__)
 
 PROTOCOL_V1 = "portforward.k8s.io"
-WS_PROTOCOLS = ("v4.channel.k8s.io",)
+WS_PROTOCOLS = ("v4.channel.k8s.io", streaming.BASE64)
 STREAM_CREATION_TIMEOUT = 30.0
 _READ = 256 * 1024
 
@@ -213,23 +213,24 @@ async def serve_websocket(
     """The channel protocol the Python clients speak (one connection per port)."""
     ws = web.WebSocketResponse(protocols=WS_PROTOCOLS, max_msg_size=0)
     await ws.prepare(request)
+    channels = streaming.Channels(ws)
     inbound: list[asyncio.Queue[bytes]] = [asyncio.Queue(maxsize=64) for _ in ports]
     for i, port in enumerate(ports):
         prefix = struct.pack("<H", port)
-        await ws.send_bytes(bytes([2 * i]) + prefix)
-        await ws.send_bytes(bytes([2 * i + 1]) + prefix)
+        await channels.send(2 * i, prefix)
+        await channels.send(2 * i + 1, prefix)
 
     finished = [False] * len(ports)
 
     async def dispatch() -> None:
         try:
             async for msg in ws:
-                raw = streaming.payload(msg)
-                if len(raw) < 2:
+                got = channels.decode(msg)
+                if got is None or not got[1] or got[0] < 0:
                     continue
-                i, rest = divmod(raw[0], 2)
+                i, rest = divmod(got[0], 2)
                 if rest == 0 and i < len(inbound) and not finished[i]:
-                    await inbound[i].put(raw[1:])
+                    await inbound[i].put(got[1])
         finally:
             for q in inbound:  # the client went away: every copy to the pod ends
                 while q.full():
@@ -238,14 +239,14 @@ async def serve_websocket(
 
     async def one(i: int, port: int) -> None:
         async def send(data: bytes) -> None:
-            await ws.send_bytes(bytes([2 * i]) + data)
+            await channels.send(2 * i, data)
 
         try:
             try:
                 reader, writer = await forward(port)
             except Exception as e:
                 with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_bytes(bytes([2 * i + 1]) + describe(port, e).encode())
+                    await channels.send(2 * i + 1, describe(port, e).encode())
                 return
             await _splice(inbound[i].get, send, reader, writer)
         finally:

@@ -5,7 +5,9 @@ WebSocket transport of ``k8s.io/apimachinery/pkg/util/httpstream/wsstream`` and
 ``staging/src/k8s.io/apiserver/pkg/util/remotecommand`` (``v4.channel.k8s.io``,
 ``v5.channel.k8s.io``): every binary message starts with its channel byte - 0 stdin,
 1 stdout, 2 stderr, 3 the final ``Status`` (JSON), 4 terminal resize (``{"Width", "Height"}``);
-v5 adds 255, "close this channel" (kubectl's stdin EOF). Clients that ask for SPDY (kubectl
+v5 adds 255, "close this channel" (kubectl's stdin EOF). ``v4.base64.channel.k8s.io`` (for
+clients that can only send text, such as browsers) carries the same in text messages: the
+channel as an ASCII digit, then the data in base64. Clients that ask for SPDY (kubectl
 before 1.30, or with ``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``) get ``httpstream.go``'s
 protocol ``v4.channel.k8s.io``: one SPDY stream per channel, named by its ``streamType``
 header, the resize stream carrying concatenated JSON sizes.
@@ -14,6 +16,8 @@ header, the resize stream carrying concatenated JSON sizes.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 from typing import Any
 
@@ -25,7 +29,8 @@ from pyk8s.client.httpstream import spdy, upgrade
 from pyk8s.kubelet.runtime.interface import ExecSession
 from pyk8s.kubelet.runtime.sessions import ExecStartError
 
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+BASE64 = "v4.base64.channel.k8s.io"
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", BASE64)
 # Over SPDY v4 is the newest (its error stream carries a JSON Status, as v5's channel does).
 SPDY_PROTOCOLS = ("v4.channel.k8s.io",)
 SPDY_STREAM_TIMEOUT = 30.0
@@ -64,24 +69,53 @@ def failure(message: str) -> dict[str, Any]:
     return {"metadata": {}, "status": "Failure", "message": message, "reason": "InternalError"}
 
 
-class _WebSocketIO:
-    """The channels as WebSocket messages, each prefixed with its channel byte."""
+class Channels:
+    """wsstream's codecs: a channel byte then the data (binary), or under
+    ``v4.base64.channel.k8s.io`` a text message of the channel as an ASCII digit then the
+    data in base64."""
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
+        self.base64 = ws.ws_protocol == BASE64
+
+    async def send(self, channel: int, data: bytes) -> None:
+        if self.base64:
+            await self.ws.send_str(chr(ord("0") + channel) + base64.b64encode(data).decode())
+        else:
+            await self.ws.send_bytes(bytes([channel]) + data)
+
+    def decode(self, msg: aiohttp.WSMessage) -> tuple[int, bytes] | None:
+        """A message's channel and data; None for one that carries neither."""
+        raw = payload(msg)
+        if not raw:
+            return None
+        if not self.base64:
+            return raw[0], raw[1:]
+        try:
+            return raw[0] - ord("0"), base64.b64decode(raw[1:], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+
+
+class _WebSocketIO:
+    """The channels as WebSocket messages (see :class:`Channels`)."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.channels = Channels(ws)
 
     @property
     def closed(self) -> bool:
         return self.ws.closed
 
     async def send(self, channel: int, data: bytes) -> None:
-        await self.ws.send_bytes(bytes([channel]) + data)
+        await self.channels.send(channel, data)
 
     async def receive(self, deliver: Any) -> None:
         async for msg in self.ws:
-            raw = payload(msg)
-            if raw:
-                await deliver(raw[0], raw[1:])
+            got = self.channels.decode(msg)
+            if got is not None:
+                await deliver(*got)
 
     async def close(self) -> None:
         await self.ws.close()

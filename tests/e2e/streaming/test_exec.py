@@ -4,10 +4,12 @@ pseudo-terminal where a person would use one, and the Python client's ``stream()
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,3 +198,49 @@ def test_exec_cp_and_tty_over_plain_spdy(streaming: Streaming, tmp_path: Path) -
         assert t.wait() == 2, t.output
     finally:
         t.kill()
+
+
+def _base64_socket(streaming: Streaming, path: str) -> Any:
+    """A WebSocket to ``path`` asking only for ``v4.base64.channel.k8s.io`` (what clients
+    that can send only text use), authenticated as the kubeconfig's admin."""
+    import ssl
+
+    import websocket
+    from kubernetes import config
+
+    conf = config.new_client_from_config(str(streaming.kubeconfig)).configuration
+    url = conf.host.replace("https://", "wss://") + path
+    return websocket.create_connection(
+        url, subprotocols=["v4.base64.channel.k8s.io"], timeout=20,
+        sslopt={"certfile": conf.cert_file, "keyfile": conf.key_file,
+                "ca_certs": conf.ssl_ca_cert, "cert_reqs": ssl.CERT_REQUIRED},
+    )  # fmt: skip
+
+
+def test_exec_over_base64_channels(streaming: Streaming) -> None:
+    import base64
+
+    ws = _base64_socket(
+        streaming, "/api/v1/namespaces/default/pods/shell/exec?command=sh&command=-c"
+        "&command=read+x%3B+echo+out:$x%3B+echo+err+>%262%3B+exit+3"
+        "&stdin=true&stdout=true&stderr=true",
+    )  # fmt: skip
+    try:
+        assert ws.subprotocol == "v4.base64.channel.k8s.io"
+        ws.send("0" + base64.b64encode(b"hello\n").decode())
+        got: dict[str, bytes] = {}
+        while True:
+            msg = ws.recv()
+            if not msg:
+                break
+            assert isinstance(msg, str), msg  # text messages only
+            got[msg[0]] = got.get(msg[0], b"") + base64.b64decode(msg[1:])
+            if "3" in got:
+                break
+    finally:
+        ws.close()
+    assert got["1"] == b"out:hello\n"
+    assert got["2"] == b"err\n"
+    status = json.loads(got["3"])
+    assert status["reason"] == "NonZeroExitCode"
+    assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]

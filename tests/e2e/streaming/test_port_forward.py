@@ -119,3 +119,28 @@ def test_python_client_port_forward(streaming: Streaming) -> None:
         assert pf.error(80) is None
     finally:
         pf.close()
+
+
+def test_port_forward_over_base64_channels(streaming: Streaming) -> None:
+    import base64
+    import struct
+
+    from tests.e2e.streaming.test_exec import _base64_socket
+
+    ws = _base64_socket(streaming, "/api/v1/namespaces/default/pods/web/portforward?ports=80")
+    try:
+        assert ws.subprotocol == "v4.base64.channel.k8s.io"
+        # each channel opens with the port, little-endian, in base64 like any data
+        opened = {ws.recv(), ws.recv()}
+        port = base64.b64encode(struct.pack("<H", 80)).decode()
+        assert opened == {"0" + port, "1" + port}
+        ws.send("0" + base64.b64encode(b"GET / HTTP/1.0\r\n\r\n").decode())
+        data = b""
+        while b"</html>" not in data:
+            msg = ws.recv()
+            assert msg and msg[0] == "0", msg
+            data += base64.b64decode(msg[1:])
+    finally:
+        ws.close()
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"Welcome to nginx!" in data

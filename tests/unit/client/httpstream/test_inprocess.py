@@ -57,3 +57,10 @@ async def test_pipe_carries_http_both_ways_with_flow_control() -> None:
         unregister()
         await runner.cleanup()
     assert inprocess.lookup("10.0.0.9", 10250) is None
+
+
+def test_websocket_accept_is_rfc6455s() -> None:
+    from pyk8s.client.httpstream import upgrade
+
+    # RFC 6455 section 1.3's example
+    assert upgrade.websocket_accept("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

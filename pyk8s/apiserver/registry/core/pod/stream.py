@@ -3,22 +3,20 @@
 Mirrors ``pkg/registry/core/pod/rest/subresources.go`` (``ExecREST``, ``AttachREST``,
 ``PortForwardREST``: ``Connect`` → the kubelet's ``/exec``, ``/attach`` and ``/portForward``
 URLs, ``ports`` becoming the kubelet's ``port`` parameters), the upgrade-aware proxy of
-``k8s.io/apimachinery/pkg/util/proxy`` (WebSocket frames passed through unchanged, with the
-subprotocol negotiated with the kubelet; SPDY upgrades answered with the kubelet's 101 and
-then spliced byte for byte) and ``apiserver/pkg/util/proxy/streamtunnel.go`` (kubectl 1.31+
+``k8s.io/apimachinery/pkg/util/proxy`` (WebSocket and SPDY upgrades made with the kubelet,
+answered to the client with the kubelet's choice of subprotocol, then spliced byte for
+byte) and ``apiserver/pkg/util/proxy/streamtunnel.go`` (kubectl 1.31+
 asks for ``SPDY/3.1+portforward.k8s.io``: the API server upgrades to SPDY towards the kubelet
 and carries the SPDY bytes in WebSocket binary messages towards the client).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import base64
+import os
 import ssl
 import urllib.parse
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from pyk8s.api import errors
@@ -26,7 +24,7 @@ from pyk8s.apiserver.registry.core.pod import log as pod_log
 from pyk8s.apiserver.registry.generic import store as generic
 from pyk8s.client.httpstream import upgrade
 
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io")
 PORT_FORWARD_WS_PROTOCOLS = ("v4.channel.k8s.io", "v4.base64.channel.k8s.io")
 _KUBELET_PATH = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
 
@@ -168,48 +166,39 @@ async def _websocket(
     subresource: str,
     ssl_context: ssl.SSLContext,
 ) -> web.StreamResponse:
-    """WebSocket to WebSocket, frames passed through unchanged."""
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+    """WebSocket to WebSocket: the upgrade is made with the kubelet first (offering the
+    client's protocols, no extensions), then answered to the client with the kubelet's
+    choice, and the two connections are spliced byte for byte as upstream's
+    UpgradeAwareHandler does (the client's frames are masked, as the kubelet expects of a
+    client; the kubelet's are not, as the client expects of a server)."""
+    key = request.headers.get("Sec-WebSocket-Key", "")
+    if request.headers.get("Sec-WebSocket-Version") != "13" or not key:
+        raise errors.BadRequest("unable to upgrade: a WebSocket version 13 handshake is required")
+    headers = [
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", base64.b64encode(os.urandom(16)).decode()),
+    ]
+    if wanted:
+        headers.append(("Sec-WebSocket-Protocol", ", ".join(wanted)))
+    query = urllib.parse.urlencode(params)
     try:
-        try:
-            upstream = await session.ws_connect(
-                url, params=params, protocols=wanted, ssl=ssl_context, max_msg_size=0
-            )
-        except aiohttp.WSServerHandshakeError as e:
-            raise errors.BadRequest(f"the kubelet refused the {subresource}: {e.message}") from e
-        except aiohttp.ClientError as e:
-            raise errors.InternalError(f"cannot reach the kubelet at {url}: {e}") from e
-        protocols: Any = (upstream.protocol,) if upstream.protocol else ()
-        ws = web.WebSocketResponse(protocols=protocols, max_msg_size=0)
-        await ws.prepare(request)
-
-        async def down() -> None:
-            async for msg in upstream:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    await ws.send_bytes(msg.data)
-                elif msg.type == aiohttp.WSMsgType.TEXT:
-                    await ws.send_str(msg.data)
-            await ws.close()
-
-        async def up() -> None:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    await upstream.send_bytes(msg.data)
-                elif msg.type == aiohttp.WSMsgType.TEXT:
-                    await upstream.send_str(msg.data)
-            await upstream.close()
-
-        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
-            await upstream.close()
-            await ws.close()
-        return ws
-    finally:
-        await session.close()
+        resp, kubelet = await upgrade.dial(
+            url + (f"?{query}" if query else ""), headers, ssl_context, method="GET",
+            to="websocket",
+        )  # fmt: skip
+    except (TimeoutError, OSError, ValueError) as e:
+        raise errors.InternalError(f"cannot reach the kubelet at {url}: {e}") from e
+    if kubelet is None:
+        text = resp.body.decode(errors="replace").strip() or f"{resp.status} {resp.reason}"
+        raise errors.BadRequest(f"the kubelet refused the {subresource}: {text}")
+    answer = {"Sec-WebSocket-Accept": upgrade.websocket_accept(key)}
+    chosen = resp.headers.get("sec-websocket-protocol", "")
+    if chosen:
+        answer["Sec-WebSocket-Protocol"] = chosen
+    try:
+        out, client = await upgrade.accept(request, answer, to="websocket")
+    except BaseException:
+        await kubelet.close()
+        raise
+    await upgrade.pipe(client, kubelet)
+    return out
