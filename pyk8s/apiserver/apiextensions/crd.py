@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 from pyk8s.api import errors, meta
 from pyk8s.api.errors import FieldError
@@ -93,6 +94,15 @@ def _validate_spec(crd: Obj) -> list[FieldError]:
             errors.invalid_value(f"spec.names.shortNames[{i}]", short, m)
             for m in meta.dns1035_label(str(short))
         ]
+    if spec.get("preserveUnknownFields"):
+        errs.append(
+            errors.invalid_value(
+                "spec.preserveUnknownFields",
+                True,
+                "cannot set to true, set x-kubernetes-preserve-unknown-fields to true in "
+                "spec.versions[*].schema instead",
+            )
+        )
     versions = spec.get("versions")
     if not isinstance(versions, list) or not versions:
         errs.append(
@@ -126,14 +136,8 @@ def _validate_spec(crd: Obj) -> list[FieldError]:
         schema = (v.get("schema") or {}).get("openAPIV3Schema")
         if not isinstance(schema, dict):
             errs.append(errors.required(f"{path}.schema.openAPIV3Schema", "schemas are required"))
-        elif schema.get("type") != "object":
-            errs.append(
-                errors.invalid_value(
-                    f"{path}.schema.openAPIV3Schema.type",
-                    schema.get("type", ""),
-                    "must be object at the root",
-                )
-            )
+        else:
+            errs += structural_errors(schema, f"{path}.schema.openAPIV3Schema", ROOT)
     if storage_count != 1:
         errs.append(
             errors.invalid_value(
@@ -150,6 +154,68 @@ def _validate_spec(crd: Obj) -> list[FieldError]:
                 "must have at least one version served",
             )
         )
+    return errs
+
+
+ROOT, FIELD, ITEM = "root", "field", "item"
+_EMPTY_TYPE = {
+    ROOT: "must not be empty at the root",
+    FIELD: "must not be empty for specified object fields",
+    ITEM: "must not be empty for specified array items",
+}
+
+
+def structural_errors(node: Any, path: str, level: str) -> list[FieldError]:
+    """``schema/validation.go``: what makes a schema non-structural (v1 CRDs must be)."""
+    if not isinstance(node, dict):
+        return []
+    errs: list[FieldError] = []
+    t = node.get("type")
+    if "$ref" in node:
+        errs.append(errors.forbidden(f"{path}.$ref", "$ref is not supported"))
+    if node.get("x-kubernetes-embedded-resource") and t != "object":
+        if not t:
+            errs.append(
+                errors.required(
+                    f"{path}.type", "must be object if x-kubernetes-embedded-resource is true"
+                )
+            )
+        else:
+            errs.append(
+                errors.invalid_value(
+                    f"{path}.type", t, "must be object if x-kubernetes-embedded-resource is true"
+                )
+            )
+    elif (
+        not t
+        and not node.get("x-kubernetes-int-or-string")
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        errs.append(errors.required(f"{path}.type", _EMPTY_TYPE[level]))
+    if level == ROOT and t and t != "object":
+        errs.append(errors.invalid_value(f"{path}.type", t, "must be object at the root"))
+    if t == "array" and "items" not in node:
+        errs.append(errors.required(f"{path}.items", "must be specified"))
+    if node.get("properties") and "additionalProperties" in node:
+        errs.append(
+            errors.forbidden(
+                f"{path}.additionalProperties",
+                "additionalProperties and properties are mutual exclusive",
+            )
+        )
+    if node.get("uniqueItems") is True:
+        errs.append(
+            errors.forbidden(
+                f"{path}.uniqueItems",
+                "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+            )
+        )
+    for key, sub in (node.get("properties") or {}).items():
+        errs += structural_errors(sub, f"{path}.properties[{key}]", FIELD)
+    errs += structural_errors(node.get("items"), f"{path}.items", ITEM)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        errs += structural_errors(extra, f"{path}.additionalProperties", FIELD)
     return errs
 
 

@@ -169,3 +169,32 @@ def test_naming_conditions() -> None:
     assert conds["Established"]["status"] == "True"
     assert out["status"]["acceptedNames"]["plural"] == "cs"
     assert names.reconcile(out, [a, out]) is None
+
+
+def test_non_structural_schemas_are_refused() -> None:
+    from pyk8s.apiserver.apiextensions import crd
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "array"},
+            "b": {"type": "array", "items": {}},
+            "c": {"description": "no type"},
+            "d": {"type": "object", "properties": {"x": {"type": "string"}},
+                  "additionalProperties": False},
+            "e": {"x-kubernetes-preserve-unknown-fields": True},
+        },
+    }  # fmt: skip
+    p = "spec.versions[0].schema.openAPIV3Schema"
+    got = [e.full() for e in crd.structural_errors(schema, p, crd.ROOT)]
+    assert got == [
+        f"{p}.properties[a].items: Required value: must be specified",
+        f"{p}.properties[b].items.type: Required value: must not be empty for specified array "
+        "items",
+        f"{p}.properties[c].type: Required value: must not be empty for specified object fields",
+        f"{p}.properties[d].additionalProperties: Forbidden: additionalProperties and properties "
+        "are mutual exclusive",
+    ]
+    assert [e.full() for e in crd.structural_errors({"type": "string"}, p, crd.ROOT)] == [
+        f'{p}.type: Invalid value: "string": must be object at the root'
+    ]
