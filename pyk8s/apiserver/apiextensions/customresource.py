@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from pyk8s.api import errors, meta, scheme
+from pyk8s.api import errors, meta, scheme, selectors
 from pyk8s.api.errors import FieldError
 from pyk8s.api.strategicpatch import Schema as MergeSchema
 from pyk8s.apiserver.apiextensions import structural
@@ -389,6 +389,16 @@ class CustomResourceStore(generic.Store):
         super().__init__(resource, backend, strategy, admit=admit)
         self.version = strategy.version
         self.defaults = _has_defaults(strategy.version.schema)
+
+    def check_field_selector(self, sel: selectors.FieldSelector) -> None:
+        """``metadata.name``, ``metadata.namespace`` and the version's ``selectableFields``
+        (the field label conversion upstream registers for custom resources)."""
+        allowed = {"metadata.name", *self.resource.field_selectors}
+        if self.resource.namespaced:
+            allowed.add("metadata.namespace")
+        for r in sel.requirements:
+            if r.field not in allowed:
+                raise errors.BadRequest(f"field label not supported: {r.field}")
 
     def _defaulted(self, obj: Obj) -> Obj:
         if self.defaults:

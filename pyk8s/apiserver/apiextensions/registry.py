@@ -156,6 +156,11 @@ class CustomResources:
                 subresources=tuple(subs),
                 storage_prefix=f"{group}/{plural}",
                 preferred=i == 0,
+                field_selectors=tuple(
+                    str(f.get("jsonPath", "")).lstrip(".")
+                    for f in v.get("selectableFields") or []
+                    if isinstance(f, dict) and f.get("jsonPath")
+                ),
             )
             version = customresource.Version(
                 group=group,

@@ -469,3 +469,21 @@ async def test_defaults_apply_on_read(client: Client) -> None:
     assert obj["spec"]["mode"] == "slow"
     code, listing = await client.get(ns)
     assert listing["items"][0]["spec"]["mode"] == "slow"
+
+
+async def test_selectable_fields(client: Client) -> None:
+    definition = crd()
+    definition["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": ".spec.mode"}]
+    await client.post(CRDS, definition)
+    await established(client)
+    ns = f"{BASE}/namespaces/default/crontabs"
+    await client.post(ns, crontab("f", mode="fast"))
+    await client.post(ns, crontab("s", mode="slow"))
+    code, listing = await client.get(ns, params={"fieldSelector": "spec.mode=fast"})
+    assert code == 200, listing
+    assert [i["metadata"]["name"] for i in listing["items"]] == ["f"]
+    code, listing = await client.get(ns, params={"fieldSelector": "spec.mode!=fast"})
+    assert [i["metadata"]["name"] for i in listing["items"]] == ["s"]
+    code, body = await client.get(ns, params={"fieldSelector": "spec.image=busybox"})
+    assert code == 400
+    assert body["message"] == "field label not supported: spec.image"
