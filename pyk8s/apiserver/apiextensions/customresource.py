@@ -413,12 +413,17 @@ class CustomResourceStore(generic.Store):
         return None if self.defaults else await super().get_json(namespace, name)
 
     async def list_json(self, namespace: str, opts: generic.ListOptions) -> bytes | None:
-        return None if self.defaults else await super().list_json(namespace, opts)
+        return None  # items carry apiVersion and kind (below): decode them
 
     async def list(self, namespace: str, opts: generic.ListOptions, *, shared: bool = False) -> Obj:
+        """Items keep ``apiVersion`` and ``kind``, as upstream's unstructured lists do."""
         listing = await super().list(namespace, opts, shared=shared)
-        for item in listing["items"]:
+        items = listing["items"]
+        for i, item in enumerate(items):
             self._defaulted(item)  # idempotent: shared items may take them too
+            if not shared:
+                items[i] = {"apiVersion": self.resource.api_version, "kind": self.resource.kind,
+                            **item}  # fmt: skip
         return listing
 
     async def watch(

@@ -141,6 +141,8 @@ async def test_crd_status_and_crud(client: Client) -> None:
     assert code == 200 and body["apiVersion"] == f"{GROUP}/v1" and body["kind"] == "CronTab"
     code, listing = await client.get(ns, params={"labelSelector": "x!=y"})
     assert code == 200 and listing["kind"] == "CronTabList"
+    assert listing["items"][0]["apiVersion"] == f"{GROUP}/v1"  # as unstructured lists carry
+    assert listing["items"][0]["kind"] == "CronTab"
     assert [i["metadata"]["name"] for i in listing["items"]] == ["a"]
     code, listing = await client.get(
         f"{BASE}/crontabs", params={"fieldSelector": "metadata.name=zzz"}
