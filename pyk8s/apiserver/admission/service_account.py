@@ -2,7 +2,10 @@
 
 Mirrors ``plugin/pkg/admission/serviceaccount/admission.go`` (``Admit`` on pod create):
 ``spec.serviceAccountName`` defaults to ``default``; a named account that does not exist is
-refused with upstream's 403 (``error looking up service account ns/name``); unless the pod or
+refused with upstream's 403 (``error looking up service account ns/name: serviceaccount
+"name" not found``); a missing ``default`` account is read again as ``getServiceAccount``
+does (ten reads 100-200 ms apart: the ServiceAccount controller makes it just after the
+namespace, and a pod created right after its namespace waits for it); unless the pod or
 else the account says ``automountServiceAccountToken: false``, the pod gets the projected
 ``kube-api-access-<5 chars>`` volume (a bound token from ``serviceaccounts/token`` with
 ``expirationSeconds: 3607``, ``ca.crt`` from the ``kube-root-ca.crt`` ConfigMap, and the
@@ -10,14 +13,18 @@ namespace from the downward API), mounted read-only at
 ``/var/run/secrets/kubernetes.io/serviceaccount`` in every container that mounts nothing
 there. Mirror pods (static pods shown by a kubelet) are left alone.
 
-One difference, on purpose: upstream retries a missing ``default`` account for about a second
-and then refuses the pod. Our API server also runs without the controller-manager (tests,
-``--disable-controller-manager``), where nobody creates it; the pod is admitted with the
-volume, and its kubelet mounts the token once the account exists.
+One difference, on purpose: when the ``default`` account is still missing after those
+retries, upstream refuses the pod; pyk8s admits it with the token volume (its kubelet mounts
+the token once the account exists). A ``pyk8s server`` under load starts its
+controller-manager seconds after the API server answers ``/readyz``, and a pod applied in that
+gap would otherwise be lost; an API server run without a controller-manager admits pods too.
+``--disable-admission-plugins=ServiceAccount`` leaves the plugin out altogether.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 from typing import Any
 
@@ -33,6 +40,8 @@ MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 EXPIRATION_SECONDS = 3607  # an hour and 7 s: upstream's marker for "a default token"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+DEFAULT_ACCOUNT_ATTEMPTS = 10
+"""Reads of a missing ``default`` account before the pod is refused (other names: one)."""
 _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand alphabet
 
 
@@ -84,7 +93,7 @@ class ServiceAccount:
         spec["serviceAccountName"] = name
         spec["serviceAccount"] = name  # the deprecated alias, as v1 conversion fills it
         ns = md.get("namespace") or "default"
-        account = await self._get(ns, name)
+        account = await self._lookup(ns, name)
         if account is None and name != DEFAULT_SERVICE_ACCOUNT:
             raise errors.Forbidden.for_object(
                 self.resource.plural,
@@ -95,6 +104,17 @@ class ServiceAccount:
             )
         if should_automount(account, spec):
             mount_token(spec)
+
+    async def _lookup(self, ns: str, name: str) -> dict[str, Any] | None:
+        attempts = DEFAULT_ACCOUNT_ATTEMPTS if name == DEFAULT_SERVICE_ACCOUNT else 1
+        interval = random.uniform(0.1, 0.2)
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(interval)
+            account = await self._get(ns, name)
+            if account is not None:
+                return account
+        return None
 
     async def _get(self, ns: str, name: str) -> dict[str, Any] | None:
         try:

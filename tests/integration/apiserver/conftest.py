@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from pyk8s.apiserver import server
+from pyk8s.apiserver.registry.generic.store import WriteOptions
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage.memory import MemoryStorage
 
@@ -113,6 +114,12 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     if task in done:
         task.result()
     assert ready.is_set(), "API server did not become ready"
+    # What the ServiceAccount controller makes first: without it, the ServiceAccount admission
+    # plugin refuses every pod (as upstream's does).
+    accounts = holder["api"].rest[("", "v1", "serviceaccounts")].store
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+    for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        await accounts.create(ns, sa, WriteOptions())
     try:
         yield Cluster(config, port, holder["api"], store)
     finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import orjson
 import pytest
 
@@ -78,9 +81,25 @@ async def test_missing_named_account_is_forbidden() -> None:
     )
 
 
-async def test_missing_default_account_still_gets_the_volume() -> None:
+async def test_missing_default_account_is_read_again_then_admitted() -> None:
+    started = time.monotonic()
     p = pod()
     await (await plugin())("CREATE", p, None)
+    assert time.monotonic() - started >= 0.9  # ten reads, 100-200 ms apart
+    assert p["spec"]["volumes"][0]["name"].startswith("kube-api-access-")  # type: ignore[index]
+
+
+async def test_default_account_made_during_the_retries_is_found() -> None:
+    admit = await plugin()
+
+    async def make_it_late() -> None:
+        await asyncio.sleep(0.3)
+        await admit.storage.create(
+            "/registry/serviceaccounts/ns/default", orjson.dumps(account("default"))
+        )
+
+    p = pod()
+    await asyncio.gather(admit("CREATE", p, None), make_it_late())
     assert p["spec"]["volumes"][0]["name"].startswith("kube-api-access-")  # type: ignore[index]
 
 
