@@ -133,6 +133,8 @@ def _validate_spec(crd: Obj) -> list[FieldError]:
         seen.add(vname)
         if v.get("storage"):
             storage_count += 1
+        errs += _columns_errors(v.get("additionalPrinterColumns") or [], path)
+        errs += _scale_errors((v.get("subresources") or {}).get("scale"), path)
         schema = (v.get("schema") or {}).get("openAPIV3Schema")
         if not isinstance(schema, dict):
             errs.append(errors.required(f"{path}.schema.openAPIV3Schema", "schemas are required"))
@@ -152,6 +154,63 @@ def _validate_spec(crd: Obj) -> list[FieldError]:
                 "spec.versions",
                 errors.Raw("[]apiextensions.CustomResourceDefinitionVersion{...}"),
                 "must have at least one version served",
+            )
+        )
+    return errs
+
+
+COLUMN_TYPES = ["boolean", "date", "integer", "number", "string"]
+_SIMPLE_PATH = re.compile(r"^(\.[A-Za-z0-9_\-$@]+|\[[^\]]*\])+$")
+
+
+def _columns_errors(columns: list[Any], path: str) -> list[FieldError]:
+    """``ValidateCustomResourceColumnDefinition``: a name, a known type, a JSONPath."""
+    errs: list[FieldError] = []
+    for i, c in enumerate(columns):
+        p = f"{path}.additionalPrinterColumns[{i}]"
+        if not isinstance(c, dict):
+            continue
+        if not c.get("name"):
+            errs.append(errors.required(f"{p}.name"))
+        if not c.get("type"):
+            errs.append(errors.required(f"{p}.type"))
+        elif c["type"] not in COLUMN_TYPES:
+            errs.append(errors.not_supported(f"{p}.type", c["type"], COLUMN_TYPES))
+        jp = c.get("jsonPath")
+        if not jp:
+            errs.append(errors.required(f"{p}.jsonPath"))
+        elif not str(jp).startswith("."):
+            errs.append(
+                errors.invalid_value(
+                    f"{p}.jsonPath", jp, "must be a simple json path starting with ."
+                )
+            )
+    return errs
+
+
+def _scale_errors(scale: Any, path: str) -> list[FieldError]:
+    """``ValidateCustomResourceDefinitionSubresources``: scale paths under .spec / .status."""
+    if not isinstance(scale, dict):
+        return []
+    errs: list[FieldError] = []
+    p = f"{path}.subresources.scale"
+    for key, root in (("specReplicasPath", ".spec."), ("statusReplicasPath", ".status.")):
+        value = scale.get(key)
+        if not value:
+            errs.append(errors.required(f"{p}.{key}"))
+        elif not _SIMPLE_PATH.match(value):
+            errs.append(errors.invalid_value(f"{p}.{key}", value, "must be a valid JSON path"))
+        elif not value.startswith(root):
+            errs.append(
+                errors.invalid_value(
+                    f"{p}.{key}", value, f"should be a json path under {root.rstrip('.')}"
+                )
+            )
+    sel = scale.get("labelSelectorPath")
+    if sel and not (sel.startswith(".spec.") or sel.startswith(".status.")):
+        errs.append(
+            errors.invalid_value(
+                f"{p}.labelSelectorPath", sel, "should be a json path under either .spec or .status"
             )
         )
     return errs

@@ -198,3 +198,21 @@ def test_non_structural_schemas_are_refused() -> None:
     assert [e.full() for e in crd.structural_errors({"type": "string"}, p, crd.ROOT)] == [
         f'{p}.type: Invalid value: "string": must be object at the root'
     ]
+
+
+def test_printer_columns_and_scale_paths_are_checked() -> None:
+    from pyk8s.apiserver.apiextensions import crd
+
+    p = "spec.versions[0]"
+    cols = [{"name": "A", "type": "float", "jsonPath": "spec.a"}]
+    assert [e.full() for e in crd._columns_errors(cols, p)] == [
+        f'{p}.additionalPrinterColumns[0].type: Unsupported value: "float": supported values: '
+        '"boolean", "date", "integer", "number", "string"',
+        f'{p}.additionalPrinterColumns[0].jsonPath: Invalid value: "spec.a": must be a simple '
+        "json path starting with .",
+    ]
+    scale = {"specReplicasPath": ".status.replicas", "statusReplicasPath": ".status.replicas"}
+    assert [e.full() for e in crd._scale_errors(scale, p)] == [
+        f'{p}.subresources.scale.specReplicasPath: Invalid value: ".status.replicas": should be '
+        "a json path under .spec"
+    ]
