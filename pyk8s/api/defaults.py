@@ -97,7 +97,6 @@ def pod_spec(spec: Any) -> None:
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("enableServiceLinks", True)
     for key in ("containers", "initContainers", "ephemeralContainers"):
         for c in spec.get(key) or []:
             _container(c)
@@ -114,6 +113,9 @@ def _template(owner_spec: Obj) -> None:
 def pod(obj: Obj) -> None:
     spec = obj.get("spec")
     pod_spec(spec)
+    if isinstance(spec, dict):
+        # SetDefaults_Pod, not SetDefaults_PodSpec: templates do not get it
+        spec.setdefault("enableServiceLinks", True)
     if isinstance(spec, dict) and spec.get("hostNetwork"):
         # A host-network pod listens on the node's ports: hostPort is containerPort
         # (SetDefaults_Pod's defaultHostNetworkPorts; Pods only, not templates).
