@@ -68,6 +68,28 @@ def _child(schema: Schema | None, key: str) -> Child:
     return found
 
 
+ZERO_KEY = "x-pyk8s-zero"
+"""In a definition: the properties its Go zero value holds (no ``omitempty``, or a
+non-pointer struct), derived at build time from k8s.io/api's Go sources
+(``pyk8s.apiserver.openapi_enums.derive_zero_fields``) and set by the server."""
+
+
+def _zero(schema: Schema | None) -> Any:
+    """The zero-present properties of ``schema``'s definition; None when unknown."""
+    return _node(schema).get(ZERO_KEY)
+
+
+def _own_node(schema: Schema | None, key: str, value: Any, parent_present: bool) -> bool:
+    """Whether a named field added with ``value`` (a non-empty map or list) is a node of
+    its own, as structured-merge-diff finds it comparing with the old object: it is,
+    unless the field already existed there (the parent existed and the Go zero value
+    holds the field). Without the build-time facts, named fields are never nodes."""
+    zero = _zero(schema)
+    if zero is None or not isinstance(value, dict | list) or not value:
+        return False
+    return not (parent_present and key in zero)
+
+
 def _items(schema: Schema | None) -> Schema | None:
     if schema is None:
         return None
@@ -219,7 +241,7 @@ def compare(lhs: Mapping[str, Any], rhs: Mapping[str, Any], schema: Schema | Non
     structs, which exist empty in any object); map entries and list items are.
     """
     c = Comparison()
-    _compare(strip(lhs), strip(rhs), schema, {}, (), c)
+    _compare(strip(lhs), strip(rhs), schema, {}, (), c, True)
     return c
 
 
@@ -233,15 +255,22 @@ def _leaf(lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
 
 
 def _compare(
-    lhs: Any, rhs: Any, schema: Schema | None, prop: Mapping[str, Any], path: Path, c: Comparison
+    lhs: Any,
+    rhs: Any,
+    schema: Schema | None,
+    prop: Mapping[str, Any],
+    path: Path,
+    c: Comparison,
+    present: bool,
 ) -> None:
+    """``present``: whether ``lhs`` exists in the old object (as a Go zero value may)."""
     ldict, rdict = isinstance(lhs, dict), isinstance(rhs, dict)
     llist, rlist = isinstance(lhs, list), isinstance(rhs, list)
     if (ldict or lhs is _MISSING) and (rdict or rhs is _MISSING) and (ldict or rdict):
         ld = {} if lhs is _MISSING else lhs
         rd = {} if rhs is _MISSING else rhs
         if not path or not (_atomic_map(schema) or (not ld and not rd)):
-            _compare_map(ld, rd, schema, path, c)
+            _compare_map(ld, rd, schema, path, c, present or lhs is not _MISSING)
             return
     elif (llist or lhs is _MISSING) and (rlist or rhs is _MISSING) and (llist or rlist):
         kind, keys = _list_info(prop)
@@ -253,17 +282,31 @@ def _compare(
 
 
 def _compare_map(
-    lhs: Mapping[str, Any], rhs: Mapping[str, Any], schema: Schema | None, path: Path, c: Comparison
+    lhs: Mapping[str, Any],
+    rhs: Mapping[str, Any],
+    schema: Schema | None,
+    path: Path,
+    c: Comparison,
+    present: bool = True,
 ) -> None:
+    zero = _zero(schema)
     for k in {**lhs, **rhs}:
         lv, rv = lhs.get(k, _MISSING), rhs.get(k, _MISSING)
         if lv is not _MISSING and rv is not _MISSING and lv == rv:
             continue  # equal subtrees differ nowhere (most of an update)
         sub, prop, named = _child(schema, k)
         child = (*path, ("f", k))
-        _compare(lv, rv, sub, prop, child, c)
+        held = lv is not _MISSING or (present and zero is not None and k in zero)
+        _compare(lv, rv, sub, prop, child, c, held)
         if not named and (isinstance(lv, dict | list) or isinstance(rv, dict | list)):
             _node_hook(lv, rv, child, c)
+        elif (
+            named
+            and lv is _MISSING
+            and _own_node(schema, k, rv, present)
+            and _is_node(rv, sub, prop)
+        ):
+            c.added.add(child)
 
 
 def _node_hook(lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
@@ -292,7 +335,7 @@ def _compare_list(
             continue
         child = (*path, pe)
         if kind == "map":
-            _compare(lv, rv, item_schema, {}, child, c)
+            _compare(lv, rv, item_schema, {}, child, c, lv is not _MISSING)
             _node_hook(lv, rv, child, c)
         else:
             _leaf(lv, rv, child, c)
@@ -302,29 +345,46 @@ def _compare_list(
 def added_fields_v1(obj: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
     """``to_fields_v1(compare({}, obj, schema).changed())`` built in one walk: what a
     create gives its manager, without the path set in between."""
-    return _sorted_node(_added_map(strip(obj), schema))
+    return _sorted_node(_added_map(strip(obj), schema, True))
 
 
-def _added_map(value: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
+def _is_node(value: Any, schema: Schema | None, prop: Mapping[str, Any]) -> bool:
+    """A map or list compared field by field (not a leaf: atomic, or empty)."""
+    if isinstance(value, dict):
+        return bool(value) and not _atomic_map(schema)
+    if isinstance(value, list):
+        kind, keys = _list_info(prop)
+        return kind != "atomic" and bool(value) and _index(value, kind, keys) is not None
+    return False
+
+
+def _added_map(
+    value: Mapping[str, Any], schema: Schema | None, present: bool = False
+) -> dict[str, Any]:
+    """``present``: the map exists in a create's old object (the Go zero value)."""
     out: dict[str, Any] = {}
+    zero = _zero(schema)
     for k, v in value.items():
         sub, prop, named = _child(schema, k)
-        member, children = _added_value(v, sub, prop)
+        held = present and zero is not None and k in zero
+        member, children = _added_value(v, sub, prop, held)
         if not named and isinstance(v, dict | list):
             member = True  # a map entry or list item is a node of its own
+        elif named and _own_node(schema, k, v, present) and _is_node(v, sub, prop):
+            member = True
         out["f:" + k] = _fields_node(member, children)
     return out
 
 
 def _added_value(
-    value: Any, schema: Schema | None, prop: Mapping[str, Any]
+    value: Any, schema: Schema | None, prop: Mapping[str, Any], present: bool = False
 ) -> tuple[bool, dict[str, Any] | None]:
     """(whether the value's own path is a member, its children's FieldsV1), as
     ``_compare(_MISSING, value, ...)`` below a non-root path adds them."""
     if isinstance(value, dict):
         if not value or _atomic_map(schema):
             return True, None
-        return False, _added_map(value, schema)
+        return False, _added_map(value, schema, present)
     if isinstance(value, list):
         kind, keys = _list_info(prop)
         indexed = _index(value, kind, keys) if kind != "atomic" and value else None

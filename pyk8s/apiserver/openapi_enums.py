@@ -14,9 +14,11 @@ checked-in ``api/openapi-spec`` snapshots are made with ``OpenAPIEnums=false``, 
 derived here from the Go sources of k8s.io/api (Debian's ``golang-k8s-api-dev``, fetched by
 ``hack/build-k8s-protos.sh`` at build time; nothing upstream is committed):
 
-    python -m pyk8s.apiserver.openapi_enums SRC_ROOT OUT.json
+    python -m pyk8s.apiserver.openapi_enums SRC_ROOT OUT.json [ZERO.json]
 
-``SRC_ROOT`` holds ``k8s.io/api/...``. The output maps a definition name to its enum
+``SRC_ROOT`` holds ``k8s.io/api/...``. With ``ZERO.json`` it also writes, per definition,
+the properties the Go zero value holds (:func:`derive_zero_fields`), which server-side
+field tracking needs (``pyk8s.api.structuredmerge``). The output maps a definition name to its enum
 fields: ``{"io.k8s.api.core.v1.Container": {"imagePullPolicy": {"enum": [...],
 "lines": [...]}}}`` (``lines`` is empty when upstream prints no paragraph: a field whose
 doc comment stops at ``---``). The server reads it with :func:`load` and the OpenAPI
@@ -43,6 +45,8 @@ _STRUCT = re.compile(r"^type\s+(\w+)\s+struct\s*\{\s*$")
 _CONST_ONE = re.compile(r"^const\s+(.*)$")
 _CONST_SPEC = re.compile(r"^(\w+)\s+(?:([\w.]+)\s*=\s*(.+)|=\s*([\w.]+)\((.+))$")
 _FIELD = re.compile(r"^(\w+)\s+(\*?)([\w.]+)\s+`([^`]*)`")
+_OTHER_TYPE = re.compile(r"^type\s+(\w+)\s+(?:map\[|\[\])")
+_OTHER_FIELD = re.compile(r"^(\w+)\s+\S+\s+`([^`]*)`")
 _EMBED = re.compile(r"^\*?([\w.]+)\s+`([^`]*)`")
 _JSON_TAG = re.compile(r'json:"([^"]*)"')
 _IMPORT = re.compile(r'^(?:(\w+)\s+)?"([^"]+)"')
@@ -55,6 +59,9 @@ class _Field:
     json: str  # "" for an inlined embedded struct
     type: str  # "pkg/path.Name" once resolved
     stops_at_rule: bool  # the doc comment has a "---" line
+    zero: bool = False  # present in the Go zero value (no omitempty, or a plain struct)
+    omitempty: bool = False
+    pointer: bool = False
 
 
 @dataclass
@@ -64,6 +71,7 @@ class _Package:
     enum_types: set[str] = field(default_factory=set)
     aliases: dict[str, str] = field(default_factory=dict)
     structs: dict[str, list[_Field]] = field(default_factory=dict)
+    others: set[str] = field(default_factory=set)  # named maps, slices and scalars
     consts: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
 
 
@@ -132,11 +140,15 @@ def _parse_file(text: str, pkg: _Package) -> None:
             _const_spec(m.group(1), doc, pkg)
         elif m := _STRUCT.match(raw):
             i = _parse_struct(lines, i, m.group(1), pkg)
+        elif m := _OTHER_TYPE.match(raw):
+            pkg.others.add(m.group(1))
         elif m := _TYPE.match(raw):
             name, alias, target = m.group(1), m.group(2), m.group(3)
             if alias:
                 pkg.aliases[name] = target
-            elif target == "string" and any(d.strip().startswith("+enum") for d in doc):
+                continue
+            pkg.others.add(name)
+            if target == "string" and any(d.strip().startswith("+enum") for d in doc):
                 pkg.enum_types.add(name)
 
 
@@ -173,14 +185,29 @@ def _parse_struct(lines: list[str], i: int, name: str, pkg: _Package) -> int:
         if m := _FIELD.match(line):
             tag = _JSON_TAG.search(m.group(4))
             json_name = tag.group(1).split(",")[0] if tag else m.group(1)
+            omitempty = bool(tag) and ",omitempty" in tag.group(1)  # type: ignore[union-attr]
             if json_name != "-":
-                fields.append(_Field(json_name or m.group(1), m.group(3), stops))
+                fields.append(
+                    _Field(json_name or m.group(1), m.group(3), stops, not omitempty,
+                           omitempty, bool(m.group(2)))
+                )  # fmt: skip
         elif m := _EMBED.match(line):
             tag = _JSON_TAG.search(m.group(2))
             if tag and tag.group(1).split(",")[0] == "" and ",inline" in tag.group(1):
                 fields.append(_Field("", m.group(1), stops))
-        elif re.match(r"^\w+\s+\S", line):
-            pass  # slices and maps: upstream gives their items no enum
+            elif tag and tag.group(1).split(",")[0] not in ("", "-"):  # metav1.ObjectMeta
+                omitempty = ",omitempty" in tag.group(1)
+                pointer = line.startswith("*")
+                fields.append(
+                    _Field(tag.group(1).split(",")[0], m.group(1), stops, not omitempty,
+                           omitempty, pointer)
+                )  # fmt: skip
+        elif m := _OTHER_FIELD.match(line):  # slices and maps: no enum, maybe zero-present
+            tag = _JSON_TAG.search(m.group(2))
+            json_name = tag.group(1).split(",")[0] if tag else m.group(1)
+            if json_name and json_name != "-":
+                omitempty = bool(tag) and ",omitempty" in tag.group(1)  # type: ignore[union-attr]
+                fields.append(_Field(json_name, "", stops, not omitempty))
     pkg.structs[name] = fields
     return i
 
@@ -199,11 +226,11 @@ def def_name(go_path: str, type_name: str) -> str:
     return f"{reversed_host}.{rest.replace('/', '.')}.{type_name}"
 
 
-def derive(src_root: Path) -> Enums:
-    """Parses every package under ``src_root/k8s.io/api`` (blocking)."""
+def _parse_tree(src_root: Path) -> dict[str, _Package]:
     packages: dict[str, _Package] = {}
-    api = src_root / "k8s.io" / "api"
-    for dirpath, dirnames, filenames in os.walk(api):
+    meta_v1 = src_root / "k8s.io" / "apimachinery" / "pkg" / "apis" / "meta" / "v1"
+    walks = [os.walk(src_root / "k8s.io" / "api"), os.walk(meta_v1)]
+    for dirpath, dirnames, filenames in (entry for walk in walks for entry in walk):
         dirnames[:] = sorted(d for d in dirnames if d not in ("testdata", "vendor"))
         rel = Path(dirpath).relative_to(src_root).as_posix()
         for fname in sorted(filenames):
@@ -211,7 +238,11 @@ def derive(src_root: Path) -> Enums:
                 continue
             pkg = packages.setdefault(rel, _Package(rel))
             _parse_file((Path(dirpath) / fname).read_text(errors="replace"), pkg)
+    return packages
 
+
+def _flattener(packages: dict[str, _Package]) -> tuple[Any, Any]:
+    """``resolve`` (type aliases followed) and ``fields_of`` (inline members flattened)."""
     aliases = {
         _qualify(p, a): _qualify(p, t) for p in packages.values() for a, t in p.aliases.items()
     }
@@ -222,6 +253,46 @@ def derive(src_root: Path) -> Enums:
             qualified, seen = aliases[qualified], seen + 1
         return qualified
 
+    def fields_of(path: str, struct: str, depth: int = 0) -> list[_Field]:
+        p = packages.get(path)
+        if p is None or struct not in p.structs or depth > 5:
+            return []
+        out: list[_Field] = []
+        for f in p.structs[struct]:
+            if not f.type:
+                if f.json:
+                    out.append(f)
+                continue
+            qualified = resolve(_qualify(p, f.type))
+            if f.json:
+                out.append(
+                    _Field(
+                        f.json, qualified, f.stops_at_rule, f.zero or _plain_struct(f, qualified)
+                    )
+                )
+            else:
+                inner_path, _, inner = qualified.rpartition(".")
+                out += fields_of(inner_path, inner, depth + 1)
+        return out
+
+    def _plain_struct(f: _Field, qualified: str) -> bool:
+        """A non-pointer struct (apimachinery's types counted as structs: the scalar-like
+        ones, Time or Quantity, are leaves where it matters not)."""
+        if f.pointer:
+            return False
+        path, _, name = qualified.rpartition(".")
+        if path.startswith("k8s.io/apimachinery/") and path not in packages:
+            return True
+        p = packages.get(path)
+        return p is not None and name in p.structs and name not in p.others
+
+    return resolve, fields_of
+
+
+def derive(src_root: Path) -> Enums:
+    """Parses every package under ``src_root/k8s.io/api`` (blocking)."""
+    packages = _parse_tree(src_root)
+    resolve, fields_of = _flattener(packages)
     values: dict[str, list[tuple[str, str]]] = {
         f"{p.path}.{t}": [] for p in packages.values() for t in p.enum_types
     }
@@ -235,22 +306,6 @@ def derive(src_root: Path) -> Enums:
             comment = comment.removeprefix(name).strip()
             comment = _SPACES.sub(" ", comment)
             members.append((value, f" - `{_go_quote(value)}` {comment}".rstrip(" ")))
-
-    def fields_of(path: str, struct: str, depth: int = 0) -> list[_Field]:
-        p = packages.get(path)
-        if p is None or struct not in p.structs or depth > 5:
-            return []
-        out: list[_Field] = []
-        for f in p.structs[struct]:
-            if not f.type:
-                continue
-            qualified = resolve(_qualify(p, f.type))
-            if f.json:
-                out.append(_Field(f.json, qualified, f.stops_at_rule))
-            else:
-                inner_path, _, inner = qualified.rpartition(".")
-                out += fields_of(inner_path, inner, depth + 1)
-        return out
 
     enums: Enums = {}
     for path in sorted(packages):
@@ -267,6 +322,20 @@ def derive(src_root: Path) -> Enums:
             if props:
                 enums[def_name(path, struct)] = props
     return enums
+
+
+def derive_zero_fields(src_root: Path) -> dict[str, list[str]]:
+    """Per definition, the properties its Go zero value holds (a field without
+    ``omitempty``, or a struct that is not a pointer): structured-merge-diff compares a
+    create with that zero value, so adding such a field never makes it a node of its own."""
+    packages = _parse_tree(src_root)
+    _resolve, fields_of = _flattener(packages)
+    out: dict[str, list[str]] = {}
+    for path in sorted(packages):
+        for struct in sorted(packages[path].structs):
+            zero = sorted({f.json for f in fields_of(path, struct) if f.zero})
+            out[def_name(path, struct)] = zero
+    return out
 
 
 def _go_quote(value: str) -> str:
@@ -321,10 +390,26 @@ def load(path: Path | None = None) -> Enums | None:
     return enums
 
 
+def load_zero_fields(path: Path | None = None) -> dict[str, list[str]] | None:
+    """:func:`derive_zero_fields`' output, or None when the build step did not run."""
+    try:
+        data = (path or default_path().with_name("zerofields.json")).read_bytes()
+    except FileNotFoundError:
+        return None
+    zero: dict[str, list[str]] = orjson.loads(data)
+    return zero
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m pyk8s.apiserver.openapi_enums SRC_ROOT OUT.json", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print(
+            "usage: python -m pyk8s.apiserver.openapi_enums SRC_ROOT OUT.json [ZERO.json]",
+            file=sys.stderr,
+        )
         return 2
+    if len(argv) == 3:
+        zero = derive_zero_fields(Path(argv[0]))
+        Path(argv[2]).write_bytes(orjson.dumps(zero, option=orjson.OPT_SORT_KEYS))
     enums = derive(Path(argv[0]))
     if not enums:
         print(f"no +enum types found under {argv[0]}/k8s.io/api", file=sys.stderr)

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from pyk8s.api import structuredmerge
 from pyk8s.api.strategicpatch import Schema
 
 RELEASE = "v1.33.0-local"
@@ -51,6 +52,16 @@ class Schemas:
         except FileNotFoundError:
             return None
         return cls(data.get("$defs") or data.get("definitions") or {})
+
+    def set_zero_fields(self, zero: dict[str, list[str]] | None) -> None:
+        """Marks each definition with the properties its Go zero value holds (for
+        managedFields, :data:`pyk8s.api.structuredmerge.ZERO_KEY`); None: not built."""
+        if not zero:
+            return
+        for name, props in zero.items():
+            node = self.defs.get(name)
+            if isinstance(node, dict):
+                node[structuredmerge.ZERO_KEY] = props
 
     def def_name(self, group: str, version: str, kind: str) -> str | None:
         return self._by_gvk.get((group, version, kind))

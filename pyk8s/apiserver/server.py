@@ -823,6 +823,7 @@ async def prepare(config: APIServerConfig) -> Prepared:
             log.warning("kubernetes-validate schemas missing: strategic merge patch disabled")
         else:
             schemas.enums = openapi_enums.load() or {}
+            schemas.set_zero_fields(openapi_enums.load_zero_fields())
             if not schemas.enums:
                 log.warning(
                     "OpenAPI enums not built (%s; `make protos`): the OpenAPI documents list "

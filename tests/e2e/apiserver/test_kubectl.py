@@ -571,3 +571,60 @@ def test_explain_prints_enums(server: Server) -> None:
     assert "  type\t<string>\n  enum: Recreate, RollingUpdate\n" in out
     v2 = k("1.33", "explain", "svc.spec.type", "--output=plaintext-openapiv2").stdout
     assert "Possible enum values:" in v2
+
+
+CREATED_FIELDS = {
+    "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+    "f:spec": {
+        "f:progressDeadlineSeconds": {},
+        "f:replicas": {},
+        "f:revisionHistoryLimit": {},
+        "f:selector": {},
+        "f:strategy": {
+            "f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}},
+            "f:type": {},
+        },
+        "f:template": {
+            "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+            "f:spec": {
+                "f:containers": {
+                    'k:{"name":"nginx"}': {
+                        ".": {},
+                        "f:image": {},
+                        "f:imagePullPolicy": {},
+                        "f:name": {},
+                        "f:resources": {},
+                        "f:terminationMessagePath": {},
+                        "f:terminationMessagePolicy": {},
+                    }
+                },
+                "f:dnsPolicy": {},
+                "f:restartPolicy": {},
+                "f:schedulerName": {},
+                "f:securityContext": {},
+                "f:terminationGracePeriodSeconds": {},
+            },
+        },
+    },
+}
+
+
+def test_create_deployment_managed_fields_as_upstream(server: Server) -> None:
+    """The FieldsV1 a real cluster records for ``kubectl create deployment``: maps, lists
+    and pointer structs added are nodes (``.``), Go's plain structs are not."""
+    from pyk8s.apiserver import openapi_enums
+
+    if openapi_enums.load_zero_fields() is None:
+        pytest.skip(f"Go zero-value facts not built ({openapi_enums.default_path()}): make protos")
+    k = server.kubectl
+    k("1.33", "create", "namespace", "mf")
+    k("1.33", "-n", "mf", "create", "deployment", "nginx", "--image=nginx")
+    d = json.loads(
+        k(
+            "1.33", "-n", "mf", "get", "deploy", "nginx", "-o", "json", "--show-managed-fields"
+        ).stdout
+    )
+    entry = next(m for m in d["metadata"]["managedFields"] if m["manager"] == "kubectl-create")
+    assert entry["operation"] == "Update"
+    assert entry["fieldsV1"] == CREATED_FIELDS
+    assert "enableServiceLinks" not in d["spec"]["template"]["spec"]  # Pods only

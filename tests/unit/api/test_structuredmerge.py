@@ -229,12 +229,15 @@ def test_compare_and_insert_match_the_path_sets(
 def _compare_every_leaf(lhs: Any, rhs: Any, schema: Any) -> sm.Comparison:
     """``compare`` as it was before it skipped equal subtrees (the oracle)."""
 
-    def compare_map(lhs: Any, rhs: Any, schema: Any, path: Any, c: sm.Comparison) -> None:
+    def compare_map(
+        lhs: Any, rhs: Any, schema: Any, path: Any, c: sm.Comparison, present: bool = True
+    ) -> None:
+        # (schemas here carry no zero-value facts: named fields are never nodes)
         for k in {**lhs, **rhs}:
             sub, prop, named = sm._child(schema, k)
             child = (*path, ("f", k))
             lv, rv = lhs.get(k, sm._MISSING), rhs.get(k, sm._MISSING)
-            sm._compare(lv, rv, sub, prop, child, c)
+            sm._compare(lv, rv, sub, prop, child, c, lv is not sm._MISSING)
             if not named and (isinstance(lv, dict | list) or isinstance(rv, dict | list)):
                 sm._node_hook(lv, rv, child, c)
 
@@ -249,7 +252,7 @@ def _compare_every_leaf(lhs: Any, rhs: Any, schema: Any) -> sm.Comparison:
             lv, rv = li[1].get(pe, sm._MISSING), ri[1].get(pe, sm._MISSING)
             child = (*path, pe)
             if kind == "map":
-                sm._compare(lv, rv, item_schema, {}, child, c)
+                sm._compare(lv, rv, item_schema, {}, child, c, lv is not sm._MISSING)
                 sm._node_hook(lv, rv, child, c)
             else:
                 sm._leaf(lv, rv, child, c)
@@ -261,3 +264,70 @@ def _compare_every_leaf(lhs: Any, rhs: Any, schema: Any) -> sm.Comparison:
         return sm.compare(lhs, rhs, schema)
     finally:
         sm._compare_map, sm._compare_list = saved
+
+
+ZERO_DEFS: dict[str, Any] = {
+    "Top": {
+        "properties": {"spec": {"$ref": "#/$defs/Spec"}, "metadata": {"$ref": "#/$defs/Meta"}},
+        sm.ZERO_KEY: ["metadata", "spec"],
+    },
+    "Meta": {
+        "properties": {"labels": {"type": "object", "additionalProperties": {"type": "string"}}},
+        sm.ZERO_KEY: [],
+    },
+    "Spec": {
+        "properties": {
+            "plain": {"$ref": "#/$defs/Inner"},
+            "pointer": {"$ref": "#/$defs/Inner"},
+            "items": {
+                "type": "array",
+                "items": {"$ref": "#/$defs/Item"},
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+            },
+            "required": {
+                "type": "array",
+                "items": {"type": "string"},
+                "x-kubernetes-list-type": "set",
+            },
+        },
+        sm.ZERO_KEY: ["plain", "required"],
+    },
+    "Inner": {"properties": {"a": {"type": "string"}}, sm.ZERO_KEY: []},
+    "Item": {
+        "properties": {"name": {"type": "string"}, "plain": {"$ref": "#/$defs/Inner"}},
+        sm.ZERO_KEY: ["name", "plain"],
+    },
+}
+
+
+def test_added_fields_are_nodes_unless_the_go_zero_value_holds_them() -> None:
+    schema = sm.Schema({"$ref": "#/$defs/Top"}, ZERO_DEFS)
+    obj = {
+        "metadata": {"labels": {"app": "x"}},
+        "spec": {
+            "plain": {"a": "1"},
+            "pointer": {"a": "2"},
+            "required": ["r"],
+            "items": [{"name": "n", "plain": {"a": "3"}}],
+        },
+    }
+    want = {
+        "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+        "f:spec": {
+            "f:items": {
+                ".": {},
+                'k:{"name":"n"}': {".": {}, "f:name": {}, "f:plain": {".": {}, "f:a": {}}},
+            },
+            "f:plain": {"f:a": {}},
+            "f:pointer": {".": {}, "f:a": {}},
+            "f:required": {'v:"r"': {}},
+        },
+    }
+    assert sm.added_fields_v1(obj, schema) == want
+    # the comparison an update makes finds the same nodes, from an empty object
+    assert sm.to_fields_v1(sm.compare({}, obj, schema).changed()) == want
+    # a field that already existed is no new node: only what it gained is
+    old = {"spec": {"pointer": {"a": "2"}}}
+    grown = {"spec": {"pointer": {"a": "2"}, "plain": {"a": "1"}}}
+    assert sm.compare(old, grown, schema).changed() == {(("f", "spec"), ("f", "plain"), ("f", "a"))}

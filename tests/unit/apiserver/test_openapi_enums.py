@@ -156,3 +156,31 @@ def test_main_writes_json_and_refuses_an_empty_tree(src: Path, tmp_path: Path) -
     assert openapi_enums.load(out) == openapi_enums.derive(src)
     assert openapi_enums.main([str(tmp_path / "nothing"), str(out)]) == 1
     assert openapi_enums.load(tmp_path / "absent.json") is None
+
+
+HOLDER = """package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+type Holder struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Plain Base `json:"plain,omitempty"`
+	Pointer *Base `json:"pointer,omitempty"`
+	List []Base `json:"list,omitempty"`
+	Required []Base `json:"required"`
+	Names NameList `json:"names,omitempty"`
+}
+
+type NameList []string
+"""
+
+
+def test_zero_fields_are_what_the_go_zero_value_holds(src: Path) -> None:
+    (src / "k8s.io/api/shapes/v1/holder.go").write_text(HOLDER)
+    zero = openapi_enums.derive_zero_fields(src)
+    assert zero["io.k8s.api.shapes.v1.Holder"] == ["metadata", "plain", "required"]
+    assert zero["io.k8s.api.shapes.v1.Widget"] == ["byName", "modes", "other", "ruled", "shade"]
+    assert zero["io.k8s.api.shapes.v1.Base"] == []
