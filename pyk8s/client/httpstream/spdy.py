@@ -283,12 +283,13 @@ class Stream:
     async def write(self, data: bytes) -> None:
         if self.local_closed or self.was_reset:
             raise ConnectionResetError(f"write on closed stream {self.id}")
-        if len(data) <= CHUNK:
-            await self.conn.send(Codec.data(self.id, data))
+        if not data:
+            await self.conn.send(Codec.data(self.id, b""))
             return
         view = memoryview(data)
         for i in range(0, len(view), CHUNK):
-            await self.conn.send(Codec.data(self.id, bytes(view[i : i + CHUNK])))
+            part = data if len(data) <= CHUNK else bytes(view[i : i + CHUNK])
+            await self.conn.send_data(self.id, part)
 
     async def close(self) -> None:
         """Half-close: we send nothing more."""
@@ -348,6 +349,19 @@ class Connection:
             raise ConnectionResetError("SPDY connection closed")
         async with self._write_lock:
             await self.transport.write(frame)
+
+    async def send_data(self, stream_id: int, data: bytes) -> None:
+        """A data frame, its 8-byte header and its payload written one after the other (a
+        large payload is not copied behind its header)."""
+        if self.closed.is_set():
+            raise ConnectionResetError("SPDY connection closed")
+        if len(data) < 4096:
+            await self.send(Codec.data(stream_id, data))
+            return
+        head = struct.pack(">II", stream_id & 0x7FFFFFFF, len(data))
+        async with self._write_lock:
+            await self.transport.write(head)
+            await self.transport.write(data)
 
     async def _send_control(self, build: Callable[[], bytes]) -> None:
         # Header compression must happen in wire order: build under the write lock.

@@ -396,6 +396,24 @@ class RuncRuntime:
             entries = []
         return {e["id"]: e for e in entries}
 
+    def _init_alive(self, container_id: str) -> bool:
+        """Blocking: whether the container's init process runs, read as ``runc state`` does
+        it (its ``state.json``: the pid, still alive with the recorded start time, and no
+        ``exec.fifo``, which is there until ``runc start``) without a ``runc`` process, so an
+        exec costs one ``runc exec`` and not a ``runc list`` first."""
+        cdir = self.naming.runc_root / container_id
+        try:
+            st = json.loads((cdir / "state.json").read_bytes())
+            pid, start = int(st["init_process_pid"]), int(st["init_process_start"])
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        # the fields after the command's closing parenthesis; starttime is field 22
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) < 20 or fields[0] == "Z" or int(fields[19]) != start:
+            return False
+        return not (cdir / "exec.fifo").exists()
+
     async def container_status(self, container_id: str) -> ContainerStatus:
         record = await self._container_record(container_id)
         runc_states = await self._runc_list()
@@ -485,11 +503,13 @@ class RuncRuntime:
     ) -> ExecSession:
         if not cmd:
             raise ContainerRuntimeError("exec: empty command")
-        status = await self.container_status(container_id)
-        if status.state != ContainerState.RUNNING:
-            raise ContainerRuntimeError(
-                f"container {container_id} is not running ({status.state.value})"
-            )
+        if not await asyncio.to_thread(self._init_alive, container_id):
+            # not (or no longer) running: ask runc, for the state to name
+            status = await self.container_status(container_id)
+            if status.state != ContainerState.RUNNING:
+                raise ContainerRuntimeError(
+                    f"container {container_id} is not running ({status.state.value})"
+                )
         tag = os.urandom(6).hex()
         pid_file = self._cdir(container_id) / f"exec-{tag}.pid"
         # runc's own failure (no such command...) goes to a log of its own, not the output.
