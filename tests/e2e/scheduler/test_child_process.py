@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.apiserver.conftest import _wait_ready, free_port, kubectl_binary
 from tests.e2e.scheduler.conftest import KUBECTL, Cluster, node, pod, wait_for
+from tests.support import etcdserver
 
 pytestmark = pytest.mark.e2e
 
@@ -126,3 +127,45 @@ def test_in_process_components_start_no_child(tmp_path: Path) -> None:
         cluster.apply(node("inproc-node", "4"), pod("inproc", cpu="100m"))
         assert wait_for("pod bound", lambda: bound(cluster, "inproc"), 30) == "inproc-node"
         assert scheduler_child(proc.pid) is None
+
+
+def lease_holder(cluster: Cluster) -> str:
+    res = cluster.kubectl("get", "lease", "-n", "kube-system", "kube-scheduler", check=False)
+    if res.returncode != 0:
+        return ""
+    return str(
+        cluster.get("lease", "-n", "kube-system", "kube-scheduler")["spec"]["holderIdentity"]
+    )
+
+
+def leads(data: Path) -> bool:
+    log = (data / "server.log").read_text()
+    return "[scheduler] " in log and "successfully acquired lease kube-system/kube-scheduler" in log
+
+
+def test_two_servers_on_etcd_elect_one_scheduler_child_and_fail_over(tmp_path: Path) -> None:
+    """Several servers (HA on etcd): every server's scheduler child stands for the one
+    Lease; when the leader's server stops, another server's child takes over."""
+    if etcdserver.binary() is None:
+        pytest.skip("etcd is not installed (Debian etcd-server)")
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    for d in (a_dir, b_dir, tmp_path / "etcd"):
+        d.mkdir()
+    with etcdserver.EtcdServer(tmp_path / "etcd") as etcd:
+        store = ("--datastore-endpoint", etcd.endpoint)
+        with server(a_dir, *store) as (a, proc_a), server(b_dir, *store) as (b, proc_b):
+            child_a = wait_for("server a's scheduler", lambda: scheduler_child(proc_a.pid))
+            child_b = wait_for("server b's scheduler", lambda: scheduler_child(proc_b.pid))
+            holder = wait_for("a scheduler to lead", lambda: lease_holder(b), 30)
+            a.apply(node("ha-node", "4"), pod("ha-before", cpu="100m"))
+            assert wait_for("ha-before bound", lambda: bound(b, "ha-before"), 30) == "ha-node"
+            # both children run; exactly one leads, the other stands by
+            assert alive(child_a) and alive(child_b)
+            assert leads(a_dir) != leads(b_dir)
+            leader_proc, other = (proc_a, b) if leads(a_dir) else (proc_b, a)
+
+            leader_proc.terminate()
+            assert leader_proc.wait(20) == 0
+            other.apply(pod("ha-after", cpu="100m"))
+            assert wait_for("ha-after bound", lambda: bound(other, "ha-after"), 60) == "ha-node"
+            assert lease_holder(other) not in ("", holder)
