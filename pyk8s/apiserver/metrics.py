@@ -9,6 +9,7 @@ upstream does).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ def canonical_verb(verb: str, method: str) -> str:
 
 @dataclass
 class _Histogram:
+    """Observations per bucket (not cumulative: ``render`` adds them up)."""
+
     counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     total: float = 0.0
     n: int = 0
@@ -70,9 +73,9 @@ class Registry:
         h = self.durations[base]
         h.n += 1
         h.total += seconds
-        for i, b in enumerate(BUCKETS):
-            if seconds <= b:
-                h.counts[i] += 1
+        i = bisect.bisect_left(BUCKETS, seconds)  # the first bucket it falls in
+        if i < len(BUCKETS):
+            h.counts[i] += 1
 
     def render(self) -> str:
         out = [
@@ -90,7 +93,9 @@ class Registry:
             "# TYPE apiserver_request_duration_seconds histogram",
         ]
         for labels, h in sorted(self.durations.items()):
-            for b, c in zip(BUCKETS, h.counts, strict=True):
+            c = 0
+            for b, in_bucket in zip(BUCKETS, h.counts, strict=True):
+                c += in_bucket  # buckets are cumulative: le is "at most"
                 le = (*labels, ("le", _num(b)))
                 out.append(f"apiserver_request_duration_seconds_bucket{{{_fmt(le)}}} {c}")
             inf = (*labels, ("le", "+Inf"))
