@@ -23,6 +23,9 @@ DEFAULT_SECONDS = 300
 
 
 class DefaultTolerationSeconds:
+    mutating = True
+    """It changes the object: what it adds is tracked by no field manager."""
+
     def __init__(
         self,
         resource: scheme.Resource,

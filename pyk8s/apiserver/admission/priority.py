@@ -26,6 +26,9 @@ DEFAULT_PRIORITY = 0
 
 
 class Priority:
+    mutating = True
+    """It changes the object: what it adds is tracked by no field manager."""
+
     def __init__(self, backend: storage.Interface, resource: scheme.Resource) -> None:
         self.storage = backend
         self.resource = resource

@@ -74,6 +74,9 @@ def token_volume(name: str) -> Obj:
 
 
 class ServiceAccount:
+    mutating = True
+    """It changes the object: what it adds is tracked by no field manager."""
+
     def __init__(self, backend: storage.Interface, resource: scheme.Resource) -> None:
         self.storage = backend
         self.resource = resource

@@ -457,6 +457,14 @@ class Store:
             md.pop(k, None)
         self.strategy.default(obj)
         quantities.canonicalize(obj, opts.schema)
+        # Upstream's handler tracks managedFields before admission: what mutating admission
+        # adds (a token volume, tolerations, priority) belongs to no manager.
+        tracked = (
+            jsoncopy.clone(obj)
+            if opts.managed_fields is None
+            and any(getattr(a, "mutating", False) for a in self.admit)
+            else obj
+        )
         # Mutating admission comes before the strategy, as upstream's handler runs it
         # before the registry's BeforeCreate.
         await self._run_admission("CREATE", obj, None)
@@ -472,7 +480,13 @@ class Store:
             if opts.managed_fields:
                 md["managedFields"] = opts.managed_fields
         else:
-            fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version, opts.schema)
+            fieldmanager.on_create(
+                tracked, opts.field_manager, self.resource.api_version, opts.schema
+            )
+            if tracked is not obj:
+                md.pop("managedFields", None)
+                if entries := meta.metadata(tracked).get("managedFields"):
+                    md["managedFields"] = entries
         name = md["name"]
         key = self.resource.key(md.get("namespace", ""), name)
         if opts.dry_run:
