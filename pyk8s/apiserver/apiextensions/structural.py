@@ -17,7 +17,7 @@ import ipaddress
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from functools import lru_cache
 from typing import Any
 
@@ -324,18 +324,22 @@ def _validate_number(value: float, s: Schema, path: str, out: list[FieldError]) 
             )
 
 
-def _validate_array(value: list[Any], s: Schema, path: str, out: list[FieldError]) -> None:
-    name = _name(path)
-    mx = s.get("maxItems")
-    if isinstance(mx, int) and len(value) > mx:
+def _too_many(value: Sized, limit: Any, path: str, out: list[FieldError]) -> None:
+    """``maxItems`` and ``maxProperties``: kube-openapi words both as items."""
+    if isinstance(limit, int) and len(value) > limit:
         out.append(
             FieldError(
                 "FieldValueTooMany",
                 path,
-                f"{len(value)}: must have at most {mx} items",
+                f"{len(value)}: must have at most {limit} items",
                 show_value=False,
             )
         )
+
+
+def _validate_array(value: list[Any], s: Schema, path: str, out: list[FieldError]) -> None:
+    name = _name(path)
+    _too_many(value, s.get("maxItems"), path, out)
     mn = s.get("minItems")
     if isinstance(mn, int) and len(value) < mn:
         out.append(_invalid(path, value, f"{name} in {IN} should have at least {mn} items"))
@@ -361,16 +365,7 @@ def _validate_object(
     value: dict[str, Any], s: Schema, path: str, out: list[FieldError], *, root: bool
 ) -> None:
     name = _name(path)
-    mx = s.get("maxProperties")
-    if isinstance(mx, int) and len(value) > mx:
-        out.append(
-            FieldError(
-                "FieldValueTooMany",
-                path,
-                f"{len(value)}: must have at most {mx} items",
-                show_value=False,
-            )
-        )
+    _too_many(value, s.get("maxProperties"), path, out)
     mn = s.get("minProperties")
     if isinstance(mn, int) and len(value) < mn:
         out.append(_invalid(path, value, f"{name} in {IN} should have at least {mn} properties"))
