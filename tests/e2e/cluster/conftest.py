@@ -129,6 +129,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetCluster]:
     hostports = hostport.chain_prefix(bridge.link_prefix(prefix))
     try:
         c.start()
+        # as a user waits for CoreDNS after start-up: the kube-dns Service routes (the proxy
+        # rejects a Service without endpoints) once the DNS mirror pod is Ready
+        wait_for("kube-dns endpoints", lambda: _dns_ready(c), timeout=60)
         yield c
     finally:
         c.stop()
@@ -145,6 +148,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetCluster]:
     assert left == [] and links == [], (left, links)
     assert f"{chains}-" not in nat, f"chains {chains}-* left after killall"
     assert f"{hostports}-" not in nat, f"chains {hostports}-* left after killall"
+
+
+def _dns_ready(c: KubeletCluster) -> bool | None:
+    res = c.kubectl("get", "endpoints", "kube-dns", "-n", "kube-system", "-o", "json", check=False)
+    if res.returncode != 0:
+        return None
+    subsets = json.loads(res.stdout).get("subsets") or []
+    return any(s.get("addresses") for s in subsets) or None
 
 
 def node_ip(c: KubeletCluster) -> str:
