@@ -131,7 +131,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetCluster]:
         c.start()
         # as a user waits for CoreDNS after start-up: the kube-dns Service routes (the proxy
         # rejects a Service without endpoints) once the DNS mirror pod is Ready
-        wait_for("kube-dns endpoints", lambda: _dns_ready(c), timeout=60)
+        wait_for("kube-dns endpoints", lambda: dns_ready(c), timeout=60)
         yield c
     finally:
         c.stop()
@@ -150,7 +150,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetCluster]:
     assert f"{hostports}-" not in nat, f"chains {hostports}-* left after killall"
 
 
-def _dns_ready(c: KubeletCluster) -> bool | None:
+def dns_ready(c: KubeletCluster) -> bool | None:
     res = c.kubectl("get", "endpoints", "kube-dns", "-n", "kube-system", "-o", "json", check=False)
     if res.returncode != 0:
         return None

@@ -22,7 +22,13 @@ from pyk8s.kubelet.network import bridge, hostgw
 from pyk8s.kubelet.runtime import killall, naming
 from pyk8s.proxy.config import chain_prefix_for
 from tests.e2e.apiserver.conftest import free_port, kubectl_binary
-from tests.e2e.cluster.conftest import NetCluster, free_ranges, iptables_nat, pod_phase
+from tests.e2e.cluster.conftest import (
+    NetCluster,
+    dns_ready,
+    free_ranges,
+    iptables_nat,
+    pod_phase,
+)
 from tests.e2e.kubelet.conftest import _require_host
 from tests.e2e.kubelet.test_kubectl import _stop
 from tests.e2e.scheduler.conftest import KUBECTL, wait_for
@@ -111,6 +117,9 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
                 stdout=log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
         wait_for("both nodes Ready with a podCIDR", lambda: _two_ready(c), timeout=60)
+        # as a user waits for CoreDNS: until the DNS mirror pod is Ready, the kube-dns Service
+        # has no endpoints and the proxy rejects its queries (a CI run's first lookups failed)
+        wait_for("kube-dns endpoints", lambda: dns_ready(c), timeout=60)
         yield n
     finally:
         for proc in n.procs:
