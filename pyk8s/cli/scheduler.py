@@ -87,6 +87,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     dep.add_argument(
         "--scheduler-name", default=None, help="the name of the default profile (removed in 1.23)"
     )
+    dep.add_argument(
+        "--address",
+        default=None,
+        metavar="IP",
+        help="no effect (the insecure port is gone; removed in 1.24)",
+    )
+    dep.add_argument(
+        "--port",
+        default=None,
+        type=int,
+        metavar="PORT",
+        help="only 0 is allowed (the insecure port is gone; removed in 1.24)",
+    )
     p.set_defaults(func=run)
 
 
@@ -105,6 +118,8 @@ def options_from_args(args: argparse.Namespace) -> options.Options:
         lock_object_name=args.lock_object_name,
         lock_object_namespace=args.lock_object_namespace,
         scheduler_name=args.scheduler_name,
+        address=args.address,
+        port=args.port,
     )
 
 

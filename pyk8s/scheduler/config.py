@@ -26,6 +26,7 @@ from pyk8s.scheduler.framework.runtime import (
     PluginSet,
     Seams,
 )
+from pyk8s.scheduler.framework.types import Obj
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"
@@ -290,8 +291,75 @@ def _profile(raw: Any, path: str, errors: list[str]) -> Profile:
     return prof
 
 
+_ARG_FIELDS = {
+    "DefaultPreemption": {"minCandidateNodesPercentage", "minCandidateNodesAbsolute"},
+    "InterPodAffinity": {"hardPodAffinityWeight", "ignorePreferredTermsOfExistingPods"},
+    "NodeAffinity": {"addedAffinity"},
+    "NodeResourcesBalancedAllocation": {"resources"},
+    "NodeResourcesFit": {"ignoredResources", "ignoredResourceGroups", "scoringStrategy"},
+    "PodTopologySpread": {"defaultConstraints", "defaultingType"},
+}
+_WHEN_UNSATISFIABLE = ("DoNotSchedule", "ScheduleAnyway")
+
+
+def _validate_default_constraints(raw: Any, path: str, errors: list[str]) -> None:
+    """``ValidatePodTopologySpreadArgs``: the constraints every pod without its own gets."""
+    if not isinstance(raw, list):
+        errors.append(f"{path}: Invalid value: must be a list")
+        return
+    seen: set[tuple[Any, Any]] = set()
+    for i, c in enumerate(raw):
+        p = f"{path}[{i}]"
+        if not isinstance(c, Mapping):
+            errors.append(f"{p}: Invalid value: must be an object")
+            continue
+        skew = c.get("maxSkew")
+        if isinstance(skew, bool) or not isinstance(skew, int) or skew <= 0:
+            errors.append(f"{p}.maxSkew: Invalid value: {skew!r}: must be greater than zero")
+        if not c.get("topologyKey"):
+            errors.append(f"{p}.topologyKey: Required value: can not be empty")
+        when = c.get("whenUnsatisfiable")
+        if not when:
+            errors.append(f"{p}.whenUnsatisfiable: Required value: can not be empty")
+        elif when not in _WHEN_UNSATISFIABLE:
+            errors.append(
+                f'{p}.whenUnsatisfiable: Unsupported value: "{when}": supported values: '
+                '"DoNotSchedule", "ScheduleAnyway"'
+            )
+        if c.get("labelSelector") is not None:
+            errors.append(
+                f"{p}.labelSelector: Forbidden: constraint must not define a selector, "
+                "as they deduced for each pod"
+            )
+        pair = (c.get("topologyKey"), when)
+        if pair in seen:
+            errors.append(f'{p}: Duplicate value: "{{{pair[0]}, {pair[1]}}}"')
+        seen.add(pair)
+
+
 def _validate_args(name: str, args: dict[str, Any], path: str, errors: list[str]) -> None:
-    if name == "NodeResourcesFit":
+    known = _ARG_FIELDS.get(name)
+    if known is not None:
+        _unknown(args, known, path, errors)
+    if name == "DefaultPreemption":
+        pct = args.get("minCandidateNodesPercentage", 10)
+        absolute = args.get("minCandidateNodesAbsolute", 100)
+        if isinstance(pct, bool) or not isinstance(pct, int) or not 0 <= pct <= 100:
+            errors.append(
+                f"{path}.minCandidateNodesPercentage: Invalid value: {pct!r}: "
+                "not in valid range [0, 100]"
+            )
+        if isinstance(absolute, bool) or not isinstance(absolute, int) or absolute < 0:
+            errors.append(
+                f"{path}.minCandidateNodesAbsolute: Invalid value: {absolute!r}: "
+                "not in valid range [0, inf)"
+            )
+        if pct == 0 and absolute == 0:
+            errors.append(
+                f"{path}.minCandidateNodesPercentage: Invalid value: 0: cannot be zero at the "
+                "same time as minCandidateNodesAbsolute"
+            )
+    elif name == "NodeResourcesFit":
         strategy = args.get("scoringStrategy") or {}
         t = strategy.get("type", "LeastAllocated")
         if t not in ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"):
@@ -327,6 +395,10 @@ def _validate_args(name: str, args: dict[str, Any], path: str, errors: list[str]
             errors.append(
                 f'{path}.defaultConstraints: Invalid value: when .defaultingType is "System", '
                 ".defaultConstraints must be empty"
+            )
+        if args.get("defaultConstraints") is not None:
+            _validate_default_constraints(
+                args["defaultConstraints"], f"{path}.defaultConstraints", errors
             )
 
 
@@ -452,7 +524,7 @@ def build_frameworks(
     errors: list[str] = []
     for i, prof in enumerate(cfg.profiles):
         try:
-            out[prof.scheduler_name] = Framework(
+            f = Framework(
                 prof.scheduler_name,
                 prof.plugins,
                 prof.plugin_args,
@@ -462,6 +534,45 @@ def build_frameworks(
             )
         except FrameworkError as e:
             errors.append(f"profiles[{i}]: {e}")
+            continue
+        # NewFramework: a profile must sort its queue and bind its pods
+        if not f.points["queueSort"]:
+            errors.append(
+                f"profiles[{i}].plugins.queueSort: Required value: no queue sort plugin is enabled"
+            )
+        if not f.points["bind"]:
+            errors.append(
+                f"profiles[{i}].plugins.bind: Required value: at least one bind plugin is needed"
+            )
+        out[prof.scheduler_name] = f
     if errors:
         raise ConfigError(errors)
     return out
+
+
+class _Inert:
+    """Seams for building a profile only to check it: nothing is ever called."""
+
+    async def bind(self, binding: Obj) -> None:
+        raise RuntimeError("not connected")
+
+    async def delete_pod(self, namespace: str, name: str, uid: str) -> None:
+        raise RuntimeError("not connected")
+
+    async def update_pod_status(
+        self, pod: Obj, condition: Obj | None, nominated_node_name: str | None
+    ) -> None:
+        raise RuntimeError("not connected")
+
+    def event(self, obj: Obj, event_type: str, reason: str, action: str, message: str, /) -> None:
+        raise RuntimeError("not connected")
+
+
+def check_frameworks(
+    cfg: KubeSchedulerConfiguration, registry: Mapping[str, PluginFactory]
+) -> None:
+    """Build every profile once, unconnected, so that an unknown plugin, a plugin at an
+    extension point it lacks, bad plugin args or a profile without a queue sort or bind
+    plugin stop start-up with ConfigError before the scheduler connects."""
+    inert = _Inert()
+    build_frameworks(cfg, registry, Seams(inert, inert, inert, inert))

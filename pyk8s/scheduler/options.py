@@ -4,10 +4,11 @@ Mirrors ``cmd/kube-scheduler/app/options/options.go`` (``ApplyTo``: without
 ``--config`` the defaults plus the deprecated and leader-election flags; with it,
 the file plus only the leader-election flags that were given) and
 ``deprecated.go`` (``--lock-object-name`` / ``--lock-object-namespace``, ignored
-when a file is given). ``--scheduler-name``, removed upstream in 1.23 but still in
-many notes, names the single default profile when there is no file.
-The leader-election settings are then checked as
-``component-base/config/validation`` ``ValidateLeaderElectionConfiguration`` does.
+when a file is given; ``--address`` and ``--port``, the insecure port's flags that
+1.23 still took as no-ops, so the kubeadm manifests of older notes start).
+``--scheduler-name``, removed upstream in 1.23 but still in many notes, names the
+single default profile when there is no file. The leader-election settings are then
+checked as ``component-base/config/validation`` ``ValidateLeaderElectionConfiguration`` does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from pyk8s.scheduler import config
+from pyk8s.scheduler.plugins.registry import IN_TREE
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class Options:
     lock_object_name: str | None = None
     lock_object_namespace: str | None = None
     scheduler_name: str | None = None
+    address: str | None = None
+    port: int | None = None
 
 
 def complete(opts: Options) -> config.KubeSchedulerConfiguration:
@@ -65,14 +69,21 @@ def complete(opts: Options) -> config.KubeSchedulerConfiguration:
             cfg.leader_election.resource_name = opts.lock_object_name
         if opts.lock_object_namespace is not None:
             cfg.leader_election.resource_namespace = opts.lock_object_namespace
+    if opts.address is not None:
+        log.warning(
+            "--address has no effect now and was removed in v1.24; use --bind-address instead"
+        )
     apply_leader_election(opts, cfg)
     if opts.kubeconfig:
         cfg.kubeconfig = opts.kubeconfig
     errors = validate_leader_election(cfg.leader_election, opts.resource_lock)
     if not opts.config_file and opts.scheduler_name == "":
         errors.append("profiles[0].schedulerName: Required value")
+    if opts.port:
+        errors.append(f"port: Required value: invalid port value {opts.port}: only zero is allowed")
     if errors:
         raise config.ConfigError(errors)
+    config.check_frameworks(cfg, IN_TREE)
     return cfg
 
 

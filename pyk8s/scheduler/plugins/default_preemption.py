@@ -13,6 +13,7 @@ and the pod is nominated to the node (``status.nominatedNodeName``).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -297,6 +298,8 @@ class DefaultPreemption:
     async def prepare_candidate(self, c: Candidate, pod: Obj) -> Status | None:
         h = self.handle
         pm = meta(pod)
+        scheduler_name = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for victim in c.victims:
             waiting = h.get_waiting_pod(pod_key(victim))
             if waiting is not None:
@@ -308,7 +311,8 @@ class DefaultPreemption:
                     "type": "DisruptionTarget",
                     "status": "True",
                     "reason": "PreemptionByScheduler",
-                    "message": f"{NAME}: preempting to accommodate a higher priority pod",
+                    "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+                    "lastTransitionTime": now,
                 }
                 await h.status_updater.update_pod_status(victim, condition, None)
                 await h.pod_deleter.delete_pod(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pyk8s.scheduler import config
+from pyk8s.scheduler import config, options
 from pyk8s.scheduler.fake import FakeSeams
 from pyk8s.scheduler.framework.runtime import PluginSet
 from pyk8s.scheduler.plugins.registry import IN_TREE
@@ -108,6 +109,10 @@ def test_profiles_weights_and_plugin_config() -> None:
     assert frameworks["bin-packer"].percentage_of_nodes_to_score == 100
 
 
+def _plugin_config(name: str, args: dict) -> dict:
+    return {**HEAD, "profiles": [{"pluginConfig": [{"name": name, "args": args}]}]}
+
+
 @pytest.mark.parametrize(
     ("doc", "error"),
     [
@@ -207,6 +212,81 @@ def test_profiles_weights_and_plugin_config() -> None:
             id="queue-sort-differs",
         ),
         pytest.param(
+            _plugin_config("NodeResourcesFit", {"ignoredResourcez": ["x"]}),
+            'strict decoding error: unknown field "profiles[0].pluginConfig[0].args.'
+            'ignoredResourcez"',
+            id="unknown-arg",
+        ),
+        pytest.param(
+            _plugin_config(
+                "PodTopologySpread",
+                {
+                    "defaultingType": "List",
+                    "defaultConstraints": [
+                        {"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
+                    ],
+                },
+            ),
+            "profiles[0].pluginConfig[0].args.defaultConstraints[0].maxSkew: Invalid value: 0",
+            id="default-constraint-skew",
+        ),
+        pytest.param(
+            _plugin_config(
+                "PodTopologySpread",
+                {
+                    "defaultingType": "List",
+                    "defaultConstraints": [
+                        {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Sometimes"}
+                    ],
+                },
+            ),
+            'args.defaultConstraints[0].whenUnsatisfiable: Unsupported value: "Sometimes"',
+            id="default-constraint-when",
+        ),
+        pytest.param(
+            _plugin_config(
+                "PodTopologySpread",
+                {
+                    "defaultingType": "List",
+                    "defaultConstraints": [
+                        {"maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"},
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "zone",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": {"a": "b"}},
+                        },
+                    ],
+                },
+            ),
+            "args.defaultConstraints[1].labelSelector: Forbidden",
+            id="default-constraint-selector",
+        ),
+        pytest.param(
+            _plugin_config(
+                "PodTopologySpread",
+                {
+                    "defaultingType": "List",
+                    "defaultConstraints": [{"maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"}],
+                },
+            ),
+            "args.defaultConstraints[0].topologyKey: Required value",
+            id="default-constraint-key",
+        ),
+        pytest.param(
+            _plugin_config("DefaultPreemption", {"minCandidateNodesPercentage": 101}),
+            "args.minCandidateNodesPercentage: Invalid value: 101: not in valid range [0, 100]",
+            id="preemption-percentage",
+        ),
+        pytest.param(
+            _plugin_config(
+                "DefaultPreemption",
+                {"minCandidateNodesPercentage": 0, "minCandidateNodesAbsolute": 0},
+            ),
+            "args.minCandidateNodesPercentage: Invalid value: 0: cannot be zero at the same time",
+            id="preemption-both-zero",
+        ),
+        pytest.param(
             {**HEAD, "leaderElection": {"leaseDuration": "soon"}},
             "leaderElection.leaseDuration: Invalid value",
             id="duration",
@@ -225,6 +305,44 @@ def test_unknown_plugin_fails_when_building() -> None:
     )
     with pytest.raises(config.ConfigError, match='profiles\\[0\\]: plugin "Nope" does not exist'):
         config.build_frameworks(cfg, IN_TREE, FakeSeams().seams())
+
+
+@pytest.mark.parametrize(
+    ("plugins", "error"),
+    [
+        pytest.param(
+            {"score": {"enabled": [{"name": "NoSuchPlugin", "weight": 2}]}},
+            'profiles[0]: plugin "NoSuchPlugin" does not exist',
+            id="unknown-plugin",
+        ),
+        pytest.param(
+            {"multiPoint": {"disabled": [{"name": "*"}]}},
+            "profiles[0].plugins.queueSort: Required value: no queue sort plugin is enabled",
+            id="no-queue-sort",
+        ),
+        pytest.param(
+            {"bind": {"disabled": [{"name": "DefaultBinder"}]}},
+            "profiles[0]: at least one bind plugin is needed",
+            id="no-binder",
+        ),
+        pytest.param(
+            {"filter": {"enabled": [{"name": "ImageLocality"}]}},
+            'profiles[0]: plugin "ImageLocality" does not extend filter plugin',
+            id="wrong-extension-point",
+        ),
+    ],
+)
+def test_a_profile_that_cannot_be_built_stops_start_up(
+    tmp_path: Path, plugins: dict, error: str
+) -> None:
+    """The whole of start-up: ``--config`` read, flags applied, every profile built once."""
+    path = tmp_path / "sched.yaml"
+    path.write_text(
+        yaml.safe_dump({**HEAD, "profiles": [{"schedulerName": "x", "plugins": plugins}]})
+    )
+    with pytest.raises(config.ConfigError) as e:
+        options.complete(options.Options(config_file=str(path)))
+    assert error in e.value.errors, e.value.errors
 
 
 def test_load_yaml_file(tmp_path: Path) -> None:

@@ -137,3 +137,27 @@ def test_missing_kubeconfig_is_a_clear_error(
         cli.main(["scheduler", f"--kubeconfig={tmp_path / 'none.conf'}"])
     assert e.value.code == 1
     assert "no kubeconfig found at" in capsys.readouterr().err
+
+
+def test_the_seed_custom_scheduler_command_line_is_accepted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The kube-scheduler flags of the seed's my-custom-scheduler manifest (1.11 era)."""
+    cfg = options.complete(
+        parse(
+            "--address=127.0.0.1",
+            "--kubeconfig=/etc/kubernetes/scheduler.conf",
+            "--leader-elect=true",
+            "--scheduler-name=my-custom-scheduler",
+            "--lock-object-name=my-custom-scheduler",
+        )
+    )
+    assert [p.scheduler_name for p in cfg.profiles] == ["my-custom-scheduler"]
+    assert cfg.leader_election.resource_name == "my-custom-scheduler"
+    assert "--address has no effect" in caplog.text
+
+
+def test_a_non_zero_insecure_port_is_refused() -> None:
+    assert options.complete(parse("--port=0")).profiles
+    with pytest.raises(config.ConfigError, match=r"port: .*invalid port value 10251"):
+        options.complete(parse("--port=10251"))

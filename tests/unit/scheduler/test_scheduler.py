@@ -3,6 +3,8 @@ FailedScheduling messages upstream writes."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pyk8s.scheduler import config
@@ -237,6 +239,13 @@ async def test_preemption_evicts_lower_priority_and_nominates() -> None:
     assert victim_update.condition is not None
     assert victim_update.condition["type"] == "DisruptionTarget"
     assert victim_update.condition["reason"] == "PreemptionByScheduler"
+    # the preemptor's scheduler name, as upstream's message; and when it became true
+    assert victim_update.condition["message"] == (
+        "default-scheduler: preempting to accommodate a higher priority pod"
+    )
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", victim_update.condition["lastTransitionTime"]
+    )
     assert pod_update.pod == "default/high" and pod_update.nominated_node_name == "w1"
     preempted = [e for e in h.fakes.recorder.events if e.reason == "Preempted"]
     assert [(e.object, e.message) for e in preempted] == [
