@@ -91,6 +91,7 @@ async def apply(scope: Scope, raw: bytes) -> web.Response:
                 field_manager=manager,
                 user=scope.user,
                 managed_fields=obj["metadata"].pop("managedFields", []),
+                schema=schema,
             )
             try:
                 created = await scope.store.create(scope.namespace, obj, opts)
@@ -106,6 +107,7 @@ async def apply(scope: Scope, raw: bytes) -> web.Response:
             subresource=sub,
             user=scope.user,
             managed_fields=new["metadata"].pop("managedFields", []),
+            schema=schema,
         )
         try:
             obj, _ = await scope.store.update(

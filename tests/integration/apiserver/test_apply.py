@@ -97,3 +97,30 @@ async def test_apply_to_the_status_subresource(client: Client) -> None:
         raw=yaml.safe_dump(doc).encode(), headers=APPLY,
     )  # fmt: skip
     assert status == 404
+
+
+async def test_apply_stores_quantities_canonical(client: Client) -> None:
+    # upstream decodes the merged object into Go structs: 0.5 is stored as 500m, for the
+    # create and the update an apply makes; a controller's later update of the same object
+    # then changes nothing and owns nothing
+    doc = yaml.safe_load(manifest(1, ["a"], {}))
+    doc["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "0.5", "memory": "1024Mi"}
+    }
+    path = DEPLOYS + "/ssa?fieldManager=alice"
+    status, body = await client.request(
+        "PATCH", path, raw=yaml.safe_dump(doc).encode(), headers=APPLY
+    )
+    assert status == 201, body
+    want = {"requests": {"cpu": "500m", "memory": "1Gi"}}
+    assert body["spec"]["template"]["spec"]["containers"][0]["resources"] == want
+    doc["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] = {"cpu": "1.5"}
+    status, body = await client.request(
+        "PATCH", path, raw=yaml.safe_dump(doc).encode(), headers=APPLY
+    )
+    assert status == 200, body
+    want["limits"] = {"cpu": "1500m"}
+    assert body["spec"]["template"]["spec"]["containers"][0]["resources"] == want
+    status, body = await client.put(DEPLOYS + "/ssa?fieldManager=ctrl", body)
+    assert status == 200, body
+    assert [m["manager"] for m in body["metadata"]["managedFields"]] == ["alice"]
