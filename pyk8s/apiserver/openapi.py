@@ -84,9 +84,17 @@ def _def_name(schemas: Schemas, r: scheme.Resource, kind: str | None = None) -> 
 class Builder:
     """Builds and caches the documents; every method is pure CPU (call from a thread)."""
 
-    def __init__(self, table: scheme.Scheme, schemas: Schemas) -> None:
+    def __init__(
+        self,
+        table: scheme.Scheme,
+        schemas: Schemas,
+        custom: Iterable[scheme.Resource] = (),
+    ) -> None:
         self.table = table
         self.schemas = schemas
+        # custom resources: their PATCH consumes no strategic merge patch (apiextensions'
+        # builder.go), which is how kubectl apply knows to send them a JSON merge patch
+        self.custom = frozenset((r.group, r.version, r.plural) for r in custom)
         self._v3: dict[str, bytes] = {}
 
     # -- v3
@@ -165,16 +173,15 @@ class Builder:
             params += [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION]
             if method == "patch":
                 params.append(FORCE)
+                types = [
+                    "application/apply-patch+yaml",
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                ]
+                if (r.group, r.version, r.plural) not in self.custom:
+                    types.append("application/strategic-merge-patch+json")
                 op["requestBody"] = {
-                    "content": {
-                        t: {"schema": self._ref(META + "Patch")}
-                        for t in (
-                            "application/apply-patch+yaml",
-                            "application/json-patch+json",
-                            "application/merge-patch+json",
-                            "application/strategic-merge-patch+json",
-                        )
-                    },
+                    "content": {t: {"schema": self._ref(META + "Patch")} for t in types},
                     "required": True,
                 }
             else:

@@ -409,7 +409,7 @@ class APIServer:
             if self._openapi_builder is None:
                 schemas = self._openapi_schemas()
                 assert schemas is not None
-                self._openapi_builder = openapi.Builder(self.table, schemas)
+                self._openapi_builder = openapi.Builder(self.table, schemas, self.custom.resources)
             builder = self._openapi_builder
             if path == "/openapi/v2":
                 data = await asyncio.to_thread(builder.v2_document)
@@ -439,7 +439,7 @@ class APIServer:
             if self._openapi_builder is None:
                 schemas = self._openapi_schemas()
                 assert schemas is not None
-                self._openapi_builder = openapi.Builder(self.table, schemas)
+                self._openapi_builder = openapi.Builder(self.table, schemas, self.custom.resources)
             builder = self._openapi_builder
             if self._openapi_v2_pb is None:
 

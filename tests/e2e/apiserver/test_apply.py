@@ -144,3 +144,65 @@ def test_apply_status_subresource(server: Server) -> None:
         e["manager"] == "ctrl" and e.get("subresource") == "status"
         for e in d["metadata"]["managedFields"]
     )
+
+
+WIDGETS = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{group}}}
+spec:
+  group: {group}
+  names: {{plural: widgets, singular: widget, kind: Widget}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              color: {{type: string}}
+              sizes: {{type: array, items: {{type: integer}}}}
+"""
+
+WIDGET = """
+apiVersion: {group}/v1
+kind: Widget
+metadata: {{name: w1}}
+spec: {{color: {color}, sizes: {sizes}}}
+"""
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_client_side_apply_of_a_custom_resource(server: Server, version: str) -> None:
+    # kubectl apply sends a JSON merge patch to a custom resource (the OpenAPI documents
+    # offer it no strategic merge patch); kubectl patch's default strategic patch gets 415
+    k = server.kubectl
+    group = f"csa{version.replace('.', '')}.example.com"
+    k(version, "apply", "-f", "-", input=WIDGETS.format(group=group))
+    k(version, "wait", "--for=condition=Established", f"crd/widgets.{group}")
+    ns = f"cr-apply-{version.replace('.', '-')}"
+    k(version, "create", "namespace", ns)
+    k(version, "-n", ns, "apply", "-f", "-", input=WIDGET.format(group=group, color="red",
+                                                                  sizes="[1, 2]"))  # fmt: skip
+    changed = WIDGET.format(group=group, color="blue", sizes="[3]")
+    diff = k(version, "-n", ns, "diff", "-f", "-", input=changed, check=False)
+    assert diff.returncode == 1, diff.stderr
+    assert "-  color: red\n+  color: blue" in diff.stdout, diff.stdout
+    res = k(version, "-n", ns, "apply", "-f", "-", input=changed)
+    assert f"widget.{group}/w1 configured" in res.stdout
+    got = k(version, "-n", ns, "get", f"widgets.{group}", "w1", "-o", "jsonpath={.spec}")
+    assert json.loads(got.stdout) == {"color": "blue", "sizes": [3]}
+    assert k(version, "-n", ns, "diff", "-f", "-", input=changed, check=False).returncode == 0
+    res = k(version, "-n", ns, "patch", f"widgets.{group}", "w1", "-p", '{"spec":{"color":"x"}}',
+            check=False)  # fmt: skip
+    assert res.returncode == 1
+    assert (
+        f"application/strategic-merge-patch+json is not supported by {group}/v1, Kind=Widget: "
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    ) in res.stderr

@@ -324,9 +324,19 @@ async def test_versions_discovery_and_openapi(client: Client) -> None:
         {"group": GROUP, "version": "v1", "kind": "CronTab"}
     ]
     assert "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" in schemas
-    assert f"/apis/{GROUP}/v1/namespaces/{{namespace}}/crontabs/{{name}}" in doc["paths"]
+    item = f"/apis/{GROUP}/v1/namespaces/{{namespace}}/crontabs/{{name}}"
+    # no strategic merge patch for custom resources: kubectl apply sends a merge patch
+    assert sorted(doc["paths"][item]["patch"]["requestBody"]["content"]) == [
+        "application/apply-patch+yaml",
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ]
     code, v2 = await client.get("/openapi/v2")
     assert "com.example.stable.v1.CronTab" in v2["definitions"]
+    assert "application/strategic-merge-patch+json" not in v2["paths"][item]["patch"]["consumes"]
+    code, core = await client.get("/openapi/v3/api/v1")
+    pod = core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"]
+    assert "application/strategic-merge-patch+json" in pod["requestBody"]["content"]
 
 
 async def test_name_conflict_and_cleanup(client: Client, cluster: Cluster) -> None:
