@@ -208,14 +208,100 @@ def pod(obj: Obj) -> list[FieldError]:
     return pod_spec(obj.get("spec"), "spec", is_pod=True)
 
 
+def _scheduling_gates_update(new_spec: Obj, old_spec: Obj) -> list[FieldError]:
+    """``validateOnlyDeletedSchedulingGates``: gates may be removed, never added."""
+    old_names = {
+        g.get("name") for g in old_spec.get("schedulingGates") or [] if isinstance(g, dict)
+    }
+    errs: list[FieldError] = []
+    for i, g in enumerate(new_spec.get("schedulingGates") or []):
+        name = g.get("name") if isinstance(g, dict) else g
+        if name not in old_names:
+            errs.append(
+                forbidden(
+                    f"spec.schedulingGates[{i}].name",
+                    f"only deletion is allowed, but found new scheduling gate '{name}'",
+                )
+            )
+    return errs
+
+
+def _required_terms(spec: Obj) -> list[Any] | None:
+    node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if required is None:
+        return None
+    return list(required.get("nodeSelectorTerms") or [])
+
+
+def _gated_scheduling_directives_update(new_spec: Obj, old_spec: Obj) -> list[FieldError]:
+    """A gated pod's placement may be narrowed (KEP-3838): nodeSelector entries added,
+    required node affinity terms given more expressions; nothing loosened."""
+    errs: list[FieldError] = []
+    old_sel = old_spec.get("nodeSelector") or {}
+    new_sel = new_spec.get("nodeSelector") or {}
+    if any(new_sel.get(k) != v for k, v in old_sel.items()):
+        errs.append(
+            invalid_value(
+                "spec.nodeSelector",
+                new_sel,
+                "only additions to spec.nodeSelector are allowed (no mutations or deletions)",
+            )
+        )
+    old_terms = _required_terms(old_spec)
+    if old_terms is not None:
+        path = (
+            "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+            ".nodeSelectorTerms"
+        )
+        new_terms = _required_terms(new_spec) or []
+        if len(new_terms) != len(old_terms):
+            errs.append(
+                invalid_value(
+                    path,
+                    new_terms,
+                    "no additions/deletions to non-empty NodeSelectorTerms list are allowed",
+                )
+            )
+        else:
+            for i, (o, n) in enumerate(zip(old_terms, new_terms, strict=True)):
+                for key in ("matchExpressions", "matchFields"):
+                    olds = (o or {}).get(key) or []
+                    news = (n or {}).get(key) or []
+                    if news[: len(olds)] != olds:
+                        errs.append(
+                            invalid_value(
+                                f"{path}[{i}]",
+                                n,
+                                "only additions are allowed (no mutations or deletions)",
+                            )
+                        )
+                        break
+    return errs
+
+
 def pod_update(obj: Obj, old: Obj) -> list[FieldError]:
-    """Pod specs are immutable except images, activeDeadlineSeconds, tolerations (additions)."""
+    """Pod specs are immutable except images, activeDeadlineSeconds, tolerations (additions),
+    scheduling gates (removals) and, while gated, a narrower placement."""
     new_spec = dict(obj.get("spec") or {})
     old_spec = dict(old.get("spec") or {})
+    errs = _scheduling_gates_update(new_spec, old_spec)
+    gated = bool(old_spec.get("schedulingGates"))
+    if gated:
+        errs += _gated_scheduling_directives_update(new_spec, old_spec)
     for spec in (new_spec, old_spec):
         spec.pop("activeDeadlineSeconds", None)
         spec.pop("tolerations", None)
         spec.pop("terminationGracePeriodSeconds", None)
+        spec.pop("schedulingGates", None)
+        if gated:
+            spec.pop("nodeSelector", None)
+            if isinstance(spec.get("affinity"), dict):
+                spec["affinity"] = {
+                    k: v for k, v in spec["affinity"].items() if k != "nodeAffinity"
+                } or None
+                if spec["affinity"] is None:
+                    spec.pop("affinity")
         for key in ("containers", "initContainers"):
             spec[key] = [
                 {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
@@ -223,6 +309,8 @@ def pod_update(obj: Obj, old: Obj) -> list[FieldError]:
             ]
     if new_spec.get("nodeName") is None and old_spec.get("nodeName"):
         new_spec["nodeName"] = old_spec["nodeName"]
+    if errs:
+        return errs
     if new_spec != old_spec:
         return [
             forbidden(

@@ -98,6 +98,9 @@ def pod_status_reason(pod: Obj) -> str:
     reason = status.get("phase") or "Unknown"
     if status.get("reason"):
         reason = status["reason"]
+    for c in status.get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
     init_statuses = status.get("initContainerStatuses") or []
     init_specs = _spec(pod).get("initContainers") or []
     initializing = False

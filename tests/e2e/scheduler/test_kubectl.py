@@ -289,3 +289,45 @@ def test_kubectl_label_taint_and_cordon_move_pods(cluster: Cluster, nodes: list[
     finally:
         cluster.delete_pods("labelled", "after-taint", "after-cordon")
         cluster.kubectl("delete", "node", "sched-edit")
+
+
+def test_scheduling_gates_hold_a_pod_until_kubectl_removes_them(
+    cluster: Cluster, nodes: list[str]
+) -> None:
+    """A gated pod reads ``SchedulingGated`` in ``kubectl get``, gets no FailedScheduling,
+    refuses a new gate, and is scheduled once ``kubectl patch`` removes the last one."""
+    cluster.apply(node("sched-gate", "2", labels={"gate": "yes"}))
+    gated = pod("gated", nodeSelector={"gate": "yes"})
+    gated["spec"]["schedulingGates"] = [{"name": "example.com/a"}, {"name": "example.com/b"}]
+    try:
+        cluster.apply(gated)
+        row = cluster.kubectl("get", "pod", "gated", "--no-headers").stdout.split()
+        assert row[2] == "SchedulingGated"
+        cond = condition(cluster.get("pod", "gated"), "PodScheduled")
+        assert (cond["status"], cond["reason"]) == ("False", "SchedulingGated")
+        refused = cluster.kubectl(
+            "patch", "pod", "gated", "--type=json",
+            "-p", '[{"op":"add","path":"/spec/schedulingGates/-","value":{"name":"x"}}]',
+            check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert (
+            "spec.schedulingGates[2].name: Forbidden: only deletion is allowed, "
+            "but found new scheduling gate 'x'" in refused.stderr
+        )
+        cluster.kubectl(
+            "patch", "pod", "gated", "--type=json",
+            "-p", '[{"op":"remove","path":"/spec/schedulingGates/0"}]',
+        )  # fmt: skip
+        time.sleep(1)
+        assert bound_node(cluster, "gated") == ""
+        cluster.kubectl(
+            "patch", "pod", "gated", "--type=json",
+            "-p", '[{"op":"remove","path":"/spec/schedulingGates"}]',
+        )  # fmt: skip
+        assert wait_bound(cluster, "gated") == "sched-gate"
+        events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=gated")
+        assert "FailedScheduling" not in events.stdout
+    finally:
+        cluster.delete_pods("gated")
+        cluster.kubectl("delete", "node", "sched-gate")

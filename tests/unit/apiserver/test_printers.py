@@ -107,3 +107,18 @@ def test_hpa_targets() -> None:
     }
     cells = columns.HPA.row(hpa)
     assert cells[:6] == ["h", "Deployment/web", "cpu: 31%/50%", 1, 3, 2]
+
+
+def test_a_gated_pod_shows_scheduling_gated() -> None:
+    pod = {
+        "spec": {"containers": [{"name": "c"}], "schedulingGates": [{"name": "g"}]},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}
+            ],
+        },
+    }
+    assert columns.pod_status_reason(pod) == "SchedulingGated"
+    pod["status"]["conditions"][0]["reason"] = "Unschedulable"
+    assert columns.pod_status_reason(pod) == "Pending"

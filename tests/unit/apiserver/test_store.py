@@ -129,3 +129,61 @@ async def test_dry_run_service_create_shows_allocations_and_keeps_nothing(
     # nothing was reserved: the real create gets the same node port
     real = await svcs.create("ns", body, WriteOptions())
     assert real["spec"]["ports"][0]["nodePort"] == 30080
+
+
+async def test_scheduling_gates_are_shown_and_may_only_be_removed(
+    rests: dict[tuple[str, str, str], rest.REST],
+) -> None:
+    """``applySchedulingGatedCondition`` on create; ``ValidatePodUpdate`` lets a gated pod
+    lose gates and narrow its placement, and nothing else."""
+    pods = rests[("", "v1", "pods")].store
+    pod = {
+        "metadata": {"name": "g"},
+        "spec": {
+            "containers": [{"name": "c", "image": "i"}],
+            "schedulingGates": [{"name": "a"}, {"name": "b"}],
+            "nodeSelector": {"zone": "x"},
+        },
+    }
+    created = await pods.create("ns", pod, WriteOptions())
+    assert created["status"]["conditions"] == [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "SchedulingGated",
+            "message": "Scheduling is blocked due to non-empty scheduling gates",
+        }
+    ]
+    added = {
+        **created,
+        "spec": {**created["spec"], "schedulingGates": [{"name": "a"}, {"name": "c"}]},
+    }
+    with pytest.raises(
+        errors.Invalid,
+        match=r"spec.schedulingGates\[1\].name: Forbidden: only deletion is allowed, "
+        "but found new scheduling gate 'c'",
+    ):
+        await pods.update("ns", "g", added, WriteOptions())
+    changed = {**created, "spec": {**created["spec"], "nodeSelector": {"zone": "y"}}}
+    with pytest.raises(errors.Invalid, match="only additions to spec.nodeSelector are allowed"):
+        await pods.update("ns", "g", changed, WriteOptions())
+    narrower = {
+        **created,
+        "spec": {
+            **created["spec"],
+            "schedulingGates": [{"name": "b"}],
+            "nodeSelector": {"zone": "x", "disk": "ssd"},
+        },
+    }
+    one_left, _ = await pods.update("ns", "g", narrower, WriteOptions())
+    assert one_left["spec"]["schedulingGates"] == [{"name": "b"}]
+    released = {
+        **one_left,
+        "spec": {k: v for k, v in one_left["spec"].items() if k != "schedulingGates"},
+    }
+    free, _ = await pods.update("ns", "g", released, WriteOptions())
+    assert "schedulingGates" not in free["spec"]
+    # no longer gated: the placement is fixed again
+    moved = {**free, "spec": {**free["spec"], "nodeSelector": {"zone": "x"}}}
+    with pytest.raises(errors.Invalid, match="pod updates may not change fields"):
+        await pods.update("ns", "g", moved, WriteOptions())

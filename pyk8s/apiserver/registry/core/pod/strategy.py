@@ -1,7 +1,8 @@
 """Pod strategy: status starts Pending, graceful deletion by grace period.
 
 Mirrors ``pkg/registry/core/pod/strategy.go`` (``podStrategy``:
-``PrepareForCreate`` sets phase Pending and QOS class, ``CheckGracefulDelete``
+``PrepareForCreate`` sets phase Pending, QOS class and, for a pod with scheduling
+gates, ``PodScheduled=False`` reason ``SchedulingGated``; ``CheckGracefulDelete``
 takes the pod's ``terminationGracePeriodSeconds`` unless the request names
 one, and deletes unscheduled or finished pods at once; ``podStatusStrategy``).
 Defaulting and full validation are issue [openapi]'s.
@@ -40,6 +41,25 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+def apply_scheduling_gated_condition(pod: Obj) -> None:
+    """A pod created with scheduling gates says so in PodScheduled
+    (``applySchedulingGatedCondition``); kubectl shows it as ``SchedulingGated``."""
+    if not (pod.get("spec") or {}).get("schedulingGates"):
+        return
+    status = pod.setdefault("status", {})
+    conditions = status.setdefault("conditions", [])
+    if any(c.get("type") == "PodScheduled" for c in conditions):
+        return
+    conditions.append(
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "SchedulingGated",
+            "message": "Scheduling is blocked due to non-empty scheduling gates",
+        }
+    )
+
+
 class PodStrategy(Strategy):
     def initial_status(self, obj: Obj) -> Any:
         return {"phase": "Pending", "qosClass": qos_class(obj)}
@@ -48,6 +68,7 @@ class PodStrategy(Strategy):
         obj["status"] = {}
         super().prepare_for_create(obj)
         obj.setdefault("status", self.initial_status(obj))
+        apply_scheduling_gated_condition(obj)
 
     def check_graceful_delete(self, obj: Obj, grace_period: int | None) -> int | None:
         spec = obj.get("spec") or {}
