@@ -165,7 +165,7 @@ async def test_scheduling_gates_are_shown_and_may_only_be_removed(
     ):
         await pods.update("ns", "g", added, WriteOptions())
     changed = {**created, "spec": {**created["spec"], "nodeSelector": {"zone": "y"}}}
-    with pytest.raises(errors.Invalid, match="only additions to spec.nodeSelector are allowed"):
+    with pytest.raises(errors.Invalid, match=r"only additions to spec\.nodeSelector are allowed"):
         await pods.update("ns", "g", changed, WriteOptions())
     narrower = {
         **created,
@@ -187,3 +187,45 @@ async def test_scheduling_gates_are_shown_and_may_only_be_removed(
     moved = {**free, "spec": {**free["spec"], "nodeSelector": {"zone": "x"}}}
     with pytest.raises(errors.Invalid, match="pod updates may not change fields"):
         await pods.update("ns", "g", moved, WriteOptions())
+
+
+async def test_pod_affinity_match_label_keys_join_the_selector_on_create(
+    rests: dict[tuple[str, str, str], rest.REST],
+) -> None:
+    pods = rests[("", "v1", "pods")].store
+    term = {
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": {"matchLabels": {"app": "web"}},
+        "matchLabelKeys": ["pod-template-hash", "absent"],
+        "mismatchLabelKeys": ["tenant"],
+    }
+    pod = {
+        "metadata": {
+            "name": "a",
+            "labels": {"app": "web", "pod-template-hash": "h1", "tenant": "t"},
+        },
+        "spec": {
+            "containers": [{"name": "c", "image": "i"}],
+            "affinity": {
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [term],
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 1, "podAffinityTerm": {**term, "labelSelector": None}}
+                    ],
+                }
+            },
+        },
+    }
+    created = await pods.create("ns", pod, WriteOptions())
+    anti = created["spec"]["affinity"]["podAntiAffinity"]
+    [required] = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required["labelSelector"] == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "pod-template-hash", "operator": "In", "values": ["h1"]},
+            {"key": "tenant", "operator": "NotIn", "values": ["t"]},
+        ],
+    }
+    assert required["matchLabelKeys"] == ["pod-template-hash", "absent"]
+    [preferred] = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["podAffinityTerm"].get("labelSelector") is None

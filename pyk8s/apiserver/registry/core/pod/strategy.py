@@ -2,7 +2,8 @@
 
 Mirrors ``pkg/registry/core/pod/strategy.go`` (``podStrategy``:
 ``PrepareForCreate`` sets phase Pending, QOS class and, for a pod with scheduling
-gates, ``PodScheduled=False`` reason ``SchedulingGated``; ``CheckGracefulDelete``
+gates, ``PodScheduled=False`` reason ``SchedulingGated``, and folds pod affinity
+terms' ``matchLabelKeys``/``mismatchLabelKeys`` into their selectors; ``CheckGracefulDelete``
 takes the pod's ``terminationGracePeriodSeconds`` unless the request names
 one, and deletes unscheduled or finished pods at once; ``podStatusStrategy``).
 Defaulting and full validation are issue [openapi]'s.
@@ -60,6 +61,31 @@ def apply_scheduling_gated_condition(pod: Obj) -> None:
     )
 
 
+def mutate_pod_affinity(pod: Obj) -> None:
+    """``mutatePodAffinity`` (MatchLabelKeysInPodAffinity): each pod (anti-)affinity term's
+    ``matchLabelKeys`` become ``key In (the pod's value)`` and its ``mismatchLabelKeys``
+    ``key NotIn (value)`` in the term's labelSelector, so the scheduler needs only that."""
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        section = affinity.get(kind) or {}
+        terms = list(section.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [
+            w.get("podAffinityTerm") or {}
+            for w in section.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        ]
+        for term in terms:
+            selector = term.get("labelSelector")
+            if not isinstance(selector, dict):
+                continue  # a nil selector matches nothing: nothing to narrow
+            for field, operator in (("matchLabelKeys", "In"), ("mismatchLabelKeys", "NotIn")):
+                for key in term.get(field) or ():
+                    if key in labels:
+                        selector.setdefault("matchExpressions", []).append(
+                            {"key": key, "operator": operator, "values": [labels[key]]}
+                        )
+
+
 class PodStrategy(Strategy):
     def initial_status(self, obj: Obj) -> Any:
         return {"phase": "Pending", "qosClass": qos_class(obj)}
@@ -69,6 +95,7 @@ class PodStrategy(Strategy):
         super().prepare_for_create(obj)
         obj.setdefault("status", self.initial_status(obj))
         apply_scheduling_gated_condition(obj)
+        mutate_pod_affinity(obj)
 
     def check_graceful_delete(self, obj: Obj, grace_period: int | None) -> int | None:
         spec = obj.get("spec") or {}
