@@ -77,13 +77,13 @@ def test_host_ports_tcp_and_udp(cluster: NetCluster) -> None:
         got = wait_for(
             f"nginx on {host}:{TCP_PORT}",
             lambda h=host: _curl(f"http://{h}:{TCP_PORT}/") == "200",
-            timeout=20,
+            timeout=60,
         )
         assert got
         assert wait_for(
             f"the UDP echo on {host}:{UDP_PORT}",
             lambda h=host: _udp(h, UDP_PORT, b"ping") == b"echo ping",
-            timeout=20,
+            timeout=60,
         )
     prefix = hostport.chain_prefix(bridge.link_prefix(naming.prefix_for(cluster.data_dir)))
     nat = iptables_nat()
@@ -101,7 +101,7 @@ def test_host_ports_tcp_and_udp(cluster: NetCluster) -> None:
                 return str(cond.get("message", ""))
         return None
 
-    message = wait_for("hp-web2 to be unschedulable", unschedulable, timeout=20)
+    message = wait_for("hp-web2 to be unschedulable", unschedulable, timeout=60)
     assert "didn't have free ports for the requested pod ports" in message
     cluster.kubectl("delete", "pod", "hp-web2", "--wait=false")
 
@@ -110,7 +110,7 @@ def test_host_ports_tcp_and_udp(cluster: NetCluster) -> None:
     assert wait_for(
         "the host-port rules to go",
         lambda: f"--dport {TCP_PORT} -j DNAT" not in iptables_nat(),
-        timeout=20,
+        timeout=60,
     )
     assert f"{prefix}-HP-" not in iptables_nat()
     assert _curl(f"http://127.0.0.1:{TCP_PORT}/") != "200"

@@ -42,7 +42,7 @@ def test_kube_dns_service_answers_through_its_cluster_ip(cluster: NetCluster) ->
     got = wait_for(
         "kube-dns to answer on its ClusterIP",
         lambda: _dig(cluster.ranges.dns_ip, "kubernetes.default.svc.cluster.local") or None,
-        timeout=20,
+        timeout=60,
     )
     assert got == cluster.ranges.kubernetes_ip
     assert (
@@ -160,6 +160,6 @@ def test_kube_dns_shows_as_a_pod_the_service_selects(cluster: NetCluster) -> Non
     got = wait_for(
         "kube-dns to answer again",
         lambda: _dig(cluster.ranges.dns_ip, "kubernetes.default.svc.cluster.local") or None,
-        timeout=20,
+        timeout=60,
     )
     assert got == cluster.ranges.kubernetes_ip

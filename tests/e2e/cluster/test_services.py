@@ -105,7 +105,7 @@ def test_node_port_and_load_balancer_from_the_host(cluster: NetCluster, echo: li
     ip = node_ip(cluster)
     for host in (ip, "127.0.0.1"):
         url = f"http://{host}:{node_port}/"
-        assert wait_for(f"NodePort {url}", lambda u=url: _get(u) in echo, timeout=20)
+        assert wait_for(f"NodePort {url}", lambda u=url: _get(u) in echo, timeout=60)
 
     def external_ip() -> str | None:
         ingress = (_svc(cluster, "echo-lb").get("status") or {}).get("loadBalancer") or {}
@@ -116,7 +116,7 @@ def test_node_port_and_load_balancer_from_the_host(cluster: NetCluster, echo: li
     row = cluster.kubectl("get", "svc", "echo-lb", "--no-headers").stdout.split()
     assert row[1] == "LoadBalancer" and row[3] == lb, row  # EXTERNAL-IP
     url = f"http://{lb}:{LB_PORT}/"
-    assert wait_for(f"LoadBalancer {url}", lambda: _get(url) in echo, timeout=20)
+    assert wait_for(f"LoadBalancer {url}", lambda: _get(url) in echo, timeout=60)
     lb_node_port = _svc(cluster, "echo-lb")["spec"]["ports"][0]["nodePort"]
     assert _get(f"http://127.0.0.1:{lb_node_port}/") in echo
 
@@ -124,7 +124,7 @@ def test_node_port_and_load_balancer_from_the_host(cluster: NetCluster, echo: li
 def test_client_ip_affinity_pins_the_client(cluster: NetCluster, echo: list[str]) -> None:
     plain = _svc(cluster, "echo")["spec"]["clusterIP"]
     sticky = _svc(cluster, "echo-sticky")["spec"]["clusterIP"]
-    assert wait_for("the sticky Service", lambda: _get(f"http://{sticky}/") in echo, timeout=20)
+    assert wait_for("the sticky Service", lambda: _get(f"http://{sticky}/") in echo, timeout=60)
     spread = Counter(_get(f"http://{plain}/") for _ in range(24))
     assert set(spread) <= set(echo) and len(spread) > 1, spread  # balanced without affinity
     pinned = Counter(_get(f"http://{sticky}/") for _ in range(24))
@@ -150,7 +150,7 @@ def test_unready_pods_stop_receiving_traffic(cluster: NetCluster, echo: list[str
     assert wait_for(
         "traffic only to the ready pod",
         lambda: {_get(f"http://{plain}/") for _ in range(6)} == {keep},
-        timeout=10,
+        timeout=30,
     )
     assert Counter(_get(f"http://{plain}/") for _ in range(20)) == Counter({keep: 20})
     for pod in drop:  # ready again: back in

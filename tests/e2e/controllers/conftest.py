@@ -64,7 +64,7 @@ def get_json(cluster: Server, *args: str) -> Any:
     return json.loads(kubectl(cluster, "get", *args, "-o", "json"))
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -86,7 +86,7 @@ def container_config(
     )
 
 
-async def wait_exited(rt: RuncRuntime, cid: str, timeout: float = 20) -> cri.ContainerStatus:
+async def wait_exited(rt: RuncRuntime, cid: str, timeout: float = 60) -> cri.ContainerStatus:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         status = await rt.container_status(cid)

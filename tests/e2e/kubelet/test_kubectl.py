@@ -160,7 +160,7 @@ def test_node_registration_and_lease(cluster: Cluster) -> None:
     wait_for(
         "the lease to be renewed",
         lambda: cluster.get("lease", "-n", "kube-node-lease", name)["spec"]["renewTime"] != first,
-        timeout=15,
+        timeout=40,
     )
 
 
@@ -522,7 +522,7 @@ def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
         busy = any(n.endswith(".tmp") or f"{n}.gz" in names for n in names)
         return None if busy else names
 
-    files = wait_for("no compression under way", settled, timeout=10)
+    files = wait_for("no compression under way", settled, timeout=60)
     rotated = [f for f in files if f.startswith("0.log.")]
     assert len(rotated) == 2 and "0.log" in files, files  # containerLogMaxFiles=3
     assert rotated[0].endswith(".gz") and not rotated[1].endswith(".gz"), files

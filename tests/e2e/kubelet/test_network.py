@@ -91,12 +91,12 @@ async def test_two_pods_talk_and_teardown_leaves_nothing(
     )  # fmt: skip
     try:
         assert server.stdout is not None
-        assert (await asyncio.wait_for(server.stdout.readline(), 10)).strip() == b"ready"
+        assert (await asyncio.wait_for(server.stdout.readline(), 30)).strip() == b"ready"
         client = await asyncio.create_subprocess_exec(
             "ip", "netns", "exec", names["b"], sys.executable, "-c", CLIENT, ips["a"],
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(client.communicate(), 20)
+        out, _ = await asyncio.wait_for(client.communicate(), 60)
         assert out.decode().strip() == f"hello {ips['b']}"
     finally:
         if server.returncode is None:

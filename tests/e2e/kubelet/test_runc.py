@@ -217,7 +217,7 @@ async def test_stop_is_sigterm_then_sigkill_after_grace(
     await runtime.stop_container(stubborn_id, timeout=1)  # idempotent
 
 
-async def wait_logged(runtime: RuncRuntime, cid: str, line: bytes, timeout: float = 10) -> None:
+async def wait_logged(runtime: RuncRuntime, cid: str, line: bytes, timeout: float = 30) -> None:
     path = (await runtime.container_status(cid)).log_path
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from tests.e2e.kubelet.test_runc import read_log
 pytestmark = pytest.mark.e2e
 
 
-async def read_until(reader: asyncio.StreamReader, marker: bytes, timeout: float = 10) -> bytes:
+async def read_until(reader: asyncio.StreamReader, marker: bytes, timeout: float = 30) -> bytes:
     data = b""
     async with asyncio.timeout(timeout):
         while marker not in data:

@@ -213,7 +213,7 @@ def test_routes_follow_the_nodes(nodes: Nodes) -> None:
     host = wait_for(
         "the host's route to node 2's pods",
         lambda: cidrs[nodes.node2] in _routes() and _routes(),
-        timeout=20,
+        timeout=60,
     )
     line = next(x for x in host.splitlines() if x.startswith(cidrs[nodes.node2]))
     assert f"via {nodes.node2_ip} " in line and f"proto {proto}" in line, line

@@ -99,7 +99,7 @@ class Cluster:
                 _stop(proc)
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20) -> T:
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = probe()

@@ -33,7 +33,7 @@ def bound_node(cluster: Cluster, name: str, ns: str = "default") -> str:
     return str(cluster.get("pod", name, "-n", ns)["spec"].get("nodeName") or "")
 
 
-def wait_bound(cluster: Cluster, name: str, ns: str = "default", timeout: float = 20) -> str:
+def wait_bound(cluster: Cluster, name: str, ns: str = "default", timeout: float = 60) -> str:
     return wait_for(f"pod {name} to be bound", lambda: bound_node(cluster, name, ns), timeout)
 
 

@@ -29,7 +29,7 @@ def cm(name: str, **labels: str) -> dict[str, Any]:
     }
 
 
-async def eventually(cond: Any, timeout: float = 10.0) -> None:
+async def eventually(cond: Any, timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not cond():
             await asyncio.sleep(0.01)

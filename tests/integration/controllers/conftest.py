@@ -37,7 +37,7 @@ async def controllers(client: rest.Client) -> AsyncIterator[ControllerManagerCon
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.1
+    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.1
 ) -> Any:
     """Poll ``check`` until it returns something true (or fail with its last error)."""
     deadline = asyncio.get_running_loop().time() + timeout

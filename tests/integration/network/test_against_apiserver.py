@@ -30,7 +30,7 @@ SLICES = rest.ResourceRef.from_resource(  # type: ignore[arg-type]
 )
 
 
-async def eventually(cond: Callable[[], Any], timeout: float = 10.0) -> None:
+async def eventually(cond: Callable[[], Any], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not await cond():
             await asyncio.sleep(0.02)
