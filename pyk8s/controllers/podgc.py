@@ -3,7 +3,9 @@
 Mirrors ``pkg/controller/podgc/gc_controller.go`` (``gc`` every period:
 ``gcTerminated`` deletes the oldest finished pods above
 ``--terminated-pod-gc-threshold``; ``gcOrphaned`` force-deletes pods bound to
-nodes that no longer exist, after checking the API (the cache may lag);
+nodes that no longer exist: a node name must have been missing from the cache for
+``quarantineTime`` (40 s) and then be missing from the API too, so a pod bound to a node
+that is still registering (the server's DNS pod before its node agent is up) is left alone;
 ``gcUnscheduledTerminating`` force-deletes terminating pods never bound to a
 node; ``gcTerminating`` force-deletes terminating pods on nodes that are not Ready
 and carry the ``node.kubernetes.io/out-of-service`` taint). A pod force-deleted
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Object = Mapping[str, Any]
 TICK = "gc"
+QUARANTINE = 40.0  # upstream's quarantineTime: how long a node may be missing from the cache
 OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 
 
@@ -43,6 +46,10 @@ class PodGCController(base.Controller):
         self.period = ctx.config.pod_gc_period
         self.pods = ctx.informers.lister(PODS)
         self.nodes = ctx.informers.lister(NODES)
+        self.quarantine = QUARANTINE
+        # upstream's nodeQueue: node names pods are bound to that the cache did not have,
+        # with when they were first seen missing
+        self._missing_since: dict[str, float] = {}
         self.watch(ctx.informers.for_resource(PODS))
         self.watch(ctx.informers.for_resource(NODES))
         self.queue.add(TICK)
@@ -104,26 +111,36 @@ class PodGCController(base.Controller):
 
     async def gc_orphaned(self, pods: list[Object]) -> None:
         known = {n["metadata"]["name"] for n in self.nodes.list()}
-        missing: dict[str, bool] = {}
+        now = self.clock.now()
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName")
-            if not node or node in known:
+            if node and node not in known:
+                self._missing_since.setdefault(node, now)
+        deleted: set[str] = set()
+        for node, since in list(self._missing_since.items()):
+            if now - since < self.quarantine:
                 continue
-            if node not in missing:
-                try:
-                    await self.client.get(NODES, node)
-                    missing[node] = False
-                except errors.NotFound:
-                    missing[node] = True
-            if missing[node]:
-                log.info(
-                    "pod gc: deleting %s/%s of deleted node %s",
-                    pod["metadata"].get("namespace"),
-                    pod["metadata"]["name"],
-                    node,
-                )
-                await self._mark_failed(pod, "PodGC: node no longer exists")
-                await self._force_delete(pod)
+            del self._missing_since[node]  # seen again next round if still needed
+            if node in known:
+                continue
+            try:
+                await self.client.get(NODES, node)
+            except errors.NotFound:
+                deleted.add(node)
+            except errors.ApiError as e:
+                log.warning("pod gc: cannot tell whether node %s exists: %s", node, e)
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node not in deleted:
+                continue
+            log.info(
+                "pod gc: deleting %s/%s of deleted node %s",
+                pod["metadata"].get("namespace"),
+                pod["metadata"]["name"],
+                node,
+            )
+            await self._mark_failed(pod, "PodGC: node no longer exists")
+            await self._force_delete(pod)
 
     async def gc_unscheduled_terminating(self, pods: list[Object]) -> None:
         for pod in pods:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from pyk8s.client import clock
 from pyk8s.controllers import nodeipam, podgc
 from pyk8s.controllers.resources import NODES, PODS
 from tests.unit.controllers.conftest import Harness, obj
@@ -49,11 +50,36 @@ async def test_pod_gc(harness: Harness) -> None:
                 status={"phase": "Succeeded"},
             ),
         )
+    harness.clock = fake = clock.FakeClock()
     ctl = await harness.start(podgc.new)
+    await ctl.gc()
+    left = sorted(p["metadata"]["name"] for p in harness.client.objects(PODS))
+    assert left == ["done-1", "on-alive", "on-gone"]  # "gone" is quarantined first
+    assert harness.client.actions_of("get", "nodes") == []
+    fake.advance(podgc.QUARANTINE)
     await ctl.gc()
     left = sorted(p["metadata"]["name"] for p in harness.client.objects(PODS))
     assert left == ["done-1", "on-alive"]
     assert [a.name for a in harness.client.actions_of("get", "nodes")] == ["gone"]
+
+
+async def test_pod_gc_leaves_pods_of_a_node_that_registers_within_the_quarantine(
+    harness: Harness,
+) -> None:
+    """A pod bound to a node that is not registered yet (the server's DNS pod while its
+    node agent still imports images) stays: upstream waits 40 s, then asks the API."""
+    harness.clock = fake = clock.FakeClock()
+    harness.client.add(PODS, obj("Pod", "early", spec={"nodeName": "late"}))
+    ctl = await harness.start(podgc.new)
+    await ctl.gc()
+    fake.advance(podgc.QUARANTINE / 2)
+    await ctl.gc()
+    harness.client.add(NODES, obj("Node", "late", None))
+    await harness.settle()
+    fake.advance(podgc.QUARANTINE)
+    await ctl.gc()
+    assert [p["metadata"]["name"] for p in harness.client.objects(PODS)] == ["early"]
+    assert harness.client.actions_of("get", "nodes") == []
 
 
 async def test_terminating_pods_of_out_of_service_nodes_are_force_deleted(
