@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = rest.ResourceRef("", "v1", "services", True, "Service")
 PODS = rest.ResourceRef("", "v1", "pods", True, "Pod")
+NODES = rest.ResourceRef("", "v1", "nodes", False, "Node")
 ENDPOINT_SLICES = rest.ResourceRef(
     "discovery.k8s.io", "v1", "endpointslices", True, "EndpointSlice"
 )
@@ -53,6 +54,7 @@ LABELS = {
 MANAGED_BY = "pyk8s-server"
 METRICS_PORT = 9153
 RETRY = 10.0
+NODE_WAIT = 1.0  # how often to look for the node before its pod can be shown
 CONTAINER = "coredns"
 MIRROR = "kubernetes.io/config.mirror"
 CONFIG_HASH = "kubernetes.io/config.hash"
@@ -187,9 +189,18 @@ def _conditions_state(status: dict[str, Any]) -> tuple[Any, ...]:
 
 async def ensure_pod(
     client: rest.Interface, config: KubeDNSConfig, ready: bool, since: str
-) -> None:
+) -> bool:
     """Create the DNS pod (again, if it was deleted or shows an older configuration) and
-    make its status say ``ready``."""
+    make its status say ``ready``; False while its node is not registered yet.
+
+    As a kubelet creates a static pod's mirror only once its node is registered: a pod
+    bound to a node that does not exist is an orphan to the pod GC, and the node agent
+    registers only after the air-gap images are in (tens of seconds on a loaded machine).
+    """
+    try:
+        await client.get(NODES, config.node_name)
+    except errors.NotFound:
+        return False
     want = pod(config)
     try:
         have: dict[str, Any] | None = await client.get(PODS, want["metadata"]["name"], NAMESPACE)
@@ -212,6 +223,7 @@ async def ensure_pod(
     if _conditions_state(have.get("status") or {}) != _conditions_state(status):
         body = {**have, "status": status}
         await client.update(PODS, body, NAMESPACE, subresource="status")
+    return True
 
 
 def endpoint_slice(config: KubeDNSConfig) -> dict[str, Any]:
@@ -334,12 +346,13 @@ async def _serve(config: KubeDNSConfig, client: rest.Client, ready: asyncio.Even
         if ready is not None:
             ready.set()
         while not task.done():
+            shown = True
             if config.node_name:
                 try:
-                    await ensure_pod(client, config, True, since)
+                    shown = await ensure_pod(client, config, True, since)
                 except (errors.ApiError, OSError) as e:
                     log.warning("kube-dns pod: %s", e)
-            await asyncio.wait({task}, timeout=RETRY)
+            await asyncio.wait({task}, timeout=RETRY if shown else NODE_WAIT)
         await task
     finally:
         task.cancel()

@@ -48,7 +48,14 @@ async def test_with_a_node_the_service_selects_the_pod_that_shows_the_server() -
     with pytest.raises(errors.NotFound):  # the endpointslice controller's job now
         await client.get(kubedns.ENDPOINT_SLICES, "kube-dns", "kube-system")
 
-    await kubedns.ensure_pod(client, config, True, "2026-01-01T00:00:00Z")
+    # Not before the node is registered (the pod GC would take a pod of no node for an orphan)
+    assert not await kubedns.ensure_pod(client, config, True, "2026-01-01T00:00:00Z")
+    with pytest.raises(errors.NotFound):
+        await client.get(kubedns.PODS, "coredns-n1", "kube-system")
+    await client.create(
+        kubedns.NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
+    )
+    assert await kubedns.ensure_pod(client, config, True, "2026-01-01T00:00:00Z")
     pod = await client.get(kubedns.PODS, "coredns-n1", "kube-system")
     assert pod["metadata"]["labels"] == {"k8s-app": "kube-dns"}
     assert kubedns.MIRROR in pod["metadata"]["annotations"]  # the kubelet leaves it alone
