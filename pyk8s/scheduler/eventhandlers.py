@@ -113,3 +113,12 @@ def on_pod_delete(s: Scheduler, pod: Obj) -> None:
         waiting = f.get_waiting_pod(pod_key(pod))
         if waiting is not None:
             waiting.reject("", "removed")
+
+
+def on_volume_event(
+    s: Scheduler, resource: fw.EventResource, old: Obj | None, new: Obj | None
+) -> None:
+    """A PersistentVolumeClaim or PersistentVolume was added or changed: it may be the
+    claim or volume a waiting pod lacked."""
+    action = A.ADD if old is None else A.UPDATE
+    s.queue.move_all_to_active_or_backoff(fw.ClusterEvent(resource, action), old, new)

@@ -29,6 +29,7 @@ from pyk8s.client import events, leaderelection, rest
 from pyk8s.client.cache import listers, store
 from pyk8s.client.informers import factory, shared_informer
 from pyk8s.scheduler import config, eventhandlers
+from pyk8s.scheduler.framework import interface as fw
 from pyk8s.scheduler.framework.runtime import Seams
 from pyk8s.scheduler.framework.types import Obj, meta
 from pyk8s.scheduler.plugins.registry import IN_TREE
@@ -46,6 +47,8 @@ REPLICATION_CONTROLLERS = rest.ResourceRef(
 REPLICA_SETS = rest.ResourceRef("apps", "v1", "replicasets", True, "ReplicaSet")
 STATEFUL_SETS = rest.ResourceRef("apps", "v1", "statefulsets", True, "StatefulSet")
 PDBS = rest.ResourceRef("policy", "v1", "poddisruptionbudgets", True, "PodDisruptionBudget")
+PVCS = rest.ResourceRef("", "v1", "persistentvolumeclaims", True, "PersistentVolumeClaim")
+PVS = rest.ResourceRef("", "v1", "persistentvolumes", False, "PersistentVolume")
 
 LISTED = {
     "namespaces": NAMESPACES,
@@ -54,6 +57,8 @@ LISTED = {
     "replicasets": REPLICA_SETS,
     "statefulsets": STATEFUL_SETS,
     "poddisruptionbudgets": PDBS,
+    "persistentvolumeclaims": PVCS,
+    "persistentvolumes": PVS,
 }
 STATUS_UPDATE_ATTEMPTS = 5
 USER_AGENT = f"kube-scheduler/{pyk8s.KUBERNETES_VERSION} pyk8s/{pyk8s.__version__}"
@@ -213,6 +218,27 @@ def add_event_handlers(
     )
 
 
+def add_volume_event_handlers(
+    s: Scheduler,
+    claims: shared_informer.SharedIndexInformer,
+    volumes: shared_informer.SharedIndexInformer,
+) -> None:
+    """Claims and volumes added or changed requeue the pods VolumeBinding rejected."""
+    for informer, resource in (
+        (claims, fw.EventResource.PERSISTENT_VOLUME_CLAIM),
+        (volumes, fw.EventResource.PERSISTENT_VOLUME),
+    ):
+
+        def add(obj: Obj, resource: fw.EventResource = resource) -> None:
+            eventhandlers.on_volume_event(s, resource, None, obj)
+
+        def update(old: Obj, new: Obj, resource: fw.EventResource = resource) -> None:
+            if old is not new:
+                eventhandlers.on_volume_event(s, resource, old, new)
+
+        informer.add_event_handler(shared_informer.EventHandlerFuncs(add=add, update=update))
+
+
 async def run(
     cfg: config.KubeSchedulerConfiguration,
     client: rest.Interface,
@@ -252,6 +278,7 @@ async def run(
             get_pod=pod_lister.get,
         )
         add_event_handlers(sched, pods, nodes)
+        add_volume_event_handlers(sched, informers.for_resource(PVCS), informers.for_resource(PVS))
         informers.start()
         await informers.wait_for_cache_sync()
         log.info("scheduler caches synced; profiles: %s", ", ".join(frameworks))

@@ -275,6 +275,8 @@ class EventResource(enum.StrEnum):
     NODE = "Node"
     NAMESPACE = "Namespace"
     SERVICE = "Service"
+    PERSISTENT_VOLUME = "PersistentVolume"
+    PERSISTENT_VOLUME_CLAIM = "PersistentVolumeClaim"
     WILDCARD = "*"
 
 

@@ -24,6 +24,7 @@ from pyk8s.scheduler.plugins import (
     queue_sort,
     scheduling_gates,
     taint_toleration,
+    volume_binding,
 )
 
 Registry = dict[str, PluginFactory]
@@ -60,6 +61,7 @@ def _in_tree() -> Registry:
         node_affinity,
         node_ports,
         node_resources_fit,
+        volume_binding,
         pod_topology_spread,
         inter_pod_affinity,
         default_preemption,

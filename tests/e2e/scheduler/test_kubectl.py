@@ -5,6 +5,7 @@ a second scheduler (``pyk8s scheduler --config``) that schedules only its own po
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,62 @@ def test_scheduling_gates_hold_a_pod_until_kubectl_removes_them(
     finally:
         cluster.delete_pods("gated")
         cluster.kubectl("delete", "node", "sched-gate")
+
+
+def test_a_pod_waits_for_its_claim_then_follows_its_local_volume(
+    cluster: Cluster, nodes: list[str]
+) -> None:
+    """VolumeBinding: a missing claim keeps the pod Pending with upstream's words; the claim
+    appearing (bound to a ``local`` volume pinned to one node) sends it to that node."""
+    cluster.apply(node("sched-disk", "2"))
+    with_claim = pod("with-claim")
+    with_claim["spec"]["volumes"] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data"}}
+    ]
+    term = {
+        "matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": ["sched-disk"]}
+        ]
+    }
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": "sched-local"},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "local",
+            "local": {"path": "/mnt/disk"},
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [term]}},
+        },
+    }
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "local",
+            "resources": {"requests": {"storage": "1Gi"}},
+            "volumeName": "sched-local",
+        },
+    }
+    message = re.compile(
+        r'0/(\d+) nodes are available: persistentvolumeclaim "data" not found\. '
+        r"preemption: 0/\1 nodes are available: \1 Preemption is not helpful for scheduling\."
+    )
+    try:
+        cluster.apply(with_claim)
+        cond = wait_for(
+            "PodScheduled=False",
+            lambda: condition(cluster.get("pod", "with-claim"), "PodScheduled") or None,
+        )
+        assert cond["reason"] == "Unschedulable"
+        assert message.fullmatch(cond["message"]), cond["message"]
+        cluster.apply(volume, claim)
+        assert wait_bound(cluster, "with-claim") == "sched-disk"
+    finally:
+        cluster.delete_pods("with-claim")
+        cluster.kubectl("delete", "pvc", "data", "--wait=false", "--ignore-not-found")
+        cluster.kubectl("delete", "pv", "sched-local", "--wait=false", "--ignore-not-found")
+        cluster.kubectl("delete", "node", "sched-disk")

@@ -94,7 +94,7 @@ def test_registry_refuses_duplicates_and_missing_factories() -> None:
         register(r, "A", lambda args, handle: object())
     with pytest.raises(RegistryError, match="no factory"):
         register(r, "B", None)
-    assert "NodeResourcesFit" in IN_TREE and len(IN_TREE) == 14
+    assert "NodeResourcesFit" in IN_TREE and len(IN_TREE) == 15
 
 
 class _Names:
