@@ -154,7 +154,13 @@ def authorization_modes(value: str) -> list[str]:
     return modes
 
 
-ADMISSION_PLUGINS = ("NamespaceLifecycle", "Priority", "ServiceAccount", "DefaultTolerationSeconds")
+ADMISSION_PLUGINS = (
+    "NamespaceLifecycle",
+    "Priority",
+    "ServiceAccount",
+    "DefaultTolerationSeconds",
+    "RuntimeClass",
+)
 """The admission plugins pyk8s runs, all on by default as in kube-apiserver."""
 
 

@@ -14,6 +14,7 @@ from pyk8s.api import scheme
 from pyk8s.apiserver.admission.default_toleration_seconds import DefaultTolerationSeconds
 from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
+from pyk8s.apiserver.admission.runtime_class import RuntimeClass
 from pyk8s.apiserver.admission.service_account import ServiceAccount
 from pyk8s.apiserver.apiextensions import crd as crd_registry
 from pyk8s.apiserver.registry.apiregistration.strategy import APIServiceStrategy
@@ -101,6 +102,7 @@ def build(
             in (("", "pods"), ("scheduling.k8s.io", "priorityclasses")),
             "ServiceAccount": (res.group, res.plural) == ("", "pods"),
             "DefaultTolerationSeconds": (res.group, res.plural) == ("", "pods"),
+            "RuntimeClass": (res.group, res.plural) == ("", "pods"),
         }
         for name in disabled_admission:
             on[name] = False
@@ -119,6 +121,8 @@ def build(
                     unreachable_seconds=toleration_seconds[1],
                 )
             )
+        if on["RuntimeClass"]:
+            admit.append(RuntimeClass(backend, res))
         store: Store
         if (res.group, res.plural) == ("", "namespaces"):
             store = NamespaceStore(res, backend, strat_cls(res), admit=admit)

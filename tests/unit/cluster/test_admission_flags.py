@@ -34,6 +34,7 @@ def test_all_plugins_run_by_default() -> None:
         "Priority",
         "ServiceAccount",
         "DefaultTolerationSeconds",
+        "RuntimeClass",
     ]
 
 
@@ -43,7 +44,7 @@ def test_disabled_plugins_are_left_out() -> None:
     )
     disabled = s.apiserver.disable_admission_plugins
     assert disabled == {"ServiceAccount", "DefaultTolerationSeconds"}
-    assert _pod_plugins(disabled) == ["NamespaceLifecycle", "Priority"]
+    assert _pod_plugins(disabled) == ["NamespaceLifecycle", "Priority", "RuntimeClass"]
 
 
 def test_an_unknown_plugin_stops_start_up() -> None:
