@@ -2,7 +2,9 @@
 
 Mirrors ``pkg/kubelet/kuberuntime/logs/logs.go`` (``ReadLogs``: ``--tail`` counted in whole
 lines, ``--since``/``--since-time``, ``--timestamps``, ``--limit-bytes``, partial lines
-joined, ``--follow`` until the container stops).
+joined, ``--follow`` until the container stops). One departure: a ``--tail`` longer than the
+live file also reads the newest rotated file, so a tail asked right after a rotation is not empty
+(upstream reads the live file only).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from pyk8s.kubelet import container_log_manager
 from pyk8s.kubelet.runtime import logs as cri_logs
 
 FOLLOW_POLL = 0.2
@@ -93,6 +96,20 @@ class _Reader:
             self.f = None
 
 
+def _previous(path: str) -> bytes:
+    """The newest rotated file, if it is not compressed yet (it stays plain until the next
+    rotation), or nothing."""
+    for rotated in reversed(container_log_manager.rotated_files(path)):
+        if rotated.endswith(container_log_manager.COMPRESS_SUFFIX):
+            return b""
+        try:
+            with open(rotated, "rb") as f:
+                return f.read()
+        except FileNotFoundError:  # compressed meanwhile
+            continue
+    return b""
+
+
 async def stream(
     path: str, opts: Options, running: Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[bytes]:
@@ -111,6 +128,9 @@ async def _stream(
     entries, used = parse(data)
     rest = data[used:]
     lines = _format(entries, opts)
+    if opts.tail_lines is not None and len(lines) < opts.tail_lines:
+        older, _ = parse(await asyncio.to_thread(_previous, reader.path))
+        lines = _format(older, opts) + lines
     if opts.tail_lines is not None:
         lines = lines[-opts.tail_lines :] if opts.tail_lines > 0 else []
     budget = opts.limit_bytes

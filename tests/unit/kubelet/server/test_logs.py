@@ -62,3 +62,15 @@ async def test_follow_goes_on_in_the_new_file_after_a_rotation(tmp_path: Path) -
     state["running"] = False
     got += [c async for c in gen]
     assert got == [b"before\n", b"late in the old file\n", b"in the new file\n"]
+
+
+async def test_tail_reaches_into_the_newest_rotated_file(tmp_path: Path) -> None:
+    log = tmp_path / "0.log"
+    write(tmp_path / "0.log.20250101-000000.gz", [(1, "stdout", "F", b"compressed: never read")])
+    write(tmp_path / "0.log.20250101-000001", [(2, "stdout", "F", b"a"), (3, "stdout", "F", b"b")])
+    assert await collect(log, logs.Options(tail_lines=1)) == b"b\n"  # the live file is not there
+    write(log, [(4, "stdout", "F", b"c")])
+    assert await collect(log, logs.Options(tail_lines=1)) == b"c\n"
+    assert await collect(log, logs.Options(tail_lines=2)) == b"b\nc\n"
+    assert await collect(log, logs.Options(tail_lines=5)) == b"a\nb\nc\n"
+    assert await collect(log, logs.Options()) == b"c\n"  # without --tail: the live file only
