@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import socket
@@ -30,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -105,17 +106,33 @@ class Cluster:
         raise RuntimeError(f"{name} did not become ready")
 
 
+def _start(data: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """``pyk8s server`` on address ranges picked at random, again while another cluster on
+    this machine (a test's) holds them."""
+    for _attempt in range(5):
+        octet = random.randrange(100, 250, 2)
+        nodeports = 36000 + random.randrange(0, 40) * 100
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data), "--https-port",
+             str(_free_port()), "--bind-address", "127.0.0.1", "--kubelet-port",
+             str(_free_port()), "--cluster-dns-port", str(_free_port()), "--cluster-cidr",
+             f"10.{octet}.0.0/16", "--service-cidr", f"10.{octet + 1}.0.0/16",
+             "--service-node-port-range", f"{nodeports}-{nodeports + 99}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        if proc.poll() is None or "clash with what is running here" not in (
+            (data / "server.log").read_text()
+        ):
+            return proc
+    raise RuntimeError("no free address ranges for the benchmark's cluster")
+
+
 @contextlib.contextmanager
 def server(data: Path) -> Iterator[Cluster]:
-    port = _free_port()
     log = (data / "server.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data), "--https-port",
-         str(port), "--bind-address", "127.0.0.1", "--kubelet-port", str(_free_port()),
-         "--cluster-dns-port", str(_free_port()), "--cluster-cidr", "10.226.0.0/16",
-         "--service-cidr", "10.227.0.0/16", "--service-node-port-range", "39000-39499"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    proc = _start(data, log)
     try:
         c = Cluster(data)
         end = time.monotonic() + 90

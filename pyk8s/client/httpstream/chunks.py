@@ -4,8 +4,8 @@ The stock reader copies every chunk into one buffer and copies it out again on `
 a relay (port-forward's bytes, exec's output) reads whole chunks, so these two copies are
 most of its own per-byte work. This reader keeps the chunks in a queue: ``read(n)`` returns
 the next one (split only when it is longer than ``n``); ``readuntil``/``readexactly``/
-``readline`` join what they need. Flow control as the stock reader's: reading pauses when
-more than twice ``limit`` bytes wait.
+``readline`` join what they need; ``read_chunks`` hands out every waiting chunk at once.
+Flow control as the stock reader's: reading pauses when more than twice ``limit`` bytes wait.
 """
 
 from __future__ import annotations
@@ -112,6 +112,31 @@ class ChunkReader(asyncio.StreamReader):
             chunk = chunk[:n]
         self._took(len(chunk))
         return chunk
+
+    async def read_chunks(self, limit: int) -> list[bytes]:
+        """Every chunk already received, in order, up to ``limit`` bytes in all (at least one;
+        one longer than ``limit`` is split); ``[]`` at EOF. A relay writes them with one
+        ``writelines``: one write per batch, none of them copied."""
+        if self._error is not None:
+            raise self._error
+        while not self._chunks and not self._ended:
+            await self._wait()
+            if self._error is not None:
+                raise self._error
+        out: list[bytes] = []
+        size = 0
+        chunks = self._chunks
+        while chunks and size + len(chunks[0]) <= limit:
+            chunk = chunks.popleft()
+            out.append(chunk)
+            size += len(chunk)
+        if not out and chunks:
+            chunk = chunks[0]
+            chunks[0] = chunk[limit:]
+            out.append(chunk[:limit])
+            size = limit
+        self._took(size)
+        return out
 
     def _join(self) -> bytes:
         if len(self._chunks) > 1:

@@ -101,18 +101,22 @@ class PipeTransport(asyncio.Transport):
         self._low = self._high // 4 if low is None else low
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._closing or not data:
+        self.writelines((data,))
+
+    def writelines(self, list_of_data: Any) -> None:
+        """Each piece delivered as it is (``bytes`` are not copied): a relay's frame header
+        and payload arrive as two chunks, not one joined copy."""
+        if self._closing:
             return
         peer = self.peer
         if peer is None or peer._lost:
             return
-        peer._put(bytes(data))
+        for data in list_of_data:
+            if data:
+                peer._put(data if type(data) is bytes else bytes(data))
         if not self._writing_paused and peer._inbox_size > self._high:
             self._writing_paused = True
             self._protocol.pause_writing()
-
-    def writelines(self, list_of_data: Any) -> None:
-        self.write(b"".join(list_of_data))
 
     def can_write_eof(self) -> bool:
         return True

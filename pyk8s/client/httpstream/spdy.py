@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -105,7 +105,9 @@ PING, GOAWAY, HEADERS, WINDOW_UPDATE = 6, 7, 8, 9
 FLAG_FIN, FLAG_UNIDIRECTIONAL = 0x01, 0x02
 # RST_STREAM status codes
 PROTOCOL_ERROR, INVALID_STREAM, REFUSED_STREAM, CANCEL = 1, 2, 3, 5
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024
+"""The largest data frame payload we send (kubectl's per-frame work is most of its own cost:
+fewer, larger frames)."""
 
 
 class ProtocolError(Exception):
@@ -247,7 +249,11 @@ class Codec:
 
 
 class Transport(Protocol):
-    """A byte stream: an upgraded connection, or a WebSocket carrying the bytes."""
+    """A byte stream: an upgraded connection, or a WebSocket carrying the bytes.
+
+    A transport may also have ``read_chunks() -> list[bytes]`` (everything received so far,
+    ``[]`` at the end) and ``writelines(parts)`` (the parts as one write, none copied);
+    :func:`read_parts` and :func:`write_parts` use them when it has them."""
 
     async def read(self) -> bytes:
         """Some bytes; ``b""`` once the peer closed."""
@@ -255,6 +261,26 @@ class Transport(Protocol):
     async def write(self, data: bytes) -> None: ...
 
     async def close(self) -> None: ...
+
+
+async def read_parts(transport: Transport) -> list[bytes]:
+    """What ``transport`` received, as few awaits as it allows; ``[]`` once the peer closed."""
+    many: Callable[[], Awaitable[list[bytes]]] | None = getattr(transport, "read_chunks", None)
+    if many is not None:
+        return await many()
+    data = await transport.read()
+    return [data] if data else []
+
+
+async def write_parts(transport: Transport, parts: Sequence[bytes]) -> None:
+    """``parts`` in order, in one write where the transport can do it without copying."""
+    many: Callable[[Sequence[bytes]], Awaitable[None]] | None = getattr(
+        transport, "writelines", None
+    )
+    if many is not None:
+        await many(parts)
+    else:
+        await transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
 
 
 class Stream:
@@ -281,15 +307,32 @@ class Stream:
         return await self._incoming.get()
 
     async def write(self, data: bytes) -> None:
-        if self.local_closed or self.was_reset:
-            raise ConnectionResetError(f"write on closed stream {self.id}")
         if not data:
+            if self.local_closed or self.was_reset:
+                raise ConnectionResetError(f"write on closed stream {self.id}")
             await self.conn.send(Codec.data(self.id, b""))
             return
-        view = memoryview(data)
-        for i in range(0, len(view), CHUNK):
-            part = data if len(data) <= CHUNK else bytes(view[i : i + CHUNK])
-            await self.conn.send_data(self.id, part)
+        await self.writelines((data,))
+
+    async def writelines(self, parts: Sequence[bytes]) -> None:
+        """``parts`` as data frames of up to :data:`CHUNK` bytes (a frame's header and its
+        parts go out in one write; only a part longer than a frame is cut)."""
+        if self.local_closed or self.was_reset:
+            raise ConnectionResetError(f"write on closed stream {self.id}")
+        frame: list[bytes] = []
+        size = 0
+        for whole in parts:
+            part = whole
+            while size + len(part) > CHUNK:
+                cut = CHUNK - size
+                frame.append(part[:cut])
+                await self.conn.send_data_parts(self.id, frame, CHUNK)
+                frame, size, part = [], 0, part[cut:]
+            if part:
+                frame.append(part)
+                size += len(part)
+        if frame:
+            await self.conn.send_data_parts(self.id, frame, size)
 
     async def close(self) -> None:
         """Half-close: we send nothing more."""
@@ -350,18 +393,17 @@ class Connection:
         async with self._write_lock:
             await self.transport.write(frame)
 
-    async def send_data(self, stream_id: int, data: bytes) -> None:
-        """A data frame, its 8-byte header and its payload written one after the other (a
-        large payload is not copied behind its header)."""
+    async def send_data_parts(self, stream_id: int, parts: list[bytes], size: int) -> None:
+        """One data frame of ``size`` bytes carrying ``parts``: its 8-byte header and the
+        parts written together, the payload not copied behind the header."""
         if self.closed.is_set():
             raise ConnectionResetError("SPDY connection closed")
-        if len(data) < 4096:
-            await self.send(Codec.data(stream_id, data))
-            return
-        head = struct.pack(">II", stream_id & 0x7FFFFFFF, len(data))
+        head = struct.pack(">II", stream_id & 0x7FFFFFFF, size)
         async with self._write_lock:
-            await self.transport.write(head)
-            await self.transport.write(data)
+            if size < 4096:
+                await self.transport.write(head + b"".join(parts))
+            else:
+                await write_parts(self.transport, [head, *parts])
 
     async def _send_control(self, build: Callable[[], bytes]) -> None:
         # Header compression must happen in wire order: build under the write lock.

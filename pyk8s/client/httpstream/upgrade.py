@@ -14,7 +14,8 @@ import base64
 import contextlib
 import hashlib
 import ssl
-from collections.abc import Mapping
+import struct
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,6 +29,8 @@ SPDY_31 = "SPDY/3.1"
 TUNNEL_PREFIX = "SPDY/3.1+"
 _HIGH_WATER = 4 * 1024 * 1024
 _READ = 256 * 1024
+BATCH = 1024 * 1024
+"""The most a relay takes from one side to write to the other at once."""
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -90,14 +93,32 @@ class _Feed:
 
     async def read(self) -> bytes:
         data = await self._chunks.get()
-        self._size -= len(data)
+        self._took(len(data))
+        if not data:
+            self._chunks.put_nowait(b"")  # stay at EOF
+        return data
+
+    async def read_chunks(self) -> list[bytes]:
+        data = await self._chunks.get()
+        out: list[bytes] = []
+        size = 0
+        while data:
+            out.append(data)
+            size += len(data)
+            if self._chunks.empty() or size >= BATCH:
+                break
+            data = self._chunks.get_nowait()
+        if not data:
+            self._chunks.put_nowait(b"")  # stay at EOF
+        self._took(size)
+        return out
+
+    def _took(self, n: int) -> None:
+        self._size -= n
         if self._paused and self._size < _HIGH_WATER // 2 and self._transport is not None:
             self._paused = False
             with contextlib.suppress(Exception):
                 self._transport.resume_reading()
-        if not data:
-            self._chunks.put_nowait(b"")  # stay at EOF
-        return data
 
 
 class UpgradedTransport:
@@ -110,14 +131,14 @@ class UpgradedTransport:
     async def read(self) -> bytes:
         return await self._feed.read()
 
+    async def read_chunks(self) -> list[bytes]:
+        return await self._feed.read_chunks()
+
     async def write(self, data: bytes) -> None:
-        transport = self._request.transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("connection closed")
-        transport.write(data)
-        protocol = self._request.protocol
-        if protocol.writing_paused:
-            await protocol._drain_helper()
+        await self.writelines((data,))
+
+    async def writelines(self, parts: Sequence[bytes]) -> None:
+        await _write_raw(self._request, parts)
 
     async def close(self) -> None:
         transport = self._request.transport
@@ -140,6 +161,18 @@ async def accept(
     return resp, UpgradedTransport(request, feed)
 
 
+async def _write_raw(request: web.BaseRequest, parts: Sequence[bytes]) -> None:
+    """``parts`` on the request's connection in one ``writelines`` (under TLS one socket
+    write for all of them), then wait while the connection's writing is paused."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("connection closed")
+    transport.writelines(parts)
+    protocol = request.protocol
+    if protocol.writing_paused:
+        await protocol._drain_helper()
+
+
 class StreamTransport:
     """An asyncio stream pair (the client side of an upgrade) as a :class:`spdy.Transport`."""
 
@@ -153,8 +186,21 @@ class StreamTransport:
         except (ConnectionError, ssl.SSLError):
             return b""
 
+    async def read_chunks(self) -> list[bytes]:
+        if not isinstance(self.reader, chunks.ChunkReader):
+            data = await self.read()
+            return [data] if data else []
+        try:
+            return await self.reader.read_chunks(BATCH)
+        except (ConnectionError, ssl.SSLError):
+            return []
+
     async def write(self, data: bytes) -> None:
         self.writer.write(data)
+        await self.writer.drain()
+
+    async def writelines(self, parts: Sequence[bytes]) -> None:
+        self.writer.writelines(parts)
         await self.writer.drain()
 
     async def close(self) -> None:
@@ -164,10 +210,19 @@ class StreamTransport:
 
 
 class WebSocketTransport:
-    """Bytes carried in WebSocket binary messages (client-go's ``TunnelingConnection``)."""
+    """Bytes carried in WebSocket binary messages (client-go's ``TunnelingConnection``).
 
-    def __init__(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+    Given the server side's ``request``, ``writelines`` puts the parts in one unmasked binary
+    message written with the frame header in one go (the stream's bytes need no message
+    boundaries, and aiohttp would write a large payload and its header separately)."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+        request: web.BaseRequest | None = None,
+    ) -> None:
         self.ws = ws
+        self._request = request
 
     async def read(self) -> bytes:
         while True:
@@ -184,6 +239,21 @@ class WebSocketTransport:
         if self.ws.closed:
             raise ConnectionResetError("websocket closed")
         await self.ws.send_bytes(data)
+
+    async def writelines(self, parts: Sequence[bytes]) -> None:
+        if self.ws.closed:
+            raise ConnectionResetError("websocket closed")
+        if self._request is None:
+            await self.ws.send_bytes(parts[0] if len(parts) == 1 else b"".join(parts))
+            return
+        size = sum(map(len, parts))
+        if size < 126:
+            head = struct.pack("!BB", 0x82, size)
+        elif size < 65536:
+            head = struct.pack("!BBH", 0x82, 126, size)
+        else:
+            head = struct.pack("!BBQ", 0x82, 127, size)
+        await _write_raw(self._request, [head, *parts])
 
     async def close(self) -> None:
         await self.ws.close()
@@ -267,8 +337,8 @@ async def pipe(a: spdy.Transport, b: spdy.Transport) -> None:
     """Copy bytes both ways until either side ends, then close both."""
 
     async def copy(src: spdy.Transport, dst: spdy.Transport) -> None:
-        while data := await src.read():
-            await dst.write(data)
+        while parts := await spdy.read_parts(src):
+            await spdy.write_parts(dst, parts)
 
     tasks = [asyncio.create_task(copy(a, b)), asyncio.create_task(copy(b, a))]
     try:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from pyk8s.client.httpstream import spdy, upgrade
+from pyk8s.client.httpstream import chunks, spdy, upgrade
 from pyk8s.kubelet.server import streaming
 
 log = logging.getLogger(__name__)
@@ -55,27 +55,31 @@ def parse_ports(values: list[str]) -> list[int]:
     return out
 
 
+Parts = list[bytes]
+
+
 async def _copy(
-    read: Callable[[], Awaitable[bytes]],
-    write: Callable[[bytes], Awaitable[None]],
+    read: Callable[[], Awaitable[Parts]],
+    write: Callable[[Parts], Awaitable[None]],
     done: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    while data := await read():
-        await write(data)
+    while parts := await read():
+        await write(parts)
     if done is not None:
         await done()
 
 
 async def _splice(
-    client_read: Callable[[], Awaitable[bytes]],
-    client_write: Callable[[bytes], Awaitable[None]],
+    client_read: Callable[[], Awaitable[Parts]],
+    client_write: Callable[[Parts], Awaitable[None]],
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
 ) -> None:
-    """Copy both ways; when one direction ends, give the other a second, then close."""
+    """Copy both ways; when one direction ends, give the other a second, then close. From
+    the pod, everything received so far goes out at once (one frame of up to a MiB)."""
 
-    async def to_pod(data: bytes) -> None:
-        writer.write(data)
+    async def to_pod(parts: Parts) -> None:
+        writer.writelines(parts)
         await writer.drain()
 
     async def pod_eof() -> None:
@@ -83,11 +87,14 @@ async def _splice(
             if writer.can_write_eof():
                 writer.write_eof()
 
-    async def from_pod() -> bytes:
+    async def from_pod() -> Parts:
         try:
-            return await reader.read(_READ)
+            if isinstance(reader, chunks.ChunkReader):
+                return await reader.read_chunks(spdy.CHUNK)
+            data = await reader.read(_READ)
         except ConnectionError:
-            return b""
+            return []
+        return [data] if data else []
 
     tasks = [
         asyncio.create_task(_copy(client_read, to_pod, pod_eof)),
@@ -157,7 +164,9 @@ async def serve_spdy(
             except Exception as e:
                 await print_error(error, describe(port, e))
                 return
-            await _splice(data.read, data.write, reader, writer)
+            await _splice(
+                lambda: spdy.read_parts(data), data.writelines, reader, writer
+            )  # fmt: skip
         finally:
             data.abandon()
             error.abandon()
@@ -214,7 +223,7 @@ async def serve_websocket(
     ws = web.WebSocketResponse(protocols=WS_PROTOCOLS, max_msg_size=0)
     await ws.prepare(request)
     channels = streaming.Channels(ws)
-    inbound: list[asyncio.Queue[bytes]] = [asyncio.Queue(maxsize=64) for _ in ports]
+    inbound: list[asyncio.Queue[Parts]] = [asyncio.Queue(maxsize=64) for _ in ports]
     for i, port in enumerate(ports):
         prefix = struct.pack("<H", port)
         await channels.send(2 * i, prefix)
@@ -230,16 +239,16 @@ async def serve_websocket(
                     continue
                 i, rest = divmod(got[0], 2)
                 if rest == 0 and i < len(inbound) and not finished[i]:
-                    await inbound[i].put(got[1])
+                    await inbound[i].put([got[1]])
         finally:
             for q in inbound:  # the client went away: every copy to the pod ends
                 while q.full():
                     q.get_nowait()
-                q.put_nowait(b"")
+                q.put_nowait([])
 
     async def one(i: int, port: int) -> None:
-        async def send(data: bytes) -> None:
-            await channels.send(2 * i, data)
+        async def send(parts: Parts) -> None:
+            await channels.send(2 * i, b"".join(parts))
 
         try:
             try:
@@ -277,7 +286,7 @@ async def serve(request: web.Request, forward: Forward, describe: Describe) -> w
             ws = web.WebSocketResponse(protocols=(upgrade.TUNNEL_PREFIX + PROTOCOL_V1,),
                                        max_msg_size=0)  # fmt: skip
             await ws.prepare(request)
-            await serve_spdy(upgrade.WebSocketTransport(ws), forward, describe)
+            await serve_spdy(upgrade.WebSocketTransport(ws, request), forward, describe)
             return ws
         try:
             ports = parse_ports(request.query.getall("port", []))

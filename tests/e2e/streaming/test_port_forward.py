@@ -75,6 +75,32 @@ def test_port_forward_over_plain_spdy(streaming: Streaming) -> None:
             assert b"Welcome to nginx!" in _get(port)
 
 
+SEQ_LINES = 1_000_000  # `seq 1 N`: 6.9 MB, many data frames of up to a MiB each
+
+
+@pytest.fixture(scope="module")
+def large_file(streaming: Streaming) -> bytes:
+    """A file of known content in nginx's document root (Debian's or the upstream image's)."""
+    streaming.kubectl("1.33", "exec", "web", "--", "sh", "-c",
+                      "for d in /var/www/html /usr/share/nginx/html; do [ -d $d ] && "
+                      f"seq 1 {SEQ_LINES} > $d/seq.txt; done; true")  # fmt: skip
+    return "".join(f"{i}\n" for i in range(1, SEQ_LINES + 1)).encode()
+
+
+@pytest.mark.parametrize("websockets", ["true", "false"])
+def test_port_forward_carries_a_large_download_intact(
+    streaming: Streaming, large_file: bytes, websockets: str
+) -> None:
+    env = {"KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
+    with (
+        forwarding(streaming, "1.33", "80", env) as (port, _),
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/seq.txt", timeout=60) as r,
+    ):
+        body = r.read()
+    assert len(body) == len(large_file)
+    assert body == large_file
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_port_forward_to_a_closed_port_reports_upstreams_error(
     streaming: Streaming, version: str

@@ -64,3 +64,30 @@ async def test_separator_missing_at_eof() -> None:
     finally:
         writer.close()
         server.close()
+
+
+async def test_read_chunks_hands_out_what_waits_up_to_the_limit() -> None:
+    body = bytes(range(256)) * 2048  # 512 KiB: arrives in several chunks
+    reader, writer, server = await _connected(body, limit=1 << 20)
+    try:
+        got = bytearray()
+        while parts := await reader.read_chunks(100_000):
+            assert sum(map(len, parts)) <= 100_000
+            got += b"".join(parts)
+        assert bytes(got) == body
+        assert reader.at_eof()
+        assert await reader.read_chunks(10) == []
+    finally:
+        writer.close()
+        server.close()
+
+
+async def test_read_chunks_takes_every_waiting_chunk_at_once() -> None:
+    reader = chunks.ChunkReader()
+    for piece in (b"ab", b"cd", b"ef"):
+        reader.feed_data(piece)
+    assert await reader.read_chunks(5) == [b"ab", b"cd"]  # the next would pass the limit
+    assert await reader.read_chunks(1) == [b"e"]  # a chunk longer than the limit is cut
+    reader.feed_eof()
+    assert await reader.read_chunks(10) == [b"f"]
+    assert await reader.read_chunks(10) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import zlib
 
+import pytest
+
 from pyk8s.client.httpstream import spdy
 
 
@@ -98,3 +100,19 @@ async def test_connection_replies_echoes_pings_and_rejects() -> None:
     assert conn.streams == {}  # closed both ways: forgotten
     await client.close()
     await asyncio.wait_for(task, 5)
+
+
+async def test_writelines_sends_frames_of_at_most_chunk_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(spdy, "CHUNK", 10)
+    client, server = Pipe().ends()
+    conn = spdy.Connection(server)
+    stream = spdy.Stream(conn, 1, {})
+    await stream.writelines([b"abcdef", b"ghijklmnopqrstu", b"vwxyz"])
+    await stream.write(b"!")
+    c = spdy.Codec()
+    frames = await _frames(client, c, 4)
+    assert [(f.type, f.stream_id, f.data) for f in frames] == [
+        (0, 1, b"abcdefghij"), (0, 1, b"klmnopqrst"), (0, 1, b"uvwxyz"), (0, 1, b"!"),
+    ]  # fmt: skip

@@ -154,7 +154,7 @@ async def _tunnel(
     except BaseException:
         await kubelet.close()
         raise
-    await upgrade.pipe(upgrade.WebSocketTransport(ws), kubelet)
+    await upgrade.pipe(upgrade.WebSocketTransport(ws, request), kubelet)
     return ws
 
 
