@@ -5,19 +5,27 @@ enters the sandbox's network namespace and dials ``localhost:<port>``. A network
 belongs to a thread, so we do the same from a thread of our own: ``setns`` into the pod's
 namespace, connect, and ``setns`` back. The socket stays
 in the namespace it was created in.
+
+What the pod sends is read by a thread of its own too (:class:`_PodReader`): a blocking
+``recv`` of up to a MiB straight into the chunk handed on (no copy out of a loop's buffer),
+beside the event loop, which frames and encrypts it for the client on the other core.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import socket
 import threading
+from typing import cast
 
 from pyk8s.client.httpstream import chunks
 
 CLONE_NEWNET = 0x40000000
+_RECV = 256 * 1024
+_IDLE = 1.0  # how often a reading thread looks whether its connection was closed
 
 
 def _setns(fd: int) -> None:
@@ -98,13 +106,94 @@ async def open_connection(
     threading.Thread(target=work, name=f"port-forward-{port}", daemon=True).start()
     sock = await done
     sock.setblocking(False)
-    # a large buffer: a forwarded download should not stall the socket every 128 KiB; the
-    # chunks as received, not copied twice (the relay reads them whole)
+    # the chunks as received, not copied twice (the relay reads them whole); up to 2 MiB
+    # wait before the reading thread pauses
     reader = chunks.ChunkReader(limit=1 << 20)
-    protocol = asyncio.StreamReaderProtocol(reader)
+    protocol = _Protocol(reader)
     try:
         transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+        protocol.start_reading(transport, sock)
     except BaseException:
         sock.close()
         raise
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+class _PodReader:
+    """Reads a connected socket in a thread and feeds a :class:`chunks.ChunkReader` on the
+    loop (as its transport: the reader's flow control pauses and resumes the thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self._loop = loop
+        # A socket object of its own (the loop's transport owns the other); a timeout keeps
+        # the shared descriptor non-blocking, as the loop needs it.
+        self._sock = sock.dup()
+        self._sock.settimeout(_IDLE)
+        self._may_read = threading.Event()
+        self._may_read.set()
+        self._stopped = False
+
+    def start(self, reader: chunks.ChunkReader) -> None:
+        threading.Thread(target=self._run, args=(reader,), name="port-forward-read",
+                         daemon=True).start()  # fmt: skip
+
+    def pause_reading(self) -> None:
+        self._may_read.clear()
+
+    def resume_reading(self) -> None:
+        self._may_read.set()
+
+    def stop(self) -> None:
+        """The connection was closed: the thread ends (``shutdown`` wakes its ``recv``)."""
+        self._stopped = True
+        self._may_read.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _run(self, reader: chunks.ChunkReader) -> None:
+        deliver = self._loop.call_soon_threadsafe
+        try:
+            while not self._stopped:
+                if not self._may_read.wait(_IDLE):
+                    continue
+                try:
+                    data = self._sock.recv(_RECV)
+                except TimeoutError:
+                    continue
+                except OSError as e:
+                    if not self._stopped:
+                        deliver(reader.set_exception, e)
+                    return
+                if not data:
+                    break
+                deliver(reader.feed_data, data)
+            if not self._stopped:
+                deliver(reader.feed_eof)
+        except RuntimeError:  # the loop is closed: nobody is left to read
+            pass
+        finally:
+            self._sock.close()
+
+
+class _Protocol(asyncio.StreamReaderProtocol):
+    """The loop's side of a pod connection: writes, and its end; reads come from a
+    :class:`_PodReader`."""
+
+    def __init__(self, reader: chunks.ChunkReader) -> None:
+        super().__init__(reader)
+        self._chunks = reader
+        self._pod_reader: _PodReader | None = None
+
+    def start_reading(self, transport: asyncio.BaseTransport, sock: socket.socket) -> None:
+        cast(asyncio.ReadTransport, transport).pause_reading()
+        self._pod_reader = _PodReader(asyncio.get_running_loop(), sock)
+        self._chunks.set_transport(cast(asyncio.BaseTransport, self._pod_reader))
+        self._pod_reader.start(self._chunks)
+
+    def data_received(self, data: bytes) -> None:  # only before start_reading
+        self._chunks.feed_data(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._pod_reader is not None:
+            self._pod_reader.stop()
+        super().connection_lost(exc)
