@@ -497,7 +497,10 @@ def test_stats_summary(cluster: Cluster) -> None:
 
 
 def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
-    script = "i=0; while true; do i=$((i+1)); echo line $i; [ $((i % 200)) = 0 ] && sleep 0.1; done"
+    script = (
+        "i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo line $i;"
+        " [ $((i % 200)) = 0 ] && sleep 0.1; done; sleep 3600"
+    )
     cluster.apply(_pod("chatty", _sh("c", script)))
     wait_for("chatty to run", lambda: _phase(cluster, "chatty", "Running"), timeout=60)
     uid = cluster.get("pod", "chatty")["metadata"]["uid"]
@@ -514,24 +517,33 @@ def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
         time.sleep(2)
         follow.terminate()
         out, _ = follow.communicate(timeout=10)
+    numbers = [int(line.split()[1]) for line in out.splitlines() if line.startswith("line ")]
+    assert len(numbers) > 1000
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # no line lost
+
+    def later_line() -> bool:  # the live file is empty for a moment after a rotation
+        tail = cluster.kubectl("logs", "chatty", "--tail=1").stdout
+        return tail.startswith("line ") and int(tail.split()[1]) > numbers[-1]
+
+    wait_for("a line after the followed ones in the live log", later_line, timeout=30)
+    # The writer stops, so rotations stop: while it writes, a listing may fall between a
+    # rotation's compression of the older file and its rename of the live one.
+    cluster.kubectl("exec", "chatty", "--", "touch", "/tmp/stop")
+    seen: dict[str, Any] = {"names": None, "since": 0.0}
 
     def settled() -> list[str] | None:
-        """The files between compressions: the container still writes, so another rotation
-        (the old file beside its ``.gz.tmp``, or its ``.gz`` just renamed) may be under way."""
+        """The files once the listing stayed the same for three monitor periods (1 s)."""
         names = sorted(p.name for p in log_dir.iterdir())
-        busy = any(n.endswith(".tmp") or f"{n}.gz" in names for n in names)
-        return None if busy else names
+        if names != seen["names"]:
+            seen.update(names=names, since=time.monotonic())
+            return None
+        return names if time.monotonic() - seen["since"] >= 3 else None
 
-    files = wait_for("no compression under way", settled, timeout=60)
+    files = wait_for("rotation to settle", settled, timeout=60)
     rotated = [f for f in files if f.startswith("0.log.")]
     assert len(rotated) == 2 and "0.log" in files, files  # containerLogMaxFiles=3
     assert rotated[0].endswith(".gz") and not rotated[1].endswith(".gz"), files
     assert first != files
-    numbers = [int(line.split()[1]) for line in out.splitlines() if line.startswith("line ")]
-    assert len(numbers) > 1000
-    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # no line lost
-    tail = cluster.kubectl("logs", "chatty", "--tail=1").stdout
-    assert tail.startswith("line ") and int(tail.split()[1]) > numbers[-1]
     cluster.kubectl("delete", "pod", "chatty", "--wait=false")
 
 
