@@ -37,17 +37,20 @@ async def run(
     *,
     import_images: bool = False,
     proxy: ProxyConfig | None = None,
+    images_preloaded: asyncio.Event | None = None,
 ) -> None:
     """The kubelet with its pod network; with ``proxy`` (and a real client) the service proxy.
 
     ``import_images``: load ``<store>/import/*.tar`` first (k3s's air-gap images); the
-    server does it itself, so only a stand-alone agent asks for it."""
+    server does it itself, so only a stand-alone agent asks for it, and passes
+    ``images_preloaded``, set once they are in: pods wait for it, not the node's
+    registration, its routes or the service proxy."""
     if import_images:
         await airgap.import_dir(config.image_store_root)
     prefix = naming.prefix_for(config.data_dir)
     network = BridgeNetwork(prefix, config.data_dir)
     runtime = RuncRuntime(config.data_dir, network=network)
-    images = image_service.ImageService(config.image_store_root)
+    images = image_service.ImageService(config.image_store_root, preloaded=images_preloaded)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(follow_pod_cidr(client, config.node_name, network))
         if isinstance(client, rest.Client):

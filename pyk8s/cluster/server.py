@@ -63,8 +63,8 @@ async def _run(settings: ClusterSettings, *, with_apiserver: bool, with_controll
     try:
         log.info("storage ready: %s", factory.describe(settings.storage))
         async with asyncio.TaskGroup() as tg:
-            # Air-gap images (<data-dir>/images/import/*.tar), as k3s preloads them: before
-            # the node agent starts, or a pod's first sync would try to pull them.
+            # Air-gap images (<data-dir>/images/import/*.tar), as k3s preloads them: the node
+            # agent's pods wait for them, or a pod's first sync would try to pull them.
             imported = asyncio.Event()
             tg.create_task(_import_images(settings.images, imported))
             if settings.images.registry_port:
@@ -163,8 +163,9 @@ async def _import_images(config: ImagesConfig, done: asyncio.Event) -> None:
 
 async def _agent(settings: ClusterSettings, config: KubeletConfig, imported: asyncio.Event) -> None:
     """This machine's node agent, through the API with the admin kubeconfig (k3s gives it a
-    node identity of its own; we have no node authorizer yet), once air-gap images are in."""
-    await imported.wait()
+    node identity of its own; we have no node authorizer yet). Its pods wait for the air-gap
+    images; the node registers, routes and proxies Services meanwhile (on a loaded machine
+    the import takes tens of seconds, and the kube-dns pod shows on a registered node only)."""
     await _preload("pyk8s.client.rest", "pyk8s.cluster.agent")
     from pyk8s.client import rest
     from pyk8s.cluster import agent
@@ -173,7 +174,7 @@ async def _agent(settings: ClusterSettings, config: KubeletConfig, imported: asy
         settings.apiserver.kubeconfig_path, user_agent="kubelet/pyk8s"
     )
     async with client:
-        await agent.run(config, client, proxy=settings.proxy)
+        await agent.run(config, client, proxy=settings.proxy, images_preloaded=imported)
 
 
 async def _kube_dns(settings: ClusterSettings, config: KubeDNSConfig) -> None:

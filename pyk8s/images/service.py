@@ -53,11 +53,26 @@ def credentials_from_dockerconfig(data: bytes) -> dict[str, registries.Auth]:
 
 
 class ImageService:
-    def __init__(self, store_root: Path, config: registries.Registries | None = None) -> None:
+    """The node's images. ``preloaded``: set once the air-gap images are imported; until
+    then a pull, a look at one image and a removal wait for it (as k3s starts its kubelet
+    after the preload), while the node registers and reports without waiting."""
+
+    def __init__(
+        self,
+        store_root: Path,
+        config: registries.Registries | None = None,
+        *,
+        preloaded: asyncio.Event | None = None,
+    ) -> None:
         self.store_root = store_root
         self.config = config or registries.Registries()
+        self.preloaded = preloaded
         self._store: store_mod.Store | None = None
         self._pulls: dict[str, asyncio.Future[ImageInfo]] = {}
+
+    async def _preloaded(self) -> None:
+        if self.preloaded is not None and not self.preloaded.is_set():
+            await self.preloaded.wait()
 
     async def store(self) -> store_mod.Store:
         if self._store is None:
@@ -84,6 +99,7 @@ class ImageService:
     ) -> ImageInfo:
         """Make ``image`` present (``always``: ask the registry even when it is); concurrent
         pulls of one reference share one download."""
+        await self._preloaded()
         key = str(reference.parse(image))
         if key in self._pulls and not always:
             return await asyncio.shield(self._pulls[key])
@@ -104,6 +120,7 @@ class ImageService:
             self._pulls.pop(key, None)
 
     async def status(self, image: str) -> ImageInfo | None:
+        await self._preloaded()
         store = await self.store()
 
         def find() -> ImageInfo | None:
@@ -130,6 +147,7 @@ class ImageService:
 
     async def remove(self, image: str) -> None:
         """Remove every name of ``image`` and the content only it used (absent: no error)."""
+        await self._preloaded()
         store = await self.store()
 
         def rm() -> None:

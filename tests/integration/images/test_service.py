@@ -83,3 +83,22 @@ async def test_pull_without_credentials_fails_clearly(
     svc = service.ImageService(tmp_path / "node")
     with pytest.raises(pull.PullError, match="wants a username and password"):
         await svc.pull(f"{host}/team/app:v1")
+
+
+async def test_images_wait_for_the_air_gap_preload(tmp_path: Path) -> None:
+    """The server's node agent registers while air-gap images are imported; a pod's look at
+    its image waits for the import, or it would find nothing and pull."""
+    built = imagekit.build_image([{"bin/": "", "bin/app": "#!/bin/sh\n"}], cmd=["/bin/app"])
+    tar = tmp_path / "app.tar"
+    await asyncio.to_thread(imagekit.write_oci_archive, tar, [(built, "team/app:v1")])
+    preloaded = asyncio.Event()
+    svc = service.ImageService(tmp_path / "node", preloaded=preloaded)
+    looking = asyncio.create_task(svc.status("team/app:v1"))
+    await asyncio.sleep(0.2)
+    assert not looking.done()
+    assert await svc.list() == []  # the node's image list does not wait
+    store = await svc.store()
+    await asyncio.to_thread(archive.import_archive, store, tar)
+    preloaded.set()
+    info = await asyncio.wait_for(looking, 10)
+    assert info is not None and info.id == built.config
