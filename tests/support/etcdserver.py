@@ -8,7 +8,6 @@ behind: start it from a thread that outlives it (the main thread).
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -17,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from tests.support.ports import free_port
 
 
 def _die_with_parent() -> list[str]:
@@ -29,9 +30,7 @@ def _die_with_parent() -> list[str]:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 def binary() -> str | None:

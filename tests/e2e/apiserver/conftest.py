@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 VERSIONS = ("1.33", "1.32")
 
 
@@ -28,12 +29,6 @@ def kubectl_binary(version: str) -> str | None:
         if candidate.exists():
             return str(candidate)
     return shutil.which(f"kubectl.{version}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

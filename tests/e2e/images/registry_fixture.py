@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.e2e.images.conftest import need_tools
+from tests.support.ports import free_port
 
 USER, PASSWORD = "alice", "s3cret"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

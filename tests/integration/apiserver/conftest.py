@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,12 +18,7 @@ from pyk8s.apiserver import server
 from pyk8s.apiserver.registry.generic.store import WriteOptions
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.storage.memory import MemoryStorage
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
 
 
 @dataclass

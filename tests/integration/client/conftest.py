@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +14,9 @@ from pyk8s.apiserver import server
 from pyk8s.apiserver.settings import APIServerConfig
 from pyk8s.client import rest
 from pyk8s.storage.memory import MemoryStorage
+from tests.support.ports import free_port
 
 TOKEN = "client-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

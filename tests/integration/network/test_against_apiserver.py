@@ -7,7 +7,6 @@ really stores: allocated ClusterIPs, defaulted fields, resourceVersions.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from pyk8s.proxy.config import ProxyConfig
 from pyk8s.proxy.iptables import rules
 from pyk8s.proxy.provider import FakeProvider
 from tests.integration.apiserver.conftest import Cluster, cluster  # noqa: F401
+from tests.support.ports import free_port
 
 SERVICES = rest.ResourceRef.from_resource(scheme.DEFAULT.lookup("", "v1", "services"))  # type: ignore[arg-type]
 SLICES = rest.ResourceRef.from_resource(  # type: ignore[arg-type]
@@ -34,20 +34,6 @@ async def eventually(cond: Callable[[], Any], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not await cond():
             await asyncio.sleep(0.02)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP: the DNS server binds both."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = int(t.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 async def create_web(c: rest.Client) -> dict[str, Any]:

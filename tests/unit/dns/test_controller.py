@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from dnslib import RCODE, DNSRecord
 
 from pyk8s.client import kubeconfig, rest
 from pyk8s.dns import controller, records, server
+from tests.support.ports import free_port
 from tests.unit.client.fakeapi import FakeApi, serving
 
 SVC = "/api/v1/services"
@@ -23,21 +23,6 @@ async def eventually(cond: Callable[[], Any], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not await cond():
             await asyncio.sleep(0.01)
-
-
-def free_port() -> int:
-    """A port free for UDP *and* TCP now: the server binds both (a UDP-only probe once
-    returned a port some TCP socket held)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 async def ask(port: int, name: str, qtype: str = "A") -> DNSRecord:
