@@ -714,22 +714,23 @@ PV = Printer(
     _pv_row,
 )
 
+def _quota_cells(o: Obj) -> tuple[str, str]:
+    """``printResourceQuota``: ``status.hard`` against ``status.used``, sorted by name; the
+    ``limits.*`` names go to the Limit column, everything else to Request."""
+    hard = _status(o).get("hard") or {}
+    used = _status(o).get("used") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for k in sorted(hard):
+        pieces = k.split(".")
+        out = limit if len(pieces) > 1 and pieces[0] == "limits" else request
+        out.append(f"{k}: {used.get(k, '0')}/{hard[k]}")
+    return ", ".join(request), ", ".join(limit)
+
+
 RESOURCEQUOTA = Printer(
-    (NAME, AGE, Column("Request"), Column("Limit")),
-    lambda o: [
-        name_of(o),
-        _age(o),
-        ", ".join(
-            f"{k}: {(_status(o).get('used') or {}).get(k, '0')}/{v}"
-            for k, v in sorted((_spec(o).get("hard") or {}).items())
-            if not k.startswith("limits.")
-        ),
-        ", ".join(
-            f"{k}: {(_status(o).get('used') or {}).get(k, '0')}/{v}"
-            for k, v in sorted((_spec(o).get("hard") or {}).items())
-            if k.startswith("limits.")
-        ),
-    ],
+    (NAME, Column("Request"), Column("Limit"), AGE),
+    lambda o: [name_of(o), *_quota_cells(o), _age(o)],
 )
 
 # -- other groups
@@ -745,7 +746,7 @@ PRIORITYCLASS = Printer(
         Column("Value", "integer"),
         Column("Global-Default", "boolean"),
         AGE,
-        _wide("PreemptionPolicy"),
+        Column("PreemptionPolicy"),
     ),
     lambda o: [
         name_of(o),

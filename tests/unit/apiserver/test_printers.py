@@ -122,3 +122,29 @@ def test_a_gated_pod_shows_scheduling_gated() -> None:
     assert columns.pod_status_reason(pod) == "SchedulingGated"
     pod["status"]["conditions"][0]["reason"] = "Unschedulable"
     assert columns.pod_status_reason(pod) == "Pending"
+
+
+def test_resourcequota_row_reads_status_and_ends_with_age() -> None:
+    """``printResourceQuota``: Name, Request, Limit, Age; the quantities come from
+    ``status.hard``/``status.used`` (what the quota controller recorded), not the spec."""
+    rq = {
+        "metadata": {"name": "q", "creationTimestamp": None},
+        "spec": {"hard": {"pods": "10", "limits.cpu": "2", "configmaps": "5"}},
+        "status": {
+            "hard": {"pods": "10", "limits.cpu": "2", "requests.memory": "1Gi"},
+            "used": {"pods": "3", "requests.memory": "512Mi"},
+        },
+    }
+    assert [c.name for c in columns.RESOURCEQUOTA.columns] == ["Name", "Request", "Limit", "Age"]
+    assert columns.RESOURCEQUOTA.row(rq)[:3] == [
+        "q",
+        "pods: 3/10, requests.memory: 512Mi/1Gi",
+        "limits.cpu: 0/2",
+    ]
+    assert columns.RESOURCEQUOTA.row({"metadata": {"name": "new"}})[:3] == ["new", "", ""]
+
+
+def test_priorityclass_preemption_policy_is_a_default_column() -> None:
+    """1.33 prints PREEMPTIONPOLICY without ``-o wide`` (priority 0)."""
+    cols = {c.name: c.priority for c in columns.PRIORITYCLASS.columns}
+    assert cols["PreemptionPolicy"] == 0
