@@ -50,6 +50,7 @@ class Watcher:
         self._wakeup = asyncio.Event()
         self._error: BaseException | None = None
         self._closed = False
+        self._live = False
 
     def _offer(self, events: Sequence[Event]) -> None:
         if self._closed:
@@ -86,6 +87,14 @@ class Watcher:
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
 
+    def progress(self) -> int:
+        """A revision up to which every event under the prefix has been handed out (0 while
+        some are still to come): the API server's watch cache resourceVersion, which its
+        bookmarks carry even when no event matched the watcher for a while."""
+        if self._closed or self._pending or not self._live:
+            return 0
+        return self._owner.last_revision
+
     async def _iterate(self) -> AsyncIterator[Event]:
         if self._backlog is not None and self._start > self._from:
             for ev in await self._backlog(self._from, self._start):
@@ -94,6 +103,7 @@ class Watcher:
                 if ev.key.startswith(self._prefix):
                     yield ev
         live_after = max(self._from, self._start)
+        self._live = True
         while True:
             while self._pending:
                 ev = self._pending.popleft()

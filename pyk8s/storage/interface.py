@@ -175,6 +175,11 @@ class Watch(Protocol):
 
     def __aiter__(self) -> AsyncIterator[Event]: ...
 
+    def progress(self) -> int:
+        """A revision up to which every event under the prefix has been yielded (0 when
+        some may still be on their way)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -2,7 +2,9 @@
 
 One ``{"type": ..., "object": ...}`` per line. ``timeoutSeconds`` ends the
 stream (default: a random time in [min-request-timeout, 2x)); bookmarks go out
-every ``bookmark_interval`` when ``allowWatchBookmarks=true``, and after the
+every ``bookmark_interval`` and 2 s before the deadline when
+``allowWatchBookmarks=true``, carrying how far the stream has been read (events
+the watcher did not match included), and after the
 initial events with ``sendInitialEvents=true`` (annotation
 ``k8s.io/initial-events-end``); a compacted start revision gives an ERROR event
 carrying a 410 Expired Status. In Table form every event carries a one-row
@@ -98,7 +100,16 @@ async def watch(
     producer = asyncio.create_task(produce())
     first_table = True
     last_rv = 0
-    next_bookmark = loop.time() + bookmark_interval
+    progress: Callable[[], int] | None = None
+
+    def bookmark_after(now: float) -> float:
+        # As the watch cache's cacheWatcher.nextBookmarkTime: every bookmark_interval, and
+        # one 2 s before the deadline, when the client is about to reconnect with it.
+        at = now + bookmark_interval
+        pretimeout = deadline - 2.0
+        return pretimeout if now < pretimeout < at else at
+
+    next_bookmark = bookmark_after(loop.time())
     try:
         done = False
         while not done and not stopping.is_set():
@@ -116,8 +127,12 @@ async def watch(
                     if transport is None or transport.is_closing():
                         break
                     if bookmarks and loop.time() >= next_bookmark and last_rv:
+                        if progress is not None and queue.empty():
+                            # events of other objects (filtered out, other namespaces)
+                            # have moved the stream on: the bookmark says how far
+                            last_rv = max(last_rv, progress())
                         await _send(resp, "BOOKMARK", _bookmark(scope, last_rv, initial_end=False))
-                        next_bookmark = loop.time() + bookmark_interval
+                        next_bookmark = bookmark_after(loop.time())
                     continue
             else:
                 first = queue.get_nowait()
@@ -133,6 +148,7 @@ async def watch(
                 assert isinstance(ev, WatchEvent)
                 if ev.type == "BOOKMARK_INITIAL":
                     last_rv = max(last_rv, ev.revision)
+                    progress = ev.progress
                     if send_initial and bookmarks:
                         out.append(
                             _line("BOOKMARK", _bookmark(scope, ev.revision, initial_end=True))

@@ -714,6 +714,7 @@ PV = Printer(
     _pv_row,
 )
 
+
 def _quota_cells(o: Obj) -> tuple[str, str]:
     """``printResourceQuota``: ``status.hard`` against ``status.used``, sorted by name; the
     ``limits.*`` names go to the Limit column, everything else to Request."""

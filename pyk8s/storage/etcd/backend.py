@@ -478,6 +478,9 @@ class _OwnStream:
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._watcher.__aiter__()
 
+    def progress(self) -> int:
+        return self._watcher.progress()
+
     async def close(self) -> None:
         await self._watcher.close()
         if not self._task.done():

@@ -533,3 +533,36 @@ async def test_events_are_one_store_in_two_apis(client: Client) -> None:
     )
     row = table["rows"][0]["cells"]
     assert row[1:4] == ["Normal", "Tested", "pod/p1"] and row[6] == "it works"
+
+
+async def test_bookmarks_carry_progress_past_unmatched_events(
+    cluster: Cluster, client: Client
+) -> None:
+    """A quiet watcher's bookmark moves on with writes it did not match (the watch cache's
+    resourceVersion): an informer reconnecting from it is not sent back to a revision that
+    may be compacted meanwhile."""
+    _, first = await client.post(CMS, cm("b0"))
+    start = first["metadata"]["resourceVersion"]
+    path = CMS + f"?watch=1&resourceVersion={start}&allowWatchBookmarks=true&labelSelector=x%3Dy"
+    watcher = asyncio.create_task(_events(cluster, path, 3))
+    await asyncio.sleep(0.2)
+    last = 0
+    for i in range(3):  # in this namespace, but not selected; and in another namespace
+        await client.post(CMS, cm(f"b{i + 1}"))
+        _, b = await client.post("/api/v1/namespaces/kube-system/configmaps", cm(f"b{i}"))
+        last = int(b["metadata"]["resourceVersion"])
+    events = await watcher
+    assert {e["type"] for e in events} == {"BOOKMARK"}
+    assert int(events[-1]["object"]["metadata"]["resourceVersion"]) >= last
+
+
+async def test_bookmark_before_the_watch_times_out(cluster: Cluster, client: Client) -> None:
+    """As upstream's cacheWatcher: with allowWatchBookmarks a watch gets a bookmark 2 s before
+    its timeoutSeconds even when that comes long before the periodic one."""
+    cluster.api.config.bookmark_interval = 600
+    _, first = await client.post(CMS, cm("t0"))
+    rv = first["metadata"]["resourceVersion"]
+    path = CMS + f"?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=3"
+    events = await _events(cluster, path, 1)
+    assert events[0]["type"] == "BOOKMARK"
+    assert int(events[0]["object"]["metadata"]["resourceVersion"]) >= int(rv)

@@ -70,6 +70,8 @@ class WatchEvent:
     type: str  # ADDED MODIFIED DELETED BOOKMARK ERROR
     object: Obj
     revision: int = 0
+    progress: Callable[[], int] | None = None
+    """On BOOKMARK_INITIAL: how far the storage stream has been read (``Watch.progress``)."""
 
 
 def encode(obj: Obj) -> bytes:
@@ -812,7 +814,7 @@ class Store:
         try:
             for ev in pending:
                 yield ev
-            yield WatchEvent("BOOKMARK_INITIAL", {}, start)
+            yield WatchEvent("BOOKMARK_INITIAL", {}, start, progress=w.progress)
             async for sev in w:
                 out = self._translate(sev, opts)
                 if out is not None:
