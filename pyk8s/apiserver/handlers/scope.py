@@ -7,7 +7,7 @@ or the object itself, in the encoding the client accepts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,8 +158,11 @@ class Scope:
             schema=self.schema(),
         )
 
-    def list_options(self) -> generic.ListOptions:
+    def list_options(self, *, watch: bool = False) -> generic.ListOptions:
         q = self.query
+        errs = validate_list_options(q, watch=watch)
+        if errs:
+            raise errors.Invalid.for_object("ListOptions", "meta.k8s.io", "", errs)
         try:
             label = selectors.parse_labels(q.get("labelSelector", ""))
             fields = selectors.parse_fields(q.get("fieldSelector", ""))
@@ -173,11 +176,6 @@ class Scope:
             except ValueError:
                 raise errors.BadRequest(f"invalid limit: {q['limit']!r}") from None
         match = q.get("resourceVersionMatch", "")
-        if match not in ("", "Exact", "NotOlderThan"):
-            raise errors.BadRequest(
-                f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
-                '"Exact", "NotOlderThan"'
-            )
         return generic.ListOptions(
             label_selector=label,
             field_selector=fields,
@@ -277,3 +275,60 @@ def success_status(resource: scheme.Resource, obj: Obj) -> Obj:
         "status": "Success",
         "details": details,
     }
+
+
+def validate_list_options(q: Mapping[str, str], *, watch: bool) -> list[errors.FieldError]:
+    """``ValidateListOptions`` (apimachinery ``meta/internalversion/validation``), the
+    WatchList feature on: what a list, watch or deletecollection refuses with 422."""
+    errs: list[errors.FieldError] = []
+    match = q.get("resourceVersionMatch", "")
+    rvm = "resourceVersionMatch"
+    if watch:
+        if "sendInitialEvents" in q and match != "NotOlderThan":
+            errs.append(
+                errors.forbidden(
+                    rvm, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+                )
+            )
+        if match:
+            if "sendInitialEvents" not in q:
+                errs.append(
+                    errors.forbidden(
+                        rvm,
+                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents "
+                        "is provided",
+                    )
+                )
+            if match != "NotOlderThan":
+                errs.append(errors.not_supported(rvm, match, ["NotOlderThan"]))
+            if q.get("continue"):
+                errs.append(
+                    errors.forbidden(
+                        rvm, "resourceVersionMatch is forbidden when continue is provided"
+                    )
+                )
+        return errs
+    if match:
+        if not q.get("resourceVersion"):
+            errs.append(
+                errors.forbidden(
+                    rvm, "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            )
+        if q.get("continue"):
+            errs.append(
+                errors.forbidden(rvm, "resourceVersionMatch is forbidden when continue is provided")
+            )
+        if match not in ("Exact", "NotOlderThan"):
+            errs.append(errors.not_supported(rvm, match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and q.get("resourceVersion") == "0":
+            errs.append(
+                errors.forbidden(
+                    rvm, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+                )
+            )
+    if "sendInitialEvents" in q:
+        errs.append(
+            errors.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")
+        )
+    return errs

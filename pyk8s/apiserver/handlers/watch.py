@@ -48,7 +48,7 @@ async def watch(
     on_event: Callable[[], None] | None = None,
 ) -> web.StreamResponse:
     q = scope.query
-    opts = scope.list_options()
+    opts = scope.list_options(watch=True)
     if opts.continue_token:
         raise errors.BadRequest("a watch may not use continue")
     target = scope.target()
@@ -64,18 +64,6 @@ async def watch(
     send_initial: bool | None = None
     if "sendInitialEvents" in q:
         send_initial = _truthy(q.get("sendInitialEvents"))
-        if send_initial and opts.resource_version_match != "NotOlderThan":
-            raise errors.Invalid.for_object(
-                "ListOptions",
-                "meta.k8s.io",
-                "",
-                [
-                    errors.forbidden(
-                        "resourceVersionMatch",
-                        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                    )
-                ],
-            )
     if send_initial and opts.resource_version not in ("", "0"):
         # NotOlderThan N: the current state (which is not older) then changes.
         opts.resource_version = ""

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 
 from pyk8s.apiserver import openapi_enums
 from tests.integration.apiserver.conftest import Client, Cluster
@@ -197,6 +198,49 @@ async def test_list_resource_version_semantics(client: Client) -> None:
     assert [i["metadata"]["name"] for i in body["items"]] == ["v1"]
     status, body = await client.get(CMS + "?resourceVersion=999999")
     assert (status, body["reason"]) == (504, "Timeout")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "resourceVersionMatch=Exact",
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless "
+            "resourceVersion is provided",
+        ),
+        (
+            "resourceVersion=0&resourceVersionMatch=Exact",
+            'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for '
+            'resourceVersion "0"',
+        ),
+        (
+            "resourceVersion=5&resourceVersionMatch=Newest",
+            'resourceVersionMatch: Unsupported value: "Newest": supported values: "Exact", '
+            '"NotOlderThan", ""',
+        ),
+        (
+            "sendInitialEvents=true",
+            "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+        ),
+        (
+            "watch=1&resourceVersionMatch=NotOlderThan",
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch "
+            "unless sendInitialEvents is provided",
+        ),
+        (
+            "watch=1&sendInitialEvents=true",
+            "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+            "resourceVersionMatch to NotOlderThan",
+        ),
+    ],
+)
+async def test_list_options_validated_as_upstream(client: Client, query: str, message: str) -> None:
+    """``ValidateListOptions``: 422 Invalid on ``ListOptions.meta.k8s.io``, for lists,
+    watches and deletecollection alike."""
+    for method in ("GET", "DELETE") if "watch" not in query else ("GET",):
+        status, body = await client.request(method, CMS + "?" + query)
+        assert (status, body["reason"]) == (422, "Invalid")
+        assert body["message"] == f'ListOptions.meta.k8s.io "" is invalid: {message}'
 
 
 async def test_table_output(client: Client) -> None:
