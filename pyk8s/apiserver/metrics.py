@@ -19,12 +19,23 @@ BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4,
 Labels = tuple[tuple[str, str], ...]
 
 
-def canonical_verb(verb: str, method: str) -> str:
-    """Upstream's ``CanonicalVerb``: LIST and WATCH apart from GET; POST, PUT ... as methods."""
+def clean_scope(verb: str, namespace: str, name: str) -> str:
+    """Upstream's ``CleanScope``: one object (or a create) is ``resource``, otherwise the
+    collection's scope."""
+    if name or verb == "create":
+        return "resource"
+    return "namespace" if namespace else "cluster"
+
+
+def canonical_verb(verb: str, method: str, content_type: str = "") -> str:
+    """Upstream's ``CanonicalVerb`` and ``cleanVerb``: LIST and WATCH apart from GET, APPLY
+    apart from PATCH; POST, PUT ... as methods."""
     if verb == "list":
         return "LIST"
     if verb == "watch":
         return "WATCH"
+    if verb == "patch" and content_type.partition(";")[0].strip() == "application/apply-patch+yaml":
+        return "APPLY"
     if verb in ("get", "create", "update", "patch", "delete", "deletecollection"):
         return {"get": "GET", "create": "POST", "update": "PUT", "patch": "PATCH",
                 "delete": "DELETE", "deletecollection": "DELETE"}[verb]  # fmt: skip

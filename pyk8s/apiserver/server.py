@@ -266,16 +266,15 @@ class APIServer:
                     (time.monotonic() - started) * 1000,
                 )
             if info.is_resource_request:
-                scope_label = (
-                    "namespace" if info.namespace else ("resource" if info.name else "cluster")
-                )
                 self.metrics.observe(
-                    verb=metrics.canonical_verb(info.verb, request.method),
+                    verb=metrics.canonical_verb(
+                        info.verb, request.method, request.headers.get("Content-Type", "")
+                    ),
                     group=info.api_group,
                     version=info.api_version,
                     resource=info.resource,
                     subresource=info.subresource,
-                    scope=scope_label,
+                    scope=metrics.clean_scope(info.verb, info.namespace, info.name),
                     code=code,
                     seconds=time.monotonic() - started,
                 )

@@ -95,6 +95,22 @@ async def test_metrics_count_requests(client: Client) -> None:
     assert "apiserver_request_duration_seconds_bucket{" in body
 
 
+async def test_metrics_labels_of_one_namespaced_object(client: Client) -> None:
+    """``GET`` of one object in a namespace is verb GET, scope "resource" (CleanScope)."""
+    await client.get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
+    await client.get("/api/v1/namespaces/default/configmaps")
+    _, body = await client.get("/metrics")
+    lines = [x for x in body.splitlines() if x.startswith("apiserver_request_total{")]
+    assert any(
+        'verb="GET"' in x and 'resource="configmaps"' in x and 'scope="resource"' in x
+        for x in lines
+    ), lines
+    assert any(
+        'verb="LIST"' in x and 'resource="configmaps"' in x and 'scope="namespace"' in x
+        for x in lines
+    ), lines
+
+
 async def test_legacy_discovery(client: Client) -> None:
     status, body = await client.get("/api")
     assert status == 200 and body["kind"] == "APIVersions" and body["versions"] == ["v1"]

@@ -27,3 +27,22 @@ def test_duration_buckets_are_cumulative() -> None:
     assert bucket("60") == 4
     assert bucket("+Inf") == 5
     assert 'apiserver_request_total{verb="GET"' in reg.render()
+
+
+def test_scope_label_as_upstream_clean_scope() -> None:
+    """One object, or a create, is scope "resource" even in a namespace; lists are
+    "namespace" or "cluster"."""
+    assert metrics.clean_scope("get", "default", "c1") == "resource"
+    assert metrics.clean_scope("create", "default", "") == "resource"
+    assert metrics.clean_scope("list", "default", "") == "namespace"
+    assert metrics.clean_scope("deletecollection", "default", "") == "namespace"
+    assert metrics.clean_scope("list", "", "") == "cluster"
+    assert metrics.clean_scope("get", "", "n1") == "resource"
+
+
+def test_verb_label() -> None:
+    assert metrics.canonical_verb("list", "GET") == "LIST"
+    assert metrics.canonical_verb("watch", "GET") == "WATCH"
+    assert metrics.canonical_verb("patch", "PATCH", "application/merge-patch+json") == "PATCH"
+    assert metrics.canonical_verb("patch", "PATCH", "application/apply-patch+yaml") == "APPLY"
+    assert metrics.canonical_verb("deletecollection", "DELETE") == "DELETE"
