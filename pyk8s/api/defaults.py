@@ -179,6 +179,11 @@ def statefulset(obj: Obj) -> None:
     retention.setdefault("whenDeleted", "Retain")
     retention.setdefault("whenScaled", "Retain")
     _template(spec)
+    # the generated defaulter runs SetDefaults_PersistentVolumeClaim on each claim template
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            _d(claim, "status")
+            pvc(claim)
 
 
 def daemonset(obj: Obj) -> None:
@@ -240,14 +245,22 @@ def secret(obj: Obj) -> None:
             del obj["stringData"]
 
 
+def _pending_phase(obj: Obj) -> None:
+    status = obj.get("status")
+    if isinstance(status, dict) and not status.get("phase"):
+        status["phase"] = "Pending"
+
+
 def pvc(obj: Obj) -> None:
     _d(obj, "spec").setdefault("volumeMode", "Filesystem")
+    _pending_phase(obj)
 
 
 def pv(obj: Obj) -> None:
     spec = _d(obj, "spec")
     spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
     spec.setdefault("volumeMode", "Filesystem")
+    _pending_phase(obj)
 
 
 def storageclass(obj: Obj) -> None:

@@ -20,10 +20,15 @@ from pyk8s.apiserver.apiextensions import crd as crd_registry
 from pyk8s.apiserver.registry.apiregistration.strategy import APIServiceStrategy
 from pyk8s.apiserver.registry.apps.daemonset.strategy import DaemonSetStrategy
 from pyk8s.apiserver.registry.autoscaling import HorizontalPodAutoscalerV1Store
+from pyk8s.apiserver.registry.batch.job.strategy import JobStrategy
 from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
 from pyk8s.apiserver.registry.core.node import strategy as node_strategy
+from pyk8s.apiserver.registry.core.persistentvolume.strategy import PersistentVolumeStrategy
+from pyk8s.apiserver.registry.core.persistentvolumeclaim.strategy import (
+    PersistentVolumeClaimStrategy,
+)
 from pyk8s.apiserver.registry.core.pod import strategy as pod_strategy
 from pyk8s.apiserver.registry.core.service import strategy as service_strategy
 from pyk8s.apiserver.registry.core.service.ipallocator import ClusterIPAllocator
@@ -40,6 +45,9 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): pod_strategy.PodStrategy,
     ("", "namespaces"): namespace_strategy.NamespaceStrategy,
     ("", "nodes"): node_strategy.NodeStrategy,
+    ("", "persistentvolumes"): PersistentVolumeStrategy,
+    ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
+    ("batch", "jobs"): JobStrategy,
     ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
     ("apps", "daemonsets"): DaemonSetStrategy,
     ("apiregistration.k8s.io", "apiservices"): APIServiceStrategy,

@@ -168,3 +168,27 @@ def test_hpa_v2_defaults_cpu_target_and_behavior_rules() -> None:
     ]
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
     assert [p["type"] for p in behavior["scaleUp"]["policies"]] == ["Pods", "Percent"]
+
+
+def test_claim_phases_default_to_pending() -> None:
+    """SetDefaults_PersistentVolume(Claim): an empty phase is Pending, also in a StatefulSet's
+    claim templates (its generated defaulter runs the claim's defaults on each)."""
+    claim: dict[str, Any] = {"spec": {}, "status": {}}
+    defaults.apply("", "PersistentVolumeClaim", claim)
+    assert claim["status"] == {"phase": "Pending"}
+    volume: dict[str, Any] = {"spec": {}, "status": {"phase": ""}}
+    defaults.apply("", "PersistentVolume", volume)
+    assert volume["status"] == {"phase": "Pending"}
+    bound: dict[str, Any] = {"spec": {}, "status": {"phase": "Bound"}}
+    defaults.apply("", "PersistentVolumeClaim", bound)
+    assert bound["status"]["phase"] == "Bound"
+    sts: dict[str, Any] = {
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {}}],
+        }
+    }
+    defaults.apply("apps", "StatefulSet", sts)
+    claim_template = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim_template["spec"]["volumeMode"] == "Filesystem"
+    assert claim_template["status"] == {"phase": "Pending"}

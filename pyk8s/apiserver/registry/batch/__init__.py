@@ -1,0 +1,1 @@
+"""Registries of the batch group (``pkg/registry/batch``)."""

@@ -1,0 +1,1 @@
+"""Job registry (``pkg/registry/batch/job``)."""

@@ -1,0 +1,1 @@
+"""PersistentVolume registry (``pkg/registry/core/persistentvolume``)."""

@@ -1,0 +1,1 @@
+"""PersistentVolumeClaim registry (``pkg/registry/core/persistentvolumeclaim``)."""
