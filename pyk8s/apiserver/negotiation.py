@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pyk8s.api import errors
+from pyk8s.apiserver import decodeerrors
 
 if TYPE_CHECKING:
     from pyk8s.apiserver import protobuf
@@ -106,6 +107,11 @@ def choose(header: str | None, *, allow_table: bool, discovery: bool = False) ->
     )
 
 
+class DecodeError(errors.BadRequest):
+    """A body that is not JSON (or YAML): the message is the decoder's own words, which
+    create and update put behind ``the object provided is unrecognized``."""
+
+
 def decode(body: bytes, content_type: str | None, codec: protobuf.Codec | None = None) -> Any:
     """The request body as JSON-shaped data; 400 for garbage, 415 for unknown encodings."""
     media = (content_type or JSON).split(";")[0].strip().lower()
@@ -120,13 +126,13 @@ def decode(body: bytes, content_type: str | None, codec: protobuf.Codec | None =
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as e:
-            raise errors.BadRequest(f"couldn't get version/kind; json parse error: {e}") from e
+            raise DecodeError(decodeerrors.json_error(body)) from e
     if media in (YAML, "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
         yaml, loader, _ = _yaml()
         try:
             return yaml.load(body, Loader=loader)
         except yaml.YAMLError as e:
-            raise errors.BadRequest(f"error converting YAML to JSON: {e}") from e
+            raise DecodeError(decodeerrors.yaml_error(e)) from e
     if media == PROTOBUF:
         if codec is None:
             from pyk8s.apiserver import protobuf

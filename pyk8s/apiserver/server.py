@@ -507,7 +507,7 @@ class APIServer:
         if (res.group, res.plural) == ("", "bindings") and verb == "create":
             pods = self.rest[("", "v1", "pods")]
             pscope = Scope(request, info, res, pods, user, self.config.max_body_bytes, codec)
-            body = await pscope.body()
+            body = await pscope.body("Binding")
             name = (
                 ((body or {}).get("metadata") or {}).get("name", "")
                 if isinstance(body, dict)
@@ -540,7 +540,7 @@ class APIServer:
         if info.subresource == "scale":
             return await scale.scale(scope)
         if (res.group, res.plural) == ("", "pods") and info.subresource in ("binding", "eviction"):
-            body = await scope.body()
+            body = await scope.body("Binding" if info.subresource == "binding" else "Eviction")
             if info.subresource == "binding":
                 out = await pod_storage.bind(r.store, info.namespace, info.name, body)
             else:
@@ -577,7 +577,7 @@ class APIServer:
         if (res.group, res.plural, info.subresource) == ("", "serviceaccounts", "token"):
             if self.token_issuer is None:
                 raise errors.NotFound.no_resource()
-            body = await scope.body()
+            body = await scope.body("TokenRequest")
             if not isinstance(body, dict):
                 raise errors.BadRequest("the body of the request must be a JSON object")
             out = await tokenrequest.create(

@@ -89,7 +89,7 @@ async def scale(scope: Scope, version: Version) -> web.Response:
     if verb == "get":
         return json_response(to_scale(current, version.scale))
     if verb == "update":
-        return await _write(scope, version, await scope.body(), current)
+        return await _write(scope, version, await scope.body("Scale"), current)
     if verb == "patch":
         raw = await scope.request.read()
         patched = patch_handler.apply_patch(

@@ -71,7 +71,7 @@ async def scale(scope: Scope) -> web.Response:
     if verb == "get":
         return json_response(to_scale(current, is_rc))
     if verb == "update":
-        return await _write(scope, await scope.body(), current)
+        return await _write(scope, await scope.body("Scale"), current)
     if verb == "patch":
         raw = await scope.request.read()
         patched = patch_handler.apply_patch(

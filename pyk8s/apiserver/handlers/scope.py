@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from pyk8s.api import decoding, errors, fieldvalidation, scheme, selectors, strategicpatch
-from pyk8s.apiserver import negotiation
+from pyk8s.apiserver import decodeerrors, negotiation
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
 from pyk8s.apiserver.registry.generic import store as generic
@@ -127,7 +127,10 @@ class Scope:
     def target(self) -> negotiation.Target:
         return negotiation.choose(self.request.headers.get("Accept"), allow_table=True)
 
-    async def body(self) -> Any:
+    async def body(self, kind: str = "") -> Any:
+        """The decoded body; what does not decode into an object of ``kind`` (default: the
+        resource's) is a 400 in upstream's words (``transformDecodeError``)."""
+        kind = kind or self.resource.kind
         try:
             raw = await self.request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -138,9 +141,17 @@ class Scope:
             raise errors.RequestEntityTooLarge(
                 f"Request entity too large: limit is {self.max_body}"
             )
-        if not raw.strip():
-            raise errors.BadRequest("the request body is empty")
-        return negotiation.decode(raw, self.request.headers.get("Content-Type"), self.codec)
+        content_type = self.request.headers.get("Content-Type")
+        try:
+            if not raw.strip():
+                raise negotiation.DecodeError(decodeerrors.json_error(raw))
+            value = negotiation.decode(raw, content_type, self.codec)
+        except negotiation.DecodeError as e:
+            raise errors.BadRequest(decodeerrors.unrecognized(kind, e.message, raw)) from None
+        if isinstance(value, (list, str, int, float)):  # bool is an int
+            error = decodeerrors.json_error(raw, value, syntax=False)
+            raise errors.BadRequest(decodeerrors.unrecognized(kind, error, raw))
+        return value
 
     def write_options(self) -> generic.WriteOptions:
         manager = self.query.get("fieldManager", "")

@@ -670,17 +670,24 @@ class Store:
             raise self._not_found(name) from None
         obj = self._with_type(decode(current))
         md = obj["metadata"]
+        # rest.BeforeDelete checks the preconditions early, naming the kind
         if opts.precondition_uid is not None and opts.precondition_uid != md.get("uid"):
-            raise self._conflict(
+            raise errors.Conflict.for_object(
+                self.resource.kind,
+                self.resource.group,
                 name,
-                f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
-                f"object meta: {md.get('uid', '')}",
+                f"the UID in the precondition ({opts.precondition_uid}) does not match the UID "
+                f"in record ({md.get('uid', '')}). The object might have been deleted and then "
+                "recreated",
             )
         if opts.precondition_rv is not None and opts.precondition_rv != md.get("resourceVersion"):
-            raise self._conflict(
+            raise errors.Conflict.for_object(
+                self.resource.kind,
+                self.resource.group,
                 name,
-                f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
-                f"ResourceVersion in object meta: {md.get('resourceVersion', '')}",
+                f"the ResourceVersion in the precondition ({opts.precondition_rv}) does not match "
+                f"the ResourceVersion in record ({md.get('resourceVersion', '')}). The object "
+                "might have been modified",
             )
         await self._run_admission("DELETE", obj, obj)
         grace = self.strategy.check_graceful_delete(obj, opts.grace_period_seconds)
