@@ -73,6 +73,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _PROXIED = frozenset((("", "nodes"), ("", "pods"), ("", "services")))
+SCOPE_KEY = web.RequestKey("pyk8s.scope", Scope)
+"""The request's Scope, kept on it so an error answer carries the scope's warnings."""
+ENDPOINTS_DEPRECATED = "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
 ANONYMOUS_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 
 
@@ -251,7 +254,11 @@ class APIServer:
             return _maybe_pretty(request, resp)
         except errors.ApiError as e:
             code = e.code
-            return _maybe_pretty(request, status_response(e))
+            resp = status_response(e)
+            scope = request.get(SCOPE_KEY)
+            if scope is not None:
+                scope.add_warnings(resp)  # upstream's warning headers go out with errors too
+            return _maybe_pretty(request, resp)
         except Exception as e:
             log.exception("%s %s failed", request.method, request.path_qs)
             err = errors.InternalError(f"Internal error occurred: {e}")
@@ -521,6 +528,7 @@ class APIServer:
             return await review.handle(request, res, user, self.authz, codec, self.authenticator)
         r = self.rest[(res.group, res.version, res.plural)]
         scope = Scope(request, info, res, r, user, self.config.max_body_bytes, codec, self.schemas)
+        request[SCOPE_KEY] = scope
         if res.namespaced and not info.namespace and verb not in ("list", "watch"):
             # Only list and watch exist across all namespaces.
             raise errors.NotFound.no_resource()
@@ -537,6 +545,9 @@ class APIServer:
                 )
             if info.subresource == "scale":
                 return await cr_scale.scale(scope, r.custom)
+        elif (res.group, res.version, res.plural) == ("", "v1", "endpoints"):
+            # 1.33 deprecates v1 Endpoints: every request on them carries this warning
+            scope.warnings.append(ENDPOINTS_DEPRECATED)
         if info.subresource == "scale":
             return await scale.scale(scope)
         if (res.group, res.plural) == ("", "pods") and info.subresource in ("binding", "eviction"):

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from pyk8s.api import errors
 from pyk8s.apiserver.handlers import patch as patch_handler
-from pyk8s.apiserver.handlers.scope import Scope, json_response
+from pyk8s.apiserver.handlers.scope import Scope
+from pyk8s.apiserver.printers import columns
 from pyk8s.apiserver.printers.columns import _map_selector, _selector_string
 
 Obj = dict[str, Any]
@@ -61,7 +62,8 @@ async def _write(scope: Scope, scale: Any, current: Obj) -> web.Response:
     updated, _ = await scope.store.update(
         scope.namespace, scope.info.name, obj, scope.write_options()
     )
-    return json_response(to_scale(updated, scope.resource.plural == "replicationcontrollers"))
+    out = to_scale(updated, scope.resource.plural == "replicationcontrollers")
+    return scope.render(out, printer=columns.SCALE)
 
 
 async def scale(scope: Scope) -> web.Response:
@@ -69,7 +71,8 @@ async def scale(scope: Scope) -> web.Response:
     current = await scope.store.get(scope.namespace, scope.info.name)
     verb = scope.info.verb
     if verb == "get":
-        return json_response(to_scale(current, is_rc))
+        # ScaleREST.ConvertToTable: the store's table generator, which prints Scales
+        return scope.render(to_scale(current, is_rc), printer=columns.SCALE)
     if verb == "update":
         return await _write(scope, await scope.body("Scale"), current)
     if verb == "patch":

@@ -198,14 +198,34 @@ class Scope:
 
     # -- rendering
 
-    def render(self, obj: Obj, status: int = 200, *, is_list: bool = False) -> web.Response:
-        resp = self._render(obj, status, is_list=is_list)
+    def render(
+        self,
+        obj: Obj,
+        status: int = 200,
+        *,
+        is_list: bool = False,
+        printer: table.Printer | None = None,
+    ) -> web.Response:
+        """``obj`` in the form the client accepts; ``printer``: the Table columns of what
+        ``obj`` is when it is not the resource itself (a subresource's kind, e.g. Scale)."""
+        resp = self._render(obj, status, is_list=is_list, printer=printer)
+        self.add_warnings(resp)
+        return resp
+
+    def add_warnings(self, resp: web.StreamResponse) -> None:
+        """The ``Warning: 299`` headers kubectl prints (before a stream is prepared)."""
         for w in self.warnings:
             escaped = w.replace("\\", "\\\\").replace('"', '\\"')
             resp.headers.add("Warning", f'299 - "{escaped}"')
-        return resp
 
-    def _render(self, obj: Obj, status: int = 200, *, is_list: bool = False) -> web.Response:
+    def _render(
+        self,
+        obj: Obj,
+        status: int = 200,
+        *,
+        is_list: bool = False,
+        printer: table.Printer | None = None,
+    ) -> web.Response:
         target = self.target()
         if target.output is negotiation.Output.TABLE:
             include = self.query.get("includeObject", "Metadata")
@@ -221,13 +241,13 @@ class Scope:
                 else {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
             )
             body = table.to_table(
-                self.printer(),
+                printer or self.printer(),
                 items,
                 meta_version=target.version,
                 include_object=include,
                 list_metadata=list_md,
-                api_version=self.resource.api_version,
-                kind=self.resource.kind,
+                api_version=obj.get("apiVersion") or self.resource.api_version,
+                kind=obj.get("kind") or self.resource.kind,
             )
             return json_response(body, status)
         if target.output is negotiation.Output.PARTIAL:

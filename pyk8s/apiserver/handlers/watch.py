@@ -84,6 +84,7 @@ async def watch(
     resp = web.StreamResponse(status=200)
     resp.content_type = "application/json"
     resp.enable_chunked_encoding()
+    scope.add_warnings(resp)
     await resp.prepare(scope.request)
     producer = asyncio.create_task(produce())
     first_table = True

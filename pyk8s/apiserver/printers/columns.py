@@ -1192,6 +1192,22 @@ VAPB = Printer(
     ],
 )
 
+SCALE = Printer(
+    (
+        Column("Name", description="Name must be unique within a namespace."),
+        Column("Desired", "integer", "desired number of instances for the scaled object."),
+        Column("Available", "integer", "actual number of observed instances of the scaled object."),
+        AGE,
+    ),
+    lambda o: [
+        name_of(o),
+        _int(_spec(o).get("replicas")),
+        _int(_status(o).get("replicas")),
+        _age(o),
+    ],
+)
+"""``printScale``: what ``kubectl get <workload> --subresource=scale`` prints."""
+
 EVENTS_V1 = Printer(EVENT.columns, lambda o: _event_row(events_conversion.to_core(o)))
 
 PRINTERS: dict[tuple[str, str], Printer] = {

@@ -628,3 +628,56 @@ def test_create_deployment_managed_fields_as_upstream(server: Server) -> None:
     assert entry["operation"] == "Update"
     assert entry["fieldsV1"] == CREATED_FIELDS
     assert "enableServiceLinks" not in d["spec"]["template"]["spec"]  # Pods only
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_endpoints_are_deprecated_as_in_1_33(server: Server, version: str) -> None:
+    """1.33 answers every request on v1 Endpoints with a deprecation warning, which kubectl
+    prints before the output (and before an error)."""
+    warning = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+    res = server.kubectl(version, "get", "endpoints", "kubernetes")
+    assert warning in res.stderr and "kubernetes" in res.stdout
+    res = server.kubectl(version, "get", "endpoints", "nope", check=False)
+    assert res.returncode == 1
+    assert warning in res.stderr
+    assert 'Error from server (NotFound): endpoints "nope" not found' in res.stderr
+    res = server.kubectl(version, "get", "endpointslices")
+    assert "Warning" not in res.stderr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_columns_of_claims_jobs_quotas_priorityclasses(server: Server, version: str) -> None:
+    """What ``kubectl get`` shows for kinds whose 1.33 columns or server defaults were
+    missed before: PVC STATUS Pending, a Job's generated SELECTOR, ResourceQuota AGE last,
+    PriorityClass PREEMPTIONPOLICY without ``-o wide``."""
+    ns = f"cols{version.replace('.', '')}"
+    server.kubectl(version, "create", "namespace", ns)
+    claim = (
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n"
+        "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n"
+    )
+    server.kubectl(version, "-n", ns, "create", "-f", "-", "--validate=false", input=claim)
+    rows = server.kubectl(version, "-n", ns, "get", "pvc", "data").stdout.splitlines()
+    assert rows[1].split()[:2] == ["data", "Pending"]
+    server.kubectl(version, "-n", ns, "create", "job", "j", "--image=busybox")
+    uid = server.kubectl(version, "-n", ns, "get", "job", "j", "-o", "jsonpath={.metadata.uid}")
+    rows = server.kubectl(version, "-n", ns, "get", "job", "j", "-o", "wide").stdout.splitlines()
+    assert rows[0].split()[-1] == "SELECTOR"
+    assert rows[1].split()[-1] == f"batch.kubernetes.io/controller-uid={uid.stdout}"
+    server.kubectl(version, "-n", ns, "create", "quota", "q", "--hard=pods=3,limits.cpu=2")
+    rows = server.kubectl(version, "-n", ns, "get", "quota", "q").stdout.splitlines()
+    assert rows[0].split() == ["NAME", "REQUEST", "LIMIT", "AGE"]
+    rows = server.kubectl(version, "get", "priorityclass", "system-node-critical").stdout
+    header, row = rows.splitlines()
+    assert header.split() == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    assert row.split()[-1] == "PreemptLowerPriority"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_get_subresource_scale(server: Server, version: str) -> None:
+    name = f"scaled{version.replace('.', '')}"
+    server.kubectl(version, "create", "deployment", name, "--image=nginx", "--replicas=2")
+    out = server.kubectl(version, "get", "deployment", name, "--subresource=scale").stdout
+    header, row = out.splitlines()
+    assert header.split() == ["NAME", "DESIRED", "AVAILABLE", "AGE"]
+    assert row.split()[:3] == [name, "2", "0"]

@@ -794,3 +794,49 @@ async def test_undecodable_bodies_as_upstream(
     )
     _, listed = await client.get(CMS)
     assert listed["items"] == []
+
+
+async def test_endpoints_watch_carries_the_deprecation_warning(cluster: Cluster) -> None:
+    ctx = await asyncio.to_thread(cluster.ssl_context)
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s,
+        s.get(
+            cluster.base + "/api/v1/namespaces/default/endpoints?watch=1&timeoutSeconds=1"
+        ) as resp,
+    ):
+        assert resp.status == 200
+        assert resp.headers.getall("Warning") == [
+            '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'
+        ]
+        await resp.read()
+
+
+async def test_scale_subresource_as_a_table(client: Client) -> None:
+    """``kubectl get deploy x --subresource=scale``: ScaleREST converts to a Table with
+    ``printScale``'s columns."""
+    deploy = {
+        "metadata": {"name": "sc"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    await client.post(path, deploy)
+    status, body = await client.get(path + "/sc/scale", headers={"Accept": TABLE})
+    assert status == 200 and body["kind"] == "Table"
+    assert [c["name"] for c in body["columnDefinitions"]] == [
+        "Name",
+        "Desired",
+        "Available",
+        "Age",
+    ]
+    assert body["rows"][0]["cells"][:3] == ["sc", 3, 0]
+    status, body = await client.get(path + "/sc/scale")
+    assert body["kind"] == "Scale" and body["spec"] == {"replicas": 3}
