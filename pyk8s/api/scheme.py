@@ -210,7 +210,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("v1", "Service", "services", short=("svc",), cats=_ALL, prefix="services/specs",
        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update",
               "watch"), returns_object=True,
-       sub=(Subresource("proxy", "ServiceProxyOptions", _PROXY_VERBS), _status("Service"))),
+       sub=(Subresource("proxy", "ServiceProxyOptions", _PROXY_VERBS), _status("Service")),
+       fields=("spec.clusterIP", "spec.type")),
     # admissionregistration.k8s.io/v1
     _r("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
        "mutatingwebhookconfigurations", ns=False, cats=_EXT),
@@ -273,7 +274,10 @@ RESOURCES: tuple[Resource, ...] = (
     # discovery.k8s.io/v1
     _r("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
     # events.k8s.io/v1 (same store as core events upstream; pyk8s converts on the way)
-    _r("events.k8s.io/v1", "Event", "events", short=("ev",), prefix="events"),
+    _r("events.k8s.io/v1", "Event", "events", short=("ev",), prefix="events", fields=(
+        "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
+        "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason",
+        "reportingController", "source", "type")),
     # flowcontrol.apiserver.k8s.io/v1
     _r("flowcontrol.apiserver.k8s.io/v1", "FlowSchema", "flowschemas", ns=False,
        sub=(_status("FlowSchema"),)),

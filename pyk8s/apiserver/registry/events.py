@@ -8,13 +8,37 @@ version; ``pkg/registry/core/event``); reads and writes of the
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pyk8s.api import errors, scheme
+from pyk8s.api import errors, scheme, selectors
 from pyk8s.api.conversion import events as conversion
 from pyk8s.apiserver.registry.generic import store as generic
 from pyk8s.apiserver.registry.generic.strategy import Obj
+
+_CORE_FIELD = {
+    "regarding.kind": "involvedObject.kind",
+    "regarding.namespace": "involvedObject.namespace",
+    "regarding.name": "involvedObject.name",
+    "regarding.uid": "involvedObject.uid",
+    "regarding.apiVersion": "involvedObject.apiVersion",
+    "regarding.resourceVersion": "involvedObject.resourceVersion",
+    "regarding.fieldPath": "involvedObject.fieldPath",
+    "reportingController": "reportingComponent",
+}
+"""``AddFieldLabelConversionsForEvent``: this version's field labels as the core Event's
+field set (what the shared storage selects on) names them."""
+
+
+def _to_core(opts: generic.ListOptions) -> generic.ListOptions:
+    reqs = opts.field_selector.requirements
+    if not any(r.field in _CORE_FIELD for r in reqs):
+        return opts
+    renamed = tuple(
+        selectors.FieldRequirement(_CORE_FIELD.get(r.field, r.field), r.op, r.value) for r in reqs
+    )
+    return dataclasses.replace(opts, field_selector=selectors.FieldSelector(renamed))
 
 
 class EventsV1Store(generic.Store):
@@ -50,7 +74,7 @@ class EventsV1Store(generic.Store):
         return None  # stored objects are core Events: convert item by item
 
     async def list(self, namespace: str, opts: generic.ListOptions, *, shared: bool = False) -> Obj:
-        return self._list_out(await self.core.list(namespace, opts))
+        return self._list_out(await self.core.list(namespace, _to_core(opts)))
 
     async def create(self, namespace: str, body: Any, opts: generic.WriteOptions) -> Obj:
         return self._out(await self.core.create(namespace, self._in(body), opts))
@@ -76,15 +100,18 @@ class EventsV1Store(generic.Store):
     async def delete_collection(
         self, namespace: str, list_opts: generic.ListOptions, opts: generic.DeleteOptions
     ) -> Obj:
-        return self._list_out(await self.core.delete_collection(namespace, list_opts, opts))
+        return self._list_out(
+            await self.core.delete_collection(namespace, _to_core(list_opts), opts)
+        )
 
     def check_field_selector(self, sel: Any) -> None:
-        self.core.check_field_selector(sel)
+        # this version's labels (regarding.*, reportingController), not the core ones
+        generic.Store.check_field_selector(self, sel)
 
     async def watch(
         self, namespace: str, opts: generic.ListOptions, *, send_initial: bool | None = None
     ) -> AsyncIterator[generic.WatchEvent]:
-        async for ev in self.core.watch(namespace, opts, send_initial=send_initial):
+        async for ev in self.core.watch(namespace, _to_core(opts), send_initial=send_initial):
             if ev.type in ("ADDED", "MODIFIED", "DELETED"):
                 yield generic.WatchEvent(ev.type, self._out(ev.object), ev.revision)
             else:

@@ -840,3 +840,93 @@ async def test_scale_subresource_as_a_table(client: Client) -> None:
     assert body["rows"][0]["cells"][:3] == ["sc", 3, 0]
     status, body = await client.get(path + "/sc/scale")
     assert body["kind"] == "Scale" and body["spec"] == {"replicas": 3}
+
+
+async def test_field_selectors_see_go_typed_values(client: Client) -> None:
+    """The field sets upstream builds from typed Go fields: an unset bool is "false", an
+    unset count "0"; a Job's ``status.successful`` is ``status.succeeded``; an Event's
+    ``source`` is its source component; Services select on ``spec.clusterIP``/``spec.type``."""
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "fs-node"}}
+    await client.post("/api/v1/nodes", node)
+    _, listed = await client.get("/api/v1/nodes?fieldSelector=spec.unschedulable%3Dfalse")
+    assert [n["metadata"]["name"] for n in listed["items"]] == ["fs-node"]
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "fs-job"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b"}]}
+            }
+        },
+    }
+    await client.post("/apis/batch/v1/namespaces/default/jobs", job)
+    _, listed = await client.get(
+        "/apis/batch/v1/namespaces/default/jobs?fieldSelector=status.successful%3D0"
+    )
+    assert [j["metadata"]["name"] for j in listed["items"]] == ["fs-job"]
+    await client.post(PODS, pod("fs-pod"))
+    _, listed = await client.get(PODS + "?fieldSelector=spec.hostNetwork%3Dfalse")
+    assert [p["metadata"]["name"] for p in listed["items"]] == ["fs-pod"]
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "fs-pod.1"},
+        "involvedObject": {"kind": "Pod", "name": "fs-pod", "namespace": "default"},
+        "reason": "Pulled",
+        "type": "Normal",
+        "source": {"component": "kubelet", "host": "n1"},
+    }
+    await client.post("/api/v1/namespaces/default/events", event)
+    _, listed = await client.get(
+        "/api/v1/namespaces/default/events?fieldSelector=source%3Dkubelet,reason%3DPulled"
+    )
+    assert [e["metadata"]["name"] for e in listed["items"]] == ["fs-pod.1"]
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "fs-svc"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}]},
+    }
+    _, created = await client.post("/api/v1/namespaces/default/services", svc)
+    ip = created["spec"]["clusterIP"]
+    _, listed = await client.get(
+        f"/api/v1/namespaces/default/services?fieldSelector=spec.clusterIP%3D{ip}"
+    )
+    assert [s["metadata"]["name"] for s in listed["items"]] == ["fs-svc"]
+    _, listed = await client.get(
+        "/api/v1/namespaces/default/services?fieldSelector=spec.type%3DNodePort"
+    )
+    assert [s["metadata"]["name"] for s in listed["items"]] == ["fs-svc"]
+
+
+async def test_events_v1_field_selectors_use_its_own_names(client: Client) -> None:
+    """``AddFieldLabelConversionsForEvent``: events.k8s.io selects on ``regarding.*`` and
+    ``reportingController``; the core spellings are not its labels."""
+    event = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "ev1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "regarding": {"kind": "Pod", "name": "web-1", "namespace": "default"},
+        "reason": "Started",
+        "action": "Start",
+        "type": "Normal",
+        "reportingController": "example.com/ctl",
+        "reportingInstance": "i1",
+    }
+    base = "/apis/events.k8s.io/v1/namespaces/default/events"
+    status, out = await client.post(base, event)
+    assert status == 201, out
+    for selector in (
+        "regarding.name%3Dweb-1,regarding.kind%3DPod",
+        "reportingController%3Dexample.com%2Fctl",
+        "reason%3DStarted,type%3DNormal",
+    ):
+        status, listed = await client.get(base + "?fieldSelector=" + selector)
+        assert status == 200, listed
+        assert [e["metadata"]["name"] for e in listed["items"]] == ["ev1"], selector
+    _, listed = await client.get(base + "?fieldSelector=regarding.name%3Dother")
+    assert listed["items"] == []
+    status, out = await client.get(base + "?fieldSelector=involvedObject.name%3Dweb-1")
+    assert (status, out["message"]) == (400, "field label not supported: involvedObject.name")

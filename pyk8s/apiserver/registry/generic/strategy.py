@@ -14,6 +14,7 @@ are dicts and hooks mutate them in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyk8s.api import defaults, jsoncopy, meta, scheme, validation
@@ -53,6 +54,43 @@ GENERATION_TRACKED = frozenset(
 
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in _SPEC_SKIP}
+
+
+def _nested(obj: Obj, path: str) -> Any:
+    cur: Any = obj
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return cur
+
+
+def _go_bool(path: str) -> Callable[[Obj], str]:
+    return lambda obj: "true" if _nested(obj, path) is True else "false"
+
+
+def _go_int(path: str) -> Callable[[Obj], str]:
+    def value(obj: Obj) -> str:
+        v = _nested(obj, path)
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else "0"
+
+    return value
+
+
+def _event_source(obj: Obj) -> str:
+    component = _nested(obj, "source.component")
+    return str(component or obj.get("reportingComponent") or "")
+
+
+_TYPED_FIELDS: dict[tuple[str, str, str], Callable[[Obj], str]] = {
+    # the Go field sets print these from typed fields: an unset bool is "false", an unset
+    # count "0" (strconv), whatever the JSON omits; some labels are not their JSON path
+    ("", "nodes", "spec.unschedulable"): _go_bool("spec.unschedulable"),
+    ("", "pods", "spec.hostNetwork"): _go_bool("spec.hostNetwork"),
+    ("", "replicationcontrollers", "status.replicas"): _go_int("status.replicas"),
+    ("apps", "replicasets", "status.replicas"): _go_int("status.replicas"),
+    ("batch", "jobs", "status.successful"): _go_int("status.succeeded"),
+    ("", "events", "source"): _event_source,
+}
+"""``GetAttrs`` values that are not the plain JSON value at the label's path."""
 
 
 class Strategy:
@@ -156,8 +194,10 @@ class Strategy:
             fields["metadata.namespace"] = md.get("namespace", "")
         from pyk8s.api.selectors import field_value
 
+        group, plural = self.resource.group, self.resource.plural
         for f in self.resource.field_selectors:
-            fields[f] = field_value(obj, f)
+            typed = _TYPED_FIELDS.get((group, plural, f))
+            fields[f] = typed(obj) if typed is not None else field_value(obj, f)
         return fields
 
 
