@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.scheduler.conftest import Cluster, node, pod, wait_for
+from tests.e2e.scheduler.conftest import Cluster, kept_ready, node, pod, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -21,13 +22,15 @@ BLUE_TAINT = {"key": "dedicated", "value": "blue", "effect": "NoSchedule"}
 
 
 @pytest.fixture(scope="module")
-def nodes(cluster: Cluster) -> list[str]:
+def nodes(cluster: Cluster) -> Iterator[list[str]]:
     cluster.apply(
         node(LARGE, "4", labels={"size": "large"}),
         node(SMALL, "2", labels={"size": "small"}),
         node(TAINTED, "8", labels={"size": "gpu"}, taints=[BLUE_TAINT]),
     )
-    return [LARGE, SMALL, TAINTED]
+    names = [LARGE, SMALL, TAINTED]
+    with kept_ready(cluster, names):
+        yield names
 
 
 def bound_node(cluster: Cluster, name: str, ns: str = "default") -> str:
@@ -391,3 +394,31 @@ def test_a_pod_waits_for_its_claim_then_follows_its_local_volume(
         cluster.kubectl("delete", "pvc", "data", "--wait=false", "--ignore-not-found")
         cluster.kubectl("delete", "pv", "sched-local", "--wait=false", "--ignore-not-found")
         cluster.kubectl("delete", "node", "sched-disk")
+
+
+def test_the_seed_custom_scheduler_command_line(cluster: Cluster, nodes: list[str]) -> None:
+    """The seed's ``my-custom-scheduler`` (kube-scheduler flags of the 1.11 manifest, the
+    insecure ``--address`` included) schedules the seed's nginx pod, and ``kubectl get
+    events`` names it as the source."""
+    cluster.apply(node("sched-custom", "2", labels={"custom": "yes"}))
+    nginx = pod("seed-nginx", schedulerName="my-custom-scheduler", nodeSelector={"custom": "yes"})
+    with cluster.scheduler(
+        "--address=127.0.0.1",
+        "--leader-elect=true",
+        "--scheduler-name=my-custom-scheduler",
+        "--lock-object-name=my-custom-scheduler",
+        log_name="my-custom-scheduler.log",
+    ):
+        cluster.apply(nginx)
+        try:
+            assert wait_bound(cluster, "seed-nginx", timeout=60) == "sched-custom"
+            lease = cluster.get("lease", "-n", "kube-system", "my-custom-scheduler")
+            assert lease["spec"]["holderIdentity"]
+            events = cluster.kubectl(
+                "get", "events", "-o", "wide", "--field-selector", "involvedObject.name=seed-nginx"
+            ).stdout
+            line = next(line for line in events.splitlines() if "Scheduled" in line)
+            assert "my-custom-scheduler" in line.split()
+        finally:
+            cluster.delete_pods("seed-nginx")
+            cluster.kubectl("delete", "node", "sched-custom")
