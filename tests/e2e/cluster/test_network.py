@@ -72,11 +72,15 @@ def test_service_change_is_in_the_kernel_within_a_second(cluster: NetCluster) ->
         },
     )
     start = time.monotonic()
-    while not any(
-        line.startswith(f"-A {chains}-SERVICES") and f"{ip}/32" in line
-        for line in iptables_nat().splitlines()
-    ):
-        assert time.monotonic() - start < 1.0, "the Service's rule is not in the kernel after 1 s"
+    while True:
+        # the age of the look, not of its answer: iptables-save itself is slow under load
+        asked = time.monotonic() - start
+        if any(
+            line.startswith(f"-A {chains}-SERVICES") and f"{ip}/32" in line
+            for line in iptables_nat().splitlines()
+        ):
+            break
+        assert asked < 1.0, "the Service's rule is not in the kernel after 1 s"
         time.sleep(0.02)
     assert any(
         f"--to-destination {pod_ip}:8080" in line and line.startswith(f"-A {chains}-SEP-")
@@ -84,8 +88,11 @@ def test_service_change_is_in_the_kernel_within_a_second(cluster: NetCluster) ->
     )
     cluster.kubectl("delete", "service", "fast")
     start = time.monotonic()
-    while f"{ip}/32" in iptables_nat():
-        assert time.monotonic() - start < 1.0, "the deleted Service's rule is still there after 1 s"
+    while True:
+        asked = time.monotonic() - start
+        if f"{ip}/32" not in iptables_nat():
+            break
+        assert asked < 1.0, "the deleted Service's rule is still there after 1 s"
         time.sleep(0.02)
 
 
