@@ -75,7 +75,7 @@ class Streaming:
         res = self.kubectl("1.33", "get", "pod", name, "-o", "yaml", check=False)
         return yaml.safe_load(res.stdout) if res.returncode == 0 else {}
 
-    def wait_running(self, name: str, timeout: float = 60) -> dict[str, Any]:
+    def wait_running(self, name: str, timeout: float = 90) -> dict[str, Any]:
         wait_for(f"{name} to run",
                  lambda: (self.pod(name).get("status") or {}).get("phase") == "Running",
                  timeout=timeout)  # fmt: skip
