@@ -116,7 +116,7 @@ async def test_pyk8s_registry_over_tls(
     task = asyncio.create_task(
         registry.serve(served, "127.0.0.1", port, ready=ready, tls=(cert, key))
     )
-    await asyncio.wait_for(ready.wait(), 10)
+    await asyncio.wait_for(ready.wait(), 30)
     try:
         host = f"127.0.0.1:{port}"
         trusted = registries.Registries.parse({"configs": {host: {"tls": {"ca_file": str(ca)}}}})

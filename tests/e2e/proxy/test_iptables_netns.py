@@ -191,7 +191,7 @@ async def test_component_puts_api_changes_in_the_kernel_within_a_second(
         ready = asyncio.Event()
         task = asyncio.get_running_loop().create_task(ps.run(ready))
         try:
-            await asyncio.wait_for(ready.wait(), 10)
+            await asyncio.wait_for(ready.wait(), 30)
             api.put(svc_path, service("web", CLUSTER_IP))
             api.put(es_path, endpoints("web", ["pa"]))
             await within_a_second("pa")

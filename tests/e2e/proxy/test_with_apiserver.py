@@ -74,7 +74,7 @@ async def test_service_created_through_the_api_carries_packets(
         ready = asyncio.Event()
         task = asyncio.get_running_loop().create_task(ps.run(ready))
         try:
-            await asyncio.wait_for(ready.wait(), 10)
+            await asyncio.wait_for(ready.wait(), 30)
             svc = await c.create(
                 SERVICES,
                 {

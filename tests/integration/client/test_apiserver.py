@@ -103,9 +103,9 @@ async def test_watch_with_bookmarks(client: rest.Client) -> None:
     task = asyncio.create_task(consume())
     await client.create(CONFIGMAPS, cm("w"), "default")
     await client.patch(CONFIGMAPS, "w", {"data": {"k": "changed"}}, "default")
-    await asyncio.sleep(0.5)  # long enough for a bookmark (interval 0.2 s)
+    await eventually(lambda: ("BOOKMARK", "") in seen)  # every 0.2 s
     await client.delete(CONFIGMAPS, "w", "default")
-    await asyncio.wait_for(task, 10)
+    await asyncio.wait_for(task, 30)
     changes = [s for s in seen if s[0] != "BOOKMARK"]
     assert changes == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
     assert ("BOOKMARK", "") in seen
@@ -170,7 +170,7 @@ async def test_leader_election_on_a_real_lease(client: rest.Client) -> None:
     lock = leaderelection.LeaseLock(client, "kube-system", "client-test", "me")
     elector = leaderelection.LeaderElector(lock, work, clock=fc)
     task = asyncio.create_task(elector.run())
-    await asyncio.wait_for(leading.wait(), 10)
+    await asyncio.wait_for(leading.wait(), 30)
     lease = await client.get(leaderelection.LEASES, "client-test", "kube-system")
     assert lease["spec"]["holderIdentity"] == "me"
     assert lease["spec"]["renewTime"].endswith("Z")

@@ -23,7 +23,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, store_mod.Store]]:
     port = free_port()
     ready = asyncio.Event()
     task = asyncio.create_task(registry.serve(store, "127.0.0.1", port, users=None, ready=ready))
-    await asyncio.wait_for(ready.wait(), 10)
+    await asyncio.wait_for(ready.wait(), 30)
     try:
         yield f"127.0.0.1:{port}", store
     finally:
@@ -137,7 +137,7 @@ async def test_basic_auth(tmp_path: Path) -> None:
     task = asyncio.create_task(
         registry.serve(store, "127.0.0.1", port, users={"bob": "pw"}, ready=ready)
     )
-    await asyncio.wait_for(ready.wait(), 10)
+    await asyncio.wait_for(ready.wait(), 30)
     try:
         async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/v2/") as r:
             assert r.status == 401

@@ -30,7 +30,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, imagekit.Built]]:
     task = asyncio.create_task(
         registry.serve(store, "127.0.0.1", port, users={"kube": "let-me-in"}, ready=ready)
     )
-    await asyncio.wait_for(ready.wait(), 10)
+    await asyncio.wait_for(ready.wait(), 30)
     try:
         yield f"127.0.0.1:{port}", built
     finally:
@@ -100,5 +100,5 @@ async def test_images_wait_for_the_air_gap_preload(tmp_path: Path) -> None:
     store = await svc.store()
     await asyncio.to_thread(archive.import_archive, store, tar)
     preloaded.set()
-    info = await asyncio.wait_for(looking, 10)
+    info = await asyncio.wait_for(looking, 30)
     assert info is not None and info.id == built.config

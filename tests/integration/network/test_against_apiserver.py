@@ -81,7 +81,7 @@ async def test_dns_answers_for_services_created_through_the_api(
             )
         )
         try:
-            await asyncio.wait_for(ready.wait(), 10)
+            await asyncio.wait_for(ready.wait(), 30)
 
             async def answers(name: str, qtype: str = "A") -> list[str]:
                 q = DNSRecord.question(name, qtype)
@@ -128,7 +128,7 @@ async def test_proxy_renders_rules_from_what_the_api_stores(
         ready = asyncio.Event()
         task = asyncio.get_running_loop().create_task(ps.run(ready))
         try:
-            await asyncio.wait_for(ready.wait(), 10)
+            await asyncio.wait_for(ready.wait(), 30)
             svc = await create_web(c)
             ip = svc["spec"]["clusterIP"]
 
