@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.apiserver.conftest import Server
 
 NS = "seeds-cmds"
@@ -102,6 +104,9 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+# ~50 kubectl runs one after another, after the module's server start: 100 s on a loaded
+# 2-core machine, too near the suite's 120 s per test
+@pytest.mark.timeout(240)
 def test_seed_commands(cluster: Server, tmp_path: Path) -> None:
     (tmp_path / "app.properties").write_text("APP_COLOR=blue\nAPP_MODE=prod\n")
     (tmp_path / "username.txt").write_text("admin")
