@@ -123,6 +123,7 @@ class LeaderElection:
     retry_period: float = 2.0
     resource_name: str = "kube-scheduler"
     resource_namespace: str = "kube-system"
+    resource_lock: str = "leases"
 
 
 @dataclass
@@ -455,6 +456,7 @@ def parse(doc: Any) -> KubeSchedulerConfiguration:
         ):
             if key in le:
                 setattr(lec, attr, _duration(le[key], f"leaderElection.{key}", errors))
+        lec.resource_lock = str(le.get("resourceLock") or lec.resource_lock)
         lec.resource_name = le.get("resourceName") or lec.resource_name
         lec.resource_namespace = le.get("resourceNamespace") or lec.resource_namespace
     cc = doc.get("clientConnection") or {}

@@ -120,9 +120,10 @@ def validate_leader_election(le: config.LeaderElection, resource_lock: str | Non
             f"{path}.leaseDuration: Invalid value: {le.lease_duration}: LeaseDuration must be "
             "greater than RenewDeadline"
         )
-    if resource_lock is not None and resource_lock != "leases":
+    lock = resource_lock if resource_lock is not None else le.resource_lock
+    if lock != "leases":
         errors.append(
-            f'{path}.resourceLock: Unsupported value: "{resource_lock}": supported values: "leases"'
+            f'{path}.resourceLock: Unsupported value: "{lock}": supported values: "leases"'
         )
     if not le.resource_name:
         errors.append(f"{path}.resourceName: Required value: resourceName is required")

@@ -161,3 +161,13 @@ def test_a_non_zero_insecure_port_is_refused() -> None:
     assert options.complete(parse("--port=0")).profiles
     with pytest.raises(config.ConfigError, match=r"port: .*invalid port value 10251"):
         options.complete(parse("--port=10251"))
+
+
+def test_a_resource_lock_in_the_file_is_checked(tmp_path: Path) -> None:
+    f = tmp_path / "sched.yaml"
+    f.write_text(MY_SCHEDULER.replace("resourceName: from-file", "resourceLock: endpoints"))
+    with pytest.raises(config.ConfigError) as e:
+        options.complete(parse(f"--config={f}"))
+    assert 'leaderElection.resourceLock: Unsupported value: "endpoints"' in str(e.value)
+    f.write_text(MY_SCHEDULER.replace("resourceName: from-file", "resourceLock: leases"))
+    assert options.complete(parse(f"--config={f}")).leader_election.resource_lock == "leases"
