@@ -12,7 +12,14 @@ import logging
 
 from pyk8s.scheduler.cache import CacheError
 from pyk8s.scheduler.framework import interface as fw
-from pyk8s.scheduler.framework.types import Obj, meta, namespaced_name, node_name, pod_key
+from pyk8s.scheduler.framework.types import (
+    Obj,
+    meta,
+    namespaced_name,
+    node_name,
+    pod_key,
+    pod_priority,
+)
 from pyk8s.scheduler.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -59,10 +66,25 @@ def on_node_update(s: Scheduler, old: Obj, new: Obj) -> None:
 
 
 def on_node_delete(s: Scheduler, node: Obj) -> None:
+    # a domain that goes away can make a spread constraint satisfiable
+    s.queue.move_all_to_active_or_backoff(fw.ClusterEvent(NODE, A.DELETE), node, None)
     try:
         s.cache.remove_node(node)
     except CacheError:
         log.warning("node %s was not in the cache", meta(node).get("name"))
+
+
+def _nominated_node(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("nominatedNodeName") or "")
+
+
+def _freed_nomination(s: Scheduler, pod: Obj) -> None:
+    """A nominated pod counts as assigned for pods of lower or equal priority: its
+    nomination going away is, for them, an assigned pod's deletion."""
+    priority = pod_priority(pod)
+    s.queue.move_all_to_active_or_backoff(
+        fw.ClusterEvent(ASSIGNED_POD, A.DELETE), pod, None, lambda p: pod_priority(p) <= priority
+    )
 
 
 def on_pod_add(s: Scheduler, pod: Obj) -> None:
@@ -96,7 +118,11 @@ def on_pod_update(s: Scheduler, old: Obj, new: Obj) -> None:
         if action:
             s.queue.move_all_to_active_or_backoff(fw.ClusterEvent(ASSIGNED_POD, action), old, new)
     elif s.responsible_for(new):
+        if s.cache.is_assumed_pod(new):
+            return
         s.queue.update(old, new)
+        if _nominated_node(old) and _nominated_node(old) != _nominated_node(new):
+            _freed_nomination(s, old)
 
 
 def on_pod_delete(s: Scheduler, pod: Obj) -> None:
@@ -109,10 +135,15 @@ def on_pod_delete(s: Scheduler, pod: Obj) -> None:
         return
     s.queue.delete(pod)
     f = s.framework_for_pod(pod)
-    if f is not None:
-        waiting = f.get_waiting_pod(pod_key(pod))
-        if waiting is not None:
-            waiting.reject("", "removed")
+    if f is None:
+        return
+    waiting = f.get_waiting_pod(pod_key(pod))
+    if waiting is not None:
+        waiting.reject("", "removed")
+        # it was assumed: the room it held is free
+        s.queue.move_all_to_active_or_backoff(fw.ClusterEvent(ASSIGNED_POD, A.DELETE), pod, None)
+    elif _nominated_node(pod):
+        _freed_nomination(s, pod)
 
 
 def on_volume_event(

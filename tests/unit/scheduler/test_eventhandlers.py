@@ -6,6 +6,7 @@ import pytest
 
 from pyk8s.scheduler import eventhandlers
 from pyk8s.scheduler.framework.interface import ActionType
+from pyk8s.scheduler.framework.types import pod_key
 from tests.unit.scheduler.builders import node, pod, taint
 from tests.unit.scheduler.harness import Harness
 
@@ -95,3 +96,62 @@ async def test_deleting_a_pending_pod_removes_it_from_the_queue() -> None:
     p = h.objects[("default", "p")]
     eventhandlers.on_pod_delete(h.scheduler, p)
     assert h.scheduler.queue.where(p) is None and len(h.scheduler.queue) == 0
+
+
+async def test_deleting_a_node_requeues_pods_a_spread_constraint_rejected() -> None:
+    """A zone that goes away no longer holds the global minimum down."""
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "web"}},
+        }
+    ]
+    za, zb = node("a", labels={"zone": "a"}), node("b", labels={"zone": "b"}, cpu="1")
+    placed = pod("placed", node="a", labels={"app": "web"}, cpu="1")
+    h = Harness([za, zb], [placed, pod("p", labels={"app": "web"}, cpu="2", spread=spread)])
+    await h.schedule()
+    p = h.objects[("default", "p")]
+    assert h.scheduler.queue.where(p) == "unschedulable"
+    eventhandlers.on_node_delete(h.scheduler, zb)
+    assert h.scheduler.queue.where(p) in ("active", "backoff")
+
+
+async def test_a_nomination_going_away_requeues_pods_of_lower_or_equal_priority() -> None:
+    """Upstream treats a nominated pod's deletion, or its nomination changing, as an
+    assigned pod's deletion for the pods it kept out."""
+    blocker = pod("blocker", cpu="1", node="n1", priority=100)
+    low, high = pod("low", cpu="1", priority=5), pod("high", cpu="1", priority=50)
+    h = Harness([node("n1", cpu="1")], [blocker, low, high])
+    await h.schedule(2)
+    assert {h.scheduler.queue.where(q) for q in (low, high)} == {"unschedulable"}
+    mid = pod("mid", cpu="1", priority=20, nominated="n1")
+    eventhandlers.on_pod_delete(h.scheduler, mid)
+    assert h.scheduler.queue.where(low) in ("active", "backoff")
+    assert h.scheduler.queue.where(high) == "unschedulable"
+
+
+async def test_a_cleared_nomination_requeues_lower_priority_pods() -> None:
+    h = Harness([node("n1", cpu="1")], [pod("blocker", cpu="1", node="n1", priority=100)])
+    low = pod("low", cpu="1", priority=5)
+    h.add_pod(low)
+    await h.schedule()
+    assert h.scheduler.queue.where(low) == "unschedulable"
+    mid = pod("mid", cpu="1", priority=20, nominated="n1")
+    cleared = {**mid, "status": {}}
+    eventhandlers.on_pod_update(h.scheduler, mid, cleared)
+    assert h.scheduler.queue.where(low) in ("active", "backoff")
+
+
+async def test_an_update_of_a_pod_being_bound_does_not_queue_it_again() -> None:
+    h = Harness([node("n1")], [pod("p")])
+    p = h.objects[("default", "p")]
+    binding = await h.scheduler.schedule_one()
+    assert binding is not None
+    assert h.scheduler.cache.is_assumed_pod(p)
+    h.scheduler.queue.done(pod_key(p))
+    labelled = {**p, "metadata": {**p["metadata"], "labels": {"x": "y"}}}
+    eventhandlers.on_pod_update(h.scheduler, p, labelled)
+    assert h.scheduler.queue.where(p) is None
+    await binding
