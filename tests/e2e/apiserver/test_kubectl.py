@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -237,8 +238,25 @@ def test_get_pods_watch(server: Server, version: str) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+
+    def read() -> None:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def rows_seen(n: int) -> None:
+        """Each step waits for the watcher to print the last one (kubectl starts slowly
+        under load; a fixed pause let it list after the pod was gone)."""
+        deadline = time.monotonic() + 30
+        while len([x for x in lines[1:] if x.startswith("watched ")]) < n:
+            assert time.monotonic() < deadline, (lines, watcher.poll())
+            time.sleep(0.05)
+
     try:
-        time.sleep(1.0)
         server.kubectl(
             version,
             "-n",
@@ -249,17 +267,18 @@ def test_get_pods_watch(server: Server, version: str) -> None:
             "--validate=false",
             input=POD.format(name="watched", app="w"),
         )
+        rows_seen(1)  # listed or watched: the watch is under way from here on
         server.kubectl(version, "-n", ns, "label", "pod", "watched", "x=y")
+        rows_seen(2)
         server.kubectl(version, "-n", ns, "delete", "pod", "watched")
-        time.sleep(1.0)
+        rows_seen(3)  # added, modified, deleted
     finally:
         watcher.terminate()
-        out, err = watcher.communicate(timeout=10)
-    lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], (out, err)
+        _, err = watcher.communicate(timeout=10)
+        reader.join(10)
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], (lines, err)
     rows = [line.split()[:3] for line in lines[1:]]
     assert rows[0] == ["watched", "0/1", "Pending"]
-    assert len(rows) >= 3  # added, modified, deleted
 
 
 def test_cluster_info_and_raw(server: Server) -> None:
