@@ -158,6 +158,15 @@ def dns_ready(c: KubeletCluster) -> bool | None:
     return any(s.get("addresses") for s in subsets) or None
 
 
+def ready_addresses(c: KubeletCluster, service: str, ns: str = "default") -> list[str]:
+    """The ready addresses of a Service's Endpoints (none while it has no Endpoints)."""
+    res = c.kubectl("get", "endpoints", service, "-n", ns, "-o", "json", check=False)
+    if res.returncode != 0:
+        return []
+    subsets = json.loads(res.stdout).get("subsets") or []
+    return sorted(a["ip"] for s in subsets for a in s.get("addresses") or [])
+
+
 def node_ip(c: KubeletCluster) -> str:
     node = c.get("nodes")["items"][0]
     return next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")

@@ -14,7 +14,7 @@ import pytest
 
 from pyk8s.kubelet.runtime import naming
 from pyk8s.proxy.config import chain_prefix_for
-from tests.e2e.cluster.conftest import NetCluster, iptables_nat, node_ip
+from tests.e2e.cluster.conftest import NetCluster, iptables_nat, node_ip, ready_addresses
 from tests.e2e.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +109,8 @@ def test_pods_talk_by_ip_and_by_service_name(cluster: NetCluster) -> None:
 
     ips = wait_for("two web pods running", running_ips, timeout=90)
     assert all(ip.startswith(cluster.ranges.pod_prefix) for ip in ips) and len(set(ips)) == 2
+    # as a user waits for a Service before using it: Running is not yet Ready, nor an endpoint
+    wait_for("web's endpoints", lambda: ready_addresses(cluster, "web") == sorted(ips), 60)
     script = (
         "for target in {} {} web web.default web.default.svc.cluster.local; do "
         "exec 3<>/dev/tcp/$target/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && "

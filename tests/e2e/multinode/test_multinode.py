@@ -28,6 +28,7 @@ from tests.e2e.cluster.conftest import (
     free_ranges,
     iptables_nat,
     pod_phase,
+    ready_addresses,
 )
 from tests.e2e.kubelet.conftest import _require_host
 from tests.e2e.kubelet.test_kubectl import _stop
@@ -237,6 +238,9 @@ def test_pods_and_services_across_nodes(nodes: Nodes) -> None:
     ip2 = wait_for("web2 running", lambda: _pod_ip(c, "web2"), timeout=60)
     assert ip1.startswith(c.ranges.pod_prefix) and ip2.startswith(c.ranges.pod_prefix)
     assert ip1.rsplit(".", 1)[0] != ip2.rsplit(".", 1)[0]  # two nodes, two /24s
+    # as a user waits for a Service before using it: Running is not yet Ready, nor an endpoint
+    for svc, ip in (("web1-svc", ip1), ("web2-svc", ip2)):
+        wait_for(f"{svc}'s endpoint", lambda s=svc, i=ip: ready_addresses(c, s) == [i], 60)
     script = " ; ".join(
         f"wget -q -T 5 -O /dev/null http://{target}/ && echo ok {target} || echo FAIL {target}"
         for target in ("{ip}", "{svc}", "{svc}.default.svc.cluster.local")
