@@ -25,6 +25,7 @@ _servers: dict[tuple[str, int], Connector] = {}
 
 _HIGH = 4 * 1024 * 1024
 _LOW = 1024 * 1024
+_JOIN = 64 * 1024
 
 
 def register(hosts: list[str], port: int, connect: Connector) -> Callable[[], None]:
@@ -104,14 +105,18 @@ class PipeTransport(asyncio.Transport):
         self.writelines((data,))
 
     def writelines(self, list_of_data: Any) -> None:
-        """Each piece delivered as it is (``bytes`` are not copied): a relay's frame header
-        and payload arrive as two chunks, not one joined copy."""
+        """Small pieces joined into one chunk; large ones delivered as they are (``bytes``
+        are not copied): a relay's frame header and 1 MiB payload arrive as two chunks, not
+        one joined copy."""
         if self._closing:
             return
         peer = self.peer
         if peer is None or peer._lost:
             return
-        for data in list_of_data:
+        pieces = list_of_data if isinstance(list_of_data, list | tuple) else list(list_of_data)
+        if len(pieces) > 1 and sum(map(len, pieces)) <= _JOIN:
+            pieces = [b"".join(pieces)]
+        for data in pieces:
             if data:
                 peer._put(data if type(data) is bytes else bytes(data))
         if not self._writing_paused and peer._inbox_size > self._high:
