@@ -43,9 +43,16 @@ from pyk8s.images import store as store_mod  # noqa: E402
 from pyk8s.kubelet.runtime import killall, naming  # noqa: E402
 
 SIZE_MB = 100
+NOTES = (
+    "A port-forwarded byte goes curl → kubectl → (TLS) API server → kubelet → the pod's "
+    "socket. In `pyk8s server` the kubelet shares the API server's process, and the API "
+    "server reaches it through an in-memory connection (`pyk8s.client.httpstream.inprocess`: "
+    "no TLS to encrypt and decrypt again in the same process); a kubelet on another node is "
+    "reached over TLS."
+)
 EXEC_CALLS = 50
 KUBECTL_CALLS = 20
-ROUNDS = 3
+ROUNDS = 5
 
 
 def _free_port() -> int:
@@ -80,6 +87,7 @@ class Cluster:
         self.data = data
         self.kubeconfig = data / "kubeconfig.yaml"
         self.kubectl_bin = kubectl_path()
+        self.pid = 0  # the pyk8s server's
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         res = subprocess.run(
@@ -135,6 +143,7 @@ def server(data: Path) -> Iterator[Cluster]:
     proc = _start(data, log)
     try:
         c = Cluster(data)
+        c.pid = proc.pid
         end = time.monotonic() + 90
         while True:
             if proc.poll() is not None or time.monotonic() > end:
@@ -208,19 +217,29 @@ def measure_exec(c: Cluster, data: Path) -> dict[str, float]:
             "runc_exec_per_s": runc_rate}  # fmt: skip
 
 
-def _curl(url: str) -> float:
-    """MB/s of one download of ``url`` to /dev/null."""
+def _cpu_seconds(pid: int) -> float:
+    """User and system time of a process so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _curl(url: str, pids: dict[str, int] | None = None) -> tuple[float, dict[str, float]]:
+    """MB/s of one download of ``url`` to /dev/null, and the CPU seconds ``pids`` spent on it
+    per 100 MB (beside MB/s, a figure the machine's other load hardly moves)."""
+    pids = pids or {}
+    before = {k: _cpu_seconds(p) for k, p in pids.items()}
     out = subprocess.run(
         ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url],
         capture_output=True, text=True, timeout=300, check=True,
     ).stdout.split()  # fmt: skip
     size, seconds = int(out[0]), float(out[1])
     assert size == SIZE_MB * 1024 * 1024, f"downloaded {size} bytes"
-    return size / 2**20 / seconds
+    cpu = {k: (_cpu_seconds(p) - before[k]) * 100 / SIZE_MB for k, p in pids.items()}
+    return size / 2**20 / seconds, cpu
 
 
 @contextlib.contextmanager
-def forwarding(c: Cluster, env: dict[str, str]) -> Iterator[int]:
+def forwarding(c: Cluster, env: dict[str, str]) -> Iterator[tuple[int, int]]:
     proc = subprocess.Popen(
         [c.kubectl_bin, "--kubeconfig", str(c.kubeconfig), "port-forward", "pod/web", ":80",
          "--address", "127.0.0.1"],
@@ -230,7 +249,7 @@ def forwarding(c: Cluster, env: dict[str, str]) -> Iterator[int]:
         assert proc.stdout is not None
         m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", proc.stdout.readline())
         assert m, "kubectl port-forward did not start"
-        yield int(m.group(1))
+        yield int(m.group(1)), proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -238,21 +257,33 @@ def forwarding(c: Cluster, env: dict[str, str]) -> Iterator[int]:
 
 def measure_port_forward(c: Cluster) -> dict[str, Any]:
     ip = c.pod("web")["status"]["podIP"]
-    direct: list[float] = []
-    tunnel: list[float] = []
-    spdy: list[float] = []
+    rounds: dict[str, list[float]] = {"direct": [], "websocket_tunnel": [], "spdy": []}
+    cpu: dict[str, dict[str, list[float]]] = {
+        "websocket_tunnel": {"server": [], "kubectl": []}, "spdy": {"server": [], "kubectl": []},
+    }  # fmt: skip
+    loads: list[float] = []
     with (
-        forwarding(c, {}) as port,
-        forwarding(c, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}) as sport,
+        forwarding(c, {}) as (port, kubectl_ws),
+        forwarding(c, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}) as (sport, kubectl_spdy),
     ):
+        urls = {"direct": f"http://{ip}/big", "websocket_tunnel": f"http://127.0.0.1:{port}/big",
+                "spdy": f"http://127.0.0.1:{sport}/big"}  # fmt: skip
+        pids = {"direct": {}, "websocket_tunnel": {"server": c.pid, "kubectl": kubectl_ws},
+                "spdy": {"server": c.pid, "kubectl": kubectl_spdy}}  # fmt: skip
         for _ in range(ROUNDS):  # interleaved: the shared machine's load hits all alike
-            direct.append(_curl(f"http://{ip}/big"))
-            tunnel.append(_curl(f"http://127.0.0.1:{port}/big"))
-            spdy.append(_curl(f"http://127.0.0.1:{sport}/big"))
-    return {"direct_mb_s": statistics.median(direct),
-            "websocket_tunnel_mb_s": statistics.median(tunnel),
-            "spdy_mb_s": statistics.median(spdy),
-            "rounds": {"direct": direct, "websocket_tunnel": tunnel, "spdy": spdy}}  # fmt: skip
+            for kind, url in urls.items():
+                mb_s, spent = _curl(url, pids[kind])
+                rounds[kind].append(mb_s)
+                for k, v in spent.items():
+                    cpu[kind][k].append(v)
+            loads.append(os.getloadavg()[0])
+    return {"direct_mb_s": statistics.median(rounds["direct"]),
+            "websocket_tunnel_mb_s": statistics.median(rounds["websocket_tunnel"]),
+            "spdy_mb_s": statistics.median(rounds["spdy"]),
+            "cpu_seconds_per_100mb": {kind: {k: statistics.median(v) for k, v in per.items()}
+                                      for kind, per in cpu.items()},
+            "load_average_during": [min(loads), max(loads)],
+            "rounds": rounds}  # fmt: skip
 
 
 def write_results(execs: dict[str, float], pf: dict[str, Any], load: float | None = None) -> None:
@@ -284,19 +315,27 @@ def write_results(execs: dict[str, float], pf: dict[str, Any], load: float | Non
         f"| {SIZE_MB} MB download MB/s, kubectl port-forward (plain SPDY) vs pod IP | "
         f"{pf['spdy_mb_s']:.0f} | {d:.0f} | {pf['spdy_mb_s'] / d:.2f}x | >= 0.3x |",
         "",
-        "A port-forwarded byte goes curl → kubectl → (TLS) API server → kubelet → the pod's "
-        "socket. In `pyk8s server` the kubelet shares the API server's process, and the API "
-        "server reaches it through an in-memory connection (`pyk8s.client.httpstream."
-        "inprocess`: no TLS to encrypt and decrypt again in the same process); a kubelet on "
-        "another node is reached over TLS. What is left per byte in Python is one TLS "
-        "encryption towards kubectl, the SPDY and WebSocket frame headers, and the pod "
-        "socket's reads; the direct download crosses only the node's bridge, and both share "
-        "two cores with kubectl, curl and nginx. The relaying process is the limit (one "
-        "core busy: the TLS encryption towards kubectl and uvloop's socket and TLS buffer "
-        "work are most of it), so on a quiet machine, where the direct download is fast, "
-        "the 0.3x target is not met yet (0.20-0.28x in runs at load 1).",
-        "",
     ]
+    cpu = pf.get("cpu_seconds_per_100mb")
+    if cpu:
+        during = pf["load_average_during"]
+        lines += [
+            f"CPU seconds per 100 MB forwarded (medians; load average {during[0]:.1f}-"
+            f"{during[1]:.1f} during the downloads), a figure the shared machine's load moves "
+            "far less than MB/s:",
+            "",
+            "| port-forward | `pyk8s server` (API server + kubelet) | kubectl |",
+            "| --- | ---: | ---: |",
+            *(
+                f"| {name} | {cpu[kind]['server']:.2f} | {cpu[kind]['kubectl']:.2f} |"
+                for kind, name in (
+                    ("websocket_tunnel", "SPDY in WebSocket"),
+                    ("spdy", "plain SPDY"),
+                )
+            ),
+            "",
+        ]
+    lines += [NOTES, ""]
     section = "\n".join(lines)
     print(section)
     md = HERE / "RESULTS.md"
