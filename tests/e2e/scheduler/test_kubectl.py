@@ -422,3 +422,54 @@ def test_the_seed_custom_scheduler_command_line(cluster: Cluster, nodes: list[st
         finally:
             cluster.delete_pods("seed-nginx")
             cluster.kubectl("delete", "node", "sched-custom")
+
+
+def test_preemption_spares_the_pod_a_disruption_budget_protects(
+    cluster: Cluster, nodes: list[str]
+) -> None:
+    """Of two equal victims, the one a PodDisruptionBudget allows no disruption of is kept."""
+    cluster.apply(
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "pdb-low"},
+            "value": 10,
+        },
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "pdb-high"},
+            "value": 1000,
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "keep-db"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}},
+        },
+        node("sched-pdb", "2", labels={"size": "pdb"}),
+    )
+    on_node: dict[str, Any] = {"nodeSelector": {"size": "pdb"}, "priorityClassName": "pdb-low"}
+    db = pod("db", cpu="1", **on_node)
+    db["metadata"]["labels"] = {"app": "db"}
+    cache = pod("cache", cpu="1", **on_node)
+    try:
+        # cache first: of two equal pods, the one placed first would be reprieved first
+        cluster.apply(cache)
+        assert wait_bound(cluster, "cache") == "sched-pdb"
+        cluster.apply(db)
+        assert wait_bound(cluster, "db") == "sched-pdb"
+        # no pod here is Ready (no kubelet): the budget allows no disruption of db
+        cluster.apply(
+            pod("vip", cpu="1", nodeSelector={"size": "pdb"}, priorityClassName="pdb-high")
+        )
+        wait_for(
+            "vip to be nominated",
+            lambda: cluster.get("pod", "vip")["status"].get("nominatedNodeName"),
+        )
+        assert cluster.get("pod", "cache")["metadata"].get("deletionTimestamp")
+        assert not cluster.get("pod", "db")["metadata"].get("deletionTimestamp")
+    finally:
+        cluster.delete_pods("db", "cache", "vip")
+        cluster.kubectl("delete", "pdb", "keep-db", "--ignore-not-found")
+        cluster.kubectl("delete", "node", "sched-pdb")
