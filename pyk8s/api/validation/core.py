@@ -132,6 +132,14 @@ def pod_spec(spec: Any, path: str, *, is_pod: bool = False) -> list[FieldError]:
         elif name in volumes:
             errs.append(FieldError("FieldValueDuplicate", f"{path}.volumes[{i}].name", "", name))
         volumes.add(name)
+    gates: set[str] = set()
+    for i, g in enumerate(spec.get("schedulingGates") or []):
+        gate = str(g.get("name") or "") if isinstance(g, dict) else ""
+        gate_path = f"{path}.schedulingGates[{i}]"
+        errs += [invalid_value(gate_path, gate, m) for m in meta.qualified_name(gate)]
+        if gate in gates:
+            errs.append(FieldError("FieldValueDuplicate", gate_path, "", gate))
+        gates.add(gate)
     grace = spec.get("terminationGracePeriodSeconds")
     if isinstance(grace, int) and grace < 0:
         errs.append(

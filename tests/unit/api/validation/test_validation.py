@@ -144,3 +144,15 @@ def test_host_ports() -> None:
         }
     }
     assert fields(validation.validate("apps", "Deployment", deploy)) == []
+
+
+def test_scheduling_gates_are_qualified_names_and_unique() -> None:
+    """``validateSchedulingGates``: each gate a qualified name, none twice."""
+    gates = [{"name": "example.com/a"}, {"name": "bad name"}, {"name": "example.com/a"}]
+    pod = {"spec": {"containers": [{"name": "c", "image": "x"}], "schedulingGates": gates}}
+    errs = validation.validate("", "Pod", pod)
+    assert [(e.field, e.type) for e in errs] == [
+        ("spec.schedulingGates[1]", "FieldValueInvalid"),
+        ("spec.schedulingGates[2]", "FieldValueDuplicate"),
+    ]
+    assert 'Duplicate value: "example.com/a"' in errs[1].message()
