@@ -14,7 +14,9 @@
 # From the same Go sources (k8s.io/api's types.go files) it derives the enum values
 # kube-apiserver's OpenAPI documents list for fields of `+enum` types (kubectl explain's ENUM
 # blocks): $PYK8S_CACHE_DIR/k8s-proto/enums.json, and the fields each type's Go zero value
-# holds (managedFields need them): zerofields.json, by pyk8s/apiserver/openapi_enums.py.
+# holds (managedFields need them): zerofields.json, and how encoding/json writes each field
+# (omitempty, pointers; objects are stored as upstream encodes them): gofields.json, by
+# pyk8s/apiserver/openapi_enums.py.
 #
 # usage: hack/build-k8s-protos.sh [PYTHON]
 set -euo pipefail
@@ -25,7 +27,7 @@ out="$cache/k8s-proto"
 # Bump when the set of .proto files changes, so existing caches are rebuilt.
 set_version=2
 # Bump when the enum derivation changes.
-enums_version=2
+enums_version=3
 need_protos=1 need_enums=1
 [ -s "$out/descriptors.pb" ] && [ "$(cat "$out/VERSION" 2>/dev/null)" = "$set_version" ] && need_protos=0
 [ -s "$out/enums.json" ] && [ "$(cat "$out/ENUMS_VERSION" 2>/dev/null)" = "$enums_version" ] && need_enums=0
@@ -54,8 +56,9 @@ src="$work/src/usr/share/gocode/src"
 mkdir -p "$out"
 if [ "$need_enums" = 1 ]; then
   PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m pyk8s.apiserver.openapi_enums \
-    "$src" "$work/enums.json" "$work/zerofields.json"
+    "$src" "$work/enums.json" "$work/zerofields.json" "$work/gofields.json"
   mv "$work/zerofields.json" "$out/zerofields.json"
+  mv "$work/gofields.json" "$out/gofields.json"
   mv "$work/enums.json" "$out/enums.json"
   echo "$enums_version" > "$out/ENUMS_VERSION"
 fi

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 import pyk8s
-from pyk8s.api import scheme, structuredmerge
+from pyk8s.api import gojson, scheme, structuredmerge
 from pyk8s.apiserver import openapi_enums
 from pyk8s.apiserver.schemas import Schemas
 
@@ -339,8 +339,8 @@ def _rewrite_refs(node: Any, prefix: str, found: list[str]) -> Any:
             if "integer" in types:
                 node["format"] = "int-or-string"
         for k, v in node.items():
-            if k == structuredmerge.ZERO_KEY:
-                continue  # the server's own annotation, not upstream's
+            if k in (structuredmerge.ZERO_KEY, gojson.GO_KEY):
+                continue  # the server's own annotations, not upstream's
             if k in ("properties", "patternProperties") and isinstance(v, dict):
                 # Property names are not keywords: a property may be called "type".
                 out[k] = {pk: _rewrite_refs(pv, prefix, found) for pk, pv in v.items()}

@@ -207,7 +207,7 @@ def _parse_struct(lines: list[str], i: int, name: str, pkg: _Package) -> int:
             json_name = tag.group(1).split(",")[0] if tag else m.group(1)
             if json_name and json_name != "-":
                 omitempty = bool(tag) and ",omitempty" in tag.group(1)  # type: ignore[union-attr]
-                fields.append(_Field(json_name, "", stops, not omitempty))
+                fields.append(_Field(json_name, "", stops, not omitempty, omitempty))
     pkg.structs[name] = fields
     return i
 
@@ -267,7 +267,12 @@ def _flattener(packages: dict[str, _Package]) -> tuple[Any, Any]:
             if f.json:
                 out.append(
                     _Field(
-                        f.json, qualified, f.stops_at_rule, f.zero or _plain_struct(f, qualified)
+                        f.json,
+                        qualified,
+                        f.stops_at_rule,
+                        f.zero or _plain_struct(f, qualified),
+                        f.omitempty,
+                        f.pointer,
                     )
                 )
             else:
@@ -338,6 +343,41 @@ def derive_zero_fields(src_root: Path) -> dict[str, list[str]]:
     return out
 
 
+def derive_go_fields(src_root: Path) -> dict[str, dict[str, str]]:
+    """Per definition, how encoding/json treats each property (``pyk8s.api.gojson``):
+    ``p`` a pointer with ``omitempty`` (null is left out), ``P`` a pointer without it (null
+    is written), ``s`` a struct that is no pointer (always written, its own zero value when
+    missing), ``o`` any other ``omitempty`` field (left out when empty: ``""``, ``0``,
+    ``false``, an empty list or map, null), ``z`` any other field (always written, its zero
+    value when missing)."""
+    packages = _parse_tree(src_root)
+    _resolve, fields_of = _flattener(packages)
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(packages):
+        for struct in sorted(packages[path].structs):
+            codes: dict[str, str] = {}
+            for f in fields_of(path, struct):
+                if f.pointer:
+                    codes[f.json] = "p" if f.omitempty else "P"
+                elif f.omitempty and f.type and _is_struct(packages, f.type):
+                    codes[f.json] = "s"  # omitempty never leaves a struct out
+                elif f.omitempty:
+                    codes[f.json] = "o"
+                else:
+                    codes[f.json] = "s" if f.type and _is_struct(packages, f.type) else "z"
+            out[def_name(path, struct)] = codes
+    return out
+
+
+def _is_struct(packages: dict[str, _Package], qualified: str) -> bool:
+    path, _, name = qualified.rpartition(".")
+    if path.startswith("k8s.io/apimachinery/") and path not in packages:
+        # Quantity, IntOrString and RawExtension are structs; types.UID is a string
+        return qualified != "k8s.io/apimachinery/pkg/types.UID"
+    p = packages.get(path)
+    return p is not None and name in p.structs and name not in p.others
+
+
 def _go_quote(value: str) -> str:
     """Go's ``%q`` for the plain strings enum values are."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -400,16 +440,30 @@ def load_zero_fields(path: Path | None = None) -> dict[str, list[str]] | None:
     return zero
 
 
+def load_go_fields(path: Path | None = None) -> dict[str, dict[str, str]] | None:
+    """:func:`derive_go_fields`' output, or None when the build step did not run."""
+    try:
+        data = (path or default_path().with_name("gofields.json")).read_bytes()
+    except FileNotFoundError:
+        return None
+    codes: dict[str, dict[str, str]] = orjson.loads(data)
+    return codes
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3):
+    if len(argv) not in (2, 3, 4):
         print(
-            "usage: python -m pyk8s.apiserver.openapi_enums SRC_ROOT OUT.json [ZERO.json]",
+            "usage: python -m pyk8s.apiserver.openapi_enums SRC_ROOT OUT.json [ZERO.json "
+            "[GOFIELDS.json]]",
             file=sys.stderr,
         )
         return 2
-    if len(argv) == 3:
+    if len(argv) >= 3:
         zero = derive_zero_fields(Path(argv[0]))
         Path(argv[2]).write_bytes(orjson.dumps(zero, option=orjson.OPT_SORT_KEYS))
+    if len(argv) == 4:
+        codes = derive_go_fields(Path(argv[0]))
+        Path(argv[3]).write_bytes(orjson.dumps(codes, option=orjson.OPT_SORT_KEYS))
     enums = derive(Path(argv[0]))
     if not enums:
         print(f"no +enum types found under {argv[0]}/k8s.io/api", file=sys.stderr)

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from pyk8s.api import structuredmerge
+from pyk8s.api import gojson, structuredmerge
 from pyk8s.api.strategicpatch import Schema
 
 RELEASE = "v1.33.0-local"
@@ -62,6 +62,16 @@ class Schemas:
             node = self.defs.get(name)
             if isinstance(node, dict):
                 node[structuredmerge.ZERO_KEY] = props
+
+    def set_go_fields(self, codes: dict[str, dict[str, str]] | None) -> None:
+        """Marks each definition with how Go's JSON encoding writes its properties
+        (:data:`pyk8s.api.gojson.GO_KEY`); None: not built, objects are stored as sent."""
+        if not codes:
+            return
+        for name, props in codes.items():
+            node = self.defs.get(name)
+            if isinstance(node, dict):
+                node[gojson.GO_KEY] = props
 
     def def_name(self, group: str, version: str, kind: str) -> str | None:
         return self._by_gvk.get((group, version, kind))

@@ -834,6 +834,7 @@ async def prepare(config: APIServerConfig) -> Prepared:
         else:
             schemas.enums = openapi_enums.load() or {}
             schemas.set_zero_fields(openapi_enums.load_zero_fields())
+            schemas.set_go_fields(openapi_enums.load_go_fields())
             if not schemas.enums:
                 log.warning(
                     "OpenAPI enums not built (%s; `make protos`): the OpenAPI documents list "

@@ -184,3 +184,35 @@ def test_zero_fields_are_what_the_go_zero_value_holds(src: Path) -> None:
     assert zero["io.k8s.api.shapes.v1.Holder"] == ["metadata", "plain", "required"]
     assert zero["io.k8s.api.shapes.v1.Widget"] == ["byName", "modes", "other", "ruled", "shade"]
     assert zero["io.k8s.api.shapes.v1.Base"] == []
+
+
+def test_derive_go_fields(src: Path) -> None:
+    # how encoding/json writes each field: pointers, omitempty, plain structs
+    (src / "k8s.io/api/shapes/v1/more.go").write_text(
+        "package v1\n\n"
+        'import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"\n'
+        'import "k8s.io/apimachinery/pkg/types"\n\n'
+        "type Holder struct {\n"
+        '\tmetav1.TypeMeta `json:",inline"`\n'
+        '\tUID types.UID `json:"uid,omitempty"`\n'
+        '\tCount int32 `json:"count"`\n'
+        '\tSize *int32 `json:"size,omitempty"`\n'
+        '\tPicked *Base `json:"picked"`\n'
+        '\tBase Base `json:"base,omitempty"`\n'
+        '\tNames []string `json:"names,omitempty"`\n'
+        '\tTags map[string]string `json:"tags"`\n'
+        '\tHost bool `json:"host,omitempty"`\n'
+        "}\n"
+    )
+    codes = openapi_enums.derive_go_fields(src)
+    assert codes["io.k8s.api.shapes.v1.Holder"] == {
+        "uid": "o",
+        "count": "z",
+        "size": "p",
+        "picked": "P",
+        "base": "s",
+        "names": "o",
+        "tags": "z",
+        "host": "o",
+    }
+    assert codes["io.k8s.api.shapes.v1.Base"] == {"mode": "p"}

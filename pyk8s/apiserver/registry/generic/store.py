@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from pyk8s.api import errors, jsoncopy, meta, quantities, scheme, selectors
+from pyk8s.api import errors, gojson, jsoncopy, meta, quantities, scheme, selectors
 from pyk8s.apiserver import fieldmanager
 from pyk8s.apiserver.registry.generic.strategy import Obj, Strategy
 from pyk8s.storage import interface as storage
@@ -448,6 +448,7 @@ class Store:
     async def create(self, namespace: str, body: Any, opts: WriteOptions) -> Obj:
         obj = self._check_body_type(body)
         obj = jsoncopy.clone(obj)
+        gojson.normalize(obj, opts.schema, fill=False)  # what decoding into Go drops
         self._set_namespace(obj, namespace)
         md = meta.metadata(obj)
         if not md.get("name") and md.get("generateName"):
@@ -489,6 +490,7 @@ class Store:
                 md.pop("managedFields", None)
                 if entries := meta.metadata(tracked).get("managedFields"):
                     md["managedFields"] = entries
+        gojson.normalize(obj, opts.schema)  # stored as Go encodes it
         name = md["name"]
         key = self.resource.key(md.get("namespace", ""), name)
         if opts.dry_run:
@@ -583,6 +585,7 @@ class Store:
                     ],
                 )
             obj = jsoncopy.clone(new)
+            gojson.normalize(obj, opts.schema, fill=False)
             strat.default(obj)
             quantities.canonicalize(obj, opts.schema)
             await self._run_admission("UPDATE", obj, old)
@@ -619,6 +622,7 @@ class Store:
                     opts.subresource,
                     opts.schema,
                 )
+            gojson.normalize(obj, opts.schema)
             if not opts.dry_run:
                 undo = await self.allocate(obj, old)
             omd["resourceVersion"] = str(current.mod_revision)
