@@ -260,6 +260,9 @@ def pv(obj: Obj) -> None:
     spec = _d(obj, "spec")
     spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
     spec.setdefault("volumeMode", "Filesystem")
+    hp = spec.get("hostPath")
+    if isinstance(hp, dict):
+        hp.setdefault("type", "")  # SetDefaults_HostPathVolumeSource: HostPathUnset
     _pending_phase(obj)
 
 

@@ -56,6 +56,8 @@ async def run(args: argparse.Namespace) -> int:
     if args.root_ca_file:
         config.root_ca = await asyncio.to_thread(Path(args.root_ca_file).read_bytes)
     manager.enabled_names(config.controllers, manager.controllers())  # fail early on bad names
-    async with await rest.Client.from_kubeconfig(args.kubeconfig or None) as client:
+    async with await rest.Client.from_kubeconfig(
+        args.kubeconfig or None, user_agent=manager.USER_AGENT
+    ) as client:
         await manager.run(config, client)
     return 0

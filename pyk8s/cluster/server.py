@@ -143,7 +143,9 @@ async def run_controllers(settings: ClusterSettings, config: ControllerManagerCo
     from pyk8s.client import rest
     from pyk8s.controllers import manager as controller_manager
 
-    client = await rest.Client.from_kubeconfig(settings.apiserver.kubeconfig_path)
+    client = await rest.Client.from_kubeconfig(
+        settings.apiserver.kubeconfig_path, user_agent=controller_manager.USER_AGENT
+    )
     async with client:
         await controller_manager.run(config, client)
     raise RuntimeError("the controller-manager lost its leader lease")

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import pyk8s
 from pyk8s.client import clock as clock_
 from pyk8s.client import events, leaderelection, rest
 from pyk8s.client.informers import factory
@@ -24,6 +25,10 @@ from pyk8s.controllers import base
 from pyk8s.controllers.config import ControllerManagerConfig
 
 log = logging.getLogger(__name__)
+
+USER_AGENT = f"kube-controller-manager/{pyk8s.KUBERNETES_VERSION} pyk8s/{pyk8s.__version__}"
+"""The controllers' user agent: its first word names them as the manager of what they
+write (``managedFields``), as kube-controller-manager's does."""
 
 
 @dataclass

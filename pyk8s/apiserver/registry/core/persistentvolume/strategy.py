@@ -1,7 +1,8 @@
 """PersistentVolume strategy: a new volume is Pending.
 
 Mirrors ``pkg/registry/core/persistentvolume/strategy.go`` (``PrepareForCreate`` clears the
-status) with ``SetDefaults_PersistentVolume``, which gives an empty phase ``Pending`` whenever
+status, then, LastPhaseTransitionTime being GA, stamps the transition to Pending) with
+``SetDefaults_PersistentVolume``, which gives an empty phase ``Pending`` whenever
 the object is decoded: what every client reads before the volume controller makes it
 Available.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyk8s.api import meta
 from pyk8s.apiserver.registry.generic.strategy import Obj, Strategy
 
 
@@ -19,4 +21,4 @@ class PersistentVolumeStrategy(Strategy):
 
     def prepare_for_create(self, obj: Obj) -> None:
         super().prepare_for_create(obj)
-        obj["status"] = self.initial_status(obj)
+        obj["status"] = {**self.initial_status(obj), "lastPhaseTransitionTime": meta.now()}
