@@ -32,7 +32,7 @@ _CREATE: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
     ("", "Pod"): core.pod,
     ("", "ConfigMap"): core.configmap,
     ("", "Secret"): core.secret,
-    ("apps", "Deployment"): apps.workload,
+    ("apps", "Deployment"): apps.deployment,
     ("apps", "ReplicaSet"): apps.workload,
     ("apps", "StatefulSet"): apps.workload,
     ("apps", "DaemonSet"): apps.daemonset,

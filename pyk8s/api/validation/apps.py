@@ -9,10 +9,18 @@ and is immutable in apps/v1; replicas are not negative) and
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyk8s.api import cron, selectors
-from pyk8s.api.errors import FieldError, invalid_value, not_supported, required
+from pyk8s.api.errors import (
+    FieldError,
+    Raw,
+    forbidden,
+    invalid_value,
+    not_supported,
+    required,
+)
 from pyk8s.api.validation import core
 
 Obj = dict[str, Any]
@@ -64,6 +72,111 @@ def workload(obj: Obj) -> list[FieldError]:
     return _non_negative(spec.get("replicas"), "spec.replicas") + _selector_and_template(
         spec, kind=kind
     )
+
+
+def deployment(obj: Obj) -> list[FieldError]:
+    return workload(obj) + _deployment_spec(obj.get("spec") or {})
+
+
+_PERCENT = re.compile(r"^[0-9]+%$")
+_PERCENT_MSG = (
+    "a valid percent string must be a numeric string followed by an ending '%' "
+    "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
+)
+
+
+def _int_or_percent(value: Any, path: str) -> list[FieldError]:
+    """``ValidatePositiveIntOrPercent`` (an IntOrString prints unquoted: it is a Stringer)."""
+    if isinstance(value, str):
+        if not _PERCENT.match(value):
+            return [invalid_value(path, Raw(value), _PERCENT_MSG)]
+        return []
+    return _non_negative(value, path)
+
+
+def _int_or_percent_value(value: Any) -> int:
+    """``getIntOrPercentValue``: what is not a number counts as 0."""
+    if isinstance(value, str):
+        text = value[:-1] if _PERCENT.match(value) else value
+        try:
+            return int(text)
+        except ValueError:
+            return 0
+    return value if isinstance(value, int) else 0
+
+
+def _deployment_strategy(strategy: Any) -> list[FieldError]:
+    """``ValidateDeploymentStrategy`` and ``ValidateRollingUpdateDeployment``."""
+    path = "spec.strategy"
+    strategy = strategy if isinstance(strategy, dict) else {}
+    kind = strategy.get("type")
+    rolling = strategy.get("rollingUpdate")
+    if kind is None:
+        return []  # defaulting always sets it (RollingUpdate)
+    if kind == "Recreate":
+        if rolling is not None:
+            return [
+                forbidden(
+                    f"{path}.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                )
+            ]
+        return []
+    if kind == "RollingUpdate":
+        if not isinstance(rolling, dict):
+            return [required(f"{path}.rollingUpdate", "this should be defaulted and never be nil")]
+        errs: list[FieldError] = []
+        unavailable, surge = rolling.get("maxUnavailable"), rolling.get("maxSurge")
+        errs += _int_or_percent(unavailable, f"{path}.rollingUpdate.maxUnavailable")
+        errs += _int_or_percent(surge, f"{path}.rollingUpdate.maxSurge")
+        if _int_or_percent_value(unavailable) == 0 and _int_or_percent_value(surge) == 0:
+            shown = Raw(unavailable) if isinstance(unavailable, str) else unavailable or 0
+            errs.append(
+                invalid_value(
+                    f"{path}.rollingUpdate.maxUnavailable",
+                    shown,
+                    "may not be 0 when `maxSurge` is 0",
+                )
+            )
+        if (
+            isinstance(unavailable, str)
+            and _PERCENT.match(unavailable)
+            and (_int_or_percent_value(unavailable) > 100)
+        ):
+            errs.append(
+                invalid_value(
+                    f"{path}.rollingUpdate.maxUnavailable",
+                    Raw(unavailable),
+                    "must not be greater than 100%",
+                )
+            )
+        return errs
+    shown = Raw(
+        f'apps.DeploymentStrategy{{Type:"{kind or ""}", '
+        f"RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}}"
+    )
+    return [not_supported(path, shown, ["Recreate", "RollingUpdate"])]
+
+
+def _deployment_spec(spec: Obj) -> list[FieldError]:
+    """The rest of ``ValidateDeploymentSpec``: strategy, minReadySeconds,
+    revisionHistoryLimit, progressDeadlineSeconds."""
+    errs = _deployment_strategy(spec.get("strategy"))
+    min_ready = spec.get("minReadySeconds")
+    errs += _non_negative(min_ready, "spec.minReadySeconds")
+    errs += _non_negative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit")
+    deadline = spec.get("progressDeadlineSeconds")
+    if isinstance(deadline, int):
+        errs += _non_negative(deadline, "spec.progressDeadlineSeconds")
+        if deadline <= (min_ready if isinstance(min_ready, int) else 0):
+            errs.append(
+                invalid_value(
+                    "spec.progressDeadlineSeconds",
+                    deadline,
+                    "must be greater than minReadySeconds",
+                )
+            )
+    return errs
 
 
 def daemonset(obj: Obj) -> list[FieldError]:

@@ -288,12 +288,52 @@ def _gated_scheduling_directives_update(new_spec: Obj, old_spec: Obj) -> list[Fi
     return errs
 
 
+def _toleration_key(t: Any) -> Any:
+    """A toleration as ``validateOnlyAddedTolerations`` compares it: its seconds aside."""
+    if not isinstance(t, dict):
+        return t
+    return {k: v for k, v in t.items() if k != "tolerationSeconds" and v not in ("", None)}
+
+
+def _only_added_tolerations(new: Any, old: Any) -> list[FieldError]:
+    """``validateOnlyAddedTolerations``: every existing toleration is still there."""
+    added = [_toleration_key(t) for t in new or []] if isinstance(new, list) else []
+    for t in old or [] if isinstance(old, list) else []:
+        if _toleration_key(t) not in added:
+            return [
+                forbidden(
+                    "spec.tolerations",
+                    "existing toleration can not be modified except its tolerationSeconds",
+                )
+            ]
+    return []
+
+
+def _active_deadline_update(new: Any, old: Any) -> list[FieldError]:
+    """Set from nothing, or lowered; never removed (``ValidatePodUpdate``)."""
+    path = "spec.activeDeadlineSeconds"
+    if isinstance(new, int) and not isinstance(new, bool):
+        if new < 0 or new > 2147483647:
+            return [invalid_value(path, new, "must be between 0 and 2147483647, inclusive")]
+        if isinstance(old, int) and old < new:
+            return [invalid_value(path, new, "must be less than or equal to previous value")]
+    elif new is None and old is not None:
+        return [invalid_value(path, None, "must not update from a positive integer to nil value")]
+    return []
+
+
 def pod_update(obj: Obj, old: Obj) -> list[FieldError]:
     """Pod specs are immutable except images, activeDeadlineSeconds, tolerations (additions),
     scheduling gates (removals) and, while gated, a narrower placement."""
     new_spec = dict(obj.get("spec") or {})
     old_spec = dict(old.get("spec") or {})
-    errs = _scheduling_gates_update(new_spec, old_spec)
+    errs = _active_deadline_update(
+        new_spec.get("activeDeadlineSeconds"), old_spec.get("activeDeadlineSeconds")
+    )
+    if errs:
+        return errs
+    errs = _only_added_tolerations(new_spec.get("tolerations"), old_spec.get("tolerations"))
+    errs += _scheduling_gates_update(new_spec, old_spec)
     gated = bool(old_spec.get("schedulingGates"))
     if gated:
         errs += _gated_scheduling_directives_update(new_spec, old_spec)
@@ -321,6 +361,7 @@ def pod_update(obj: Obj, old: Obj) -> list[FieldError]:
         return errs
     if new_spec != old_spec:
         return [
+            *errs,
             forbidden(
                 "spec",
                 "pod updates may not change fields other than `spec.containers[*].image`,"
@@ -328,9 +369,9 @@ def pod_update(obj: Obj, old: Obj) -> list[FieldError]:
                 "`spec.tolerations` (only additions to existing tolerations),"
                 "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
                 "previously negative)",
-            )
+            ),
         ]
-    return []
+    return errs
 
 
 def configmap(obj: Obj) -> list[FieldError]:

@@ -156,3 +156,86 @@ def test_scheduling_gates_are_qualified_names_and_unique() -> None:
         ("spec.schedulingGates[2]", "FieldValueDuplicate"),
     ]
     assert 'Duplicate value: "example.com/a"' in errs[1].message()
+
+
+def _pod(tolerations: list[dict[str, Any]], deadline: int | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "nginx"}],
+                            "tolerations": tolerations}  # fmt: skip
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
+    return {"metadata": {"name": "p"}, "spec": spec}
+
+
+def test_pod_update_only_adds_tolerations() -> None:
+    # ValidatePodUpdate's validateOnlyAddedTolerations: additions and new seconds pass
+    k1 = {"key": "k1", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}
+    k2 = {"key": "k2", "operator": "Exists"}
+    old = _pod([k1])
+    assert validation.validate_update("", "Pod", _pod([k1, k2]), old) == []
+    assert validation.validate_update("", "Pod", _pod([{**k1, "tolerationSeconds": 9}]), old) == []
+    for new in ([k2], [], [{**k1, "effect": "NoSchedule"}]):
+        errs = validation.validate_update("", "Pod", _pod(new), old)
+        assert [(e.type, e.field, e.detail) for e in errs] == [
+            (
+                "FieldValueForbidden",
+                "spec.tolerations",
+                "existing toleration can not be modified except its tolerationSeconds",
+            )
+        ]
+
+
+def test_pod_update_active_deadline_only_lowers() -> None:
+    old = _pod([], deadline=30)
+    assert validation.validate_update("", "Pod", _pod([], deadline=20), old) == []
+    errs = validation.validate_update("", "Pod", _pod([], deadline=40), old)
+    assert [(e.field, e.detail) for e in errs] == [
+        ("spec.activeDeadlineSeconds", "must be less than or equal to previous value")
+    ]
+    errs = validation.validate_update("", "Pod", _pod([]), old)
+    assert [(e.field, e.detail) for e in errs] == [
+        ("spec.activeDeadlineSeconds", "must not update from a positive integer to nil value")
+    ]
+
+
+def _strategy(**strategy: Any) -> dict[str, Any]:
+    d = deployment({"app": "x"}, {"matchLabels": {"app": "x"}})
+    d["spec"]["strategy"] = strategy
+    return d
+
+
+def test_deployment_strategy() -> None:
+    # ValidateDeploymentStrategy / ValidateRollingUpdateDeployment, with upstream's words
+    def errors(obj: dict[str, Any]) -> list[str]:
+        return [f"{e.field}: {e.message()}" for e in validation.validate("apps", "Deployment", obj)]
+
+    ok = {"maxSurge": "25%", "maxUnavailable": "25%"}
+    assert errors(_strategy(type="RollingUpdate", rollingUpdate=ok)) == []
+    assert errors(_strategy(type="Recreate")) == []
+    assert errors(_strategy(type="Recreate", rollingUpdate=ok)) == [
+        "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is "
+        "'Recreate'"
+    ]
+    assert errors(
+        _strategy(type="RollingUpdate", rollingUpdate={"maxSurge": 0, "maxUnavailable": "0%"})
+    ) == ["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0%: may not be 0 when "
+          "`maxSurge` is 0"]  # fmt: skip
+    assert errors(
+        _strategy(type="RollingUpdate", rollingUpdate={"maxSurge": "1", "maxUnavailable": "150%"})
+    ) == [
+        "spec.strategy.rollingUpdate.maxSurge: Invalid value: 1: a valid percent string must "
+        "be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for "
+        "validation is '[0-9]+%')",
+        "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 150%: must not be greater "
+        "than 100%",
+    ]
+    assert errors(_strategy(type="Blue")) == [
+        'spec.strategy: Unsupported value: apps.DeploymentStrategy{Type:"Blue", '
+        'RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}: supported values: "Recreate", '
+        '"RollingUpdate"'
+    ]
+    d = _strategy(type="Recreate")
+    d["spec"].update(minReadySeconds=10, progressDeadlineSeconds=10, revisionHistoryLimit=-1)
+    assert errors(d) == [
+        "spec.revisionHistoryLimit: Invalid value: -1: must be greater than or equal to 0",
+        "spec.progressDeadlineSeconds: Invalid value: 10: must be greater than minReadySeconds",
+    ]
