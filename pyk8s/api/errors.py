@@ -118,6 +118,8 @@ class ApiError(Exception):
 
     code: int = 500
     reason: str = "InternalError"
+    empty_details: bool = False
+    """Whether ``details={}`` is written as such (``NewGenericServerResponse`` does)."""
 
     def __init__(
         self,
@@ -145,7 +147,7 @@ class ApiError(Exception):
         }
         if self.reason:
             body["reason"] = self.reason
-        if self.details:
+        if self.details or (self.details is not None and self.empty_details):
             body["details"] = self.details
         body["code"] = self.code
         return body
@@ -319,6 +321,19 @@ class UnprocessableEntity(ApiError):
 
     code = 422
     reason = "Invalid"
+
+
+class JSONPatchFailed(UnprocessableEntity):
+    """A JSON patch whose operations do not apply: upstream answers with
+    ``NewGenericServerResponse(422, ...)``, which keeps none of the patch library's words
+    (kubectl prints ``The request is invalid``)."""
+
+    empty_details = True
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the server rejected our request due to an error in our request", details={}
+        )
 
 
 class TooManyRequests(ApiError):

@@ -55,7 +55,7 @@ def apply_patch(
         try:
             return jsonpatch.apply_patch(original, ops)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
-            raise errors.UnprocessableEntity(str(e)) from e
+            raise errors.JSONPatchFailed() from e
     if media in (MERGE_PATCH, STRATEGIC):
         patch = negotiation.decode(raw, "application/json")
         if not isinstance(patch, dict):

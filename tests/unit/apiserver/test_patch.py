@@ -32,5 +32,17 @@ def test_json_patch() -> None:
         "application/json-patch+json", {"a": [1]}, b'[{"op":"add","path":"/a/-","value":2}]'
     )
     assert out == {"a": [1, 2]}
-    with pytest.raises(errors.UnprocessableEntity):
-        patch.apply_patch("application/json-patch+json", {}, b'[{"op":"remove","path":"/missing"}]')
+    for ops in (b'[{"op":"remove","path":"/missing"}]', b'[{"op":"test","path":"/a","value":0}]'):
+        with pytest.raises(errors.UnprocessableEntity) as e:
+            patch.apply_patch("application/json-patch+json", {"a": [1]}, ops)
+        # upstream's NewGenericServerResponse(422): its own words, empty details
+        assert e.value.status() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "the server rejected our request due to an error in our request",
+            "reason": "Invalid",
+            "details": {},
+            "code": 422,
+        }
