@@ -97,3 +97,50 @@ def _walk(value: Any, schema: Schema, path: str, out: list[str]) -> None:
         for i, v in enumerate(value):
             if isinstance(v, dict | list):
                 _walk(v, items, f"{path}[{i}]", out)
+
+
+def duplicate_fields(raw: bytes) -> list[str]:
+    """The dotted paths of the keys a JSON document repeats within one object (what
+    upstream's strict JSON decoding reports as ``duplicate field "data.a"``); [] for a
+    document without repeats or one that does not parse. Cheap when there is no repeat:
+    the document is parsed a second time only then."""
+    import json
+
+    seen_dup = False
+
+    def pairs(items: list[tuple[str, Any]]) -> Any:
+        nonlocal seen_dup
+        out = dict(items)
+        if len(out) != len(items):
+            seen_dup = True
+        return out
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except ValueError:
+        return []
+    if not seen_dup:
+        return []
+    found: list[str] = []
+
+    class _Pairs(list[tuple[str, Any]]):
+        """An object's members, in order, repeats kept."""
+
+    def keep(items: list[tuple[str, Any]]) -> Any:
+        return _Pairs(items)
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, _Pairs):
+            keys: set[str] = set()
+            for k, v in value:
+                sub = f"{path}.{k}" if path else k
+                if k in keys:
+                    found.append(sub)
+                keys.add(k)
+                walk(v, sub)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+
+    walk(json.loads(raw, object_pairs_hook=keep), "")
+    return found[:MAX_REPORTED]

@@ -7,7 +7,7 @@ or the object itself, in the encoding the client accepts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,7 @@ class Scope:
     codec: protobuf.Codec | None = None
     schemas: Schemas | None = None
     warnings: list[str] = field(default_factory=list)
+    _raw: bytes | None = None  # the body as read (duplicate fields are found in it)
 
     @property
     def store(self) -> generic.Store:
@@ -100,14 +101,28 @@ class Scope:
                 )
         if mode == "Ignore":
             return
-        self._report_unknown(fieldvalidation.unknown_fields(obj, schema), mode, patch)
+        unknown = fieldvalidation.unknown_fields(obj, schema)
+        duplicates: list[str] = []
+        if patch is None and self._raw is not None and ctype in ("", negotiation.JSON):
+            # the decoder skips an unknown field's value: no repeats reported inside it
+            duplicates = [
+                d
+                for d in fieldvalidation.duplicate_fields(self._raw)
+                if not any(d.startswith(u) and d[len(u) : len(u) + 1] in ".[" for u in unknown)
+            ]
+        self._report_unknown(unknown, mode, patch, duplicates)
 
     def _report_unknown(
-        self, unknown: list[str], mode: str, patch: Callable[[], str] | None
+        self,
+        unknown: list[str],
+        mode: str,
+        patch: Callable[[], str] | None,
+        duplicates: Sequence[str] = (),
     ) -> None:
-        if not unknown:
+        if not unknown and not duplicates:
             return
-        messages = [f'unknown field "{p}"' for p in unknown]
+        messages = [f'duplicate field "{p}"' for p in duplicates]
+        messages += [f'unknown field "{p}"' for p in unknown]
         if mode == "Strict":
             text = "strict decoding error: " + ", ".join(messages)
             if patch is not None:
@@ -142,6 +157,7 @@ class Scope:
                 f"Request entity too large: limit is {self.max_body}"
             )
         content_type = self.request.headers.get("Content-Type")
+        self._raw = raw
         try:
             if not raw.strip():
                 raise negotiation.DecodeError(decodeerrors.json_error(raw))

@@ -108,6 +108,23 @@ async def test_field_validation_modes(client: Client) -> None:
     assert status == 201
     status, err = await client.post(CMS + "?fieldValidation=Loose", body)
     assert status == 400
+    # a key given twice in one object: the last wins, and strict decoding reports it
+    dup = b'{"metadata":{"name":"dup"},"data":{"a":"1","a":"2"},"items":[{"x":1,"x":2}]}'
+    status, err = await client.request("POST", CMS + "?fieldValidation=Strict", raw=dup)
+    assert (status, err["message"]) == (
+        400,
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+        'duplicate field "data.a", unknown field "items"',
+    )
+    async with client.session.post(
+        client.base + CMS, data=dup, headers={"Content-Type": "application/json"}
+    ) as resp:
+        assert resp.status == 201
+        assert resp.headers.getall("Warning") == [
+            '299 - "duplicate field \\"data.a\\""',
+            '299 - "unknown field \\"items\\""',
+        ]
+        assert (await resp.json())["data"] == {"a": "2"}
 
 
 async def test_enums_of_plus_enum_types_in_v3_and_v2(client: Client) -> None:
