@@ -429,7 +429,7 @@ def test_deployment_after_its_controllers_ran(cluster: Server, namespace: str) -
             "-o",
             "yaml",
             "--show-managed-fields",
-        ).stdout  # fmt: skip
+        ).stdout
     )
     status = got["status"]
     assert sorted(status) == [
