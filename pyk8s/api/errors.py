@@ -93,6 +93,12 @@ def _quote_value(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        # a map[string]string as Go's %#v prints it (labels, selectors): keys sorted
+        body = ", ".join(f"{_quote_value(k)}:{_quote_value(value[k])}" for k in sorted(value))
+        return f"map[string]string{{{body}}}"
     return str(value)
 
 

@@ -112,3 +112,38 @@ def canonicalize(obj: dict[str, Any], schema: Schema | None) -> None:
     plan = plan_for(schema)
     if plan is not None:
         _apply(obj, plan)
+
+
+FORMAT_ERROR = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+"""``resource.ErrFormatWrong``: what decoding a body says of a quantity that does not parse."""
+
+
+def _first_invalid(value: Any, plan: Plan) -> bool:
+    if plan == "q":
+        if value is None:
+            return False
+        try:
+            resource.parse_quantity(value)
+        except resource.QuantityError:
+            return True
+        return False
+    kind, sub = plan
+    if kind == "obj" and isinstance(value, dict):
+        return any(key in value and _first_invalid(value[key], p) for key, p in sub.items())
+    if kind == "map" and isinstance(value, dict):
+        return any(_first_invalid(v, sub) for v in value.values())
+    if kind == "list" and isinstance(value, list):
+        return any(_first_invalid(v, sub) for v in value)
+    return False
+
+
+def invalid(obj: dict[str, Any], schema: Schema | None) -> str | None:
+    """:data:`FORMAT_ERROR` when a quantity of ``obj`` does not parse, else None."""
+    if schema is None:
+        return None
+    plan = plan_for(schema)
+    if plan is not None and _first_invalid(obj, plan):
+        return FORMAT_ERROR
+    return None

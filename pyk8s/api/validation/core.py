@@ -13,7 +13,7 @@ import binascii
 import re
 from typing import Any
 
-from pyk8s.api import meta
+from pyk8s.api import meta, resource
 from pyk8s.api.errors import (
     FieldError,
     forbidden,
@@ -82,6 +82,45 @@ def _containers(items: Any, path: str, names: set[str], *, need_one: bool) -> li
             proto = port.get("protocol", "TCP") if isinstance(port, dict) else "TCP"
             if proto not in PROTOCOLS:
                 errs.append(not_supported(f"{pp}.protocol", proto, PROTOCOLS))
+        errs += _resource_requirements(c.get("resources"), f"{p}.resources")
+    return errs
+
+
+def _resource_requirements(res: Any, path: str) -> list[FieldError]:
+    """``ValidateResourceRequirements``: no negative amount, and no request above its limit
+    (quantities that do not parse failed decoding before)."""
+    if not isinstance(res, dict):
+        return []
+    errs: list[FieldError] = []
+    limits: dict[str, Any] = res["limits"] if isinstance(res.get("limits"), dict) else {}
+    requests: dict[str, Any] = res["requests"] if isinstance(res.get("requests"), dict) else {}
+    parsed: dict[str, dict[str, Any]] = {"limits": {}, "requests": {}}
+    for kind, amounts in (("limits", limits), ("requests", requests)):
+        for name, q in amounts.items():
+            try:
+                value = resource.parse_quantity(q)
+            except resource.QuantityError:
+                continue
+            parsed[kind][name] = value
+            if value < 0:
+                errs.append(
+                    invalid_value(
+                        f"{path}.{kind}[{name}]",
+                        resource.canonical(q),
+                        "must be greater than or equal to 0",
+                    )
+                )
+    for name, value in parsed["requests"].items():
+        limit = parsed["limits"].get(name)
+        if limit is not None and value > limit:
+            errs.append(
+                invalid_value(
+                    f"{path}.requests",  # upstream names the map, not the key, here
+                    resource.canonical(requests[name]),
+                    f"must be less than or equal to {name} limit of "
+                    f"{resource.canonical(limits[name])}",
+                )
+            )
     return errs
 
 

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from pyk8s.api import decoding, errors, fieldvalidation, scheme, selectors, strategicpatch
+from pyk8s.api import (
+    decoding,
+    errors,
+    fieldvalidation,
+    quantities,
+    scheme,
+    selectors,
+    strategicpatch,
+)
 from pyk8s.apiserver import decodeerrors, negotiation
 from pyk8s.apiserver.authn import User
 from pyk8s.apiserver.printers import columns, table
@@ -91,7 +99,9 @@ class Scope:
         if schema is None:
             return
         if patch is None:
-            wrong = decoding.unmarshal_error(obj, schema, self.resource.kind)
+            wrong = decoding.unmarshal_error(obj, schema, self.resource.kind) or (
+                quantities.invalid(obj, schema)
+            )
             if wrong:
                 kind = obj.get("kind") or self.resource.kind
                 version = str(obj.get("apiVersion") or self.resource.version).rsplit("/", 1)[-1]

@@ -154,3 +154,16 @@ async def test_quantities_are_stored_canonical(client: Client) -> None:
     assert status == 201, created
     limits = created["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits == {"cpu": "1500m"}
+
+
+async def test_a_quantity_that_does_not_parse_fails_decoding(client: Client) -> None:
+    # resource.Quantity's UnmarshalJSON: a 400 before any validation, with its own words
+    bad = deployment("q")
+    bad["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "1 core"}}
+    status, body = await client.post(DEPLOYS, bad)
+    assert (status, body["reason"], body["message"]) == (
+        400,
+        "BadRequest",
+        'Deployment in version "v1" cannot be handled as a Deployment: quantities must match '
+        "the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+    )

@@ -59,3 +59,17 @@ def test_canonicalize_walks_the_kind_schema() -> None:
     quota = {"spec": {"hard": {"pods": 10, "requests.memory": "2048Mi"}}}
     quantities.canonicalize(quota, schemas.for_kind("", "v1", "ResourceQuota"))
     assert quota["spec"]["hard"] == {"pods": "10", "requests.memory": "2Gi"}
+
+
+def test_invalid_reports_upstreams_decoding_error() -> None:
+    schemas = Schemas.load()
+    if schemas is None:
+        pytest.skip("kubernetes-validate schemas are not installed")
+    schema = schemas.for_kind("", "v1", "Pod")
+    pod = {"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "0.5"}}}]}}
+    assert quantities.invalid(pod, schema) is None
+    pod["spec"]["containers"][0]["resources"]["limits"] = {"cpu": "abc"}
+    assert quantities.invalid(pod, schema) == (
+        "quantities must match the regular expression "
+        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    )

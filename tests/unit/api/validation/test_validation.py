@@ -239,3 +239,38 @@ def test_deployment_strategy() -> None:
         "spec.revisionHistoryLimit: Invalid value: -1: must be greater than or equal to 0",
         "spec.progressDeadlineSeconds: Invalid value: 10: must be greater than minReadySeconds",
     ]
+
+
+def test_selector_mismatch_prints_the_labels_as_go_does() -> None:
+    bad = deployment({"tier": "b", "app": "y"}, {"matchLabels": {"app": "x"}})
+    errs = validation.validate("apps", "Deployment", bad)
+    assert [f"{e.field}: {e.message()}" for e in errs] == [
+        'spec.template.metadata.labels: Invalid value: map[string]string{"app":"y", '
+        '"tier":"b"}: `selector` does not match template `labels`'
+    ]
+
+
+def test_container_resources() -> None:
+    # ValidateResourceRequirements: no request above its limit, nothing negative
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "nginx",
+                    "resources": {
+                        "limits": {"memory": "1Gi", "cpu": "-1"},
+                        "requests": {"memory": "2048Mi"},
+                    },
+                }
+            ]
+        },
+    }
+    errs = validation.validate("", "Pod", pod)
+    assert [f"{e.field}: {e.message()}" for e in errs] == [
+        'spec.containers[0].resources.limits[cpu]: Invalid value: "-1": must be greater than '
+        "or equal to 0",
+        'spec.containers[0].resources.requests: Invalid value: "2Gi": must be less than or '
+        "equal to memory limit of 1Gi",
+    ]
