@@ -102,6 +102,37 @@ def _quote_value(value: Any) -> str:
     return str(value)
 
 
+def _go_strings(values: Any) -> str:
+    if values is None:
+        return "[]string(nil)"
+    return "[]string{" + ", ".join(_quote_value(str(v)) for v in values) + "}"
+
+
+def go_label_selector(sel: Any) -> Raw:
+    """A ``metav1.LabelSelector`` as Go's ``%#v`` prints it (an immutable selector's value)."""
+    sel = sel if isinstance(sel, dict) else {}
+    labels = sel.get("matchLabels")
+    shown_labels = (
+        _quote_value({str(k): str(v) for k, v in labels.items()})
+        if isinstance(labels, dict) and labels
+        else "map[string]string(nil)"
+    )
+    exprs = sel.get("matchExpressions")
+    if isinstance(exprs, list) and exprs:
+        items = [
+            "v1.LabelSelectorRequirement{"
+            f"Key:{_quote_value(str(e.get('key', '')))}, "
+            f"Operator:{_quote_value(str(e.get('operator', '')))}, "
+            f"Values:{_go_strings(e.get('values'))}}}"
+            for e in exprs
+            if isinstance(e, dict)
+        ]
+        shown_exprs = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
+    else:
+        shown_exprs = "[]v1.LabelSelectorRequirement(nil)"
+    return Raw(f"v1.LabelSelector{{MatchLabels:{shown_labels}, MatchExpressions:{shown_exprs}}}")
+
+
 def invalid_value(field: str, value: Any, detail: str) -> FieldError:
     return FieldError("FieldValueInvalid", field, detail, value)
 

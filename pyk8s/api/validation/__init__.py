@@ -62,6 +62,7 @@ _UPDATE: dict[tuple[str, str], Callable[[Obj, Obj], list[FieldError]]] = {
     ("apps", "ReplicaSet"): apps.selector_immutable,
     ("apps", "StatefulSet"): apps.selector_immutable,
     ("apps", "DaemonSet"): apps.selector_immutable,
+    ("batch", "Job"): apps.job_update,
     ("rbac.authorization.k8s.io", "RoleBinding"): rbac.binding_update,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): rbac.binding_update,
     ("", "PersistentVolume"): persistentvolume.persistent_volume_update,

@@ -17,6 +17,7 @@ from pyk8s.api.errors import (
     FieldError,
     Raw,
     forbidden,
+    go_label_selector,
     invalid_value,
     not_supported,
     required,
@@ -193,7 +194,7 @@ def selector_immutable(obj: Obj, old: Obj) -> list[FieldError]:
     new_sel = (obj.get("spec") or {}).get("selector")
     old_sel = (old.get("spec") or {}).get("selector")
     if new_sel != old_sel:
-        return [invalid_value("spec.selector", new_sel, "field is immutable")]
+        return [invalid_value("spec.selector", go_label_selector(new_sel), "field is immutable")]
     return []
 
 
@@ -211,6 +212,55 @@ def job(obj: Obj) -> list[FieldError]:
             not_supported("spec.template.spec.restartPolicy", policy, ["OnFailure", "Never"])
         )
     errs += core.pod_spec(tmpl.get("spec"), "spec.template.spec")
+    return errs
+
+
+_SCHEDULING_DIRECTIVES = ("nodeSelector", "tolerations", "affinity", "schedulingGates")
+
+
+def _template_for_compare(tmpl: Any, directives_mutable: bool) -> Any:
+    """A Job's pod template as ``validatePodTemplateUpdate`` compares it: a suspended Job
+    that never started may change its scheduling directives, labels and annotations."""
+    if not directives_mutable or not isinstance(tmpl, dict):
+        return tmpl
+    md = {
+        k: v for k, v in (tmpl.get("metadata") or {}).items() if k not in ("labels", "annotations")
+    }
+    spec = {k: v for k, v in (tmpl.get("spec") or {}).items() if k not in _SCHEDULING_DIRECTIVES}
+    return {**tmpl, "metadata": md, "spec": spec}
+
+
+def job_update(obj: Obj, old: Obj) -> list[FieldError]:
+    """``ValidateJobSpecUpdate``: completions (of a non-indexed Job), the selector, the pod
+    template and the other fields that shape the Job's pods are immutable."""
+    spec, old_spec = obj.get("spec") or {}, old.get("spec") or {}
+    errs: list[FieldError] = []
+    if spec.get("completionMode") != "Indexed" and spec.get("completions") != old_spec.get(
+        "completions"
+    ):
+        errs.append(
+            invalid_value("spec.completions", spec.get("completions"), "field is immutable")
+        )
+    if spec.get("selector") != old_spec.get("selector"):
+        errs.append(
+            invalid_value(
+                "spec.selector", go_label_selector(spec.get("selector")), "field is immutable"
+            )
+        )
+    mutable = bool(old_spec.get("suspend")) and not (old.get("status") or {}).get("startTime")
+    if _template_for_compare(spec.get("template"), mutable) != _template_for_compare(
+        old_spec.get("template"), mutable
+    ):
+        # upstream prints the whole internal core.PodTemplateSpec with %#v here
+        errs.append(
+            invalid_value("spec.template", Raw("core.PodTemplateSpec{...}"), "field is immutable")
+        )
+    for key in ("completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy",
+                "successPolicy", "podReplacementPolicy"):  # fmt: skip
+        if spec.get(key) != old_spec.get(key):
+            value = spec.get(key)
+            shown = value if isinstance(value, (str, int)) or value is None else Raw(str(value))
+            errs.append(invalid_value(f"spec.{key}", shown, "field is immutable"))
     return errs
 
 

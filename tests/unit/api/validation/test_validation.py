@@ -274,3 +274,47 @@ def test_container_resources() -> None:
         'spec.containers[0].resources.requests: Invalid value: "2Gi": must be less than or '
         "equal to memory limit of 1Gi",
     ]
+
+
+def _job(image: str = "busybox", **spec: Any) -> dict[str, Any]:
+    containers = [{"name": "c", "image": image}]
+    tmpl = {
+        "metadata": {"labels": {"job-name": "j"}},
+        "spec": {"restartPolicy": "Never", "containers": containers},
+    }
+    return {"metadata": {"name": "j"}, "spec": {"template": tmpl, "completions": 1, **spec}}
+
+
+def test_job_update_keeps_template_selector_and_completions() -> None:
+    def errors(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+        return [
+            f"{e.field}: {e.message()}"
+            for e in validation.validate_update("batch", "Job", new, old)
+        ]
+
+    sel = {"matchLabels": {"job-name": "j"}}
+    old = _job(selector=sel)
+    assert errors(_job(selector=sel, parallelism=3), old) == []
+    assert errors(_job("nginx", selector=sel), old) == [
+        "spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable"
+    ]
+    assert errors(_job(selector={"matchLabels": {"a": "b"}}, completions=2), old) == [
+        "spec.completions: Invalid value: 2: field is immutable",
+        'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"a":"b"}, '
+        "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable",
+    ]
+    # a suspended Job that never started may move: its scheduling directives are mutable
+    suspended = _job(selector=sel, suspend=True)
+    moved = _job(selector=sel, suspend=True)
+    moved["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "ssd"}
+    assert errors(moved, suspended) == []
+
+
+def test_deployment_selector_is_immutable_as_upstream_words_it() -> None:
+    old = deployment({"app": "x"}, {"matchLabels": {"app": "x"}})
+    new = deployment({"app": "x", "b": "c"}, {"matchLabels": {"app": "x", "b": "c"}})
+    errs = validation.validate_update("apps", "Deployment", new, old)
+    assert [f"{e.field}: {e.message()}" for e in errs] == [
+        'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"x", '
+        '"b":"c"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable'
+    ]

@@ -72,7 +72,9 @@ class ServiceStore(generic.Store):
                         name,
                         [
                             errors.invalid_value(
-                                "spec.clusterIPs[0]", want, "may not change once set"
+                                "spec.clusterIPs[0]",
+                                errors.Raw(f'[]string{{"{want}"}}'),  # upstream shows the list
+                                "may not change once set",
                             )
                         ],
                     )
