@@ -338,7 +338,60 @@ def rbac_binding(obj: Obj) -> None:
             subject["apiGroup"] = "rbac.authorization.k8s.io"
 
 
+def network_policy(obj: Obj) -> None:
+    """``pkg/apis/networking/v1/defaults.go``: ports are TCP, and a policy without types is
+    an Ingress policy (and an Egress one when it has egress rules)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction) or []:
+            for port in (rule or {}).get("ports") or [] if isinstance(rule, dict) else []:
+                if isinstance(port, dict) and port.get("protocol") is None:
+                    port["protocol"] = "TCP"
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
+def ingress_class(obj: Obj) -> None:
+    params = (obj.get("spec") or {}).get("parameters")
+    if isinstance(params, dict) and params.get("scope") is None:
+        params["scope"] = "Cluster"
+
+
+def limit_range(obj: Obj) -> None:
+    """``SetDefaults_LimitRangeItem``: a container's default limit is its max, its default
+    request the default limit, else the min."""
+    for item in (obj.get("spec") or {}).get("limits") or []:
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        default = item["default"] if isinstance(item.get("default"), dict) else {}
+        request = item["defaultRequest"] if isinstance(item.get("defaultRequest"), dict) else {}
+        for key, value in (item.get("max") or {}).items():
+            default.setdefault(key, value)
+        for key, value in default.items():
+            request.setdefault(key, value)
+        for key, value in (item.get("min") or {}).items():
+            request.setdefault(key, value)
+        item["default"], item["defaultRequest"] = default, request
+
+
+def node(obj: Obj) -> None:
+    """``SetDefaults_NodeStatus``: what is allocatable defaults to the capacity."""
+    status = obj.get("status")
+    if (
+        isinstance(status, dict)
+        and status.get("allocatable") is None
+        and isinstance(status.get("capacity"), dict)
+    ):
+        status["allocatable"] = dict(status["capacity"])
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
+    ("", "LimitRange"): limit_range,
+    ("", "Node"): node,
+    ("networking.k8s.io", "NetworkPolicy"): network_policy,
+    ("networking.k8s.io", "IngressClass"): ingress_class,
     ("", "Pod"): pod,
     ("", "PodTemplate"): pod_template,
     ("", "ReplicationController"): replication_controller,

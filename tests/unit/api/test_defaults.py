@@ -192,3 +192,28 @@ def test_claim_phases_default_to_pending() -> None:
     claim_template = sts["spec"]["volumeClaimTemplates"][0]
     assert claim_template["spec"]["volumeMode"] == "Filesystem"
     assert claim_template["status"] == {"phase": "Pending"}
+
+
+def test_network_policy_limit_range_node_and_ingress_class_defaults() -> None:
+    np: dict[str, Any] = {"spec": {"podSelector": {}, "egress": [{"ports": [{"port": 53}]}]}}
+    defaults.apply("networking.k8s.io", "NetworkPolicy", np)
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert np["spec"]["egress"][0]["ports"] == [{"port": 53, "protocol": "TCP"}]
+    only_in: dict[str, Any] = {"spec": {"podSelector": {}, "ingress": [{}]}}
+    defaults.apply("networking.k8s.io", "NetworkPolicy", only_in)
+    assert only_in["spec"]["policyTypes"] == ["Ingress"]
+    lr: dict[str, Any] = {"spec": {"limits": [
+        {"type": "Container", "max": {"cpu": "1"}, "min": {"memory": "1Mi"}},
+        {"type": "Pod", "max": {"cpu": "2"}},
+    ]}}  # fmt: skip
+    defaults.apply("", "LimitRange", lr)
+    container, pod = lr["spec"]["limits"]
+    assert container["default"] == {"cpu": "1"}
+    assert container["defaultRequest"] == {"cpu": "1", "memory": "1Mi"}
+    assert pod == {"type": "Pod", "max": {"cpu": "2"}}
+    node: dict[str, Any] = {"status": {"capacity": {"cpu": "2"}}}
+    defaults.apply("", "Node", node)
+    assert node["status"]["allocatable"] == {"cpu": "2"}
+    ic: dict[str, Any] = {"spec": {"parameters": {"kind": "K", "name": "n"}}}
+    defaults.apply("networking.k8s.io", "IngressClass", ic)
+    assert ic["spec"]["parameters"]["scope"] == "Cluster"
