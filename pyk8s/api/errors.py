@@ -363,7 +363,8 @@ class UnprocessableEntity(ApiError):
 class JSONPatchFailed(UnprocessableEntity):
     """A JSON patch whose operations do not apply: upstream answers with
     ``NewGenericServerResponse(422, ...)``, which keeps none of the patch library's words
-    (kubectl prints ``The request is invalid``)."""
+    (kubectl prints ``The request is invalid: the server rejected our request due to an
+    error in our request``)."""
 
     empty_details = True
 
