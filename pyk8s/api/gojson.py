@@ -180,49 +180,56 @@ class _Walker:
         if plan is None:
             return
         props = plan.props
-        for key in list(value):
+        fill = self.fill
+        dropped: list[str] | None = None
+        for key, v in value.items():
             prop = props.get(key)
             if prop is None:
                 continue
-            v = value[key]
             code = prop.code
             if v is None:
-                if code in ("o", "p"):
-                    del value[key]
-                    continue
-                if code in ("s", "z") and self.fill:
+                if code == "o" or code == "p":
+                    dropped = dropped or []
+                    dropped.append(key)
+                elif fill and (code == "s" or code == "z"):
                     zero = _zero(prop)
                     if zero is not _NO_FILL and zero is not None:
-                        value[key] = v = zero
-                if v is None:
-                    continue
-            elif code == "o" and prop.kind != "obj" and _empty(v):
-                del value[key]
+                        value[key] = zero  # an existing key: no resize while iterating
+                        if prop.ref is not None:
+                            self.descend(zero, prop)
                 continue
-            self.descend(v, prop)
-        if self.fill:
+            if code == "o" and prop.kind != "obj" and _empty(v):
+                dropped = dropped or []
+                dropped.append(key)
+                continue
+            if prop.ref is not None:
+                self.descend(v, prop)
+        if dropped:
+            for key in dropped:
+                del value[key]
+        if fill:
             for key, prop in plan.fills:
                 if key not in value:
                     zero = _zero(prop)
                     value[key] = zero
-                    if isinstance(zero, dict):
+                    if isinstance(zero, dict) and prop.ref is not None:
                         self.descend(zero, prop)
 
     def descend(self, value: Any, prop: _Prop) -> None:
         ref = prop.ref
-        if ref is None:
-            return
-        if prop.kind == "obj":
-            if isinstance(value, dict):
+        assert ref is not None
+        kind = prop.kind
+        if kind == "obj":
+            if type(value) is dict:
                 self.obj(value, ref)
-        elif prop.kind == "list":
-            if isinstance(value, list):
+        elif kind == "list":
+            if type(value) is list:
                 for item in value:
-                    if isinstance(item, dict):
+                    if type(item) is dict:
                         self.obj(item, ref)
-        elif prop.kind == "map" and isinstance(value, dict):
+        elif kind == "map" and type(value) is dict:
             for item in value.values():
-                if isinstance(item, dict):
+                if type(item) is dict:
                     self.obj(item, ref)
 
 
