@@ -188,10 +188,10 @@ class _Walker:
                 continue
             code = prop.code
             if v is None:
-                if code == "o" or code == "p":
+                if code in ("o", "p"):
                     dropped = dropped or []
                     dropped.append(key)
-                elif fill and (code == "s" or code == "z"):
+                elif fill and code in ("s", "z"):
                     zero = _zero(prop)
                     if zero is not _NO_FILL and zero is not None:
                         value[key] = zero  # an existing key: no resize while iterating
