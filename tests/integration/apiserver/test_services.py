@@ -43,7 +43,10 @@ async def test_cluster_ip_is_allocated_and_released(client: Client) -> None:
     s2["spec"]["clusterIP"] = "10.43.99.99"
     s2["spec"]["clusterIPs"] = ["10.43.99.99"]
     status, err = await client.put(SVCS + "/a", s2)
-    assert status == 422 and "may not change once set" in err["message"]
+    assert status == 422 and err["message"] == (
+        'Service "a" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.43.99.99"}: '
+        "may not change once set"
+    )
     await client.delete(SVCS + "/a")
     assert (await client.get(f"{IPS}/{ip}"))[0] == 404
     status, s = await client.post(SVCS, svc("d", clusterIP=ip))
@@ -53,6 +56,19 @@ async def test_cluster_ip_is_allocated_and_released(client: Client) -> None:
 async def test_headless_and_external_name(client: Client) -> None:
     status, s = await client.post(SVCS, svc("hl", clusterIP="None"))
     assert status == 201 and s["spec"]["clusterIP"] == "None"
+    assert (s["spec"]["ipFamilyPolicy"], s["spec"]["ipFamilies"]) == ("SingleStack", ["IPv4"])
+    # initIPFamilyFields: headless without a selector defaults to dual-stack families
+    bare = svc("hl2", clusterIP="None")
+    del bare["spec"]["selector"]
+    status, s = await client.post(SVCS, bare)
+    assert status == 201, s
+    assert (s["spec"]["ipFamilyPolicy"], s["spec"]["ipFamilies"]) == (
+        "RequireDualStack",
+        ["IPv4", "IPv6"],
+    )
+    status, s = await client.put(SVCS + "/hl2", s)
+    assert status == 200, s
+    assert s["spec"]["ipFamilies"] == ["IPv4", "IPv6"]
     ext = svc("ext", type="ExternalName", externalName="example.com")
     del ext["spec"]["selector"]
     status, s = await client.post(SVCS, ext)

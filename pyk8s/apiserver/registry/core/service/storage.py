@@ -85,8 +85,22 @@ class ServiceStore(generic.Store):
                     taken_ips.append(ip)
                     spec["clusterIP"] = ip
                 spec["clusterIPs"] = [spec["clusterIP"]]
-                spec.setdefault("ipFamilies", ["IPv4"])
-                spec.setdefault("ipFamilyPolicy", "SingleStack")
+                # initIPFamilyFields: an update keeps the policy; a headless Service without
+                # a selector is dual-stack (its endpoints may be of either family)
+                headless_selectorless = want == "None" and not spec.get("selector")
+                old_policy = ((old or {}).get("spec") or {}).get("ipFamilyPolicy")
+                if not spec.get("ipFamilyPolicy"):
+                    spec["ipFamilyPolicy"] = old_policy or (
+                        "RequireDualStack" if headless_selectorless else "SingleStack"
+                    )
+                families = list(spec.get("ipFamilies") or ["IPv4"])
+                if (
+                    headless_selectorless
+                    and len(families) < 2
+                    and spec["ipFamilyPolicy"] != "SingleStack"
+                ):
+                    families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+                spec["ipFamilies"] = families
             old_ports = _node_ports(old) if old else set()
             old_by_port = {
                 (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
