@@ -712,9 +712,14 @@ async def test_new_claims_and_volumes_are_pending(client: Client) -> None:
     }
     status, out = await client.post("/api/v1/persistentvolumes", volume)
     assert status == 201, out
+    # a volume also stamps its transition (LastPhaseTransitionTime, GA since 1.31)
+    stamped = out["status"].pop("lastPhaseTransitionTime")
+    assert stamped == out["metadata"]["creationTimestamp"] or stamped.endswith("Z")
     assert out["status"] == {"phase": "Pending"}
     _, listed = await client.get("/api/v1/persistentvolumes")
-    assert [v["status"] for v in listed["items"]] == [{"phase": "Pending"}]
+    assert [v["status"] for v in listed["items"]] == [
+        {"phase": "Pending", "lastPhaseTransitionTime": stamped}
+    ]
 
 
 @pytest.mark.parametrize(
