@@ -44,11 +44,27 @@ from pyk8s.kubelet.runtime import killall, naming  # noqa: E402
 
 SIZE_MB = 100
 NOTES = (
-    "A port-forwarded byte goes curl → kubectl → (TLS) API server → kubelet → the pod's "
-    "socket. In `pyk8s server` the kubelet shares the API server's process, and the API "
-    "server reaches it through an in-memory connection (`pyk8s.client.httpstream.inprocess`: "
-    "no TLS to encrypt and decrypt again in the same process); a kubelet on another node is "
-    "reached over TLS."
+    "A port-forwarded byte goes nginx → the pod's socket → kubelet → API server → (TLS) "
+    "kubectl → curl. In `pyk8s server` the kubelet shares the API server's process and is "
+    "reached through an in-memory connection (`pyk8s.client.httpstream.inprocess`); a kubelet "
+    "on another node is reached over TLS. The kubelet reads the pod's socket in a thread of its "
+    "own (a 256 KiB `recv` straight into the bytes handed on) and sends what has arrived as one "
+    "SPDY data frame of up to 1 MiB; the relays take every waiting chunk at once and write it "
+    "with one `writelines` (one TLS socket write, a WebSocket frame's header with its payload). "
+    "Measured 2026-11-23 in runs alternating with main before these changes (f8cb415, same "
+    "bench, load 9-11): pyk8s server 0.24-0.31 → 0.21 and kubectl 0.32-0.41 → 0.27-0.32 CPU s "
+    "per 100 MB (0.21-0.28 and 0.33-0.39 in four later runs under heavier load), 109-150 → "
+    "135-141 MB/s. What is left in the server per byte is uvloop's TLS "
+    "(AES-GCM, and OpenSSL's memory-BIO copies: plaintext into the record buffer, records into "
+    "the BIO after a zero-fill, the BIO out into a bytes object) and the loopback send to "
+    "kubectl, a fifth of it in netfilter (the shared machine's INPUT chain held the rules of 59 "
+    "test clusters, 56 of them stopped, walked by every loopback packet). kubectl spends more "
+    "CPU per byte than the whole server (decryption, SPDY, 32 KiB writes to curl), so the "
+    "forwarded download is CPU-bound on the two cores: server, kubectl, curl and nginx need "
+    "about 0.55 CPU s per 100 MB, at most about 360 MB/s on two idle cores, while the direct "
+    "download (curl and the bridge, about 0.1 CPU s) reaches 1000-1800 MB/s on a quiet machine. "
+    "The ratios above come from a loaded machine, where the load slows the direct download "
+    "most (0.24-0.47x across 6 runs); the 0.3x target has not been shown on a quiet one."
 )
 EXEC_CALLS = 50
 KUBECTL_CALLS = 20
