@@ -2,7 +2,9 @@
 
 Mirrors ``pkg/scheduler/backend/queue/scheduling_queue.go`` (``PriorityQueue``):
 - ``active``: a heap ordered by the QueueSort plugin; ``pop`` waits on it.
-- ``backoff``: pods that failed recently, by backoff expiry (1 s doubling to 10 s).
+- ``backoff``: pods that failed recently, by backoff expiry (1 s doubling to 10 s);
+  when nothing is active, a pod a plugin rejected is taken from here at once
+  (``SchedulerPopFromBackoffQ``, on by default in 1.33), one that met an error is not.
 - ``unschedulable``: pods no node fitted, each remembering which plugins rejected it;
   a cluster event moves such a pod on only if one of those plugins registered that
   event and its queueing hint says the event may help (QueueingHints). After
@@ -119,6 +121,13 @@ class SchedulingQueue:
         self._active_keys: dict[str, QueuedPodInfo] = {}
         self._backoff: list[tuple[float, int, str]] = []
         self._backoff_keys: dict[str, QueuedPodInfo] = {}
+        self._backoff_seq: dict[str, int] = {}
+        """The entry of each key in the backoff heaps that is current (older ones are stale)."""
+        self._unschedulable_backoff: list[tuple[float, int, str]] = []
+        """The same entries but those of pods that failed with an error."""
+        self.pop_from_backoff = True
+        """SchedulerPopFromBackoffQ (beta, on in 1.33): an idle scheduler takes a pod that
+        a plugin rejected from backoff at once rather than wait out its backoff."""
         self._unschedulable: dict[str, QueuedPodInfo] = {}
         self._in_flight: set[str] = set()
         self._seq = itertools.count()
@@ -142,8 +151,28 @@ class SchedulingQueue:
 
     def _push_backoff(self, qpi: QueuedPodInfo) -> None:
         key = qpi.pod_info.key
+        seq = next(self._seq)
         self._backoff_keys[key] = qpi
-        heapq.heappush(self._backoff, (self.backoff_expiry(qpi), next(self._seq), key))
+        self._backoff_seq[key] = seq
+        entry = (self.backoff_expiry(qpi), seq, key)
+        heapq.heappush(self._backoff, entry)
+        if qpi.unschedulable_plugins or qpi.pending_plugins:
+            heapq.heappush(self._unschedulable_backoff, entry)
+            if self.pop_from_backoff:
+                self._wake.set()
+
+    def _take_backoff(self, key: str) -> QueuedPodInfo | None:
+        self._backoff_seq.pop(key, None)  # its heap entries are stale from now on
+        return self._backoff_keys.pop(key, None)
+
+    def _pop_backoff(self) -> QueuedPodInfo | None:
+        """The rejected (not erroring) pod whose backoff ends first (``popBackoff``)."""
+        heap = self._unschedulable_backoff
+        while heap:
+            _, seq, key = heapq.heappop(heap)
+            if self._backoff_seq.get(key) == seq:
+                return self._take_backoff(key)
+        return None
 
     def _remove_everywhere(self, key: str) -> QueuedPodInfo | None:
         qpi = self._active_keys.pop(key, None)
@@ -151,7 +180,7 @@ class SchedulingQueue:
             self._active = [e for e in self._active if e.qpi.pod_info.key != key]
             heapq.heapify(self._active)
             return qpi
-        qpi = self._backoff_keys.pop(key, None)  # heap entry skipped lazily on flush
+        qpi = self._take_backoff(key)  # heap entries skipped lazily
         if qpi is not None:
             return qpi
         return self._unschedulable.pop(key, None)
@@ -247,21 +276,35 @@ class SchedulingQueue:
     # --- the scheduler's side ---------------------------------------------------------------
 
     async def pop(self) -> QueuedPodInfo | None:
-        """The best active pod, waiting for one; None once the queue is closed."""
+        """The best active pod, waiting for one; None once the queue is closed.
+
+        With nothing active, a pod that waits in backoff after a plugin rejected it is
+        taken instead (``SchedulerPopFromBackoffQ``); pods that met an error are not.
+        """
         while not self._active:
             if self._closed:
                 return None
+            if self.pop_from_backoff:
+                qpi = self._pop_backoff()
+                if qpi is not None:
+                    return self._popped(qpi)
             self._wake.clear()
             await self._wake.wait()
         return self._pop_now()
 
     def pop_nowait(self) -> QueuedPodInfo | None:
-        return self._pop_now() if self._active else None
+        if self._active:
+            return self._pop_now()
+        qpi = self._pop_backoff() if self.pop_from_backoff else None
+        return self._popped(qpi) if qpi is not None else None
 
     def _pop_now(self) -> QueuedPodInfo:
         entry = heapq.heappop(self._active)
         qpi = entry.qpi
         self._active_keys.pop(qpi.pod_info.key, None)
+        return self._popped(qpi)
+
+    def _popped(self, qpi: QueuedPodInfo) -> QueuedPodInfo:
         self.scheduling_cycle += 1
         qpi.attempts += 1
         if qpi.initial_attempt_timestamp is None:
@@ -295,7 +338,7 @@ class SchedulingQueue:
             key = pod_key(pod)
             qpi = self._unschedulable.pop(key, None)
             if qpi is None:
-                qpi = self._backoff_keys.pop(key, None)
+                qpi = self._take_backoff(key)
             if qpi is not None:
                 self._push_active(qpi)
 
@@ -303,12 +346,17 @@ class SchedulingQueue:
         now = self._clock()
         moved = 0
         while self._backoff and self._backoff[0][0] <= now:
-            _, _, key = heapq.heappop(self._backoff)
-            qpi = self._backoff_keys.pop(key, None)
+            _, seq, key = heapq.heappop(self._backoff)
+            if self._backoff_seq.get(key) != seq:
+                continue  # deleted, moved or popped since
+            qpi = self._take_backoff(key)
             if qpi is None:
-                continue  # deleted or moved since
+                continue
             self._push_active(qpi)
             moved += 1
+        heap = self._unschedulable_backoff
+        while heap and self._backoff_seq.get(heap[0][2]) != heap[0][1]:
+            heapq.heappop(heap)  # flushed, popped or deleted: its entry is stale
         return moved
 
     def flush_unschedulable_left_over(self) -> int:

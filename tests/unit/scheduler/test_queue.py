@@ -215,3 +215,60 @@ def test_delete_and_nominated_pods(clock: FakeClock) -> None:
     assert q.nominated_pods_for_node("n2") == [p]
     q.add_nominated_pod(p, "")
     assert q.nominated_pods_for_node("n2") == []
+
+
+def test_an_idle_queue_takes_a_rejected_pod_from_backoff(clock: FakeClock) -> None:
+    """SchedulerPopFromBackoffQ: with nothing active, the pod a plugin rejected whose
+    backoff ends first is popped at once; an active pod still goes first."""
+    q = make_queue(clock, events_for=_events("NodeAffinity", NODE_ADD))
+    first, second = pod("first"), pod("second")
+    for p in (first, second):
+        q.add(p)
+        clock.step(1)
+    _fail(q, {"NodeAffinity"})
+    clock.step(0.5)
+    _fail(q, {"NodeAffinity"})
+    q.move_all_to_active_or_backoff(NODE_ADD)
+    assert q.where(first) == q.where(second) == "backoff"
+    q.add(pod("fresh"))
+    assert names(q) == ["fresh", "first", "second"]
+    assert q.where(first) == "in-flight" and len(q) == 0
+    # popped early: the flush later finds nothing to move
+    clock.step(30)
+    assert q.flush_backoff_completed() == 0
+
+
+def test_a_pod_that_met_an_error_waits_out_its_backoff(clock: FakeClock) -> None:
+    q = make_queue(clock)
+    p = pod("p")
+    q.add(p)
+    _fail(q, set())
+    assert q.where(p) == "backoff"
+    assert q.pop_nowait() is None
+    clock.step(1.1)
+    q.flush_backoff_completed()
+    assert names(q) == ["p"]
+
+
+async def test_a_waiting_pop_wakes_for_a_pod_moved_to_backoff(clock: FakeClock) -> None:
+    import asyncio
+
+    q = make_queue(clock, events_for=_events("NodeAffinity", NODE_ADD))
+    p = pod("p")
+    q.add(p)
+    _fail(q, {"NodeAffinity"})
+    waiter = asyncio.ensure_future(q.pop())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    q.move_all_to_active_or_backoff(NODE_ADD)
+    qpi = await asyncio.wait_for(waiter, 1)
+    assert qpi is not None and qpi.pod["metadata"]["name"] == "p" and qpi.attempts == 2
+
+
+def test_pop_from_backoff_can_be_turned_off(clock: FakeClock) -> None:
+    q = make_queue(clock, events_for=_events("NodeAffinity", NODE_ADD))
+    q.pop_from_backoff = False
+    q.add(pod("p"))
+    _fail(q, {"NodeAffinity"})
+    q.move_all_to_active_or_backoff(NODE_ADD)
+    assert q.pop_nowait() is None
