@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pyk8s.api.conversion import autoscaling as autoscaling_conversion
@@ -92,26 +93,53 @@ _SELECTOR = _wide("Selector", "Label selector of the objects this one manages.")
 # -- pods
 
 
-def pod_status_reason(pod: Obj) -> str:
-    """The STATUS column: phase refined by init and container states (``printPod``)."""
+@dataclass
+class _PodSummary:
+    ready: int
+    total: int
+    reason: str
+    restarts: int
+    last_restart: str  # RFC 3339, "" when none
+
+
+def _summarize_pod(pod: Obj) -> _PodSummary:
+    """``printPod``'s READY, STATUS and RESTARTS: restartable init containers (sidecars)
+    count as containers, init containers decide while the pod initializes, then the
+    containers' states (the first one's wins), Terminating while a non-terminal pod goes."""
     status = _status(pod)
-    reason = status.get("phase") or "Unknown"
-    if status.get("reason"):
-        reason = status["reason"]
+    spec = _spec(pod)
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
     for c in status.get("conditions") or []:
         if c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated":
             reason = "SchedulingGated"
-    init_statuses = status.get("initContainerStatuses") or []
-    init_specs = _spec(pod).get("initContainers") or []
+    init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
+    sidecars = {n for n, c in init_specs.items() if c.get("restartPolicy") == "Always"}
+    total = len(spec.get("containers") or []) + len(sidecars)
+    ready = restarts = sidecar_restarts = 0
+    last_restart = last_sidecar_restart = ""
+
+    def finished(cs: Obj) -> str:
+        return str(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or "")
+
     initializing = False
+    init_statuses = status.get("initContainerStatuses") or []
     for i, cs in enumerate(init_statuses):
+        count = int(cs.get("restartCount") or 0)
+        restarts += count
+        last_restart = max(last_restart, finished(cs))
+        sidecar = cs.get("name") in sidecars
+        if sidecar:
+            sidecar_restarts += count
+            last_sidecar_restart = max(last_sidecar_restart, finished(cs))
         state = cs.get("state") or {}
         term = state.get("terminated")
         waiting = state.get("waiting")
-        restartable = i < len(init_specs) and init_specs[i].get("restartPolicy") == "Always"
-        if term and term.get("exitCode", 0) == 0:
+        if term and int(term.get("exitCode") or 0) == 0:
             continue
-        if restartable and cs.get("started"):
+        if sidecar and cs.get("started"):
+            if cs.get("ready"):
+                ready += 1
             continue
         if term:
             if term.get("reason"):
@@ -126,9 +154,16 @@ def pod_status_reason(pod: Obj) -> str:
             reason = f"Init:{i}/{len(init_specs)}"
         initializing = True
         break
-    if not initializing:
+    conditions = status.get("conditions") or []
+    initialized = any(
+        c.get("type") == "Initialized" and c.get("status") == "True" for c in conditions
+    )
+    if not initializing or initialized:
+        restarts, last_restart = sidecar_restarts, last_sidecar_restart
         has_running = False
         for cs in reversed(status.get("containerStatuses") or []):
+            restarts += int(cs.get("restartCount") or 0)
+            last_restart = max(last_restart, finished(cs))
             state = cs.get("state") or {}
             waiting = state.get("waiting")
             term = state.get("terminated")
@@ -140,46 +175,48 @@ def pod_status_reason(pod: Obj) -> str:
                 reason = f"Signal:{term['signal']}"
             elif term:
                 reason = f"ExitCode:{term.get('exitCode', 0)}"
-            elif cs.get("ready") and state.get("running"):
+            elif cs.get("ready") and state.get("running") is not None:
                 has_running = True
+                ready += 1
         if reason == "Completed" and has_running:
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or []
+            pod_ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
             )
-            reason = "Running" if ready else "NotReady"
+            reason = "Running" if pod_ready else "NotReady"
     if _md(pod).get("deletionTimestamp"):
-        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
-    return str(reason)
+        if status.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif phase not in ("Succeeded", "Failed"):
+            reason = "Terminating"
+    return _PodSummary(ready, total, reason, restarts, last_restart)
+
+
+def pod_status_reason(pod: Obj) -> str:
+    """The STATUS column (``printPod``)."""
+    return _summarize_pod(pod).reason
 
 
 def _pod_row(pod: Obj) -> list[Any]:
     status = _status(pod)
-    specs = _spec(pod).get("containers") or []
-    statuses = status.get("containerStatuses") or []
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    last_restart = ""
-    for c in statuses:
-        t = ((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
-        if t and t > last_restart:
-            last_restart = t
-    restarts_cell = str(restarts)
-    if restarts and last_restart:
-        restarts_cell = f"{restarts} ({age(last_restart)} ago)"
+    summary = _summarize_pod(pod)
+    restarts_cell = str(summary.restarts)
+    if summary.restarts and summary.last_restart:
+        restarts_cell = f"{summary.restarts} ({age(summary.last_restart)} ago)"
     gates = _spec(pod).get("readinessGates") or []
     gates_cell = NONE
     if gates:
         conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         ok = sum(1 for g in gates if conds.get(g.get("conditionType")) == "True")
         gates_cell = f"{ok}/{len(gates)}"
+    ips = status.get("podIPs") or []
+    pod_ip = (ips[0].get("ip") if ips and isinstance(ips[0], dict) else "") or status.get("podIP")
     return [
         name_of(pod),
-        f"{ready}/{len(specs)}",
-        pod_status_reason(pod),
+        f"{summary.ready}/{summary.total}",
+        summary.reason,
         restarts_cell,
         _age(pod),
-        status.get("podIP") or NONE,
+        pod_ip or NONE,
         _spec(pod).get("nodeName") or NONE,
         status.get("nominatedNodeName") or NONE,
         gates_cell,

@@ -148,3 +148,75 @@ def test_priorityclass_preemption_policy_is_a_default_column() -> None:
     """1.33 prints PREEMPTIONPOLICY without ``-o wide`` (priority 0)."""
     cols = {c.name: c.priority for c in columns.PRIORITYCLASS.columns}
     assert cols["PreemptionPolicy"] == 0
+
+
+def test_pod_row_counts_sidecars_and_keeps_finished_pods_status_when_deleted() -> None:
+    """``printPod`` (1.33): a restartable init container (sidecar) is a container for READY
+    and RESTARTS; a pod that finished shows its phase, not Terminating, while deleted."""
+    pod = {
+        "metadata": {"name": "p", "creationTimestamp": None},
+        "spec": {
+            "initContainers": [{"name": "side", "restartPolicy": "Always"}],
+            "containers": [{"name": "app"}],
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [
+                {"type": "Initialized", "status": "True"},
+                {"type": "Ready", "status": "True"},
+            ],
+            "initContainerStatuses": [
+                {
+                    "name": "side",
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 2,
+                    "state": {"running": {}},
+                }
+            ],
+            "containerStatuses": [
+                {"name": "app", "ready": True, "restartCount": 1, "state": {"running": {}}}
+            ],
+        },
+    }
+    cells = columns.POD.row(pod)
+    assert cells[1:4] == ["2/2", "Running", "3"]
+    done = {
+        "metadata": {"name": "d", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [
+                {"name": "c", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+            ],
+        },
+    }
+    assert columns.pod_status_reason(done) == "Completed"
+    done["status"]["phase"] = "Running"
+    assert columns.pod_status_reason(done) == "Terminating"
+
+
+def test_pod_restarts_while_initializing_are_the_init_containers() -> None:
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]},
+        "status": {
+            "phase": "Pending",
+            "initContainerStatuses": [
+                {
+                    "name": "i",
+                    "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                }
+            ],
+            "containerStatuses": [
+                {
+                    "name": "c",
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": "PodInitializing"}},
+                }
+            ],
+        },
+    }
+    cells = columns.POD.row(pod)
+    assert cells[1:4] == ["0/1", "Init:CrashLoopBackOff", "4"]
