@@ -624,26 +624,31 @@ NODE = Printer(
 
 
 def _event_row(o: Obj) -> list[Any]:
+    """``printEvent``: LAST SEEN is the series' last observation, else lastTimestamp, else
+    the first one (firstTimestamp, else eventTime); COUNT the series' count, else count
+    (1 for a singleton of the new API)."""
     inv = o.get("involvedObject") or {}
-    first = o.get("firstTimestamp") or o.get("eventTime") or _md(o).get("creationTimestamp")
-    last = o.get("lastTimestamp") or (o.get("series") or {}).get("lastObservedTime") or first
+    first = age(o.get("firstTimestamp") or o.get("eventTime"))
+    last = age(o.get("lastTimestamp")) if o.get("lastTimestamp") else first
+    series = o.get("series")
+    if isinstance(series, dict):
+        last = age(series.get("lastObservedTime"))
+        count = _int(series.get("count"))
+    else:
+        count = _int(o.get("count")) or 1
     src = o.get("source") or {}
-    source = src.get("component") or o.get("reportingComponent", "")
-    if src.get("host"):
-        source += ", " + src["host"]
-    count = _int(o.get("count")) or _int((o.get("series") or {}).get("count")) or 1
-    last_seen = age(last)
-    if count > 1 and first:
-        last_seen = f"{age(last)} (x{count} over {age(first)})"
+    component = src.get("component") or o.get("reportingComponent") or ""
+    instance = src.get("host") or o.get("reportingInstance") or ""
+    kind = str(inv.get("kind", "")).lower()
     return [
-        last_seen,
+        last,
         o.get("type", ""),
         o.get("reason", ""),
-        f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+        f"{kind}/{inv['name']}" if inv.get("name") else kind,
         inv.get("fieldPath", ""),
-        source,
+        f"{component}, {instance}" if instance else component,
         str(o.get("message", "")).strip(),
-        age(first),
+        first,
         count,
         name_of(o),
     ]

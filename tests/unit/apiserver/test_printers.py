@@ -220,3 +220,38 @@ def test_pod_restarts_while_initializing_are_the_init_containers() -> None:
     }
     cells = columns.POD.row(pod)
     assert cells[1:4] == ["0/1", "Init:CrashLoopBackOff", "4"]
+
+
+def test_event_row_as_print_event() -> None:
+    """LAST SEEN is a plain age (the "(x3 over 5m)" form is describe's), a series gives the
+    count and last observation, the source falls back to reportingComponent/Instance, and
+    an object without a name is its kind alone."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def ago(s: int) -> str:
+        return (now - datetime.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    ev = {
+        "metadata": {"name": "e"},
+        "involvedObject": {"kind": "Pod", "name": "p"},
+        "firstTimestamp": ago(600),
+        "lastTimestamp": ago(120),
+        "count": 3,
+        "type": "Normal",
+        "reason": "Pulled",
+        "message": " done \n",
+        "source": {"component": "kubelet", "host": "n1"},
+    }
+    cells = columns.EVENT.row(ev)
+    assert cells == ["2m", "Normal", "Pulled", "pod/p", "", "kubelet, n1", "done", "10m", 3, "e"]
+    new_api = {
+        "metadata": {"name": "n"},
+        "involvedObject": {"kind": "Node"},
+        "eventTime": ago(300),
+        "series": {"count": 7, "lastObservedTime": ago(60)},
+        "reportingComponent": "ctl",
+        "reportingInstance": "i-1",
+    }
+    cells = columns.EVENT.row(new_api)
+    assert cells[0] == "60s" and cells[3] == "node" and cells[5] == "ctl, i-1"
+    assert cells[7:9] == ["5m", 7]
