@@ -360,22 +360,18 @@ DAEMONSET = Printer(
 
 
 def _job_status(o: Obj) -> str:
-    for c in _status(o).get("conditions") or []:
-        if c.get("status") != "True":
-            continue
-        t = c.get("type")
-        if t == "Complete":
-            return "Complete"
-        if t == "Failed":
-            return "Failed"
-        if t == "FailureTarget":
-            return "FailureTarget"
-        if t == "SuccessCriteriaMet":
-            return "SuccessCriteriaMet"
-        if t == "Suspended":
-            return "Suspended"
+    """``printJob``'s STATUS: by precedence, not by the order of the conditions (a failed
+    Job has FailureTarget and Failed; a finished one SuccessCriteriaMet and Complete)."""
+    true = {c.get("type") for c in _status(o).get("conditions") or [] if c.get("status") == "True"}
+    if "Complete" in true:
+        return "Complete"
+    if "Failed" in true:
+        return "Failed"
     if _md(o).get("deletionTimestamp"):
         return "Terminating"
+    for t in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if t in true:
+            return t
     return "Running"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
@@ -255,3 +256,19 @@ def test_event_row_as_print_event() -> None:
     cells = columns.EVENT.row(new_api)
     assert cells[0] == "60s" and cells[3] == "node" and cells[5] == "ctl, i-1"
     assert cells[7:9] == ["5m", 7]
+
+
+def test_job_status_by_precedence() -> None:
+    def job(*types: str, deleting: bool = False) -> dict[str, Any]:
+        md: dict[str, Any] = {"name": "j"}
+        if deleting:
+            md["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        conds = [{"type": t, "status": "True"} for t in types]
+        return {"metadata": md, "spec": {}, "status": {"conditions": conds}}
+
+    assert columns.JOB.row(job("FailureTarget", "Failed"))[1] == "Failed"
+    assert columns.JOB.row(job("SuccessCriteriaMet", "Complete"))[1] == "Complete"
+    assert columns.JOB.row(job("FailureTarget"))[1] == "FailureTarget"
+    assert columns.JOB.row(job("Suspended", deleting=True))[1] == "Terminating"
+    assert columns.JOB.row(job("Complete", deleting=True))[1] == "Complete"
+    assert columns.JOB.row(job())[1] == "Running"
