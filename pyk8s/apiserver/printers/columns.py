@@ -668,13 +668,26 @@ EVENT = Printer(
 
 
 def _access_modes(modes: list[str] | None) -> str:
-    short = {
-        "ReadWriteOnce": "RWO",
-        "ReadOnlyMany": "ROX",
-        "ReadWriteMany": "RWX",
-        "ReadWriteOncePod": "RWOP",
-    }
-    return ",".join(short.get(m, m) for m in modes or [])
+    """``GetAccessModesAsString``: each known mode once, in a fixed order."""
+    have = set(modes or [])
+    short = (
+        ("ReadWriteOnce", "RWO"),
+        ("ReadOnlyMany", "ROX"),
+        ("ReadWriteMany", "RWX"),
+        ("ReadWriteOncePod", "RWOP"),
+    )
+    return ",".join(abbr for mode, abbr in short if mode in have)
+
+
+BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
+
+
+def _storage_class(o: Obj) -> str:
+    """``GetPersistentVolume(Claim)Class``: the beta annotation wins over the field."""
+    annotations = _md(o).get("annotations") or {}
+    if BETA_STORAGE_CLASS in annotations:
+        return str(annotations[BETA_STORAGE_CLASS])
+    return str(_spec(o).get("storageClassName") or "")
 
 
 def _pvc_row(o: Obj) -> list[Any]:
@@ -690,7 +703,7 @@ def _pvc_row(o: Obj) -> list[Any]:
         spec.get("volumeName", ""),
         ((st.get("capacity") or {}).get("storage", "")) if bound else "",
         _access_modes(st.get("accessModes")) if bound else "",
-        spec.get("storageClassName") or "",
+        _storage_class(o),
         spec.get("volumeAttributesClassName") or "<unset>",
         _age(o),
         spec.get("volumeMode") or "Filesystem",
@@ -727,7 +740,7 @@ def _pv_row(o: Obj) -> list[Any]:
         spec.get("persistentVolumeReclaimPolicy", ""),
         phase,
         claim,
-        spec.get("storageClassName", ""),
+        _storage_class(o),
         spec.get("volumeAttributesClassName") or "<unset>",
         _status(o).get("reason", ""),
         _age(o),
@@ -1144,7 +1157,7 @@ CSIDRIVER = Printer(
 
 CSISTORAGECAPACITY = Printer(
     (NAME, Column("StorageClassName"), Column("Capacity")),
-    lambda o: [name_of(o), o.get("storageClassName", ""), o.get("capacity", "")],
+    lambda o: [name_of(o), o.get("storageClassName", ""), o.get("capacity") or "<unset>"],
 )
 
 FLOWSCHEMA = Printer(
@@ -1203,31 +1216,36 @@ PRIORITYLEVEL = Printer(
     _plc_row,
 )
 
+
+def _param_kind(o: Obj) -> str:
+    kind = _spec(o).get("paramKind")
+    if not isinstance(kind, dict):
+        return "<unset>"
+    return f"{kind.get('apiVersion', '')}/{kind.get('kind', '')}"
+
+
+def _param_ref(o: Obj) -> str:
+    """``printValidatingAdmissionPolicyBinding``: namespace/name, */name when the namespace
+    is not known, else the selector."""
+    ref = _spec(o).get("paramRef")
+    if not isinstance(ref, dict):
+        return "<unset>"
+    if ref.get("name"):
+        return f"{ref.get('namespace') or '*'}/{ref['name']}"
+    if isinstance(ref.get("selector"), dict):
+        selector = _selector_string(ref["selector"])
+        return "" if selector == NONE else selector
+    return "<unset>"
+
+
 VAP = Printer(
     (NAME, Column("Validations", "integer"), Column("ParamKind"), AGE),
-    lambda o: [
-        name_of(o),
-        len(_spec(o).get("validations") or []),
-        (
-            "{}/{}".format(
-                (_spec(o).get("paramKind") or {}).get("apiVersion", ""),
-                (_spec(o).get("paramKind") or {}).get("kind", ""),
-            )
-            if _spec(o).get("paramKind")
-            else NONE
-        ),
-        _age(o),
-    ],
+    lambda o: [name_of(o), len(_spec(o).get("validations") or []), _param_kind(o), _age(o)],
 )
 
 VAPB = Printer(
     (NAME, Column("PolicyName"), Column("ParamRef"), AGE),
-    lambda o: [
-        name_of(o),
-        _spec(o).get("policyName", ""),
-        (_spec(o).get("paramRef") or {}).get("name") or NONE,
-        _age(o),
-    ],
+    lambda o: [name_of(o), _spec(o).get("policyName", ""), _param_ref(o), _age(o)],
 )
 
 SCALE = Printer(

@@ -272,3 +272,32 @@ def test_job_status_by_precedence() -> None:
     assert columns.JOB.row(job("Suspended", deleting=True))[1] == "Terminating"
     assert columns.JOB.row(job("Complete", deleting=True))[1] == "Complete"
     assert columns.JOB.row(job())[1] == "Running"
+
+
+def test_volume_columns_as_upstream_helpers() -> None:
+    """GetAccessModesAsString (fixed order, once each) and the beta storage-class
+    annotation winning over storageClassName."""
+    pv = {
+        "metadata": {
+            "name": "v",
+            "annotations": {"volume.beta.kubernetes.io/storage-class": "old"},
+        },
+        "spec": {
+            "accessModes": ["ReadWriteMany", "ReadWriteOnce", "ReadWriteOnce"],
+            "storageClassName": "new",
+            "capacity": {"storage": "1Gi"},
+        },
+        "status": {"phase": "Available"},
+    }
+    cells = columns.PV.row(pv)
+    assert cells[2] == "RWO,RWX" and cells[6] == "old"
+
+
+def test_admission_policy_param_columns() -> None:
+    assert columns.VAP.row({"metadata": {"name": "p"}, "spec": {}})[2] == "<unset>"
+    binding = {"metadata": {"name": "b"}, "spec": {"policyName": "p"}}
+    assert columns.VAPB.row(binding)[2] == "<unset>"
+    binding["spec"]["paramRef"] = {"name": "cfg"}
+    assert columns.VAPB.row(binding)[2] == "*/cfg"
+    binding["spec"]["paramRef"] = {"name": "cfg", "namespace": "ns"}
+    assert columns.VAPB.row(binding)[2] == "ns/cfg"
