@@ -809,6 +809,16 @@ PRIORITYCLASS = Printer(
     ],
 )
 
+
+def _default_class(o: Obj) -> bool:
+    """``IsDefaultAnnotation``: the GA or the beta annotation says "true"."""
+    annotations = _md(o).get("annotations") or {}
+    return "true" in (
+        annotations.get("storageclass.kubernetes.io/is-default-class"),
+        annotations.get("storageclass.beta.kubernetes.io/is-default-class"),
+    )
+
+
 STORAGECLASS = Printer(
     (
         NAME,
@@ -819,13 +829,7 @@ STORAGECLASS = Printer(
         AGE,
     ),
     lambda o: [
-        name_of(o)
-        + (
-            " (default)"
-            if (_md(o).get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
-            == "true"
-            else ""
-        ),
+        name_of(o) + (" (default)" if _default_class(o) else ""),
         o.get("provisioner", ""),
         o.get("reclaimPolicy") or "Delete",
         o.get("volumeBindingMode") or "Immediate",
@@ -1000,13 +1004,15 @@ NETWORKPOLICY = Printer(
 
 
 def _csr_condition(o: Obj) -> str:
-    out = []
-    for c in _status(o).get("conditions") or []:
-        if c.get("type") in ("Approved", "Denied", "Failed"):
-            out.append(c["type"])
-    if _status(o).get("certificate") and "Approved" in out:
-        out.append("Issued")
-    return ",".join(out) if out else "Pending"
+    """``extractCSRStatus``: Denied, else Approved, else Pending; then ",Failed" and
+    ",Issued" (a certificate is there)."""
+    types = {c.get("type") for c in _status(o).get("conditions") or []}
+    status = "Denied" if "Denied" in types else "Approved" if "Approved" in types else "Pending"
+    if "Failed" in types:
+        status += ",Failed"
+    if _status(o).get("certificate"):
+        status += ",Issued"
+    return status
 
 
 CSR = Printer(

@@ -301,3 +301,27 @@ def test_admission_policy_param_columns() -> None:
     assert columns.VAPB.row(binding)[2] == "*/cfg"
     binding["spec"]["paramRef"] = {"name": "cfg", "namespace": "ns"}
     assert columns.VAPB.row(binding)[2] == "ns/cfg"
+
+
+def test_csr_condition_as_extract_csr_status() -> None:
+    def csr(*types: str, cert: str = "") -> dict[str, Any]:
+        status: dict[str, Any] = {"conditions": [{"type": t, "status": "True"} for t in types]}
+        if cert:
+            status["certificate"] = cert
+        return {"metadata": {"name": "c"}, "spec": {}, "status": status}
+
+    assert columns.CSR.row(csr())[-1] == "Pending"
+    assert columns.CSR.row(csr("Failed"))[-1] == "Pending,Failed"
+    assert columns.CSR.row(csr("Approved", cert="Y2VydA=="))[-1] == "Approved,Issued"
+    assert columns.CSR.row(csr("Approved", "Denied"))[-1] == "Denied"
+
+
+def test_storage_class_default_by_beta_annotation() -> None:
+    sc = {
+        "metadata": {
+            "name": "s",
+            "annotations": {"storageclass.beta.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "p",
+    }
+    assert columns.STORAGECLASS.row(sc)[0] == "s (default)"
