@@ -49,22 +49,25 @@ def _wide(name: str, desc: str = "") -> Column:
 
 
 def _selector_string(sel: Obj | None) -> str:
+    """``FormatLabelSelector``: the requirements sorted by key (labels.Selector keeps them
+    so), "<none>" when there are none."""
     if not sel:
         return NONE
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    parts = [(k, f"{k}={v}") for k, v in (sel.get("matchLabels") or {}).items()]
     for e in sel.get("matchExpressions") or []:
         op = e.get("operator", "")
-        key = e.get("key", "")
-        vals = ",".join(sorted(e.get("values") or []))
+        key = str(e.get("key", ""))
+        vals = ",".join(sorted(set(e.get("values") or [])))
         if op == "In":
-            parts.append(f"{key} in ({vals})")
+            parts.append((key, f"{key} in ({vals})"))
         elif op == "NotIn":
-            parts.append(f"{key} notin ({vals})")
+            parts.append((key, f"{key} notin ({vals})"))
         elif op == "Exists":
-            parts.append(key)
+            parts.append((key, key))
         elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) if parts else NONE
+            parts.append((key, f"!{key}"))
+    parts.sort(key=lambda p: p[0])
+    return ",".join(p for _, p in parts) if parts else NONE
 
 
 def _map_selector(sel: Obj | None) -> str:

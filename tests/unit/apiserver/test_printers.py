@@ -325,3 +325,16 @@ def test_storage_class_default_by_beta_annotation() -> None:
         "provisioner": "p",
     }
     assert columns.STORAGECLASS.row(sc)[0] == "s (default)"
+
+
+def test_selector_requirements_sorted_by_key() -> None:
+    sel = {
+        "matchLabels": {"tier": "web", "app": "x"},
+        "matchExpressions": [
+            {"key": "env", "operator": "In", "values": ["prod", "dev"]},
+            {"key": "zone", "operator": "DoesNotExist"},
+            {"key": "canary", "operator": "Exists"},
+        ],
+    }
+    assert columns._selector_string(sel) == "app=x,canary,env in (dev,prod),tier=web,!zone"
+    assert columns._selector_string({}) == "<none>"
