@@ -473,9 +473,7 @@ def _service_external_ip(o: Obj) -> str:
     if t == "ExternalName":
         return str(spec.get("externalName", ""))
     if t == "LoadBalancer":
-        ing = (_status(o).get("loadBalancer") or {}).get("ingress") or []
-        addrs = [i.get("ip") or i.get("hostname") for i in ing if i.get("ip") or i.get("hostname")]
-        addrs += ext
+        addrs = _lb_addresses(_status(o).get("loadBalancer")) + ext
         return ",".join(addrs) if addrs else "<pending>"
     return "<unknown>"
 
@@ -514,20 +512,35 @@ SERVICE = Printer(
 
 
 def _endpoints_cell(o: Obj) -> str:
-    addrs: list[str] = []
-    total = 0
+    """``formatEndpoints``: per subset, per port, per address (a subset without ports lists
+    its addresses alone); the first three, "+ N more..."."""
+    shown: list[str] = []
+    count = 0
+    more = False
     for subset in o.get("subsets") or []:
-        ports = subset.get("ports") or [{}]
-        for a in subset.get("addresses") or []:
-            for p in ports:
-                total += 1
-                if len(addrs) < 3:
-                    ip = a.get("ip", "")
-                    addrs.append(f"{ip}:{p['port']}" if p.get("port") else ip)
-    if not addrs:
+        addresses = subset.get("addresses") or []
+        ports = subset.get("ports") or []
+        if not ports:
+            count += len(addresses)
+            for a in addresses:
+                if len(shown) == 3:
+                    more = True
+                    break
+                shown.append(str(a.get("ip", "")))
+            continue
+        for p in ports:
+            count += len(addresses)
+            for a in addresses:
+                if len(shown) == 3:
+                    more = True
+                    break
+                ip = str(a.get("ip", ""))
+                host = f"[{ip}]" if ":" in ip else ip
+                shown.append(f"{host}:{p.get('port', 0)}")
+    if not o.get("subsets"):
         return NONE
-    more = f" + {total - 3} more..." if total > 3 else ""
-    return ",".join(addrs) + more
+    out = ",".join(shown)
+    return f"{out} + {count - 3} more..." if more else out
 
 
 ENDPOINTS = Printer(
@@ -842,19 +855,49 @@ STORAGECLASS = Printer(
 )
 
 
+def _lb_addresses(lb: Obj | None) -> list[str]:
+    """``loadBalancerStatusStringer``: each ingress point's IP, else hostname; sorted, once."""
+    ing = (lb or {}).get("ingress") or []
+    return sorted(
+        {i.get("ip") or i.get("hostname") for i in ing if i.get("ip") or i.get("hostname")}
+    )
+
+
+def _ingress_hosts(rules: list[Obj]) -> str:
+    """``formatHosts``: the first three hosts, "+ N more..." counting every further rule."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.get("host"):
+            hosts.append(str(rule["host"]))
+    if not hosts:
+        return "*"
+    out = ",".join(hosts)
+    return f"{out} + {len(rules) - 3} more..." if more else out
+
+
 def _ingress_row(o: Obj) -> list[Any]:
     spec = _spec(o)
-    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
-    ing = (_status(o).get("loadBalancer") or {}).get("ingress") or []
-    addrs = [i.get("ip") or i.get("hostname") for i in ing if i.get("ip") or i.get("hostname")]
     return [
         name_of(o),
         spec.get("ingressClassName") or NONE,
-        ",".join(hosts) if hosts else "*",
-        ",".join(addrs),
+        _ingress_hosts(spec.get("rules") or []),
+        ",".join(_lb_addresses(_status(o).get("loadBalancer"))),
         "80, 443" if spec.get("tls") else "80",
         _age(o),
     ]
+
+
+def _ingress_class_parameters(o: Obj) -> str:
+    params = _spec(o).get("parameters")
+    if not isinstance(params, dict):
+        return NONE
+    kind = str(params.get("kind", ""))
+    if params.get("apiGroup") is not None:
+        kind += "." + str(params["apiGroup"])
+    return f"{kind}/{params.get('name', '')}"
 
 
 INGRESS = Printer(
@@ -864,12 +907,18 @@ INGRESS = Printer(
 
 INGRESSCLASS = Printer(
     (NAME, Column("Controller"), Column("Parameters"), AGE),
-    lambda o: [name_of(o), _spec(o).get("controller", ""), NONE, _age(o)],
+    lambda o: [name_of(o), _spec(o).get("controller", ""), _ingress_class_parameters(o), _age(o)],
 )
 
 
 def _slice_row(o: Obj) -> list[Any]:
-    ports = [str(p.get("port")) for p in o.get("ports") or [] if p.get("port") is not None]
+    all_ports = o.get("ports") or []
+    ports = [
+        str(p["port"]) if p.get("port") is not None else str(p.get("name") or "*")
+        for p in all_ports[:3]
+    ]
+    if len(all_ports) > 3:
+        ports[-1] += f" + {len(all_ports) - 3} more..."
     addrs: list[str] = []
     total = 0
     for ep in o.get("endpoints") or []:
@@ -1043,14 +1092,22 @@ RUNTIMECLASS = Printer(
     (NAME, Column("Handler"), AGE), lambda o: [name_of(o), o.get("handler", ""), _age(o)]
 )
 
+
+def _group_kind_name(ref: Obj) -> str:
+    """``formatResourceName`` with the kind: ``kind.group/name`` (``kind/name`` in core)."""
+    api_version = str(ref.get("apiVersion", ""))
+    group = api_version.partition("/")[0] if "/" in api_version else ""
+    kind = str(ref.get("kind", "")) + (f".{group}" if group else "")
+    return f"{kind.lower()}/{ref.get('name', '')}"
+
+
 CONTROLLERREVISION = Printer(
     (NAME, Column("Controller"), Column("Revision", "integer"), AGE),
     lambda o: [
         name_of(o),
         next(
             (
-                f"{str(r.get('kind', '')).lower()}.{str(r.get('apiVersion', '')).split('/')[0]}"
-                f"/{r.get('name', '')}"
+                _group_kind_name(r)
                 for r in _md(o).get("ownerReferences") or []
                 if r.get("controller")
             ),
@@ -1075,6 +1132,19 @@ PODTEMPLATE = Printer(
     ],
 )
 
+
+def _apiservice_available(o: Obj) -> str:
+    """kube-aggregator's table: the Available condition's status, with its reason when it
+    is not True ("False (MissingEndpoints)")."""
+    for c in _status(o).get("conditions") or []:
+        if c.get("type") == "Available":
+            status = str(c.get("status", ""))
+            if status != "True" and c.get("reason"):
+                return f"{status} ({c['reason']})"
+            return status
+    return "Unknown"
+
+
 APISERVICE = Printer(
     (NAME, Column("Service"), Column("Available"), AGE),
     lambda o: [
@@ -1082,14 +1152,7 @@ APISERVICE = Printer(
         "Local"
         if not _spec(o).get("service")
         else f"{_spec(o)['service'].get('namespace')}/{_spec(o)['service'].get('name')}",
-        next(
-            (
-                c.get("status", "Unknown")
-                for c in _status(o).get("conditions") or []
-                if c.get("type") == "Available"
-            ),
-            "Unknown",
-        ),
+        _apiservice_available(o),
         _age(o),
     ],
 )
@@ -1106,18 +1169,20 @@ COMPONENTSTATUS = Printer(
     _cs_row,
 )
 
-IPADDRESS = Printer(
-    (NAME, Column("ParentRef")),
-    lambda o: [
-        name_of(o),
-        "{}/{}/{}".format(
-            *(
-                ((o.get("spec") or {}).get("parentRef") or {}).get(k, "")
-                for k in ("resource", "namespace", "name")
-            )
-        ).replace("//", "/"),
-    ],
-)
+
+def _ip_parent(o: Obj) -> str:
+    """``printIPAddress``: resource[.group][/namespace]/name, lower case."""
+    ref = _spec(o).get("parentRef")
+    if not isinstance(ref, dict):
+        return NONE
+    gr = str(ref.get("resource", "")) + (f".{ref['group']}" if ref.get("group") else "")
+    out = gr.lower()
+    if ref.get("namespace"):
+        out += "/" + str(ref["namespace"])
+    return out + "/" + str(ref.get("name", ""))
+
+
+IPADDRESS = Printer((NAME, Column("ParentRef")), lambda o: [name_of(o), _ip_parent(o)])
 
 SERVICECIDR = Printer(
     (NAME, Column("CIDRs"), AGE),

@@ -338,3 +338,74 @@ def test_selector_requirements_sorted_by_key() -> None:
     }
     assert columns._selector_string(sel) == "app=x,canary,env in (dev,prod),tier=web,!zone"
     assert columns._selector_string({}) == "<none>"
+
+
+def test_address_lists_as_upstream() -> None:
+    """formatEndpoints walks ports before addresses; formatDiscoveryPorts shows a port's
+    name or * when it has no number and stops at three; formatHosts counts further rules;
+    load balancer addresses are a sorted set."""
+    ep = {
+        "metadata": {"name": "e"},
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}],
+                "ports": [{"port": 80}, {"port": 443}],
+            }
+        ],
+    }
+    assert columns.ENDPOINTS.row(ep)[1] == "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more..."
+    eps = {
+        "metadata": {"name": "s"},
+        "addressType": "IPv4",
+        "ports": [{"port": 80}, {"name": "dns"}, {}, {"port": 9}],
+        "endpoints": [],
+    }
+    assert columns.ENDPOINTSLICE.row(eps)[2:4] == ["80,dns,* + 1 more...", "<unset>"]
+    ing = {
+        "metadata": {"name": "i"},
+        "spec": {"rules": [{"host": f"h{i}.example.com"} for i in range(5)]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}, {"hostname": "a.lb"}]}},
+    }
+    assert columns.INGRESS.row(ing)[2:4] == [
+        "h0.example.com,h1.example.com,h2.example.com + 2 more...",
+        "10.0.0.9,a.lb",
+    ]
+
+
+def test_controller_revision_apiservice_ipaddress_ingressclass_cells() -> None:
+    crev = {
+        "metadata": {
+            "name": "r",
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": True}
+            ],
+        },
+        "revision": 2,
+    }
+    assert columns.CONTROLLERREVISION.row(crev)[1:3] == ["statefulset.apps/web", 2]
+    svc = {
+        "metadata": {"name": "v1beta1.metrics.k8s.io"},
+        "spec": {"service": {"namespace": "kube-system", "name": "metrics-server"}},
+        "status": {
+            "conditions": [{"type": "Available", "status": "False", "reason": "MissingEndpoints"}]
+        },
+    }
+    assert columns.APISERVICE.row(svc)[1:3] == [
+        "kube-system/metrics-server",
+        "False (MissingEndpoints)",
+    ]
+    ip = {
+        "metadata": {"name": "10.43.0.1"},
+        "spec": {"parentRef": {"group": "", "resource": "services", "namespace": "default",
+                               "name": "kubernetes"}},
+    }  # fmt: skip
+    assert columns.IPADDRESS.row(ip) == ["10.43.0.1", "services/default/kubernetes"]
+    cls = {
+        "metadata": {"name": "nginx"},
+        "spec": {
+            "controller": "k8s.io/ingress-nginx",
+            "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters",
+                           "name": "external-lb"},
+        },
+    }  # fmt: skip
+    assert columns.INGRESSCLASS.row(cls)[2] == "IngressParameters.k8s.example.com/external-lb"
