@@ -1222,9 +1222,13 @@ CSIDRIVER = Printer(
         _spec(o).get("attachRequired", True),
         bool(_spec(o).get("podInfoOnMount")),
         bool(_spec(o).get("storageCapacity")),
-        ",".join(t.get("audience", "") for t in _spec(o).get("tokenRequests") or []) or NONE,
+        (
+            ",".join(t.get("audience", "") for t in _spec(o)["tokenRequests"])
+            if isinstance(_spec(o).get("tokenRequests"), list)
+            else "<unset>"
+        ),
         bool(_spec(o).get("requiresRepublish")),
-        ",".join(_spec(o).get("volumeLifecycleModes") or ["Persistent"]),
+        ",".join(_spec(o).get("volumeLifecycleModes") or []) or NONE,
         _age(o),
     ],
 )

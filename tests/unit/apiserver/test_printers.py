@@ -409,3 +409,10 @@ def test_controller_revision_apiservice_ipaddress_ingressclass_cells() -> None:
         },
     }  # fmt: skip
     assert columns.INGRESSCLASS.row(cls)[2] == "IngressParameters.k8s.example.com/external-lb"
+
+
+def test_csidriver_token_requests_unset() -> None:
+    driver = {"metadata": {"name": "d"}, "spec": {"volumeLifecycleModes": ["Persistent"]}}
+    assert columns.CSIDRIVER.row(driver)[4:7] == ["<unset>", False, "Persistent"]
+    driver["spec"]["tokenRequests"] = [{"audience": "a"}, {"audience": "b"}]
+    assert columns.CSIDRIVER.row(driver)[4] == "a,b"
