@@ -973,37 +973,55 @@ BINDING = Printer(
 )
 
 
+def _hpa_metric(spec: Obj, status: Obj | None) -> str:
+    """One entry of ``formatHPAMetrics``; ``status`` is the current metric at the same index."""
+    kind = spec.get("type")
+    unknown = "<unknown>"
+    if kind in ("External", "Object"):
+        key = "external" if kind == "External" else "object"
+        target = (spec.get(key) or {}).get("target") or {}
+        cur = ((status or {}).get(key) or {}).get("current") if status else None
+        if target.get("averageValue") is not None:
+            have = (cur or {}).get("averageValue") if cur is not None else None
+            return f"{have if have is not None else unknown}/{target['averageValue']} (avg)"
+        have = (cur or {}).get("value") if cur is not None else None
+        return f"{have if have is not None else unknown}/{target.get('value', '0')}"
+    if kind == "Pods":
+        target = ((spec.get("pods") or {}).get("target") or {}).get("averageValue", "0")
+        cur = ((status or {}).get("pods") or {}).get("current") if status else None
+        have = (cur or {}).get("averageValue") if cur is not None else None
+        return f"{have if have is not None else unknown}/{target}"
+    if kind in ("Resource", "ContainerResource"):
+        key = "resource" if kind == "Resource" else "containerResource"
+        source = spec.get(key) or {}
+        name = source.get("name", "")
+        target = source.get("target") or {}
+        cur = ((status or {}).get(key) or {}).get("current") if status else None
+        if target.get("averageValue") is not None:
+            have = (cur or {}).get("averageValue") if cur is not None else None
+            return f"{name}: {have if have is not None else unknown}/{target['averageValue']}"
+        util = (cur or {}).get("averageUtilization") if cur is not None else None
+        have = f"{util}%" if util is not None else unknown
+        want = target.get("averageUtilization")
+        return f"{name}: {have}/{f'{want}%' if want is not None else '<auto>'}"
+    return "<unknown type>"
+
+
 def _hpa_targets(o: Obj) -> str:
-    """``formatHPAMetrics``: ``cpu: 30%/50%``, ``<unknown>`` where nothing is measured yet."""
+    """``formatHPAMetrics``: each metric spec against the current metric at its index, two
+    at most and "+ N more..."."""
     if o.get("apiVersion") == "autoscaling/v1":
         o = autoscaling_conversion.to_v2(o)
-    metrics = _spec(o).get("metrics") or []
-    if not metrics:
+    specs = _spec(o).get("metrics") or []
+    if not specs:
         return NONE
-    current = {
-        ((m.get("resource") or {}).get("name")): (m.get("resource") or {}).get("current") or {}
-        for m in _status(o).get("currentMetrics") or []
-        if m.get("type") == "Resource"
-    }
-    parts: list[str] = []
-    for m in metrics:
-        if m.get("type") == "Resource":
-            res = m.get("resource") or {}
-            name = res.get("name", "")
-            target = res.get("target") or {}
-            cur = current.get(name) or {}
-            if target.get("type") == "Utilization":
-                have = cur.get("averageUtilization")
-                shown = f"{have}%" if have is not None else "<unknown>"
-                parts.append(f"{name}: {shown}/{target.get('averageUtilization')}%")
-            else:
-                have = cur.get("averageValue")
-                want = target.get("averageValue") or target.get("value")
-                parts.append(f"{name}: {have if have is not None else '<unknown>'}/{want}")
-        else:
-            parts.append("<unknown>")
-    more = f" + {len(parts) - 3} more..." if len(parts) > 3 else ""
-    return ", ".join(parts[:3]) + more
+    statuses = _status(o).get("currentMetrics") or []
+    parts = [
+        _hpa_metric(m, statuses[i] if i < len(statuses) else None) for i, m in enumerate(specs)
+    ]
+    if len(parts) > 2:
+        return ", ".join(parts[:2]) + f" + {len(parts) - 2} more..."
+    return ", ".join(parts)
 
 
 HPA = Printer(
@@ -1011,7 +1029,7 @@ HPA = Printer(
         NAME,
         Column("Reference"),
         Column("Targets"),
-        Column("MinPods", "integer"),
+        Column("MinPods"),
         Column("MaxPods", "integer"),
         Column("Replicas", "integer"),
         AGE,
@@ -1021,7 +1039,7 @@ HPA = Printer(
         f"{(_spec(o).get('scaleTargetRef') or {}).get('kind', '')}/"
         f"{(_spec(o).get('scaleTargetRef') or {}).get('name', '')}",
         _hpa_targets(o),
-        _int(_spec(o).get("minReplicas") or 1),
+        str(_spec(o)["minReplicas"]) if _spec(o).get("minReplicas") is not None else "<unset>",
         _int(_spec(o).get("maxReplicas")),
         _int(_status(o).get("currentReplicas")),
         _age(o),

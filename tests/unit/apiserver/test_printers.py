@@ -107,7 +107,22 @@ def test_hpa_targets() -> None:
         },
     }
     cells = columns.HPA.row(hpa)
-    assert cells[:6] == ["h", "Deployment/web", "cpu: 31%/50%", 1, 3, 2]
+    assert cells[:6] == ["h", "Deployment/web", "cpu: 31%/50%", "<unset>", 3, 2]
+    hpa["spec"]["minReplicas"] = 1
+    hpa["spec"]["metrics"] += [
+        {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"averageValue": "10"}}},
+        {
+            "type": "Object",
+            "object": {
+                "metric": {"name": "hits"},
+                "describedObject": {"kind": "Service", "name": "s"},
+                "target": {"type": "AverageValue", "averageValue": "2k"},
+            },
+        },
+    ]
+    cells = columns.HPA.row(hpa)
+    # two at most; a metric's current value is the status at its index
+    assert cells[2:4] == ["cpu: 31%/50%, <unknown>/10 + 1 more...", "1"]
 
 
 def test_a_gated_pod_shows_scheduling_gated() -> None:
