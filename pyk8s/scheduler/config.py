@@ -362,6 +362,12 @@ def _validate_args(name: str, args: dict[str, Any], path: str, errors: list[str]
                 "same time as minCandidateNodesAbsolute"
             )
     elif name == "NodeResourcesFit":
+        for i, group in enumerate(args.get("ignoredResourceGroups") or ()):
+            if "/" in str(group):
+                errors.append(
+                    f'{path}.ignoredResourceGroups[{i}]: Invalid value: "{group}": '
+                    "resource group name can't contain '/'"
+                )
         strategy = args.get("scoringStrategy") or {}
         t = strategy.get("type", "LeastAllocated")
         if t not in ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"):
@@ -371,15 +377,25 @@ def _validate_args(name: str, args: dict[str, Any], path: str, errors: list[str]
             )
         for i, r in enumerate(strategy.get("resources") or ()):
             w = r.get("weight", 1)
-            if not isinstance(w, int) or not 1 <= w <= 100:
+            if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 100:
                 errors.append(
                     f"{path}.scoringStrategy.resources[{i}].weight: Invalid value: {w}: "
-                    "resource weight of cpu not in valid range [1, 100]"
+                    f"resource weight of {r.get('name', '')} not in valid range (0, 100]"
                 )
         if t == "RequestedToCapacityRatio" and not (
             (strategy.get("requestedToCapacityRatio") or {}).get("shape")
         ):
             errors.append(f"{path}.scoringStrategy.requestedToCapacityRatio.shape: Required value")
+    elif name == "NodeResourcesBalancedAllocation":
+        seen: set[str] = set()
+        for i, r in enumerate(args.get("resources") or ()):
+            rname = str(r.get("name", "")) if isinstance(r, Mapping) else ""
+            if rname in seen:
+                errors.append(f'{path}.resources[{i}].name: Duplicate value: "{rname}"')
+            seen.add(rname)
+            w = r.get("weight", 1) if isinstance(r, Mapping) else None
+            if w != 1:
+                errors.append(f"{path}.resources[{i}].weight: Invalid value: {w}: must be 1")
     elif name == "InterPodAffinity":
         w = args.get("hardPodAffinityWeight", 1)
         if not isinstance(w, int) or not 0 <= w <= 100:

@@ -275,6 +275,36 @@ def _plugin_config(name: str, args: dict) -> dict:
             id="default-constraint-key",
         ),
         pytest.param(
+            _plugin_config(
+                "NodeResourcesFit",
+                {"scoringStrategy": {"resources": [{"name": "memory", "weight": 0}]}},
+            ),
+            "args.scoringStrategy.resources[0].weight: Invalid value: 0: resource weight of "
+            "memory not in valid range (0, 100]",
+            id="fit-resource-weight",
+        ),
+        pytest.param(
+            _plugin_config("NodeResourcesFit", {"ignoredResourceGroups": ["example.com/gpu"]}),
+            'args.ignoredResourceGroups[0]: Invalid value: "example.com/gpu": resource group '
+            "name can't contain '/'",
+            id="fit-ignored-group",
+        ),
+        pytest.param(
+            _plugin_config(
+                "NodeResourcesBalancedAllocation",
+                {"resources": [{"name": "cpu", "weight": 1}, {"name": "cpu", "weight": 2}]},
+            ),
+            'args.resources[1].name: Duplicate value: "cpu"',
+            id="balanced-duplicate",
+        ),
+        pytest.param(
+            _plugin_config(
+                "NodeResourcesBalancedAllocation", {"resources": [{"name": "cpu", "weight": 2}]}
+            ),
+            "args.resources[0].weight: Invalid value: 2: must be 1",
+            id="balanced-weight",
+        ),
+        pytest.param(
             _plugin_config("DefaultPreemption", {"minCandidateNodesPercentage": 101}),
             "args.minCandidateNodesPercentage: Invalid value: 101: not in valid range [0, 100]",
             id="preemption-percentage",
