@@ -57,6 +57,8 @@ _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # a restarted etcd is found again within seconds, not after grpc's default backoff (120 s)
+    ("grpc.max_reconnect_backoff_ms", 5_000),
 ]
 
 
@@ -272,8 +274,10 @@ class Client:
         request: Any,
         *,
         timeout: float | None = None,
-        wait_for_ready: bool = False,
+        wait_for_ready: bool = True,
     ) -> Any:
+        """One unary call; while the channel reconnects it waits (within the deadline) as
+        clientv3's default WaitForReady(true) does, rather than failing at once."""
         try:
             return await method(
                 request, timeout=timeout or self._timeout, wait_for_ready=wait_for_ready
