@@ -50,6 +50,8 @@ class Target:
     output: Output
     version: str = "v1"
     """meta.k8s.io version for Table/PartialObjectMetadata, apidiscovery version for discovery."""
+    list_: bool | None = None
+    """For PartialObjectMetadata: whether the List form was asked for."""
 
 
 def parse_accept(header: str | None) -> list[MediaType]:
@@ -95,7 +97,7 @@ def choose(header: str | None, *, allow_table: bool, discovery: bool = False) ->
                     return Target(Output.TABLE, version)
                 continue
             if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList"):
-                return Target(Output.PARTIAL, version)
+                return Target(Output.PARTIAL, version, as_ == "PartialObjectMetadataList")
             continue
         if _is_json(mt.type):
             return Target(Output.JSON)

@@ -244,6 +244,13 @@ class Scope:
             escaped = w.replace("\\", "\\\\").replace('"', '\\"')
             resp.headers.add("Warning", f'299 - "{escaped}"')
 
+    def _go_type(self, obj: Obj, is_list: bool) -> str:
+        """What Go's %T names for the object a handler transforms."""
+        if self.rest.custom is not None:
+            return "*unstructured.UnstructuredList" if is_list else "*unstructured.Unstructured"
+        kind = str(obj.get("kind") or self.resource.kind).removesuffix("List")
+        return f"*{_internal_package(self.resource.group)}.{kind}{'List' if is_list else ''}"
+
     def _render(
         self,
         obj: Obj,
@@ -277,6 +284,14 @@ class Scope:
             )
             return json_response(body, status)
         if target.output is negotiation.Output.PARTIAL:
+            if target.list_ is not None and target.list_ != is_list:
+                # transformObject: asPartialObjectMetadata(List) refuses the other shape
+                asked = "PartialObjectMetadataList" if target.list_ else "PartialObjectMetadata"
+                shape = "is a list" if is_list else "is not a list"
+                raise errors.NotAcceptable(
+                    f"you requested {asked}, but the requested object {shape} "
+                    f"({self._go_type(obj, is_list)})"
+                )
             if is_list:
                 body = {
                     "kind": "PartialObjectMetadataList",
@@ -292,6 +307,14 @@ class Scope:
                 body=negotiation.encode_yaml(obj), status=status, content_type="application/yaml"
             )
         return json_response(obj, status)
+
+
+def _internal_package(group: str) -> str:
+    """The Go package of a group's internal types (``core`` for the legacy group and for
+    events.k8s.io, whose Events are core Events)."""
+    if group in ("", "events.k8s.io"):
+        return "core"
+    return group.split(".", 1)[0]
 
 
 def dry_run(query: Any) -> bool:

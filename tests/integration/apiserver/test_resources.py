@@ -937,3 +937,27 @@ async def test_events_v1_field_selectors_use_its_own_names(client: Client) -> No
     assert listed["items"] == []
     status, out = await client.get(base + "?fieldSelector=involvedObject.name%3Dweb-1")
     assert (status, out["message"]) == (400, "field label not supported: involvedObject.name")
+
+
+async def test_partial_object_metadata_shape_must_match(client: Client) -> None:
+    """asPartialObjectMetadata(List): a list asked for as one object, or one object asked
+    for as a list, is 406; the matching shapes are served."""
+    await client.post(CMS, cm("pom"))
+    one = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
+    many = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
+    status, body = await client.get(CMS, headers={"Accept": one})
+    assert (status, body["reason"]) == (406, "NotAcceptable")
+    assert body["message"] == (
+        "you requested PartialObjectMetadata, but the requested object is a list "
+        "(*core.ConfigMapList)"
+    )
+    status, body = await client.get(CMS + "/pom", headers={"Accept": many})
+    assert status == 406
+    assert body["message"] == (
+        "you requested PartialObjectMetadataList, but the requested object is not a list "
+        "(*core.ConfigMap)"
+    )
+    status, body = await client.get(CMS, headers={"Accept": many})
+    assert (status, body["kind"]) == (200, "PartialObjectMetadataList")
+    status, body = await client.get(CMS + "/pom", headers={"Accept": one})
+    assert (status, body["kind"]) == (200, "PartialObjectMetadata")
