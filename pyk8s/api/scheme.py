@@ -95,9 +95,19 @@ class Resource:
 
     @property
     def storage_version_hash(self) -> str:
-        """As upstream ``discovery.StorageVersionHash``: first 8 bytes of sha256("g/v/k")."""
-        digest = hashlib.sha256(f"{self.group}/{self.version}/{self.kind}".encode()).digest()
+        """As upstream ``discovery.StorageVersionHash``: first 8 bytes of sha256("g/v/k") of
+        the version the resource is stored in (the same for every version it is served in)."""
+        gvk = _STORED_AS.get((self.group, self.plural), f"{self.group}/{self.version}/{self.kind}")
+        digest = hashlib.sha256(gvk.encode()).digest()
         return base64.b64encode(digest[:8]).decode()
+
+
+_STORED_AS = {
+    # events.k8s.io cohabits with core Events, stored as core v1 (AddCohabitatingResources)
+    ("events.k8s.io", "events"): "/v1/Event",
+    # autoscaling/v1 serves what is stored as autoscaling/v2
+    ("autoscaling", "horizontalpodautoscalers"): "autoscaling/v2/HorizontalPodAutoscaler",
+}
 
 
 @dataclass(frozen=True, slots=True)

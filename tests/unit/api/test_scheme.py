@@ -44,3 +44,18 @@ def test_table_has_no_duplicates() -> None:
         assert (r.group, r.version, r.plural) not in seen
         seen.add((r.group, r.version, r.plural))
         assert r.verbs == tuple(sorted(r.verbs)), r.plural
+
+
+def test_storage_version_hash_is_the_stored_version() -> None:
+    """The hash names the storage version: events.k8s.io Events are stored as core v1
+    Events (r2yiGXH7wu8=, as a real kube-apiserver reports), both autoscaling versions as
+    autoscaling/v2."""
+    s = scheme.DEFAULT
+    events = s.lookup("events.k8s.io", "v1", "events")
+    core_events = s.lookup("", "v1", "events")
+    assert events is not None and core_events is not None
+    assert events.storage_version_hash == core_events.storage_version_hash == "r2yiGXH7wu8="
+    v1 = s.lookup("autoscaling", "v1", "horizontalpodautoscalers")
+    v2 = s.lookup("autoscaling", "v2", "horizontalpodautoscalers")
+    assert v1 is not None and v2 is not None
+    assert v1.storage_version_hash == v2.storage_version_hash
