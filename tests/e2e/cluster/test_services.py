@@ -33,6 +33,9 @@ def _deployment() -> dict[str, Any]:
             "exec": {"command": ["test", "-f", "/tmp/ready"]},
             "periodSeconds": 1,
             "failureThreshold": 1,
+            # a missing file fails at once; a slow exec on a loaded machine (runc exec past
+            # the default 1 s) must not take a ready pod out of the Service
+            "timeoutSeconds": 10,
         },
     }
     return {

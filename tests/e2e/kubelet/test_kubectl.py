@@ -302,11 +302,12 @@ def test_init_containers_run_in_order(cluster: Cluster) -> None:
 
 def test_readiness_probe_gates_ready(cluster: Cluster) -> None:
     probe = {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}
-    cluster.apply(_pod("gated", _sh("c", "sleep 5; touch /tmp/ready; sleep 3600",
-                                    readinessProbe=probe)))  # fmt: skip
-    wait_for("gated to run", lambda: _phase(cluster, "gated", "Running"), timeout=30)
+    cluster.apply(_pod("gated", _sh("c", "sleep 3600", readinessProbe=probe)))
+    wait_for("gated to run", lambda: _phase(cluster, "gated", "Running"), timeout=60)
     assert _condition(cluster, "gated", "Ready") == "False"
     assert "0/1" in cluster.kubectl("get", "pod", "gated").stdout
+    # the test opens the gate (the container touching it after a pause raced the looks above)
+    cluster.kubectl("exec", "gated", "--", "touch", "/tmp/ready")
     wait_for("gated to be ready", lambda: _condition(cluster, "gated", "Ready") == "True", 30)
     assert "1/1" in cluster.kubectl("get", "pod", "gated").stdout
 
