@@ -68,7 +68,7 @@ def _service(name: str, port: int = 80, **spec: Any) -> dict[str, Any]:
 
 def _get(url: str) -> str:
     res = subprocess.run(
-        ["curl", "-s", "--max-time", "3", url], capture_output=True, text=True, check=False
+        ["curl", "-s", "--max-time", "10", url], capture_output=True, text=True, check=False
     )
     return res.stdout.strip() if res.returncode == 0 else ""
 
