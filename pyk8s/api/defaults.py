@@ -327,6 +327,21 @@ def horizontalpodautoscaler(obj: Obj) -> None:
         )
 
 
+def namespace(obj: Obj) -> None:
+    """``SetDefaults_Namespace``: the ``kubernetes.io/metadata.name`` label is the name (so the
+    creating manager owns it, as upstream's defaulting runs before managedFields are
+    tracked); ``SetDefaults_NamespaceStatus``: an empty phase is Active."""
+    md = obj.get("metadata")
+    if isinstance(md, dict) and md.get("name"):
+        labels = md.get("labels")
+        if not isinstance(labels, dict):
+            labels = md["labels"] = {}
+        labels["kubernetes.io/metadata.name"] = md["name"]
+    status = obj.get("status")
+    if isinstance(status, dict) and not status.get("phase"):
+        status["phase"] = "Active"
+
+
 def rbac_binding(obj: Obj) -> None:
     """``pkg/apis/rbac/v1/defaults.go``: the roleRef's group, and User/Group subjects'."""
     ref = obj.get("roleRef")
@@ -397,6 +412,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "ReplicationController"): replication_controller,
     ("", "Secret"): secret,
     ("", "PersistentVolumeClaim"): pvc,
+    ("", "Namespace"): namespace,
     ("", "PersistentVolume"): pv,
     ("", "Endpoints"): endpoints,
     ("apps", "Deployment"): deployment,

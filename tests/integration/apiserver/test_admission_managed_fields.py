@@ -33,3 +33,37 @@ async def test_admission_additions_have_no_manager(client: Client) -> None:
         assert added not in text, (added, fields)
     # defaulting happens before tracking, as in upstream's decoder
     assert "f:restartPolicy" in fields["f:spec"]
+
+
+async def test_strategy_additions_have_no_manager(client: Client) -> None:
+    """What PrepareForCreate sets is not the creator's either: a namespace's ``kubernetes``
+    finalizer (its name label comes from defaulting and is), a Job's generated selector and
+    template labels."""
+    status, ns = await client.post(
+        "/api/v1/namespaces?fieldManager=kubectl-create", {"metadata": {"name": "mf"}}
+    )
+    assert status == 201, ns
+    assert ns["spec"]["finalizers"] == ["kubernetes"]
+    (entry,) = ns["metadata"]["managedFields"]
+    assert entry["fieldsV1"] == {
+        "f:metadata": {"f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}}}
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "mf"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b"}]}
+            }
+        },
+    }
+    status, created = await client.post(
+        "/apis/batch/v1/namespaces/default/jobs?fieldManager=kubectl-create", job
+    )
+    assert status == 201, created
+    assert created["spec"]["selector"]["matchLabels"]
+    (entry,) = created["metadata"]["managedFields"]
+    text = orjson.dumps(entry["fieldsV1"]).decode()
+    assert "f:selector" not in text and "controller-uid" not in text, text
+    assert "f:containers" in text

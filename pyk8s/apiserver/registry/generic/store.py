@@ -460,14 +460,12 @@ class Store:
             md.pop(k, None)
         self.strategy.default(obj)
         quantities.canonicalize(obj, opts.schema)
-        # Upstream's handler tracks managedFields before admission: what mutating admission
-        # adds (a token volume, tolerations, priority) belongs to no manager.
-        tracked = (
-            jsoncopy.clone(obj)
-            if opts.managed_fields is None
-            and any(getattr(a, "mutating", False) for a in self.admit)
-            else obj
-        )
+        # Upstream's handler tracks managedFields before admission and before the registry's
+        # PrepareForCreate: what mutating admission adds (a token volume, tolerations,
+        # priority) and what the strategy sets (a namespace's finalizer, a Job's generated
+        # selector, a CSR's requester) belong to no manager.
+        if opts.managed_fields is None:
+            fieldmanager.on_create(obj, opts.field_manager, self.resource.api_version, opts.schema)
         # Mutating admission comes before the strategy, as upstream's handler runs it
         # before the registry's BeforeCreate.
         await self._run_admission("CREATE", obj, None)
@@ -482,14 +480,6 @@ class Store:
             md.pop("managedFields", None)
             if opts.managed_fields:
                 md["managedFields"] = opts.managed_fields
-        else:
-            fieldmanager.on_create(
-                tracked, opts.field_manager, self.resource.api_version, opts.schema
-            )
-            if tracked is not obj:
-                md.pop("managedFields", None)
-                if entries := meta.metadata(tracked).get("managedFields"):
-                    md["managedFields"] = entries
         gojson.normalize(obj, opts.schema)  # stored as Go encodes it
         name = md["name"]
         key = self.resource.key(md.get("namespace", ""), name)
