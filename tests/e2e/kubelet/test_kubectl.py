@@ -10,6 +10,7 @@ import re
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -508,17 +509,35 @@ def test_logs_rotate_and_follow_across_rotation(cluster: Cluster) -> None:
     log_dir = cluster.data_dir / "pod-logs" / f"default_chatty_{uid}" / "c"
     binary = kubectl_binary(KUBECTL)
     assert binary is not None
+    followed: list[str] = []
     with subprocess.Popen(
         [binary, "--kubeconfig", str(cluster.kubeconfig), "logs", "-f", "chatty"],
         stdout=subprocess.PIPE, text=True,
     ) as follow:  # fmt: skip
-        time.sleep(1)
+
+        def read() -> None:
+            assert follow.stdout is not None
+            for line in follow.stdout:
+                followed.append(line)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        # kubectl starts slowly under load: the rotations to follow across are the ones
+        # after it streams (the container wrote through several before it connected)
+        wait_for("kubectl logs -f to stream", lambda: followed, timeout=60)
         first = sorted(p.name for p in log_dir.iterdir())
-        wait_for("two rotations", lambda: len(list(log_dir.glob("0.log.*"))) >= 2, timeout=30)
+
+        def stamps() -> set[str]:
+            names = [p.name for p in log_dir.glob("0.log.*") if not p.name.endswith(".tmp")]
+            return {n.removesuffix(".gz") for n in names}
+
+        before = stamps()
+        wait_for("two rotations while following", lambda: len(stamps() - before) >= 2, 30)
         time.sleep(2)
         follow.terminate()
-        out, _ = follow.communicate(timeout=10)
-    numbers = [int(line.split()[1]) for line in out.splitlines() if line.startswith("line ")]
+        follow.wait(10)
+        reader.join(10)
+    numbers = [int(line.split()[1]) for line in followed if line.startswith("line ")]
     assert len(numbers) > 1000
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # no line lost
 
