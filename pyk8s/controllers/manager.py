@@ -107,6 +107,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         statefulset,
         tainteviction,
     )
+    from pyk8s.controllers.volume import persistentvolume
 
     return [
         ControllerDescriptor("namespace-controller", namespace.new, ("namespace",)),
@@ -137,6 +138,11 @@ def _descriptors() -> list[ControllerDescriptor]:
         ControllerDescriptor("taint-eviction-controller", tainteviction.new),
         ControllerDescriptor("node-ipam-controller", nodeipam.new, ("nodeipam",)),
         ControllerDescriptor("pod-garbage-collector-controller", podgc.new, ("podgc",)),
+        ControllerDescriptor(
+            "persistentvolume-binder-controller",
+            persistentvolume.new,
+            ("persistentvolume-binder",),
+        ),
         ControllerDescriptor("service-lb-controller", servicelb.new, ("servicelb",)),
         ControllerDescriptor(
             "serviceaccount-token-controller",

@@ -25,7 +25,10 @@ from pyk8s.apiserver.registry.certificates import strategy as csr_strategy
 from pyk8s.apiserver.registry.core.namespace import strategy as namespace_strategy
 from pyk8s.apiserver.registry.core.namespace.storage import NamespaceStore
 from pyk8s.apiserver.registry.core.node import strategy as node_strategy
-from pyk8s.apiserver.registry.core.persistentvolume.strategy import PersistentVolumeStrategy
+from pyk8s.apiserver.registry.core.persistentvolume.strategy import (
+    PersistentVolumeStatusStrategy,
+    PersistentVolumeStrategy,
+)
 from pyk8s.apiserver.registry.core.persistentvolumeclaim.strategy import (
     PersistentVolumeClaimStrategy,
 )
@@ -64,6 +67,7 @@ _SUB_STRATEGIES: dict[tuple[str, str, str], type[Strategy]] = {
     ("", "namespaces", "finalize"): namespace_strategy.NamespaceFinalizeStrategy,
     ("", "namespaces", "status"): namespace_strategy.NamespaceStatusStrategy,
     ("", "pods", "status"): pod_strategy.PodStatusStrategy,
+    ("", "persistentvolumes", "status"): PersistentVolumeStatusStrategy,
     ("", "pods", "ephemeralcontainers"): pod_strategy.PodEphemeralContainersStrategy,
     ("certificates.k8s.io", "certificatesigningrequests", "approval"): (
         csr_strategy.CSRApprovalStrategy

@@ -1,0 +1,1 @@
+"""Volume controllers of the controller-manager (upstream ``pkg/controller/volume``)."""
