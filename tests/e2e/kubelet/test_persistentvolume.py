@@ -5,16 +5,27 @@ directory, and deleting the claim releases (Retain) or deletes (Delete) the volu
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.kubelet.test_kubectl import KubeletCluster, cluster  # noqa: F401
-from tests.e2e.scheduler.conftest import wait_for
+from pyk8s.kubelet.runtime import killall, naming
+from pyk8s.proxy.config import chain_prefix_for
+from pyk8s.proxy.iptables import proxier
+from tests.e2e.apiserver.conftest import free_port, kubectl_binary
+from tests.e2e.cluster.conftest import free_ranges
+from tests.e2e.kubelet.conftest import _require_host
+from tests.e2e.kubelet.test_kubectl import KubeletCluster
+from tests.e2e.scheduler.conftest import KUBECTL, wait_for
+from tests.support import images
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +81,49 @@ spec:
 """
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster]:
+    """A server with its node agent, on address ranges no other cluster here holds."""
+    _require_host()
+    if kubectl_binary(KUBECTL) is None:
+        pytest.skip(f"kubectl.{KUBECTL} is not installed")
+    data = tmp_path_factory.mktemp("pyk8s-pv")
+    imports = data / "images" / "import"
+    imports.mkdir(parents=True)
+    (imports / "busybox.tar").symlink_to(images.bootstrapped("busybox"))
+    c: KubeletCluster | None = None
+    try:
+        for _attempt in range(5):
+            # a random pick among the free ones: another run may be choosing right now
+            ranges = random.choice(free_ranges(5, start=160))
+            port = free_port()
+            argv = [
+                sys.executable, "-m", "pyk8s", "server", "--data-dir", str(data),
+                "--https-port", str(port), "--bind-address", "127.0.0.1",
+                "--kubelet-port", str(free_port()), "--cluster-dns-port", str(free_port()),
+                *ranges.flags(),
+            ]  # fmt: skip
+            c = KubeletCluster(data, data / "kubeconfig.yaml", argv=argv, port=port)
+            try:
+                c.start()
+                break
+            except RuntimeError:
+                c.stop()
+                if "clash with what is running here" not in (data / "server.log").read_text():
+                    raise
+        else:
+            raise RuntimeError("no free address ranges for a test cluster")
+        yield c
+    finally:
+        if c is not None:
+            c.stop()
+        prefix = naming.prefix_for(data)
+        asyncio.run(killall.killall(prefix, data))
+        left = killall.leftovers(prefix, data)
+        asyncio.run(proxier.cleanup(chain_prefix_for(prefix)))
+    assert left == [], f"left on the host after killall: {left}"
+
+
 def _get(c: KubeletCluster, *args: str) -> Any:
     res = c.kubectl("get", *args, "-o", "json", check=False)
     return json.loads(res.stdout) if res.returncode == 0 else None
@@ -92,7 +146,7 @@ def _row(c: KubeletCluster, *args: str) -> list[str]:
     return lines[1].split()
 
 
-def test_seed_volume_claim_and_pod(cluster: KubeletCluster, tmp_path: Path) -> None:  # noqa: F811
+def test_seed_volume_claim_and_pod(cluster: KubeletCluster, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     try:
@@ -146,7 +200,7 @@ def test_seed_volume_claim_and_pod(cluster: KubeletCluster, tmp_path: Path) -> N
 
 
 def test_claim_waits_for_a_volume_then_delete_policy(
-    cluster: KubeletCluster,  # noqa: F811
+    cluster: KubeletCluster,
     tmp_path: Path,
 ) -> None:
     # upstream's hostPath deleter only removes directories under /tmp/
