@@ -41,17 +41,19 @@ async def run(
 ) -> None:
     """The kubelet with its pod network; with ``proxy`` (and a real client) the service proxy.
 
-    ``import_images``: load ``<store>/import/*.tar`` first (k3s's air-gap images); the
-    server does it itself, so only a stand-alone agent asks for it, and passes
-    ``images_preloaded``, set once they are in: pods wait for it, not the node's
-    registration, its routes or the service proxy."""
+    ``import_images``: load ``<store>/import/*.tar`` (k3s's air-gap images), as a stand-alone
+    agent does; the server imports them itself and passes ``images_preloaded``, set once
+    they are in. Either way pods wait for the import; the node's registration, its routes
+    and the service proxy do not."""
     if import_images:
-        await airgap.import_dir(config.image_store_root)
+        images_preloaded = asyncio.Event()
     prefix = naming.prefix_for(config.data_dir)
     network = BridgeNetwork(prefix, config.data_dir)
     runtime = RuncRuntime(config.data_dir, network=network)
     images = image_service.ImageService(config.image_store_root, preloaded=images_preloaded)
     async with asyncio.TaskGroup() as tg:
+        if import_images and images_preloaded is not None:
+            tg.create_task(_import(config, images_preloaded))
         tg.create_task(follow_pod_cidr(client, config.node_name, network))
         if isinstance(client, rest.Client):
             # Routes to the other nodes' pods (flannel host-gw), and the service proxy.
@@ -59,6 +61,13 @@ async def run(
             if proxy is not None:
                 tg.create_task(proxy_server.run(proxy, client))
         tg.create_task(kubelet.Kubelet(config, client, runtime, images).run(ready))
+
+
+async def _import(config: KubeletConfig, done: asyncio.Event) -> None:
+    try:
+        await airgap.import_dir(config.image_store_root)
+    finally:
+        done.set()
 
 
 async def follow_pod_cidr(
