@@ -1,9 +1,9 @@
 """``pyk8s killall``: stop every container of this cluster and remove what it put on the host.
 
 Like ``k3s-killall.sh``: runc containers and their shims, root filesystem and namespace
-mounts, network namespaces, cgroups and the service proxy's iptables chains, selected by the
-cluster's prefix (derived from ``--data-dir``), so other clusters on the machine are left
-alone. The data directory stays.
+mounts, network namespaces, cgroups, the service proxy's iptables chains and the host-range
+claim of a server that is gone, selected by the cluster's prefix (derived from ``--data-dir``),
+so other clusters on the machine are left alone. The data directory stays.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+from pyk8s.cluster import hostranges
 from pyk8s.kubelet.runtime import killall, naming
 from pyk8s.proxy import config as proxy_config
 from pyk8s.proxy.iptables import proxier
@@ -36,6 +37,8 @@ async def run(args: argparse.Namespace) -> int:
         chains = proxy_config.chain_prefix_for(prefix)
         if await proxier.cleanup(chains):
             print(f"removed iptables chains {chains}-*")
+    if await asyncio.to_thread(hostranges.forget, prefix):
+        print(f"removed the host-range claim of {prefix}")
     left = await asyncio.to_thread(killall.leftovers, prefix, None if args.prefix else data_dir)
     for item in left:
         print(f"still present: {item}")

@@ -172,3 +172,22 @@ def release(path: Path) -> None:
         d = json.loads(path.read_text())
         if d.get("pid") == os.getpid():
             path.unlink()
+
+
+def forget(prefix: str) -> bool:
+    """Remove the claim of ``prefix`` if its process is gone (a killed server leaves it
+    behind; ``pyk8s killall`` clears it). True when one was removed."""
+    directory = claims_dir()
+    path = directory / f"{prefix}.json"
+    if not path.exists():
+        return False
+    with _locked(directory):
+        try:
+            pid = json.loads(path.read_text()).get("pid")
+        except (OSError, ValueError):
+            pid = None
+        if isinstance(pid, int) and _alive(pid):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return True

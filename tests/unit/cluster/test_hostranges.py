@@ -54,6 +54,11 @@ def test_acquire_records_and_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyP
         hostranges.acquire(b)
     hostranges.release(path)  # not this pid's claim: stays
     assert path.exists()
+    # killall forgets the claim of a server that is gone, never a running one's
+    assert not hostranges.forget(A.prefix) and path.exists()  # pid 10 is "alive" here
+    assert hostranges.forget("pyk8s-cccccccc")
+    assert not (tmp_path / "pyk8s-cccccccc.json").exists()
+    assert not hostranges.forget("pyk8s-cccccccc")
 
 
 def test_host_routes_reads_the_kernel_table(
