@@ -160,6 +160,7 @@ ADMISSION_PLUGINS = (
     "ServiceAccount",
     "DefaultTolerationSeconds",
     "RuntimeClass",
+    "StorageObjectInUseProtection",
 )
 """The admission plugins pyk8s runs, all on by default as in kube-apiserver."""
 

@@ -107,7 +107,7 @@ def _descriptors() -> list[ControllerDescriptor]:
         statefulset,
         tainteviction,
     )
-    from pyk8s.controllers.volume import persistentvolume
+    from pyk8s.controllers.volume import persistentvolume, pvcprotection, pvprotection
 
     return [
         ControllerDescriptor("namespace-controller", namespace.new, ("namespace",)),
@@ -142,6 +142,12 @@ def _descriptors() -> list[ControllerDescriptor]:
             "persistentvolume-binder-controller",
             persistentvolume.new,
             ("persistentvolume-binder",),
+        ),
+        ControllerDescriptor(
+            "persistentvolumeclaim-protection-controller", pvcprotection.new, ("pvc-protection",)
+        ),
+        ControllerDescriptor(
+            "persistentvolume-protection-controller", pvprotection.new, ("pv-protection",)
         ),
         ControllerDescriptor("service-lb-controller", servicelb.new, ("servicelb",)),
         ControllerDescriptor(

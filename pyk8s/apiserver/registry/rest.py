@@ -16,6 +16,9 @@ from pyk8s.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from pyk8s.apiserver.admission.priority import Priority
 from pyk8s.apiserver.admission.runtime_class import RuntimeClass
 from pyk8s.apiserver.admission.service_account import ServiceAccount
+from pyk8s.apiserver.admission.storage_object_in_use_protection import (
+    StorageObjectInUseProtection,
+)
 from pyk8s.apiserver.apiextensions import crd as crd_registry
 from pyk8s.apiserver.registry.apiregistration.strategy import APIServiceStrategy
 from pyk8s.apiserver.registry.apps.daemonset.strategy import DaemonSetStrategy
@@ -115,6 +118,8 @@ def build(
             "ServiceAccount": (res.group, res.plural) == ("", "pods"),
             "DefaultTolerationSeconds": (res.group, res.plural) == ("", "pods"),
             "RuntimeClass": (res.group, res.plural) == ("", "pods"),
+            "StorageObjectInUseProtection": (res.group, res.plural)
+            in (("", "persistentvolumes"), ("", "persistentvolumeclaims")),
         }
         for name in disabled_admission:
             on[name] = False
@@ -135,6 +140,8 @@ def build(
             )
         if on["RuntimeClass"]:
             admit.append(RuntimeClass(backend, res))
+        if on["StorageObjectInUseProtection"]:
+            admit.append(StorageObjectInUseProtection(res))
         store: Store
         if (res.group, res.plural) == ("", "namespaces"):
             store = NamespaceStore(res, backend, strat_cls(res), admit=admit)

@@ -1,7 +1,8 @@
 """The seed's PersistentVolume lesson against a real ``pyk8s server`` with its node agent,
 driven with the real kubectl 1.33: a hostPath volume and a claim are bound by the
 PersistentVolume controller, a busybox pod writes through the claim into the host
-directory, and deleting the claim releases (Retain) or deletes (Delete) the volume."""
+directory, and deleting the claim (once its pod is gone: pvc-protection) releases (Retain)
+or deletes (Delete) the volume."""
 
 from __future__ import annotations
 
@@ -183,9 +184,14 @@ def test_seed_volume_claim_and_pod(cluster: KubeletCluster, tmp_path: Path) -> N
         res = cluster.kubectl("exec", "mypod", "--", "cat", "/var/www/html/index.html")
         assert res.stdout == "written by mypod\n"
 
-        cluster.kubectl("delete", "pod", "mypod", "--timeout=60s")
-        out = cluster.kubectl("delete", "persistentvolumeclaim", "myclaim").stdout
+        # in use: the claim waits for its pod (kubernetes.io/pvc-protection)
+        out = cluster.kubectl("delete", "persistentvolumeclaim", "myclaim", "--wait=false").stdout
         assert out == 'persistentvolumeclaim "myclaim" deleted\n'
+        assert _row(cluster, "pvc")[:3] == ["myclaim", "Terminating", "pv-vol1"]
+        assert _phase(cluster, "pv", "pv-vol1") == "Bound"
+        cluster.kubectl("delete", "pod", "mypod", "--timeout=60s")
+        wait_for("myclaim to be gone", lambda: _get(cluster, "pvc", "myclaim") is None,
+                 timeout=60)  # fmt: skip
         wait_for("pv-vol1 Released", lambda: _phase(cluster, "pv", "pv-vol1") == "Released",
                  timeout=60)  # fmt: skip
         assert _row(cluster, "pv")[:6] == [

@@ -280,6 +280,8 @@ status:
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
+  finalizers:
+  - kubernetes.io/pvc-protection
   name: myclaim
   namespace: seeds-defaults
 spec:
@@ -296,6 +298,8 @@ status:
 apiVersion: v1
 kind: PersistentVolume
 metadata:
+  finalizers:
+  - kubernetes.io/pv-protection
   name: pv-vol1
 spec:
   accessModes:

@@ -288,3 +288,25 @@ async def test_controller_is_registered() -> None:
     assert manager.enabled_names(["persistentvolume-binder"], table) == [
         "persistentvolume-binder-controller"
     ]
+
+
+async def test_new_volumes_and_claims_are_protected() -> None:
+    from pyk8s.api import scheme
+    from pyk8s.apiserver.admission.storage_object_in_use_protection import (
+        StorageObjectInUseProtection,
+    )
+
+    for plural, finalizer in (
+        ("persistentvolumes", "kubernetes.io/pv-protection"),
+        ("persistentvolumeclaims", "kubernetes.io/pvc-protection"),
+    ):
+        (res,) = [r for r in scheme.DEFAULT.resources if r.group == "" and r.plural == plural]
+        plugin = StorageObjectInUseProtection(res)
+        new: dict[str, Any] = {"metadata": {"name": "x", "finalizers": ["example.com/keep"]}}
+        await plugin("CREATE", new, None)
+        assert new["metadata"]["finalizers"] == ["example.com/keep", finalizer]
+        await plugin("CREATE", new, None)
+        assert new["metadata"]["finalizers"] == ["example.com/keep", finalizer]
+        updated: dict[str, Any] = {"metadata": {"name": "x"}}
+        await plugin("UPDATE", updated, new)
+        assert "finalizers" not in updated["metadata"]
