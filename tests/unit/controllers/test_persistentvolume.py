@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pyk8s.controllers.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
+from pyk8s.controllers.resources import (
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    PODS,
+    STORAGECLASSES,
+)
 from pyk8s.controllers.volume import persistentvolume
 from pyk8s.controllers.volume.persistentvolume import controller as pvc_controller
 from tests.unit.controllers.conftest import Harness, obj
@@ -164,6 +169,25 @@ async def test_wait_for_first_consumer_claims_are_left(harness: Harness) -> None
         "WaitForFirstConsumer",
         "waiting for first consumer to be created before binding",
     )
+    for name in ("web-0", "web-1"):
+        harness.client.add(
+            PODS,
+            obj(
+                "Pod",
+                name,
+                spec={
+                    "containers": [],
+                    "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "myclaim"}}],
+                },
+            ),
+        )
+        await harness.settle()
+        await ctl.reconcile("pvc:default/myclaim")
+    assert [e[1:3] for e in rec.events[1:]] == [
+        ("WaitForPodScheduled", "waiting for pod web-0 to be scheduled"),
+        ("WaitForPodScheduled", "waiting for pods web-0,web-1 to be scheduled"),
+    ]
+    assert "claimRef" not in get(harness, PV, "local-1")["spec"]
 
 
 async def test_missing_class(harness: Harness) -> None:

@@ -6,7 +6,8 @@ Mirrors ``pkg/controller/volume/persistentvolume/pv_controller.go`` and
 - ``syncClaim``: a claim without ``pv.kubernetes.io/bind-completed`` is unbound. With no
   ``spec.volumeName`` it takes the best match of :mod:`.index`; when none fits, a claim
   with no class gets the default StorageClass (retroactively, as upstream does), a claim
-  whose class binds on first consumer waits (``WaitForFirstConsumer``), a claim with a
+  whose class binds on first consumer waits (``WaitForFirstConsumer``, or
+  ``WaitForPodScheduled`` naming the unscheduled pods that use it), a claim with a
   class waits for a provisioner (this cluster has none in-tree: ``ExternalProvisioning``,
   or ``ProvisioningFailed`` when the class does not exist), and a claim with none is told
   ``no persistent volumes available for this claim and no storage class is set``. A claim
@@ -45,7 +46,13 @@ from pyk8s.client import events, rest
 from pyk8s.client.cache import store
 from pyk8s.controllers import base
 from pyk8s.controllers import manager as manager_
-from pyk8s.controllers.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
+from pyk8s.controllers.resources import (
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    PODS,
+    STORAGECLASSES,
+)
+from pyk8s.controllers.volume import pvcprotection
 from pyk8s.controllers.volume.persistentvolume import index
 
 log = logging.getLogger(__name__)
@@ -131,6 +138,7 @@ class PersistentVolumeController(base.Controller):
         self.volumes = ctx.informers.lister(PERSISTENTVOLUMES)
         self.claims = ctx.informers.lister(PERSISTENTVOLUMECLAIMS)
         self.classes = ctx.informers.lister(STORAGECLASSES)
+        self.pods = ctx.informers.lister(PODS)
         self.period = PERIOD
         self.watch(
             ctx.informers.for_resource(PERSISTENTVOLUMES),
@@ -149,6 +157,7 @@ class PersistentVolumeController(base.Controller):
             add=lambda sc: self._wake_unbound_claims(),
             update=lambda old, new: self._wake_unbound_claims(),
         )
+        self.watch(ctx.informers.for_resource(PODS))
         self.queue.add(RESYNC)
 
     # -- events -> keys ------------------------------------------------------------------
@@ -246,13 +255,7 @@ class PersistentVolumeController(base.Controller):
             if await self._assign_default_class(claim):
                 return
             if delay:
-                self.recorder.event(
-                    _as_claim(claim),
-                    events.NORMAL,
-                    "WaitForFirstConsumer",
-                    "Binding",
-                    "waiting for first consumer to be created before binding",
-                )
+                self._wait_for_consumer(claim)
             elif index.claim_class(claim):
                 self._provision(claim)
                 return
@@ -291,6 +294,27 @@ class PersistentVolumeController(base.Controller):
                 f'volume "{wanted}" already bound to a different claim.',
             )
             await self.update_claim_status(claim, "Pending", None)
+
+    def _wait_for_consumer(self, claim: Object) -> None:
+        """``emitEventForUnboundDelayBindingClaim``: name the unscheduled pods, if any."""
+        name = _md(claim).get("name", "")
+        waiting = sorted(
+            _md(p).get("name", "")
+            for p in self.pods.namespace(str(_md(claim).get("namespace") or "")).list()
+            if not _spec(p).get("nodeName")
+            and _phase(p) not in ("Succeeded", "Failed")
+            and name in pvcprotection.claims_of(p)
+        )
+        reason, message = (
+            "WaitForFirstConsumer",
+            "waiting for first consumer to be created before binding",
+        )
+        if len(waiting) == 1:
+            reason, message = "WaitForPodScheduled", f"waiting for pod {waiting[0]} to be scheduled"
+        elif waiting:
+            reason = "WaitForPodScheduled"
+            message = f"waiting for pods {','.join(waiting)} to be scheduled"
+        self.recorder.event(_as_claim(claim), events.NORMAL, reason, "Binding", message)
 
     async def _assign_default_class(self, claim: Object) -> bool:
         """``assignDefaultStorageClass``: a claim that names no class gets the default one."""
