@@ -418,7 +418,9 @@ def test_the_seed_custom_scheduler_command_line(cluster: Cluster, nodes: list[st
                 "get", "events", "-o", "wide", "--field-selector", "involvedObject.name=seed-nginx"
             ).stdout
             line = next(line for line in events.splitlines() if "Scheduled" in line)
-            assert "my-custom-scheduler" in line.split()
+            # SOURCE is "component, instance" (printers.go formatEventSource): the scheduler
+            # reports as my-custom-scheduler, its instance my-custom-scheduler-<host>
+            assert re.search(r"\smy-custom-scheduler, my-custom-scheduler-\S+\s", line), line
         finally:
             cluster.delete_pods("seed-nginx")
             cluster.kubectl("delete", "node", "sched-custom")
