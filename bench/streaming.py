@@ -40,7 +40,7 @@ import yaml  # noqa: E402
 
 from pyk8s.images import archive, bootstrap  # noqa: E402
 from pyk8s.images import store as store_mod  # noqa: E402
-from pyk8s.kubelet.runtime import killall, naming  # noqa: E402
+from pyk8s.kubelet.runtime import naming  # noqa: E402
 
 SIZE_MB = 100
 NOTES = (
@@ -180,9 +180,12 @@ def server(data: Path) -> Iterator[Cluster]:
             proc.kill()
             proc.wait()
         log.close()
-        import asyncio
-
-        asyncio.run(killall.killall(naming.prefix_for(data), data))
+        # the CLI's killall: containers, mounts and also the proxy's iptables chains
+        subprocess.run(
+            [sys.executable, "-m", "pyk8s", "killall", "--data-dir", str(data)],
+            capture_output=True,
+            check=False,
+        )
 
 
 def _pods() -> list[dict[str, Any]]:
