@@ -57,14 +57,15 @@ NOTES = (
     "135-141 MB/s. What is left in the server per byte is uvloop's TLS "
     "(AES-GCM, and OpenSSL's memory-BIO copies: plaintext into the record buffer, records into "
     "the BIO after a zero-fill, the BIO out into a bytes object) and the loopback send to "
-    "kubectl, a fifth of it in netfilter (the shared machine's INPUT chain held the rules of 59 "
-    "test clusters, 56 of them stopped, walked by every loopback packet). kubectl spends more "
+    "kubectl. kubectl spends more "
     "CPU per byte than the whole server (decryption, SPDY, 32 KiB writes to curl), so the "
     "forwarded download is CPU-bound on the two cores: server, kubectl, curl and nginx need "
-    "about 0.55 CPU s per 100 MB, at most about 360 MB/s on two idle cores, while the direct "
+    "about 0.5 CPU s per 100 MB, at most about 400 MB/s on two idle cores, while the direct "
     "download (curl and the bridge, about 0.1 CPU s) reaches 1000-1800 MB/s on a quiet machine. "
-    "The ratios above come from a loaded machine, where the load slows the direct download "
-    "most (0.24-0.47x across 6 runs); the 0.3x target has not been shown on a quiet one."
+    "On a quiet machine (load 1, iptables holding only this cluster's rules; a shared machine "
+    "left with the chains of 71 stopped test clusters cost a fifth of the relaying CPU) the "
+    "ratio is 0.22-0.23x: the 0.3x target is not met. Under load the ratio reads higher "
+    "(0.24-0.47x across 6 runs at load 8-18) because the load slows the direct download most."
 )
 EXEC_CALLS = 50
 KUBECTL_CALLS = 20
