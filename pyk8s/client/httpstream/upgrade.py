@@ -16,12 +16,13 @@ import hashlib
 import ssl
 import struct
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from pyk8s.client.httpstream import chunks, inprocess, spdy
+from pyk8s.client.httpstream import chunks, inprocess, spdy, tlssocket
 
 HEADER_PROTOCOL_VERSION = "X-Stream-Protocol-Version"
 HEADER_ACCEPTED_PROTOCOL_VERSIONS = "X-Accepted-Stream-Protocol-Versions"
@@ -32,6 +33,10 @@ _READ = 256 * 1024
 BATCH = 1024 * 1024
 """The most a relay takes from one side to write to the other at once."""
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_WRITER = web.RequestKey("pyk8s.httpstream.writer", object)
+"""The connection's :class:`tlssocket.SocketWriter` (``None``: it cannot have one)."""
+_WS_WRITER = web.RequestKey("pyk8s.httpstream.ws-writer", object)
+"""aiohttp's WebSocket writer and the transport it wrote to before the socket writer."""
 
 
 def is_spdy_upgrade(request: web.BaseRequest) -> bool:
@@ -141,6 +146,7 @@ class UpgradedTransport:
         await _write_raw(self._request, parts)
 
     async def close(self) -> None:
+        await release(self._request)
         transport = self._request.transport
         if transport is not None:
             transport.close()
@@ -161,9 +167,51 @@ async def accept(
     return resp, UpgradedTransport(request, feed)
 
 
+def _socket_writer(request: web.BaseRequest) -> tlssocket.SocketWriter | None:
+    """The upgraded connection's :class:`tlssocket.SocketWriter`, taken at its first write
+    (``None`` where the connection cannot have one: it is then written as before). However
+    its handler ends, the writer gives the connection back to the loop's TLS layer."""
+    if _WRITER in request:
+        return cast(tlssocket.SocketWriter | None, request[_WRITER])
+    writer = tlssocket.SocketWriter.attach(request.transport)
+    request[_WRITER] = writer
+    if writer is not None:
+        task = request.task
+        task.add_done_callback(lambda _: _release_now(request))
+    return writer
+
+
+def _release_now(request: web.BaseRequest) -> None:
+    writer = cast(tlssocket.SocketWriter | None, request.get(_WRITER))
+    if writer is None or writer.detached:
+        return
+    restore = cast(tuple[Any, Any] | None, request.get(_WS_WRITER))
+    if restore is not None:
+        restore[0].transport = restore[1]
+    if not writer.detach_now() and request.transport is not None:
+        request.transport.abort()
+
+
+async def release(request: web.BaseRequest) -> None:
+    """Give an upgraded connection back to the loop's TLS layer once its stream is over
+    (after what its writer queued went out), so it closes as any other."""
+    writer = cast(tlssocket.SocketWriter | None, request.get(_WRITER))
+    if writer is None or writer.detached:
+        return
+    with contextlib.suppress(Exception):
+        await writer.detach()
+    _release_now(request)
+
+
 async def _write_raw(request: web.BaseRequest, parts: Sequence[bytes]) -> None:
-    """``parts`` on the request's connection in one ``writelines`` (under TLS one socket
-    write for all of them), then wait while the connection's writing is paused."""
+    """``parts`` on the request's connection: straight into its socket where a
+    :class:`tlssocket.SocketWriter` can have it, else in one ``writelines`` (under TLS one
+    socket write for all of them); then wait while the connection's writing is paused."""
+    writer = _socket_writer(request)
+    if writer is not None:
+        writer.writelines(parts)
+        await writer.drain()
+        return
     transport = request.transport
     if transport is None or transport.is_closing():
         raise ConnectionResetError("connection closed")
@@ -253,10 +301,19 @@ class WebSocketTransport:
             head = struct.pack("!BBH", 0x82, 126, size)
         else:
             head = struct.pack("!BBQ", 0x82, 127, size)
-        await _write_raw(self._request, [head, *parts])
+        request = self._request
+        if _WRITER not in request and (writer := _socket_writer(request)) is not None:
+            # aiohttp's own frames (pongs, the close) go the same way, in order with ours
+            ws_writer = getattr(self.ws, "_writer", None)
+            if ws_writer is not None and hasattr(ws_writer, "transport"):
+                request[_WS_WRITER] = (ws_writer, ws_writer.transport)
+                ws_writer.transport = writer
+        await _write_raw(request, [head, *parts])
 
     async def close(self) -> None:
         await self.ws.close()
+        if self._request is not None:
+            await release(self._request)
 
 
 class Response:

@@ -1,0 +1,145 @@
+"""An upgraded TLS connection written straight into its socket (``tlssocket``), on uvloop
+as ``pyk8s server`` runs, against a blocking TLS client: every byte arrives in order, a
+reader slower than the writer (a full socket, retried writes) loses nothing, the client's
+bytes still arrive through the loop, the connection closes with TLS' close_notify, and no
+descriptor is left behind. On asyncio's own loop nothing is taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvloop
+from aiohttp import web
+
+from pyk8s.apiserver import pki
+from pyk8s.apiserver.server import tls_context
+from pyk8s.client.httpstream import tlssocket, upgrade
+
+MIB = 1024 * 1024
+BLOCKS = 24
+
+
+def _block(i: int) -> bytes:
+    return hashlib.sha256(str(i).encode()).digest() * (MIB // 32)
+
+
+def _client(port: int, ca: Path, slow: bool, out: dict[str, object]) -> None:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        with ctx.wrap_socket(raw) as tls:
+            tls.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                        b"Upgrade: SPDY/3.1\r\nContent-Length: 0\r\n\r\n")  # fmt: skip
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += tls.recv(65536)
+            head, body = buf.split(b"\r\n\r\n", 1)
+            out["status"] = head.split(b" ", 2)[1]
+            digest = hashlib.sha256()
+            got = len(body)
+            digest.update(body)
+            want = BLOCKS * (MIB + 3)
+            while got < want:
+                data = tls.recv(min(65536, want - got))
+                if not data:
+                    break
+                got += len(data)
+                digest.update(data)
+                if slow and got < 8 * MIB:
+                    time.sleep(0.002)
+            out["digest"] = digest.hexdigest()
+            tls.sendall(b"done")
+            out["eof"] = tls.recv(10)  # b"" after the server's close_notify
+
+
+async def _scenario(
+    bundle: pki.Bundle, server_ctx: ssl.SSLContext, slow: bool
+) -> dict[str, object]:
+    seen: dict[str, object] = {}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp, conn = await upgrade.accept(request, {})
+        for i in range(BLOCKS):
+            await conn.writelines([b"h", b"dr", _block(i)])  # small headers, then a MiB
+        seen["writer"] = request.get(upgrade._WRITER)
+        seen["echo"] = await conn.read()
+        await conn.close()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/up", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    out: dict[str, object] = {}
+    try:
+        client = threading.Thread(target=_client, args=(port, bundle.ca.cert_path, slow, out))
+        client.start()
+        await asyncio.to_thread(client.join, 60)
+    finally:
+        await runner.cleanup()
+    return {**out, **seen}
+
+
+def _run(
+    tmp: Path,
+    slow: bool,
+    run: Callable[[Coroutine[Any, Any, dict[str, object]]], dict[str, object]],
+) -> dict[str, object]:
+    bundle = pki.ensure(tmp / "pki", service_ip="10.43.0.1")
+    return run(_scenario(bundle, tls_context(bundle), slow))
+
+
+def _expected() -> str:
+    digest = hashlib.sha256()
+    for i in range(BLOCKS):
+        digest.update(b"hdr" + _block(i))
+    return digest.hexdigest()
+
+
+def _sockets() -> list[str]:
+    """This process' open sockets (uvloop's first loop leaves a pipe of its own open)."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            out.append(target)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast-reader", "slow-reader"])
+def test_written_straight_into_the_socket_on_uvloop(tmp_path: Path, slow: bool) -> None:
+    if tlssocket.libssl() is None:
+        pytest.skip("libssl as the ssl module loads it could not be found")
+    before = _sockets()
+    out = _run(tmp_path, slow, uvloop.run)
+    assert out["status"] == b"101"
+    assert isinstance(out["writer"], tlssocket.SocketWriter)
+    assert out["digest"] == _expected()
+    assert out["echo"] == b"done"
+    assert out["eof"] == b""
+    assert out["writer"].detached
+    assert _sockets() == before
+
+
+def test_asyncios_own_loop_is_written_as_before(tmp_path: Path) -> None:
+    out = _run(tmp_path, False, asyncio.run)
+    assert out["writer"] is None
+    assert out["digest"] == _expected()
+    assert out["eof"] == b""
