@@ -510,7 +510,7 @@ class RuncRuntime:
                 raise ContainerRuntimeError(
                     f"container {container_id} is not running ({status.state.value})"
                 )
-        tag = os.urandom(6).hex()
+        tag = os.urandom(32).hex()  # containerd's exec ids: 32 random bytes in hex
         pid_file = self._cdir(container_id) / f"exec-{tag}.pid"
         # runc's own failure (no such command...) goes to a log of its own, not the output.
         log = ("--log", str(self._cdir(container_id) / f"exec-{tag}.log"), "--log-format", "json")
@@ -532,7 +532,9 @@ class RuncRuntime:
                 *self._runc(*log, "exec", "--tty", "--pid-file", str(pid_file), container_id, *cmd),
                 stdin=slave,
                 stdout=slave,
-                stderr=slave,
+                # runc proxies the console on its stdin and stdout; its own complaint (no
+                # such command...) is read from its log, not shown on the terminal
+                stderr=asyncio.subprocess.DEVNULL,
             )
         except BaseException:
             os.close(master)
@@ -548,8 +550,9 @@ class RuncRuntime:
             raise ContainerRuntimeError(
                 f"container {container_id} is not running ({status.state.value})"
             )
-        if stdin and not record.config.stdin:
-            raise ContainerRuntimeError(f"container {container_id} was created without stdin")
+        # A container created without stdin takes none: the client's input is ignored and
+        # the output streamed (containerd's ContainerIO.Attach).
+        stdin = stdin and record.config.stdin
         reader, writer = await asyncio.open_unix_connection(str(self._attach_socket(container_id)))
 
         async def exit_code() -> int:

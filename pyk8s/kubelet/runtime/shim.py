@@ -302,7 +302,13 @@ class Shim:
                 with contextlib.suppress(OSError):
                     _write(self.stdin_w, payload)
             elif kind == attach.CLOSE_STDIN:
-                self._close_stdin()
+                # containerd's ContainerIO.Attach: the end of a client's input closes the
+                # container's stdin only under stdinOnce without a tty; otherwise it ends
+                # that client's attach and the container's stdin stays open.
+                if self._closes_stdin():
+                    self._close_stdin()
+                else:
+                    data = b""
             elif kind == attach.RESIZE and self.master is not None:
                 cols, rows = (int(x) for x in payload.split())
                 winsize = struct.pack("HHHH", rows, cols, 0, 0)
@@ -317,8 +323,11 @@ class Shim:
         if poller is not None:
             poller.unregister(fd)
         sock.close()
-        if self.args.stdin_once and sent_stdin:
+        if sent_stdin and self._closes_stdin():
             self._close_stdin()
+
+    def _closes_stdin(self) -> bool:
+        return self.args.stdin_once and not self.args.tty
 
     def _close_stdin(self) -> None:
         if self.stdin_w is None:

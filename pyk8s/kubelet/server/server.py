@@ -213,13 +213,17 @@ class KubeletServer:
         await resp.write_eof()
         return resp
 
-    async def _running_container(self, request: web.Request) -> str | web.Response:
+    async def _running_container(self, request: web.Request, attach: bool) -> str | web.Response:
+        """The running container to exec in or attach to, or the kubelet's refusal as
+        ``getExec``/``getAttach`` write it (``GetExec``/``GetAttach`` look among the
+        running containers only), which the client shows after "unable to upgrade
+        connection: "."""
         ns = request.match_info["namespace"]
         name = request.match_info["pod"]
         container = request.match_info["container"]
         pod = self.kubelet.find_pod(ns, name)
         if pod is None:
-            return _error(404, f'pod "{name}" not found in namespace "{ns}"')
+            return _error(404, "pod does not exist")
         status = await self.kubelet.manager.pod_status(pod["metadata"]["uid"])
         running = [
             c
@@ -227,11 +231,13 @@ class KubeletServer:
             if c.metadata.name == container and c.state == ContainerState.RUNNING
         ]
         if not running:
-            return _error(400, f'container "{container}" in pod "{name}" is not running')
+            if attach:  # the pod by its full name, name_namespace
+                return _error(500, f"container {container} not found in pod {name}_{ns}")
+            return _error(500, f'container not found ("{container}")')
         return max(running, key=lambda c: c.created_at).id
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
-        cid = await self._running_container(request)
+        cid = await self._running_container(request, attach=False)
         if isinstance(cid, web.Response):
             return cid
         command = request.query.getall("command", [])
@@ -245,7 +251,7 @@ class KubeletServer:
         return await streaming.serve(request, start, command)
 
     async def attach(self, request: web.Request) -> web.StreamResponse:
-        cid = await self._running_container(request)
+        cid = await self._running_container(request, attach=True)
         if isinstance(cid, web.Response):
             return cid
         runtime = self.kubelet.runtime
@@ -260,11 +266,11 @@ class KubeletServer:
         name = request.match_info["pod"]
         pod = self.kubelet.find_pod(ns, name)
         if pod is None:
-            return _error(404, f'pod "{name}" not found in namespace "{ns}"')
+            return _error(404, "pod does not exist")
         status = await self.kubelet.manager.pod_status(pod["metadata"]["uid"])
         ready = [s for s in status.sandboxes if s.state == SandboxState.READY]
-        if not ready:
-            return _error(400, f'pod "{name}" in namespace "{ns}" is not running')
+        if not ready:  # GetPortForward looks among the running pods only
+            return _error(500, f'pod not found ("{name}_{ns}")')
         sandbox = max(ready, key=lambda s: s.created_at).id
         runtime = self.kubelet.runtime
 

@@ -5,7 +5,10 @@ WebSocket transport of ``k8s.io/apimachinery/pkg/util/httpstream/wsstream`` and
 ``staging/src/k8s.io/apiserver/pkg/util/remotecommand`` (``v4.channel.k8s.io``,
 ``v5.channel.k8s.io``): every binary message starts with its channel byte - 0 stdin,
 1 stdout, 2 stderr, 3 the final ``Status`` (JSON), 4 terminal resize (``{"Width", "Height"}``);
-v5 adds 255, "close this channel" (kubectl's stdin EOF). ``v4.base64.channel.k8s.io`` (for
+v5 adds 255, "close this channel" (kubectl's stdin EOF). Upstream the kubelet speaks v4 and
+the API server's ``StreamTranslatorHandler`` (``apiserver/pkg/util/proxy``) serves v5 over
+SPDY to it; so under v5 the final ``Status`` is the translator's (the exit code reported
+anew, a kubelet InternalError wrapped in one more). ``v4.base64.channel.k8s.io`` (for
 clients that can only send text, such as browsers) carries the same in text messages: the
 channel as an ASCII digit, then the data in base64. Clients that ask for SPDY (kubectl
 before 1.30, or with ``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``) get ``httpstream.go``'s
@@ -30,7 +33,8 @@ from pyk8s.kubelet.runtime.interface import ExecSession
 from pyk8s.kubelet.runtime.sessions import ExecStartError
 
 BASE64 = "v4.base64.channel.k8s.io"
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", BASE64)
+V5 = "v5.channel.k8s.io"
+PROTOCOLS = (V5, "v4.channel.k8s.io", BASE64)
 # Over SPDY v4 is the newest (its error stream carries a JSON Status, as v5's channel does).
 SPDY_PROTOCOLS = ("v4.channel.k8s.io",)
 SPDY_STREAM_TIMEOUT = 30.0
@@ -51,22 +55,42 @@ def _truthy(value: str | None) -> bool:
     return value in ("1", "true", "True")
 
 
-def status(exit_code: int, command: list[str]) -> dict[str, Any]:
-    """The ``Status`` written on the error channel when the process ends."""
+def status(exit_code: int, command: list[str], *, translated: bool = False) -> dict[str, Any]:
+    """The ``Status`` written on the error channel when the process ends: ``ServeExec``'s
+    around containerd's ``error executing command [argv], exit code N`` (Go prints a
+    ``[]string`` as ``[a b c]``); under v5 what the API server's ``StreamTranslatorHandler``
+    writes (it reads the kubelet's status through SPDY and reports the exit code anew)."""
     if exit_code == 0:
         return {"metadata": {}, "status": "Success"}
+    cause = (
+        f"command terminated with exit code {exit_code}"
+        if translated
+        else f"error executing command [{' '.join(command)}], exit code {exit_code}"
+    )
     return {
         "metadata": {},
         "status": "Failure",
-        "message": f"command terminated with non-zero exit code: error executing command "
-        f"{command}, exit code {exit_code}",
+        "message": f"command terminated with non-zero exit code: {cause}",
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
     }
 
 
-def failure(message: str) -> dict[str, Any]:
-    return {"metadata": {}, "status": "Failure", "message": message, "reason": "InternalError"}
+def internal_error(message: str, *, translated: bool = False) -> dict[str, Any]:
+    """``apierrors.NewInternalError``: what ``ServeExec``/``ServeAttach`` write when the
+    session fails for another reason than the command's exit. Under v5 the translator
+    wraps the kubelet's message once more (so kubectl 1.30+ prints "Internal error
+    occurred: Internal error occurred: ...", as against a real cluster)."""
+    if translated:
+        message = f"Internal error occurred: {message}"
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"Internal error occurred: {message}",
+        "reason": "InternalError",
+        "details": {"causes": [{"message": message}]},
+        "code": 500,
+    }
 
 
 class Channels:
@@ -257,10 +281,14 @@ async def _session(
     command: list[str],
     attach: bool,
 ) -> None:
+    translated = isinstance(io, _WebSocketIO) and io.ws.ws_protocol == V5
+    # ServeExec / ServeAttach: what is not the command's exit is an InternalError
+    what = "error attaching to container" if attach else "error executing command in container"
     try:
         session: ExecSession = await start(want_stdin, tty)
     except Exception as e:
-        await io.send(ERROR, orjson.dumps(failure(str(e))))
+        failed = internal_error(f"{what}: {e}", translated=translated)
+        await io.send(ERROR, orjson.dumps(failed))
         await io.close()
         return
 
@@ -288,12 +316,14 @@ async def _session(
         try:
             code = await session.wait()
         except ExecStartError as e:
-            # ServeExec: an error that is not the command's exit is an InternalError
-            message = f"Internal error occurred: error executing command in container: {e}"
-            await io.send(ERROR, orjson.dumps(failure(message)))
+            failed = internal_error(f"{what}: {e}", translated=translated)
+            await io.send(ERROR, orjson.dumps(failed))
             return
-        if code >= 0 and not io.closed:
-            await io.send(ERROR, orjson.dumps(status(0 if attach else code, command)))
+        # an attach that ends (the container exited, or the runtime ended it when the
+        # client's input ended) is a Success: the exit code is the pod's status to report
+        if (attach or code >= 0) and not io.closed:
+            ended = status(0 if attach else code, command, translated=translated)
+            await io.send(ERROR, orjson.dumps(ended))
 
     reader_task = asyncio.create_task(io.receive(deliver))
     output_task = asyncio.create_task(outbound())

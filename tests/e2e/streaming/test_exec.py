@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,22 +104,55 @@ def test_exec_exit_codes_and_stdin(streaming: Streaming, version: str) -> None:
     assert res.stdout == "piped\n" * 1000
 
 
+NO_SUCH_COMMAND = (
+    r"error executing command in container: failed to exec in container: failed to start exec "
+    r'"[0-9a-f]{64}": OCI runtime exec failed: exec failed: unable to start container process: '
+    r'exec: "no-such-command": executable file not found in \$PATH: unknown'
+)
+
+
+@pytest.fixture(scope="module")
+def blocked(streaming: Streaming) -> str:
+    """A pod on the node whose container has not started (its init container never ends)."""
+    streaming.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "blocked"},
+                     "spec": {"terminationGracePeriodSeconds": 1,
+                              "initContainers": [{"name": "wait", "image": "busybox",
+                                                  "command": ["sleep", "3600"]}],
+                              "containers": [{"name": "c", "image": "busybox"}]}})  # fmt: skip
+
+    def init_running() -> bool:
+        inits = (streaming.pod("blocked").get("status") or {}).get("initContainerStatuses")
+        return bool(inits) and "running" in inits[0]["state"]
+
+    wait_for("the init container to run", init_running)
+    return "blocked"
+
+
 @pytest.mark.parametrize("version", VERSIONS)
-def test_bad_input(streaming: Streaming, version: str) -> None:
+def test_bad_input(streaming: Streaming, blocked: str, version: str) -> None:
     res = streaming.kubectl(version, "exec", "shell", "-c", "nope", "--", "true", check=False)
     assert res.returncode == 1
     assert res.stderr.strip() == (
         "Error from server (BadRequest): container nope is not valid for pod shell"
     )
+    # kubectl 1.30+ speaks v5, which the API server translates: the kubelet's InternalError
+    # comes wrapped in one more (as against a real cluster with containerd)
     res = streaming.kubectl(version, "exec", "shell", "--", "no-such-command", check=False)
     assert res.returncode == 1, res
     assert re.fullmatch(
-        r"error: Internal error occurred: error executing command in container: failed to exec "
-        r'in container: failed to start exec "\w+": OCI runtime exec failed: exec failed: '
-        r'unable to start container process: exec: "no-such-command": executable file not '
-        r"found in \$PATH: unknown",
+        "error: Internal error occurred: Internal error occurred: " + NO_SUCH_COMMAND,
         res.stderr.strip(),
     ), res.stderr
+    # a container that is not running: the kubelet's refusal, through the translator
+    res = streaming.kubectl(version, "exec", blocked, "-c", "c", "--", "true", check=False)
+    assert (res.returncode, res.stderr.strip()) == (1, (
+        'error: Internal error occurred: unable to upgrade connection: container not found ("c")'
+    ))  # fmt: skip
+    res = streaming.kubectl(version, "attach", blocked, "-c", "c", check=False)
+    assert (res.returncode, res.stderr.strip().splitlines()[-1]) == (1, (
+        "error: Internal error occurred: unable to upgrade connection: container c not found "
+        "in pod blocked_default"
+    ))  # fmt: skip
     res = streaming.kubectl(version, "exec", "missing-pod", "--", "true", check=False)
     assert (res.returncode, res.stderr.strip()) == (
         1, 'Error from server (NotFound): pods "missing-pod" not found')  # fmt: skip
@@ -133,6 +167,54 @@ def test_bad_input(streaming: Streaming, version: str) -> None:
         1,
         "error: cannot exec into a container in a completed pod; current phase is Succeeded",
     )
+
+
+def test_exec_it_missing_command_shows_only_the_error(streaming: Streaming) -> None:
+    """runc's own complaint stays off the terminal: kubectl prints the error, once."""
+    t = Terminal(streaming.argv("1.33", "exec", "-it", "shell", "--", "no-such-command"))
+    try:
+        code = t.wait()
+    finally:
+        t.kill()
+    assert code == 1
+    assert re.fullmatch(
+        "error: Internal error occurred: Internal error occurred: " + NO_SUCH_COMMAND,
+        t.output.decode().strip(),
+    ), t.output
+
+
+@pytest.fixture(scope="module")
+def ticker(streaming: Streaming) -> Iterator[str]:
+    """A pod whose container was created without stdin and writes a line every 0.2 s."""
+    loop = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
+    streaming.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ticker"},
+                     "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                         "name": "t", "image": "busybox",
+                         "command": ["sh", "-c", loop]}]}})  # fmt: skip
+    streaming.wait_running("ticker")
+    yield "ticker"
+    streaming.kubectl("1.33", "delete", "pod", "ticker", "--wait=false")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_attach_i_to_a_container_without_stdin(
+    streaming: Streaming, ticker: str, version: str
+) -> None:
+    """The input is ignored and the output streamed on, even past the input's end
+    (containerd's attach), not refused."""
+    with subprocess.Popen(streaming.argv(version, "attach", "-i", ticker),
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:  # fmt: skip
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(b"ignored\n")
+            proc.stdin.close()
+            lines = [proc.stdout.readline() for _ in range(5)]
+        finally:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read() if proc.stderr else b""
+    assert all(re.fullmatch(rb"tick \d+\n", line) for line in lines), (lines, err)
 
 
 def test_python_client_stream_exec(streaming: Streaming) -> None:
@@ -175,7 +257,9 @@ def test_client_disconnecting_mid_exec_leaves_no_process(streaming: Streaming) -
     wait_for("the exec'd processes to go", lambda: sleepers() == 0, timeout=30)
 
 
-def test_exec_cp_and_tty_over_plain_spdy(streaming: Streaming, tmp_path: Path) -> None:
+def test_exec_cp_and_tty_over_plain_spdy(
+    streaming: Streaming, blocked: str, tmp_path: Path
+) -> None:
     """What kubectl before 1.30 speaks, and 1.33 with its WebSocket executor turned off."""
     env = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
     res = streaming.kubectl("1.33", "exec", "-i", "shell", "--", "sh", "-c",
@@ -183,6 +267,16 @@ def test_exec_cp_and_tty_over_plain_spdy(streaming: Streaming, tmp_path: Path) -
                             check=False)  # fmt: skip
     assert (res.returncode, res.stdout, res.stderr.strip()) == (
         5, "over spdy\n", "err\ncommand terminated with exit code 5")  # fmt: skip
+    # the kubelet's errors as they are, without the translator's wrapping
+    res = streaming.kubectl("1.33", "exec", "shell", "--", "no-such-command", env=env,
+                            check=False)  # fmt: skip
+    assert res.returncode == 1
+    assert re.fullmatch("error: Internal error occurred: " + NO_SUCH_COMMAND,
+                        res.stderr.strip()), res.stderr  # fmt: skip
+    res = streaming.kubectl("1.33", "exec", blocked, "-c", "c", "--", "true", env=env,
+                            check=False)  # fmt: skip
+    assert (res.returncode, res.stderr.strip()) == (
+        1, 'error: unable to upgrade connection: container not found ("c")')  # fmt: skip
     (tmp_path / "f").write_text("copied\n")
     streaming.kubectl("1.33", "cp", str(tmp_path / "f"), "shell:/tmp/spdy-f", env=env)
     assert streaming.kubectl("1.33", "exec", "shell", "--", "cat", "/tmp/spdy-f",
@@ -201,9 +295,12 @@ def test_exec_cp_and_tty_over_plain_spdy(streaming: Streaming, tmp_path: Path) -
         t.kill()
 
 
-def _base64_socket(streaming: Streaming, path: str) -> Any:
-    """A WebSocket to ``path`` asking only for ``v4.base64.channel.k8s.io`` (what clients
-    that can send only text use), authenticated as the kubeconfig's admin."""
+def _base64_socket(
+    streaming: Streaming, path: str, protocol: str = "v4.base64.channel.k8s.io"
+) -> Any:
+    """A WebSocket to ``path`` asking only for ``protocol`` (by default
+    ``v4.base64.channel.k8s.io``, what clients that can send only text use), authenticated
+    as the kubeconfig's admin."""
     import ssl
 
     import websocket
@@ -212,10 +309,53 @@ def _base64_socket(streaming: Streaming, path: str) -> Any:
     conf = config.new_client_from_config(str(streaming.kubeconfig)).configuration
     url = conf.host.replace("https://", "wss://") + path
     return websocket.create_connection(
-        url, subprotocols=["v4.base64.channel.k8s.io"], timeout=20,
+        url, subprotocols=[protocol], timeout=20,
         sslopt={"certfile": conf.cert_file, "keyfile": conf.key_file,
                 "ca_certs": conf.ssl_ca_cert, "cert_reqs": ssl.CERT_REQUIRED},
     )  # fmt: skip
+
+
+def test_error_channel_status_over_v5_and_v4(streaming: Streaming, blocked: str) -> None:
+    """The ``Status`` a client reads: under v5 (the ``kubernetes`` client 32+, kubectl
+    1.30+) what the API server's stream translator writes; under v4 the kubelet's own
+    (containerd's ``error executing command [argv], exit code N``)."""
+    import websocket
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    api = client.CoreV1Api(config.new_client_from_config(str(streaming.kubeconfig)))
+    ws = stream(api.connect_get_namespaced_pod_exec, "shell", "default",
+                command=["sh", "-c", "exit 5"], stderr=True, stdin=False, stdout=True,
+                tty=False, _preload_content=False)  # fmt: skip
+    ws.run_forever(timeout=20)
+    assert ws.subprotocol == "v5.channel.k8s.io"
+    causes = {"causes": [{"reason": "ExitCode", "message": "5"}]}
+    assert json.loads(ws.read_channel(3)) == {
+        "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode", "details": causes,
+        "message": "command terminated with non-zero exit code: command terminated with "
+        "exit code 5",
+    }  # fmt: skip
+    ws.close()
+
+    path = "/api/v1/namespaces/default/pods/{}/exec?command=sh&command=-c&command=exit+5"
+    sock = _base64_socket(streaming, path.format("shell") + "&stdout=true",
+                          "v4.channel.k8s.io")  # fmt: skip
+    try:
+        while (msg := sock.recv()) and msg[0] != 3:
+            pass
+    finally:
+        sock.close()
+    assert json.loads(msg[1:]) == {
+        "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode", "details": causes,
+        "message": "command terminated with non-zero exit code: error executing command "
+        "[sh -c exit 5], exit code 5",
+    }  # fmt: skip
+    # a container that is not running: the kubelet's answer, passed on as it is
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        _base64_socket(streaming, path.format(blocked) + "&container=c&stdout=true",
+                       "v4.channel.k8s.io")  # fmt: skip
+    assert refused.value.status_code == 500
+    assert refused.value.resp_body.strip() == b'container not found ("c")'
 
 
 def test_exec_over_base64_channels(streaming: Streaming) -> None:

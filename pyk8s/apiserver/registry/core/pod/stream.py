@@ -17,6 +17,7 @@ import os
 import ssl
 import urllib.parse
 
+import orjson
 from aiohttp import web
 
 from pyk8s.api import errors
@@ -107,6 +108,22 @@ def _refused(resp: upgrade.Response) -> web.Response:
     return web.Response(status=resp.status, body=resp.body, headers=headers)
 
 
+async def _refused_translated(request: web.Request, resp: upgrade.Response) -> web.StreamResponse:
+    """The kubelet's refusal as ``StreamTranslatorHandler`` reports it to a v5 client
+    (kubectl 1.30+): upgraded first, then the SPDY executor's "unable to upgrade
+    connection" error as an InternalError ``Status`` on the error channel."""
+    text = resp.body.decode(errors="replace").strip() or f"{resp.status} {resp.reason}"
+    cause = f"unable to upgrade connection: {text}"
+    failed = {"metadata": {}, "status": "Failure", "message": f"Internal error occurred: {cause}",
+              "reason": "InternalError", "details": {"causes": [{"message": cause}]},
+              "code": 500}  # fmt: skip
+    ws = web.WebSocketResponse(protocols=(PROTOCOLS[0],))
+    await ws.prepare(request)
+    await ws.send_bytes(b"\x03" + orjson.dumps(failed))
+    await ws.close()
+    return ws
+
+
 async def _dial(
     url: str, params: list[tuple[str, str]], protocols: list[str], ssl_context: ssl.SSLContext
 ) -> tuple[upgrade.Response, upgrade.StreamTransport | None]:
@@ -189,8 +206,9 @@ async def _websocket(
     except (TimeoutError, OSError, ValueError) as e:
         raise errors.InternalError(f"cannot reach the kubelet at {url}: {e}") from e
     if kubelet is None:
-        text = resp.body.decode(errors="replace").strip() or f"{resp.status} {resp.reason}"
-        raise errors.BadRequest(f"the kubelet refused the {subresource}: {text}")
+        if subresource != "portforward" and PROTOCOLS[0] in upgrade.websocket_protocols(request):
+            return await _refused_translated(request, resp)
+        return _refused(resp)
     answer = {"Sec-WebSocket-Accept": upgrade.websocket_accept(key)}
     chosen = resp.headers.get("sec-websocket-protocol", "")
     if chosen:
