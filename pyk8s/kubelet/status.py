@@ -131,6 +131,12 @@ def _container_status(
     return out
 
 
+def _ephemeral_status(st: Obj) -> Obj:
+    st["ready"] = False
+    del st["started"]
+    return st
+
+
 def _initialized(pod: Obj, init_statuses: list[Obj]) -> bool:
     inits = (pod.get("spec") or {}).get("initContainers") or []
     for spec, st in zip(inits, init_statuses, strict=True):
@@ -279,9 +285,10 @@ def generate(
         out["initContainerStatuses"] = init_statuses
     ephemeral = list(spec.get("ephemeralContainers") or [])
     if ephemeral:
-        # never ready (they have no probes) and never restarted
+        # never ready (they have no probes) and never restarted; the prober manager sets
+        # ``started`` on the regular and init containers' statuses only
         out["ephemeralContainerStatuses"] = [
-            {**_container_status(c, status, observed, "ContainerCreating", False), "ready": False}
+            _ephemeral_status(_container_status(c, status, observed, "ContainerCreating", False))
             for c in ephemeral
         ]
     ips = list(sandbox.ips) if sandbox is not None else []

@@ -4,9 +4,12 @@ terminal; ``--copy-to``; what the subresource refuses."""
 
 from __future__ import annotations
 
+import subprocess
+from typing import Any
+
 import pytest
 
-from tests.e2e.streaming.conftest import Streaming, Terminal, wait_for
+from tests.e2e.streaming.conftest import VERSIONS, Streaming, Terminal, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +44,47 @@ def test_debug_it_with_target_sees_the_targets_processes(
     wait_for("the debug container's status to say it ended", terminated, timeout=90)
     # the pod itself is untouched
     assert streaming.pod("web")["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_debug_i_then_attach_keeps_the_containers_stdin_open(
+    streaming: Streaming, version: str
+) -> None:
+    """``kubectl debug -i`` whose input ends at once, then ``kubectl attach -i``: the end of
+    a client's input ends its attach, the ephemeral container (stdin without stdinOnce) runs
+    on with its stdin open (containerd's attach), so a later attach talks to it."""
+    name = f"rd-{version.replace('.', '')}"
+    res = streaming.kubectl(version, "debug", "web", "-i", "--image=busybox",
+                            f"--container={name}", "--", "sh", "-c",
+                            "while read x; do echo got:$x; done", input="")  # fmt: skip
+    assert "If you don't see a command prompt" in res.stderr
+
+    def status() -> dict[str, Any]:
+        statuses = streaming.pod("web")["status"].get("ephemeralContainerStatuses") or []
+        return next((s for s in statuses if s["name"] == name), {})
+
+    wait_for("the debug container to run", lambda: "running" in status().get("state", {}))
+    for word in ("one", "two"):
+        with subprocess.Popen(streaming.argv(version, "attach", "-i", "web", "-c", name),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as proc:  # fmt: skip
+            try:
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(f"{word}\n".encode())
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                proc.stdin.close()
+                code = proc.wait(30)
+            finally:
+                proc.kill()
+                proc.wait()
+            err = proc.stderr.read() if proc.stderr else b""
+        assert (line, code) == (f"got:{word}\n".encode(), 0), err
+    st = status()
+    assert "running" in st["state"]
+    # as the kubelet reports them: never ready, and no "started" (set by the prober
+    # manager for the regular and init containers only)
+    assert (st["ready"], "started" in st) == (False, False)
 
 
 def test_debug_copy_to(streaming: Streaming) -> None:
