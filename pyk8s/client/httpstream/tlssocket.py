@@ -6,9 +6,10 @@ encrypts into a memory BIO (zero-filled, then copied in), the loop copies the BI
 ``bytes`` object and writes that to the socket. For a forwarded download those two copies and
 the zero-fill were about a seventh of the server's CPU per byte. :class:`SocketWriter` gives
 the connection's ``SSL`` object a socket BIO on a duplicate of the connection's descriptor
-while the stream lasts, so records go from OpenSSL to the kernel, and puts the memory BIO
-back when the stream ends (the loop's TLS layer then closes the connection as ever). Reading
-stays with the loop's TLS layer, and every ``SSL`` call stays on the loop's thread.
+while the stream lasts, so records go from OpenSSL to the kernel (corked while a batch goes
+out: OpenSSL writes record by record), and puts the memory BIO back when the stream ends (the
+loop's TLS layer then closes the connection as ever). Reading stays with the loop's TLS
+layer, and every ``SSL`` call stays on the loop's thread.
 
 WARNING: CPython has no API for this. The ``SSL *`` is read right after the object header
 and socket reference of the ``_ssl._SSLSocket`` behind the ``ssl.SSLObject``.
@@ -200,6 +201,23 @@ class SocketWriter:
             self._size += len(data)
 
     def _send(self) -> None:
+        # OpenSSL writes each 16 KiB record with a write of its own; corked, the kernel
+        # sends them in full-sized segments (a fourth of the packets, and of the reader's
+        # wake-ups, on loopback), uncorked as soon as this batch is out.
+        cork = self._size > RECORD
+        if cork:
+            self._cork(1)
+        try:
+            self._send_queue()
+        finally:
+            if cork:
+                self._cork(0)
+
+    def _cork(self, on: int) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, on)
+
+    def _send_queue(self) -> None:
         queue = self._queue
         while queue:
             data = queue[0]
