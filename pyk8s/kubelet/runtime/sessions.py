@@ -54,42 +54,84 @@ class PipeExec:
         self._proc = proc
         self._pid_file = pid_file
         self._tag = tag
+        self._started = False  # the command is known to run
+        self._check: asyncio.Future[bool] | None = None
+        self._held = b""  # stderr held back until then
         self.stdin = proc.stdin
         assert proc.stdout is not None
-        self.stdout: asyncio.StreamReader = proc.stdout
+        self.stdout = asyncio.StreamReader()
         self.stderr: asyncio.StreamReader | None = None
+        self._stdout_pump: asyncio.Future[None] | None = asyncio.ensure_future(
+            self._pump_stdout(proc.stdout)
+        )
         self._stderr_pump: asyncio.Future[None] | None = None
         if proc.stderr is not None:
             self.stderr = asyncio.StreamReader()
             self._stderr_pump = asyncio.ensure_future(self._pump_stderr(proc.stderr))
 
-    async def _pump_stderr(self, source: asyncio.StreamReader) -> None:
-        """Pass stderr on, except runc's own complaint when it cannot start the command:
-        what comes before the pid file exists is held back until it does."""
-        assert self.stderr is not None
-        held = b""
+    async def _running(self) -> bool:
+        """Whether the command runs: its output on stdout, or the pid file seen (looked for
+        in a thread, one look at a time, not again once seen)."""
+        if self._started:
+            return True
+        if self._check is None:
+            self._check = asyncio.ensure_future(asyncio.to_thread(self._pid_file.exists))
+        check = self._check
+        if await asyncio.shield(check):
+            self._started = True
+        if self._check is check:
+            self._check = None
+        return self._started
+
+    def _release(self) -> None:
+        """Pass on what stderr held back."""
+        if self._held and self.stderr is not None:
+            self.stderr.feed_data(self._held)
+        self._held = b""
+
+    async def _pump_stdout(self, source: asyncio.StreamReader) -> None:
+        """Pass stdout on. runc writes nothing there: output on stdout means the command
+        runs, so what stderr held back is the command's own and goes first, in the order
+        the command wrote them (``tar`` complains on stderr before it ends its archive on
+        stdout, and ``kubectl cp`` stops reading when the archive ends)."""
         try:
             while chunk := await source.read(65536):
-                if held or not await asyncio.to_thread(self._pid_file.exists):
-                    held += chunk
-                    if not await asyncio.to_thread(self._pid_file.exists):
-                        continue
-                    chunk, held = held, b""
+                if not self._started:
+                    # let stderr take what the same turn of the loop read for it
+                    await asyncio.sleep(0)
+                    self._started = True
+                    self._release()
+                self.stdout.feed_data(chunk)
+        finally:
+            self.stdout.feed_eof()
+
+    async def _pump_stderr(self, source: asyncio.StreamReader) -> None:
+        """Pass stderr on, except runc's own complaint when it cannot start the command:
+        what comes before the command is known to run is held back until it is."""
+        assert self.stderr is not None
+        try:
+            while chunk := await source.read(65536):
+                if not self._started:
+                    self._held += chunk
+                    if await self._running():
+                        self._release()
+                    continue
                 self.stderr.feed_data(chunk)
             code = await self._proc.wait()
             log_file = self._pid_file.with_suffix(".log")
             failure = await asyncio.to_thread(_runc_failure, log_file) if code == 255 else None
-            if held and not failure:
-                self.stderr.feed_data(held)
+            if not failure:
+                self._release()
         finally:
             self.stderr.feed_eof()
 
     async def wait(self) -> int:
         """The exit code; :class:`ExecStartError` when runc could not start the command."""
         code = await self._proc.wait()
-        if self._stderr_pump is not None:
-            with contextlib.suppress(Exception):
-                await self._stderr_pump
+        for pump in (self._stdout_pump, self._stderr_pump):
+            if pump is not None:
+                with contextlib.suppress(Exception):
+                    await pump
         await asyncio.to_thread(self._pid_file.unlink, True)
         log_file = self._pid_file.with_suffix(".log")
         failure = await asyncio.to_thread(_runc_failure, log_file) if code == 255 else None
@@ -191,6 +233,7 @@ class PtyExec(PipeExec):
         self.stdin = _FdInput(master)  # type: ignore[assignment]
         self.stdout = _pty_reader(master)
         self.stderr = None
+        self._stdout_pump = None
         self._stderr_pump = None
 
     async def wait(self) -> int:
