@@ -266,11 +266,14 @@ def test_client_disconnecting_mid_exec_leaves_no_process(streaming: Streaming) -
         return ps.stdout.count("sleep 1234")
 
     assert sleepers() == 0
+    # WebSocket (v5) from both versions, and plain SPDY
+    spdy = {**os.environ, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
     procs = [
         subprocess.Popen(streaming.argv(version, "exec", *flags, "shell", "--", "sleep", "1234"),
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-        for version in VERSIONS for flags in ([], ["-i"])
+                         stderr=subprocess.DEVNULL, env=env)
+        for version, env in (("1.33", None), ("1.32", None), ("1.33", spdy))
+        for flags in ([], ["-i"])
     ]  # fmt: skip
     try:
         wait_for("the execs to start", lambda: sleepers() == len(procs), timeout=30)
