@@ -126,14 +126,17 @@ async def environment(
     host_ip: str,
     pod_ips: list[str],
     allocatable: Mapping[str, str],
+    service_vars: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """The container's environment: the image's, then ``envFrom``, then ``env`` in order,
-    each value expanded against what is defined before it."""
+    """The container's environment: the image's, the Services' (:mod:`.envvars`), then
+    ``envFrom``, then ``env`` in order, each value expanded against what is defined before
+    it (``makeEnvironmentVariables``)."""
     ns = (pod.get("metadata") or {}).get("namespace", "default")
     out: dict[str, str] = {}
     for item in image.env:
         k, _, v = item.partition("=")
         out[k] = v
+    out.update(service_vars or {})
     for src in container.get("envFrom") or []:
         prefix = str(src.get("prefix") or "")
         for kind in ("configMapRef", "secretRef"):

@@ -26,6 +26,7 @@ from pyk8s.client.informers import factory as informers_factory
 from pyk8s.client.informers import shared_informer
 from pyk8s.images import service as image_service
 from pyk8s.kubelet import (
+    container_config,
     container_log_manager,
     image_gc,
     node_lease,
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 PODS = rest.ResourceRef("", "v1", "pods", True, "Pod")
+SERVICES = rest.ResourceRef("", "v1", "services", True, "Service")
+SERVICES_SYNC_WAIT = 30.0  # a container waits this long for the Services to be read
 NODES = rest.ResourceRef("", "v1", "nodes", False, "Node")
 REFS = {
     "ConfigMap": rest.ResourceRef("", "v1", "configmaps", True, "ConfigMap"),
@@ -92,6 +95,7 @@ class Kubelet:
             self.get,
             self.host_ip,
             self.allocatable,
+            self.services,
         )
         self.workers = pod_workers.PodWorkers(self.sync, config.sync_frequency)
         self.log_manager = container_log_manager.ContainerLogManager(
@@ -110,6 +114,7 @@ class Kubelet:
         self.pod_informer = self.informers.for_resource(
             PODS, field_selector=f"spec.nodeName={config.node_name}"
         )
+        self.service_informer = self.informers.for_resource(SERVICES)
         self.image_gc = image_gc.ImageGCManager(
             self.runtime,
             images,
@@ -150,6 +155,19 @@ class Kubelet:
     async def get(self, kind: str, namespace: str, name: str) -> Obj:
         ref = REFS[kind]
         return await self.client.get(ref, name, namespace if ref.namespaced else None)
+
+    async def services(self, synced: bool) -> list[Obj]:
+        """Every Service (``serviceLister``), for the containers' environment; as upstream,
+        an error until they have been read at least once, unless ``synced`` is False (a
+        static pod takes what is known)."""
+        if synced and not self.service_informer.has_synced():
+            try:
+                await asyncio.wait_for(self.service_informer.wait_for_sync(), SERVICES_SYNC_WAIT)
+            except TimeoutError:
+                raise container_config.ConfigError(
+                    "services have not yet been read at least once, cannot construct envvars"
+                ) from None
+        return [dict(s) for s in self.service_informer.lister("services").list()]
 
     def record(self, pod: Obj, type_: str, reason: str, note: str) -> None:
         regarding = {"apiVersion": "v1", "kind": "Pod", **pod}

@@ -26,7 +26,7 @@ from typing import Any
 from pyk8s.api import errors
 from pyk8s.images import registries
 from pyk8s.images import service as image_service
-from pyk8s.kubelet import container_config, prober, termination_message
+from pyk8s.kubelet import container_config, envvars, prober, static_pods, termination_message
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.runtime import actions, backoff
 from pyk8s.kubelet.runtime import interface as cri
@@ -68,8 +68,10 @@ class RuntimeManager:
         get: Getter,
         host_ip: Callable[[], str],
         allocatable: Callable[[], dict[str, str]],
+        services: Callable[[bool], Awaitable[list[Obj]]] | None = None,
     ) -> None:
         self.config = config
+        self.services = services  # None: a kubelet without an API server, no Service env
         self.runtime = runtime
         self.images = images
         self.volumes = volumes
@@ -442,6 +444,15 @@ class RuntimeManager:
         pod_ips: list[str],
         spec_hash: str,
     ) -> cri.ContainerConfig:
+        service_vars: dict[str, str] = {}
+        if self.services is not None:
+            spec = pod.get("spec") or {}
+            # a static pod may start before the API server answers: it takes what is known
+            service_vars = envvars.service_env(
+                await self.services(not static_pods.is_static(pod)),
+                pod["metadata"].get("namespace", "default"),
+                spec.get("enableServiceLinks", True) is not False,
+            )
         env = await container_config.environment(
             pod,
             c,
@@ -450,6 +461,7 @@ class RuntimeManager:
             host_ip=self.host_ip(),
             pod_ips=pod_ips,
             allocatable=self.allocatable(),
+            service_vars=service_vars,
         )
         command, args = container_config.command_and_args(c, rimg, dict(env))
         mounts = container_config.mounts(c, volume_paths, None)

@@ -35,6 +35,12 @@ def is_mirror(pod: Mapping[str, Any]) -> bool:
     return MIRROR in ((pod.get("metadata") or {}).get("annotations") or {})
 
 
+def is_static(pod: Mapping[str, Any]) -> bool:
+    """``IsStaticPod``: a pod the kubelet read from a file, not from the API."""
+    source = ((pod.get("metadata") or {}).get("annotations") or {}).get(SOURCE, "api")
+    return bool(source != "api")
+
+
 def static_uid(pod: Mapping[str, Any]) -> str:
     """The UID the kubelet runs a mirror pod's static pod under (its ``config.mirror``)."""
     return str(((pod.get("metadata") or {}).get("annotations") or {}).get(MIRROR, ""))

@@ -241,6 +241,26 @@ def test_attach_i_to_a_container_without_stdin(
     assert all(re.fullmatch(rb"tick \d+\n", line) for line in lines), (lines, err)
 
 
+def test_exec_runs_in_the_containers_environment(streaming: Streaming) -> None:
+    """What ``kubectl exec -- env`` shows: the container's variables, among them the
+    API server's Service ones that in-cluster clients read their server from."""
+    ip = streaming.kubectl("1.33", "get", "service", "kubernetes", "-o",
+                           "jsonpath={.spec.clusterIP}").stdout  # fmt: skip
+    out = streaming.kubectl("1.33", "exec", "shell", "--", "env").stdout
+    env = dict(line.split("=", 1) for line in out.splitlines())
+    assert env["HOSTNAME"] == "shell"
+    assert {k: v for k, v in env.items() if k.startswith("KUBERNETES_")} == {
+        "KUBERNETES_SERVICE_HOST": ip,
+        "KUBERNETES_SERVICE_PORT": "443",
+        "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+        "KUBERNETES_PORT": f"tcp://{ip}:443",
+        "KUBERNETES_PORT_443_TCP": f"tcp://{ip}:443",
+        "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT": "443",
+        "KUBERNETES_PORT_443_TCP_ADDR": ip,
+    }
+
+
 def test_python_client_stream_exec(streaming: Streaming) -> None:
     from kubernetes import client, config
     from kubernetes.stream import stream
