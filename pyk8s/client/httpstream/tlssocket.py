@@ -40,7 +40,7 @@ BIO_NOCLOSE = 0
 BIO_TYPE_MEM = 1 | 0x0400
 HIGH_WATER = 4 * 1024 * 1024
 RECORD = 16 * 1024
-"""A TLS record's most plaintext: small headers ride in the first record of what follows."""
+"""A TLS record's most plaintext (OpenSSL's default ``max_send_fragment``)."""
 
 
 @functools.cache
@@ -108,6 +108,38 @@ def _loop_buffers_empty(transport: asyncio.BaseTransport) -> bool:
     return len(below) == 1 and below[0].get_write_buffer_size() == 0
 
 
+def records(parts: Sequence[bytes | bytearray | memoryview]) -> list[bytes | memoryview]:
+    """``parts`` as buffers for ``SSL_write``, each but the last a whole number of full
+    records: the long stretches of large parts as they are (not copied), what falls between
+    them (a frame's headers, a part's last partial record, the next one's start) joined into
+    one record's worth. Written one by one, small parts would each be a TLS record, a write
+    and a wake-up of the reader of their own."""
+    out: list[bytes | memoryview] = []
+    pending: list[bytes | bytearray | memoryview] = []
+    size = 0
+    for part in parts:
+        if size + len(part) < RECORD:
+            if len(part):
+                pending.append(part)
+                size += len(part)
+            continue
+        view = memoryview(part).cast("B")
+        if pending:
+            cut = RECORD - size
+            pending.append(view[:cut])
+            out.append(b"".join(pending))
+            view = view[cut:]
+            pending, size = [], 0
+        whole = len(view) - len(view) % RECORD
+        if whole:
+            out.append(view[:whole])
+        if whole < len(view):
+            pending, size = [view[whole:]], len(view) - whole
+    if pending:
+        out.append(b"".join(pending))
+    return out
+
+
 class SocketWriter:
     """Encrypts and sends an upgraded connection's bytes itself (see the module's text).
 
@@ -167,32 +199,12 @@ class SocketWriter:
         self.writelines((data,))
 
     def writelines(self, parts: Sequence[bytes | bytearray | memoryview]) -> None:
-        """``parts`` in order. Leading small parts (frame headers) are joined with the start
-        of the next part into one record's worth (a copy of 16 KiB at most); the rest of a
-        large part is sent as it is, not copied."""
+        """``parts`` in order, as :func:`records` cuts them."""
         if self.is_closing():
             return
-        head: list[bytes | bytearray | memoryview] = []
-        size = 0
-        for i, part in enumerate(parts):
-            if size + len(part) <= RECORD:
-                head.append(part)
-                size += len(part)
-                continue
-            view = memoryview(part)
-            if head:
-                cut = RECORD - size
-                head.append(view[:cut])
-                self._put(b"".join(head))
-                view = view[cut:]
-                head = []
-            self._put(view)
-            for rest in parts[i + 1 :]:
-                self._put(rest)
-            break
-        else:
-            if head:
-                self._put(b"".join(head))
+        for data in records(parts):
+            self._queue.append(data)
+            self._size += len(data)
         self._send()
 
     def _put(self, data: Any) -> None:

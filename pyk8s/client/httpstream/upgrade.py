@@ -30,8 +30,10 @@ SPDY_31 = "SPDY/3.1"
 TUNNEL_PREFIX = "SPDY/3.1+"
 _HIGH_WATER = 4 * 1024 * 1024
 _READ = 256 * 1024
-BATCH = 1024 * 1024
-"""The most a relay takes from one side to write to the other at once."""
+BATCH = 2 * 1024 * 1024
+"""The most a relay takes from one side to write to the other at once: more than a SPDY data
+frame of :data:`spdy.CHUNK` bytes with its header (which arrive as two chunks; at 1 MiB the
+header went alone, one tiny TLS record and WebSocket message per frame)."""
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _WRITER = web.RequestKey("pyk8s.httpstream.writer", object)
 """The connection's :class:`tlssocket.SocketWriter` (``None``: it cannot have one)."""

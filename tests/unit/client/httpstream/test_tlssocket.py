@@ -143,3 +143,22 @@ def test_asyncios_own_loop_is_written_as_before(tmp_path: Path) -> None:
     assert out["writer"] is None
     assert out["digest"] == _expected()
     assert out["eof"] == b""
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [10, 8, 4 * MIB],  # a WebSocket message of one SPDY frame
+        [10, 8, MIB, 8, MIB, 8, 1000],  # several frames in one message
+        [3, 5, 7],
+        [tlssocket.RECORD, 1, tlssocket.RECORD - 1, 2 * tlssocket.RECORD + 5, 0, 9],
+        [MIB + 1],
+    ],
+)
+def test_records_are_full_but_the_last_and_large_parts_are_not_copied(sizes: list[int]) -> None:
+    parts = [os.urandom(n) for n in sizes]
+    out = tlssocket.records(parts)
+    assert b"".join(bytes(b) for b in out) == b"".join(parts)
+    assert all(len(b) % tlssocket.RECORD == 0 for b in out[:-1])
+    copied = sum(len(b) for b in out if isinstance(b, bytes))
+    assert copied <= (2 * len(parts) + 1) * tlssocket.RECORD
