@@ -175,10 +175,11 @@ def _socket_writer(request: web.BaseRequest) -> tlssocket.SocketWriter | None:
     its handler ends, the writer gives the connection back to the loop's TLS layer."""
     if _WRITER in request:
         return cast(tlssocket.SocketWriter | None, request[_WRITER])
-    writer = tlssocket.SocketWriter.attach(request.transport)
+    # Only where the handler's task can give the connection back whatever happens.
+    task: asyncio.Task[Any] | None = getattr(request, "task", None)
+    writer = tlssocket.SocketWriter.attach(request.transport) if task is not None else None
     request[_WRITER] = writer
-    if writer is not None:
-        task = request.task
+    if task is not None and writer is not None:
         task.add_done_callback(lambda _: _release_now(request))
     return writer
 
