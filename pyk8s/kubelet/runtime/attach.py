@@ -5,7 +5,9 @@ The shim listens on a unix socket per container. Each direction is a sequence of
 one byte of type, four bytes of big-endian length, the payload. From the runtime: ``STDIN``
 data, ``CLOSE_STDIN``, ``RESIZE`` (payload ``b"<cols> <rows>"``). From the shim: ``STDOUT`` and
 ``STDERR`` data (a tty's output is all ``STDOUT``). The shim closes the connection when the
-container exits. CRI-O's ``conmon`` attach socket plays the same part (one byte of stream id
+container exits. A client attached with stdin says so first with an empty ``STDIN`` frame
+(under ``stdinOnce`` its leaving closes the container's stdin, as containerd's attach does).
+CRI-O's ``conmon`` attach socket plays the same part (one byte of stream id
 per packet); ours frames both directions so that a resize never mixes with input.
 Stdlib only: the shim imports it.
 """

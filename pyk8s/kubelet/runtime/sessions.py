@@ -283,6 +283,8 @@ class AttachSession:
         self._writer = writer
         self._exit_code = exit_code
         self.stdin: _AttachInput | None = _AttachInput(writer) if stdin else None
+        if stdin:  # attached with stdin: under stdinOnce, leaving closes the container's
+            writer.write(attach.frame(attach.STDIN))
         self.stdout = asyncio.StreamReader()
         self.stderr: asyncio.StreamReader | None = None if tty else asyncio.StreamReader()
         self._pump = asyncio.ensure_future(self._demux(reader))

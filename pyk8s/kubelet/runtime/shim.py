@@ -298,9 +298,10 @@ class Shim:
             data, frames = b"", []
         for kind, payload in frames:
             if kind == attach.STDIN and self.stdin_w is not None:
-                sent_stdin = True
-                with contextlib.suppress(OSError):
-                    _write(self.stdin_w, payload)
+                sent_stdin = True  # an empty frame: attached with stdin, nothing sent yet
+                if payload:
+                    with contextlib.suppress(OSError):
+                        _write(self.stdin_w, payload)
             elif kind == attach.CLOSE_STDIN:
                 # containerd's ContainerIO.Attach: the end of a client's input closes the
                 # container's stdin only under stdinOnce without a tty; otherwise it ends

@@ -118,6 +118,31 @@ def test_run_it_rm_and_attach(streaming: Streaming) -> None:
     streaming.kubectl("1.33", "delete", "pod", "reader", "--wait=false")
 
 
+def test_leaving_an_attach_closes_a_stdin_once_containers_stdin(streaming: Streaming) -> None:
+    """``kubectl attach -i`` to a ``stdinOnce`` container, gone without a word: the
+    container's stdin closes (containerd's attach), its ``read`` ends and so does it."""
+    script = "(while true; do echo tick; sleep 0.3; done) & read a; echo got:[$a]; exit 3"
+    streaming.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "once"},
+                     "spec": {"terminationGracePeriodSeconds": 1, "restartPolicy": "Never",
+                              "containers": [{"name": "c", "image": "busybox", "stdin": True,
+                                              "stdinOnce": True,
+                                              "command": ["sh", "-c", script]}]}})  # fmt: skip
+    streaming.wait_running("once")
+    with subprocess.Popen(streaming.argv("1.33", "attach", "-i", "once"),
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as proc:  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"tick\n"  # attached
+        finally:
+            proc.kill()
+            proc.wait()
+    phase = lambda: (streaming.pod("once").get("status") or {}).get("phase")  # noqa: E731
+    wait_for("the container to end", lambda: phase() == "Failed", timeout=30)
+    assert "got:[]" in streaming.kubectl("1.33", "logs", "once").stdout
+    streaming.kubectl("1.33", "delete", "pod", "once", "--wait=false")
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exec_exit_codes_and_stdin(streaming: Streaming, version: str) -> None:
     res = streaming.kubectl(version, "exec", "shell", "--", "sh", "-c",
@@ -172,6 +197,13 @@ def test_bad_input(streaming: Streaming, blocked: str, version: str) -> None:
     assert (res.returncode, res.stderr.strip()) == (1, (
         'error: Internal error occurred: unable to upgrade connection: container not found ("c")'
     ))  # fmt: skip
+    # a pod not scheduled yet: the API server's refusal, before any upgrade
+    streaming.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unscheduled"},
+                     "spec": {"nodeSelector": {"no-such": "node"},
+                              "containers": [{"name": "c", "image": "busybox"}]}})  # fmt: skip
+    res = streaming.kubectl(version, "exec", "unscheduled", "--", "true", check=False)
+    no_host = "Error from server (BadRequest): pod unscheduled does not have a host assigned"
+    assert (res.returncode, res.stderr.strip()) == (1, no_host)
     res = streaming.kubectl(version, "attach", blocked, "-c", "c", check=False)
     assert (res.returncode, res.stderr.strip().splitlines()[-1]) == (1, (
         "error: Internal error occurred: unable to upgrade connection: container c not found "
