@@ -147,7 +147,14 @@ class SocketWriter:
     socket drains; ``drain`` waits while more than :data:`HIGH_WATER` bytes wait. ``detach``
     gives the connection back to the loop's TLS layer (after sending what is queued)."""
 
-    def __init__(self, sslobj: ssl.SSLObject, ssl_ptr: int, sock: socket.socket) -> None:
+    def __init__(
+        self,
+        transport: asyncio.BaseTransport,
+        sslobj: ssl.SSLObject,
+        ssl_ptr: int,
+        sock: socket.socket,
+    ) -> None:
+        self._transport = transport
         self._loop = asyncio.get_running_loop()
         self._sslobj = sslobj  # keeps the SSL object alive until detach
         self._ssl = ssl_ptr
@@ -184,13 +191,16 @@ class SocketWriter:
         if not bio:
             own.close()
             return None
-        writer = cls(sslobj, ptr, own)
+        writer = cls(transport, sslobj, ptr, own)
         lib.BIO_up_ref(wbio)  # ours to give back: SSL_set0_wbio drops the SSL's reference
         writer._old_wbio = wbio
         lib.SSL_set0_wbio(ptr, bio)
         return writer
 
     # -- writing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
 
     def is_closing(self) -> bool:
         return self.detached or self.error is not None

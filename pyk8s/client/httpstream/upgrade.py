@@ -305,10 +305,12 @@ class WebSocketTransport:
         else:
             head = struct.pack("!BBQ", 0x82, 127, size)
         request = self._request
-        if _WRITER not in request and (writer := _socket_writer(request)) is not None:
-            # aiohttp's own frames (pongs, the close) go the same way, in order with ours
+        if _WRITER not in request:
+            # aiohttp's own frames (pongs, the close) must go the same way, in order with ours
             ws_writer = getattr(self.ws, "_writer", None)
-            if ws_writer is not None and hasattr(ws_writer, "transport"):
+            if ws_writer is None or not hasattr(ws_writer, "transport"):
+                request[_WRITER] = None
+            elif (writer := _socket_writer(request)) is not None:
                 request[_WS_WRITER] = (ws_writer, ws_writer.transport)
                 ws_writer.transport = writer
         await _write_raw(request, [head, *parts])

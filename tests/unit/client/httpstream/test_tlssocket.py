@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import uvloop
 from aiohttp import web
@@ -162,3 +163,71 @@ def test_records_are_full_but_the_last_and_large_parts_are_not_copied(sizes: lis
     assert all(len(b) % tlssocket.RECORD == 0 for b in out[:-1])
     copied = sum(len(b) for b in out if isinstance(b, bytes))
     assert copied <= (2 * len(parts) + 1) * tlssocket.RECORD
+
+
+async def _websocket_scenario(
+    bundle: pki.Bundle, server_ctx: ssl.SSLContext, stall: bool
+) -> dict[str, object]:
+    seen: dict[str, object] = {}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        conn = upgrade.WebSocketTransport(ws, request)
+        # read while writing, as a relay does: the client's ping is answered meanwhile
+        echo = asyncio.create_task(conn.read())
+        for i in range(BLOCKS):
+            await conn.writelines([b"hdr", _block(i)])
+        seen["writer"] = request.get(upgrade._WRITER)
+        seen["echo"] = await echo
+        await conn.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client_ctx = ssl.create_default_context(cafile=str(bundle.ca.cert_path))
+    client_ctx.check_hostname = False
+    digest = hashlib.sha256()
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=client_ctx, max_msg_size=0) as ws,
+        ):
+            if stall:
+                # The server's writes wait on a full socket when this ping arrives: aiohttp's
+                # pong must queue behind them, not cut into the pending TLS write.
+                await asyncio.sleep(0.5)
+                await ws.ping(b"are you stuck?")
+            got = 0
+            while got < BLOCKS * (MIB + 3):
+                msg = await ws.receive()
+                assert msg.type == aiohttp.WSMsgType.BINARY, msg
+                digest.update(msg.data)
+                got += len(msg.data)
+            await ws.ping(b"still there?")
+            await ws.send_bytes(b"done")
+            closing = await ws.receive()
+            seen["client_close"] = (closing.type, ws.close_code)
+    finally:
+        await runner.cleanup()
+    return {**seen, "digest": digest.hexdigest()}
+
+
+@pytest.mark.parametrize("stall", [False, True], ids=["reading", "stalled-then-ping"])
+def test_websocket_frames_of_aiohttp_follow_the_socket_writer(tmp_path: Path, stall: bool) -> None:
+    if tlssocket.libssl() is None:
+        pytest.skip("libssl as the ssl module loads it could not be found")
+    bundle = pki.ensure(tmp_path / "pki", service_ip="10.43.0.1")
+    before = _sockets()
+    out = uvloop.run(_websocket_scenario(bundle, tls_context(bundle), stall))
+    assert isinstance(out["writer"], tlssocket.SocketWriter)
+    assert out["writer"].detached
+    assert out["digest"] == _expected()
+    assert out["echo"] == b"done"
+    assert out["client_close"] == (aiohttp.WSMsgType.CLOSE, 1000)
+    assert _sockets() == before
