@@ -47,6 +47,47 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from ``/proc/<pid>/stat`` (the parent follows the
+    state, after the command's name in parentheses)."""
+    out: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        out.setdefault(ppid, []).append(int(entry.name))
+    return out
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and its descendants. They are stopped first, until no new one
+    appears, so that none forks past the look nor is left to the container's init (which
+    would not know to end it) by a parent killed before it."""
+    stopped: set[int] = set()
+    for _ in range(5):
+        children = _children()
+        found, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            if pid not in stopped:
+                found.append(pid)
+            todo.extend(children.get(pid, ()))
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped.update(found)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 class PipeExec:
     """``runc exec`` without a tty: the subprocess's own pipes."""
 
@@ -145,15 +186,15 @@ class PipeExec:
         return code
 
     async def kill(self) -> None:
-        """SIGKILL the exec'd process itself (``runc exec`` cannot forward SIGKILL).
+        """SIGKILL the exec'd process and what it started (``runc exec`` cannot forward
+        SIGKILL): a client gone mid-exec leaves nothing running in the container.
 
         ``runc exec`` is left to reap it and exit: killing ``runc exec`` first would orphan
         the process to the host's init, and a zombie in the container's pid namespace holds
         up the container's own exit until someone reaps it."""
         pid = await asyncio.to_thread(read_pid, self._pid_file)
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            await asyncio.to_thread(kill_tree, pid)
             return
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()

@@ -315,20 +315,22 @@ def test_python_client_stream_exec(streaming: Streaming) -> None:
 def test_client_disconnecting_mid_exec_leaves_no_process(streaming: Streaming) -> None:
     def sleepers() -> int:
         ps = streaming.kubectl("1.33", "exec", "shell", "--", "ps", "-o", "args")
-        return ps.stdout.count("sleep 1234")
+        return sum(line.strip() == "sleep 1234" for line in ps.stdout.splitlines())
 
     assert sleepers() == 0
     # WebSocket (v5) from both versions, and plain SPDY
     spdy = {**os.environ, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
     procs = [
-        subprocess.Popen(streaming.argv(version, "exec", *flags, "shell", "--", "sleep", "1234"),
+        subprocess.Popen(streaming.argv(version, "exec", *flags, "shell", "--", "sh", "-c",
+                                        "sleep 1234 & sleep 1234"),
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, env=env)
         for version, env in (("1.33", None), ("1.32", None), ("1.33", spdy))
         for flags in ([], ["-i"])
     ]  # fmt: skip
     try:
-        wait_for("the execs to start", lambda: sleepers() == len(procs), timeout=30)
+        # each a command and one it started in the background
+        wait_for("the execs to start", lambda: sleepers() == 2 * len(procs), timeout=30)
     finally:
         for p in procs:
             p.kill()

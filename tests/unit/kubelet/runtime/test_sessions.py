@@ -49,3 +49,30 @@ async def test_runc_complaint_is_kept_out(tmp_path: Path) -> None:
     assert await _order(session) == []
     with pytest.raises(sessions.ExecStartError, match="OCI runtime exec failed: exec failed"):
         await session.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"
+
+
+async def test_kill_tree_ends_what_the_command_started(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec("sh", "-c", "sleep 1001 & sleep 1002 & wait")
+    for _ in range(100):
+        children = await asyncio.to_thread(sessions._children)
+        if len(children.get(proc.pid, [])) == 2:
+            break
+        await asyncio.sleep(0.02)
+    sleeps = children[proc.pid]
+    assert len(sleeps) == 2
+    await asyncio.to_thread(sessions.kill_tree, proc.pid)
+    assert await asyncio.wait_for(proc.wait(), 10) == -9
+    for _ in range(100):
+        if not any(_alive(p) for p in sleeps):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(_alive(p) for p in sleeps)
