@@ -20,9 +20,8 @@ from __future__ import annotations
 import ctypes
 import logging
 import ssl
+import sys
 from pathlib import Path
-
-from pyk8s.client.httpstream import tlssocket
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +29,41 @@ SSL_VERIFY_PEER = 0x01
 SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02
 
 
+def _libssl() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "libssl.so" in line}
+    except OSError:
+        return None
+    if len(paths) != 1:
+        return None
+    lib = ctypes.CDLL(paths.pop())
+    try:
+        lib.OpenSSL_version_num.restype = ctypes.c_ulong
+        if lib.OpenSSL_version_num() != ssl.OPENSSL_VERSION_NUMBER:
+            return None
+    except AttributeError:
+        return None
+    return lib
+
+
+def _ssl_ctx_pointer(ctx: ssl.SSLContext) -> int:
+    header = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
+    return ctypes.c_void_p.from_address(id(ctx) + header).value or 0
+
+
 def advertise(ctx: ssl.SSLContext, cafiles: list[Path]) -> bool:
     """Send the subjects of the certificates in ``cafiles`` as acceptable client CAs.
 
     Blocking (reads the files): call before serving, from a thread if need be.
     Returns whether the list is in place."""
-    lib = tlssocket.libssl()
+    lib = _libssl()
     if lib is None:
         log.info("client CA names not advertised: libssl not found as the ssl module uses it")
         return False
-    ptr = tlssocket.ssl_ctx_pointer(ctx)
+    ptr = _ssl_ctx_pointer(ctx)
     if not ptr:
         return False
     lib.SSL_CTX_get_verify_mode.restype = ctypes.c_int
