@@ -65,6 +65,10 @@ MONITORED = (
 
 SOLID, DANGLING, WAITING = "solid", "dangling", "waiting"
 MONITOR_RESYNC = 30.0
+RECHECK_FIRST, RECHECK_MAX = 1.0, MONITOR_RESYNC
+"""How soon a dependent whose owner was found through the API, not among the watched objects,
+is looked at again (doubling up to the monitors' resync): the owner's deletion is seen by no
+informer until its kind is monitored (upstream requeues a dependent of an unobserved owner)."""
 
 
 class GarbageCollector(base.Controller):
@@ -81,6 +85,7 @@ class GarbageCollector(base.Controller):
         self.informers = ctx.informers
         self.graph = graph_.Graph()
         self.absent: set[str] = set()
+        self.rechecks: dict[str, int] = {}
         self.monitored: set[tuple[str, str]] = set()
         for api_version, kind in monitored:
             self._monitor(rest.for_kind(api_version, kind))
@@ -147,6 +152,7 @@ class GarbageCollector(base.Controller):
             return
         node = self.graph.remove(uid)
         self.absent.add(uid)
+        self.rechecks.pop(uid, None)
         for dep in self.graph.dependents(uid):
             self.queue.add(dep.uid)
         if node is not None:
@@ -176,6 +182,7 @@ class GarbageCollector(base.Controller):
         for ref in node.owners:
             state = await self._owner_state(node, ref)
             {SOLID: solid, DANGLING: dangling, WAITING: waiting}[state].append(ref)
+        self._recheck_unobserved(node, solid)
         if solid:
             if not dangling and not waiting:
                 return
@@ -206,6 +213,16 @@ class GarbageCollector(base.Controller):
                 propagation_policy=policy,
                 preconditions={"uid": node.uid},
             )
+
+    def _recheck_unobserved(self, node: graph_.Node, solid: list[Mapping[str, Any]]) -> None:
+        """Look at ``node`` again later while an owner that holds it was found only through
+        the API (:data:`RECHECK_FIRST`)."""
+        if all(self.graph.get(r.get("uid") or "") is not None for r in solid):
+            self.rechecks.pop(node.uid, None)
+            return
+        n = self.rechecks.get(node.uid, 0)
+        self.rechecks[node.uid] = n + 1
+        self.queue.add_after(node.uid, min(RECHECK_FIRST * 2.0**n, RECHECK_MAX))
 
     async def _owner_state(self, node: graph_.Node, ref: Mapping[str, Any]) -> str:
         uid = ref.get("uid") or ""

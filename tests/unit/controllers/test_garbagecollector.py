@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pyk8s.api import meta
@@ -91,3 +92,25 @@ async def test_foreground_owner_waits_for_blocking_dependents(harness: Harness) 
     await ctl.reconcile(rs["metadata"]["uid"])
     assert harness.verbs()[-1] == ("update", "replicasets")
     assert harness.client.objects(REPLICASETS) == []
+
+
+async def test_dependent_of_an_unwatched_owner_is_looked_at_again(harness: Harness) -> None:
+    """An owner of a kind not (yet) monitored, as a custom resource before the monitors'
+    resync: its deletion reaches no informer, so the dependent is checked again later."""
+    rs = harness.client.add(REPLICASETS, obj("ReplicaSet", "rs"))
+    pod = harness.client.add(PODS, obj("Pod", "p", metadata={"ownerReferences": [owned_by(rs)]}))
+    ctl = await harness.start(
+        lambda ctx: garbagecollector.GarbageCollector(ctx, monitored=(("v1", "Pod"),))
+    )
+    uid = pod["metadata"]["uid"]
+    await ctl.reconcile(uid)
+    assert harness.verbs() == []
+    assert ctl.rechecks == {uid: 1}
+    await harness.client.delete(REPLICASETS, "rs", rs["metadata"].get("namespace"))
+    harness.client.clear_actions()  # the owner is gone, and no informer tells
+    while (key := await asyncio.wait_for(ctl.queue.get(), 5)) != uid:  # due after a second
+        ctl.queue.done(key)  # what the informers queued at the start
+    await ctl.reconcile(key)
+    ctl.queue.done(key)
+    assert harness.verbs() == [("delete", "pods")]
+    assert ctl.rechecks == {}
