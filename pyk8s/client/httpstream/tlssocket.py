@@ -46,7 +46,7 @@ RECORD = 16 * 1024
 @functools.cache
 def libssl() -> ctypes.CDLL | None:
     """The libssl the ``ssl`` module uses (``None`` when it cannot be told for sure)."""
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or not _known_layout():
         return None
     try:
         with open("/proc/self/maps") as maps:
@@ -74,6 +74,16 @@ def libssl() -> ctypes.CDLL | None:
     except AttributeError:
         return None
     return lib
+
+
+def _known_layout() -> bool:
+    """CPython releases whose ``_ssl`` objects keep the pointers where this module reads them
+    (a release build: a debug build's object header is longer)."""
+    return (
+        sys.implementation.name == "cpython"
+        and (3, 10) <= sys.version_info[:2] <= (3, 13)
+        and not hasattr(sys, "gettotalrefcount")
+    )
 
 
 def _pointer_after_header(obj: object, extra: int = 0) -> int:
