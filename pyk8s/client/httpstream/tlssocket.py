@@ -227,11 +227,6 @@ class SocketWriter:
             self._size += len(data)
         self._send()
 
-    def _put(self, data: Any) -> None:
-        if len(data):
-            self._queue.append(data)
-            self._size += len(data)
-
     def _send(self) -> None:
         # OpenSSL writes each 16 KiB record with a write of its own; corked, the kernel
         # sends them in full-sized segments (a fourth of the packets, and of the reader's
