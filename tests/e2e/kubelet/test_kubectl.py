@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 import pytest
 
+from pyk8s.cluster import hostranges
 from pyk8s.kubelet.runtime import killall, naming
 from pyk8s.proxy.config import chain_prefix_for
 from pyk8s.proxy.iptables import proxier
@@ -98,8 +99,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster
         prefix = naming.prefix_for(data)
         asyncio.run(killall.killall(prefix, data))
         left = killall.leftovers(prefix, data)
-        # The agent's service proxy: its chains, as `pyk8s killall` removes them.
+        # The agent's service proxy: its chains, and the host-range claim of a server that
+        # had to be killed, as `pyk8s killall` removes them.
         asyncio.run(proxier.cleanup(chain_prefix_for(prefix)))
+        hostranges.forget(prefix)
     assert left == [], f"left on the host after killall: {left}"
 
 
