@@ -7,13 +7,14 @@ descriptor is left behind. On asyncio's own loop nothing is taken over."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from pyk8s.apiserver.server import tls_context
 from pyk8s.client.httpstream import tlssocket, upgrade
 
 MIB = 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BLOCKS = 24
 
 
@@ -64,6 +66,23 @@ def _client(port: int, ca: Path, slow: bool, out: dict[str, object]) -> None:
             out["eof"] = tls.recv(10)  # b"" after the server's close_notify
 
 
+@contextlib.asynccontextmanager
+async def _serving(
+    method: str, path: str, handler: Handler, server_ctx: ssl.SSLContext
+) -> AsyncIterator[int]:
+    """``handler`` served over TLS on a loopback port (yielded) while the block runs."""
+    app = web.Application()
+    app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    try:
+        yield site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
+
+
 async def _scenario(
     bundle: pki.Bundle, server_ctx: ssl.SSLContext, slow: bool
 ) -> dict[str, object]:
@@ -78,20 +97,11 @@ async def _scenario(
         await conn.close()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/up", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     out: dict[str, object] = {}
-    try:
+    async with _serving("POST", "/up", handler, server_ctx) as port:
         client = threading.Thread(target=_client, args=(port, bundle.ca.cert_path, slow, out))
         client.start()
         await asyncio.to_thread(client.join, 60)
-    finally:
-        await runner.cleanup()
     return {**out, **seen}
 
 
@@ -183,38 +193,29 @@ async def _websocket_scenario(
         await conn.close()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/ws", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     client_ctx = ssl.create_default_context(cafile=str(bundle.ca.cert_path))
     client_ctx.check_hostname = False
     digest = hashlib.sha256()
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=client_ctx, max_msg_size=0) as ws,
-        ):
-            if stall:
-                # The server's writes wait on a full socket when this ping arrives: aiohttp's
-                # pong must queue behind them, not cut into the pending TLS write.
-                await asyncio.sleep(0.5)
-                await ws.ping(b"are you stuck?")
-            got = 0
-            while got < BLOCKS * (MIB + 3):
-                msg = await ws.receive()
-                assert msg.type == aiohttp.WSMsgType.BINARY, msg
-                digest.update(msg.data)
-                got += len(msg.data)
-            await ws.ping(b"still there?")
-            await ws.send_bytes(b"done")
-            closing = await ws.receive()
-            seen["client_close"] = (closing.type, ws.close_code)
-    finally:
-        await runner.cleanup()
+    async with (
+        _serving("GET", "/ws", handler, server_ctx) as port,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=client_ctx, max_msg_size=0) as ws,
+    ):
+        if stall:
+            # The server's writes wait on a full socket when this ping arrives: aiohttp's
+            # pong must queue behind them, not cut into the pending TLS write.
+            await asyncio.sleep(0.5)
+            await ws.ping(b"are you stuck?")
+        got = 0
+        while got < BLOCKS * (MIB + 3):
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            digest.update(msg.data)
+            got += len(msg.data)
+        await ws.ping(b"still there?")
+        await ws.send_bytes(b"done")
+        closing = await ws.receive()
+        seen["client_close"] = (closing.type, ws.close_code)
     return {**seen, "digest": digest.hexdigest()}
 
 
